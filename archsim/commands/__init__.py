@@ -1,0 +1,1 @@
+"""One module per CLI verb: ``main(args) -> exit code``; thin wrappers over the library."""

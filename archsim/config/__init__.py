@@ -1,0 +1,126 @@
+"""Loading and validating YAML configs (chips, technology tables, sweeps).
+
+Every chip config names its ``family`` (``manycore``, ``h2learn`` or ``gpu``); the family's JSON
+schema (``schemas/<family>.yaml``, written as YAML) validates it on load. Errors are one line naming
+the file, the key and what is allowed (:class:`archsim.errors.UserError`).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from archsim.errors import UserError
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+FAMILIES = ("manycore", "h2learn", "gpu")
+
+
+def read_yaml(path: str | Path) -> dict:
+    """Parse a YAML mapping, or raise a one-line UserError naming the file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise UserError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping of keys at the top level")
+    return data
+
+
+@lru_cache(maxsize=None)
+def schema(name: str) -> dict:
+    return yaml.safe_load((SCHEMA_DIR / f"{name}.yaml").read_text())
+
+
+def validate(data: dict, schema_name: str, source: str) -> None:
+    """Validate ``data`` against a named schema; the first error becomes a one-line UserError."""
+    validator = jsonschema.Draft202012Validator(schema(schema_name))
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.path), list(map(str, e.path))))
+    if errors:
+        raise UserError(f"{source}: {describe(errors[0])}")
+
+
+def describe(error: jsonschema.ValidationError) -> str:
+    """Render a jsonschema error as 'key.path: problem (allowed: ...)'."""
+    key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        prefix = f"{key}." if error.absolute_path else ""
+        return f"{prefix}{extra[0]}: unknown key (allowed: {', '.join(allowed)})"
+    if error.validator == "required":
+        missing = error.message.split("'")[1]
+        prefix = f"{key}." if error.absolute_path else ""
+        return f"{prefix}{missing}: required key is missing"
+    if error.validator == "enum":
+        return f"{key}: {error.instance!r} is not allowed (allowed: {', '.join(map(str, error.validator_value))})"
+    if error.validator in ("minimum", "exclusiveMinimum"):
+        op = ">=" if error.validator == "minimum" else ">"
+        return f"{key}: {error.instance!r} is too small (allowed: {op} {error.validator_value})"
+    if error.validator in ("maximum", "exclusiveMaximum"):
+        op = "<=" if error.validator == "maximum" else "<"
+        return f"{key}: {error.instance!r} is too large (allowed: {op} {error.validator_value})"
+    if error.validator == "type":
+        return f"{key}: {error.instance!r} is not of type {error.validator_value}"
+    return f"{key}: {error.message}"
+
+
+@dataclass
+class Chip:
+    """A validated chip config: ``params`` is the YAML mapping as loaded."""
+
+    name: str
+    family: str
+    path: Path
+    params: dict = field(repr=False)
+
+    def get(self, dotted: str):
+        """Value at a dotted key path (``core.neurons``)."""
+        node = self.params
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise UserError(f"{self.path}: {dotted}: no such key")
+            node = node[part]
+        return node
+
+    def with_overrides(self, overrides: dict) -> "Chip":
+        """A copy with dotted keys set to new values, validated again."""
+        params = copy.deepcopy(self.params)
+        for dotted, value in overrides.items():
+            node = params
+            parts = dotted.split(".")
+            for part in parts[:-1]:
+                if not isinstance(node, dict) or part not in node:
+                    raise UserError(f"{self.path}: {dotted}: no such key")
+                node = node[part]
+            if not isinstance(node, dict) or parts[-1] not in node:
+                raise UserError(f"{self.path}: {dotted}: no such key")
+            node[parts[-1]] = value
+        validate(params, self.family, str(self.path))
+        return Chip(self.name, self.family, self.path, params)
+
+    def resolve(self, relative: str) -> Path:
+        """A path named in the config, relative to the config's folder."""
+        return (self.path.parent / relative).resolve()
+
+
+def load_chip(path: str | Path) -> Chip:
+    """Read and validate a chip config."""
+    path = Path(path)
+    data = read_yaml(path)
+    family = data.get("family")
+    if family not in FAMILIES:
+        raise UserError(f"{path}: family: {family!r} is not allowed (allowed: {', '.join(FAMILIES)})")
+    validate(data, family, str(path))
+    return Chip(name=str(data.get("name", path.stem)), family=family, path=path, params=data)

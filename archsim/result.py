@@ -1,0 +1,100 @@
+"""Result: a Trace, its cost and the GPU comparison, as the versioned ``archsim.result/1`` JSON.
+
+Reports and sweeps read only these dictionaries. Keys listed in ``REQUIRED_KEYS`` are the public
+interface; ``trace`` (the full Trace) is kept so that a stored result can be re-costed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+SCHEMA = "archsim.result/1"
+
+REQUIRED_KEYS = (
+    "schema", "chip", "workload", "mode", "engine", "steps", "batch", "cycles", "latency_s",
+    "throughput_samples_per_s", "energy_pj", "energy_breakdown_pj", "static_energy_pj", "area_mm2",
+    "area_breakdown_mm2", "synaptic_ops", "spikes",
+)
+
+
+def build(trace, cost, gpu=None) -> dict:
+    """Assemble the result of a chip run (``cost`` from :func:`archsim.cost.evaluate`).
+
+    ``gpu`` is a GPU estimate with ``name``, ``latency_s``, ``energy_pj`` and ``area_mm2`` (and a
+    ``to_dict``), or None.
+    """
+    latency_s = trace.latency_s
+    result = {
+        "schema": SCHEMA,
+        "chip": trace.chip,
+        "family": trace.family,
+        "workload": trace.workload,
+        "mode": trace.mode,
+        "engine": trace.engine,
+        "steps": trace.steps,
+        "batch": trace.batch,
+        "cycles": int(trace.cycles),
+        "clock_hz": trace.clock_hz,
+        "latency_s": latency_s,
+        "throughput_samples_per_s": trace.batch / latency_s if latency_s > 0 else 0.0,
+        "energy_pj": cost.energy_pj,
+        "energy_breakdown_pj": cost.energy_breakdown_pj,
+        "static_energy_pj": cost.static_energy_pj,
+        "area_mm2": cost.area_mm2,
+        "area_breakdown_mm2": cost.area_breakdown_mm2,
+        "cost_sources": cost.sources,
+        "synaptic_ops": int(trace.synaptic_ops),
+        "spikes": int(trace.spikes),
+        "energy_per_synaptic_op_pj": cost.energy_pj / trace.synaptic_ops if trace.synaptic_ops else None,
+        "trace": trace.to_dict(),
+    }
+    if gpu is not None:
+        result["gpu"] = gpu.to_dict()
+        result["vs_gpu"] = compare(result, result["gpu"])
+    return result
+
+
+def compare(chip_result: dict, gpu: dict) -> dict:
+    """Ratios GPU / chip: above 1 means the chip is faster, more frugal or smaller."""
+
+    def ratio(key):
+        return gpu[key] / chip_result[key] if chip_result[key] else None
+
+    return {"speedup": ratio("latency_s"), "energy_saving": ratio("energy_pj"), "area_saving": ratio("area_mm2")}
+
+
+def write(result: dict, path: str | Path) -> None:
+    """Write atomically: a crash leaves either the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(result, f, indent=1, sort_keys=True, default=_jsonable)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def read(path: str | Path) -> dict:
+    from archsim.errors import UserError
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: not a readable result file: {exc}") from None
+    if data.get("schema") != SCHEMA:
+        raise UserError(f"{path}: schema: {data.get('schema')!r} is not allowed (allowed: {SCHEMA})")
+    return data
+
+
+def _jsonable(value):
+    import numpy as np
+
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")

@@ -1,0 +1,1 @@
+"""The reference trainer (NumPy STBP/BPTT), the model zoo and exported graphs."""
