@@ -1,0 +1,25 @@
+"""archsim's verbs as Python functions (the CLI's twins).
+
+``load_network`` accepts what every command accepts: a NIR file, or a model-zoo name (the trained graph
+when one is cached, otherwise the untrained shape with synthetic spike statistics).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from archsim.errors import UserError
+from archsim.graph.network import Network
+
+
+def load_network(spec: str, dt: float = 1e-4) -> Network:
+    """A Network from a NIR file path or a zoo name."""
+    from workloads import zoo
+
+    if spec in zoo.names():
+        return zoo.load(spec)
+    path = Path(spec)
+    if path.suffix == ".nir" or path.exists():
+        from archsim.graph.nir_io import read_network
+
+        return read_network(path, dt=dt)
+    raise UserError(f"{spec}: no such file, and not a zoo workload (zoo: {', '.join(zoo.names())})")
