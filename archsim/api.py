@@ -9,6 +9,9 @@ from pathlib import Path
 
 from archsim.errors import UserError
 from archsim.graph.network import Network
+from archsim.runner import execute, recost, resolve_chip, run
+
+__all__ = ["load_network", "run", "execute", "recost", "resolve_chip"]
 
 
 def load_network(spec: str, dt: float = 1e-4) -> Network:

@@ -22,8 +22,7 @@ REQUIRED_KEYS = (
 def build(trace, cost, gpu=None) -> dict:
     """Assemble the result of a chip run (``cost`` from :func:`archsim.cost.evaluate`).
 
-    ``gpu`` is a GPU estimate with ``name``, ``latency_s``, ``energy_pj`` and ``area_mm2`` (and a
-    ``to_dict``), or None.
+    ``gpu`` is a GPU estimate (``archsim.gpu.estimate``) or its ``to_dict()`` form, or None.
     """
     latency_s = trace.latency_s
     result = {
@@ -51,7 +50,7 @@ def build(trace, cost, gpu=None) -> dict:
         "trace": trace.to_dict(),
     }
     if gpu is not None:
-        result["gpu"] = gpu.to_dict()
+        result["gpu"] = gpu if isinstance(gpu, dict) else gpu.to_dict()
         result["vs_gpu"] = compare(result, result["gpu"])
     return result
 

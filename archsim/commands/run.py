@@ -1,0 +1,71 @@
+"""``archsim run``: simulate a network on a chip and print it side by side with the GPU."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from archsim import result as result_mod
+from archsim.errors import UserError
+from archsim.runner import DEFAULT_GPU, execute
+from archsim.units import format_quantity
+
+
+def main(args) -> int:
+    mapping = None
+    if args.mapping:
+        from archsim.mapping import load_mapping
+
+        mapping = load_mapping(args.mapping)
+    outcome = execute(args.network, args.chip, mode=args.mode, steps=args.steps, batch=args.batch,
+                      engine=args.engine, precision=args.precision, gpu=args.gpu or DEFAULT_GPU,
+                      seed=args.seed, input_path=args.input, mapping=mapping, dt=args.dt)
+    if args.save_outputs:
+        _save_outputs(args.save_outputs, outcome, args.input)
+    if args.out:
+        result_mod.write(outcome.result, args.out)
+    if args.json:
+        print(json.dumps(outcome.result, indent=1, sort_keys=True, default=result_mod._jsonable))
+    elif not args.quiet:
+        print(render(outcome.result))
+        if args.out:
+            print(f"wrote {args.out}")
+    return 0
+
+
+def _save_outputs(path: str, outcome, input_path: str | None) -> None:
+    """Save (T, B, ...) outputs, or (T, ...) when the input file had no batch axis."""
+    if outcome.outputs is None:
+        raise UserError(f"--save-outputs: {outcome.result['family']} runs produce no output values")
+    outputs = np.asarray(outcome.outputs)
+    network = outcome.workload.network
+    if input_path is not None:
+        input_shape = network.inputs[next(iter(network.inputs))]
+        if np.load(input_path, mmap_mode="r").ndim == 1 + len(input_shape):
+            outputs = outputs[:, 0]
+    np.save(path, outputs)
+
+
+def render(result: dict) -> str:
+    """A short human-readable table: the chip, and the GPU beside it where there is one."""
+    head = f"{result['workload']} on {result['chip']}  ({result['mode']}, T={result['steps']}, batch={result['batch']}, engine={result['engine']})"
+    if result.get("family") == "functional":
+        return f"{head}\nfunctional run: {result['spikes']} spikes"
+    rows = [("latency", "latency_s", "s"), ("throughput", "throughput_samples_per_s", "samples/s"),
+            ("energy", "energy_pj", "pJ"), ("area", "area_mm2", "mm^2")]
+    gpu = result.get("gpu")
+    lines = [head, f"{'':14}{result['chip']:>16}" + (f"{gpu['name']:>16}{'gpu/chip':>12}" if gpu else "")]
+    ratio_key = {"latency_s": "speedup", "energy_pj": "energy_saving", "area_mm2": "area_saving"}
+    for label, key, unit in rows:
+        line = f"{label:14}{format_quantity(result[key], unit):>16}"
+        if gpu:
+            line += f"{format_quantity(gpu.get(key, float('nan')), unit):>16}"
+            ratio = result.get("vs_gpu", {}).get(ratio_key.get(key, ""), None)
+            line += f"{ratio:>11.3g}x" if ratio else ""
+        lines.append(line)
+    lines.append(f"{'cycles':14}{result['cycles']:>16,}")
+    lines.append(f"{'synaptic ops':14}{result['synaptic_ops']:>16,}")
+    lines.append(f"{'spikes':14}{result['spikes']:>16,}")
+    if result.get("energy_per_synaptic_op_pj"):
+        lines.append(f"{'pJ/synaptic op':14}{result['energy_per_synaptic_op_pj']:>16.3g}")
+    return "\n".join(lines)

@@ -1,0 +1,155 @@
+"""One run of a workload on a chip: load, build the workload, simulate, cost, compare, assemble.
+
+This is ``archsim run`` without the printing, and the function a sweep evaluates at each point.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from archsim import result as result_mod
+from archsim.config import Chip, load_chip
+from archsim.errors import UserError
+from archsim.graph.network import Network
+from archsim.graph.workload import Workload
+
+CHIPS_DIR = Path(__file__).resolve().parent.parent / "chips"
+DEFAULT_GPU = "v100"
+
+
+def resolve_chip(spec: str | Path | Chip) -> Chip:
+    """A Chip from a loaded Chip, a YAML path, or a shipped name (``tianjic``, ``gpu/v100``, ``v100``)."""
+    if isinstance(spec, Chip):
+        return spec
+    path = Path(spec)
+    if not path.exists() and path.suffix == "":
+        for candidate in (CHIPS_DIR / f"{spec}.yaml", CHIPS_DIR / "gpu" / f"{spec}.yaml"):
+            if candidate.exists():
+                path = candidate
+                break
+    if not path.exists():
+        shipped = sorted(p.stem for p in CHIPS_DIR.glob("*.yaml")) + sorted(p.stem for p in CHIPS_DIR.glob("gpu/*.yaml"))
+        raise UserError(f"{spec}: no such chip config (a YAML path, or one of: {', '.join(shipped)})")
+    return load_chip(path)
+
+
+@dataclass
+class RunOutcome:
+    """A RESULT dict plus what does not belong in JSON: the output layer's values."""
+
+    result: dict
+    outputs: np.ndarray | None
+    workload: Workload
+
+
+def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str = "infer",
+            steps: int | None = None, batch: int | None = None, engine: str = "fast",
+            precision: str = "chip", gpu: str | Path | Chip | None = DEFAULT_GPU, seed: int = 0,
+            input_path: str | None = None, mapping=None, dt: float = 1e-4) -> RunOutcome:
+    """Simulate ``network`` on ``chip`` and return the result with the outputs.
+
+    ``chip=None`` with ``precision="float"`` is a functional run only (no timing, no cost); ``gpu=None``
+    leaves out the GPU comparison.
+    """
+    from archsim.api import load_network
+    from archsim.graph.workload import make_workload
+
+    if isinstance(network, str):
+        network = load_network(network, dt=dt)
+    if batch is not None and batch < 1:
+        raise UserError(f"--batch: {batch} is not allowed (allowed: >= 1)")
+    if steps is not None and steps < 1:
+        raise UserError(f"--steps: {steps} is not allowed (allowed: >= 1)")
+    workload = make_workload(network, input_path=input_path, steps=steps, batch=batch, mode=mode, seed=seed)
+    if chip is None:
+        if precision != "float":
+            raise UserError("--chip: required unless --precision float (a functional run)")
+        return _functional(workload)
+    chip = resolve_chip(chip)
+    if chip.family == "gpu":
+        return _gpu_alone(workload, chip)
+    if precision == "float":
+        raise UserError(f"--precision float: {chip.family} chips compute in their own integer precision "
+                        "(allowed with a chip: chip; leave out --chip for a float functional run)")
+    trace = _simulate(workload, chip, engine, mapping)
+    from archsim.cost import evaluate
+
+    cost = evaluate(trace, chip)
+    gpu_estimate = _gpu_estimate(workload, gpu, chip) if gpu is not None else None
+    result = result_mod.build(trace, cost, gpu_estimate)
+    return RunOutcome(result=result, outputs=trace.outputs, workload=workload)
+
+
+def run(network: str | Network, chip: str | Path | Chip | None, **options) -> dict:
+    """The RESULT dict of :func:`execute` (what a sweep stores)."""
+    return execute(network, chip, **options).result
+
+
+def recost(result: dict, chip: str | Path | Chip) -> dict:
+    """Cost a stored result's Trace again with another chip's tables (no new simulation)."""
+    from archsim.cost import evaluate
+    from archsim.trace import Trace
+
+    chip = resolve_chip(chip)
+    trace = Trace.from_dict(result["trace"])
+    recosted = result_mod.build(trace, evaluate(trace, chip), result.get("gpu"))
+    recosted["recosted"] = True
+    return recosted
+
+
+def _simulate(workload: Workload, chip: Chip, engine: str, mapping):
+    if chip.family == "manycore":
+        from archsim.models.manycore import simulate
+
+        return simulate(workload, chip, engine=engine, mapping=mapping)
+    if chip.family == "h2learn":
+        from archsim.models.h2learn import simulate
+
+        return simulate(workload, chip, engine=engine)
+    raise UserError(f"{chip.path}: family: {chip.family!r} cannot be simulated (allowed: manycore, h2learn, gpu)")
+
+
+def _gpu_estimate(workload: Workload, gpu, chip: Chip):
+    from archsim.gpu import estimate
+
+    gpu_chip = resolve_chip(gpu)
+    if gpu_chip.family != "gpu":
+        raise UserError(f"{gpu_chip.path}: family: {gpu_chip.family!r} is not a GPU (allowed: gpu)")
+    return estimate(workload, gpu_chip)
+
+
+def _gpu_alone(workload: Workload, chip: Chip) -> RunOutcome:
+    from archsim.gpu import estimate
+
+    est = estimate(workload, chip)
+    if not est.fits_in_memory:
+        raise UserError(f"{chip.path}: batch {workload.batch} does not fit: needs "
+                        f"{est.memory_bytes / 2**30:.1f} GiB of {chip.params['memory_gb']} GB")
+    gpu = est.to_dict()
+    result = {
+        "schema": result_mod.SCHEMA, "chip": chip.name, "family": "gpu", "workload": workload.name,
+        "mode": workload.mode, "engine": "model", "steps": workload.steps, "batch": workload.batch,
+        "cycles": int(round(est.latency_s * chip.params["clock_mhz"] * 1e6)),
+        "clock_hz": chip.params["clock_mhz"] * 1e6, "latency_s": est.latency_s,
+        "throughput_samples_per_s": workload.batch / est.latency_s if est.latency_s else 0.0,
+        "energy_pj": est.energy_pj, "energy_breakdown_pj": est.energy_breakdown_pj,
+        "static_energy_pj": est.static_energy_pj, "area_mm2": est.area_mm2,
+        "area_breakdown_mm2": est.area_breakdown_mm2, "cost_sources": est.sources,
+        "synaptic_ops": int(gpu.get("synaptic_ops", 0)), "spikes": int(gpu.get("spikes", 0)),
+        "gpu_detail": gpu,
+    }
+    return RunOutcome(result=result, outputs=None, workload=workload)
+
+
+def _functional(workload: Workload) -> RunOutcome:
+    from archsim.graph.functional import simulate
+
+    run = simulate(workload.network, workload.inputs, precision=None)
+    name = workload.network.outputs[0]
+    spikes = int(sum(run.spike_counts.values()))
+    result = {"schema": result_mod.SCHEMA, "chip": None, "family": "functional", "workload": workload.name,
+              "mode": workload.mode, "engine": "functional", "precision": "float", "steps": workload.steps,
+              "batch": workload.batch, "spikes": spikes}
+    return RunOutcome(result=result, outputs=run.outputs[name], workload=workload)
