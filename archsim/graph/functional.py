@@ -1,0 +1,200 @@
+"""The functional simulator: what a Network computes, step by step, without any hardware timing.
+
+``simulate(network, inputs)`` runs NIR's reference semantics discretised as in
+:mod:`archsim.graph.network` (float64). ``simulate(network, inputs, precision)`` runs the integer
+arithmetic of :mod:`archsim.graph.quantize`, the functional truth every chip model must reproduce
+bit for bit; its outputs are dequantised to floats (spikes stay 0/1) and the raw integers are kept
+in ``FunctionalRun.layer_outputs_q``.
+
+Everything is vectorised over the batch: one step of one layer is a few matrix products
+(:mod:`archsim.graph.ops`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from archsim.errors import UserError
+from archsim.graph.network import LI, LIF, CubaLIF, Identity, Network, ReLU, Threshold
+from archsim.graph.ops import apply_ops
+from archsim.graph.quantize import Precision, QuantizedLayer, QuantizedNetwork, quantize
+
+
+@dataclass(eq=False)
+class FunctionalRun:
+    """Outputs of a functional run; arrays are ``(T, B, *shape)``.
+
+    ``outputs`` holds the network's output layers, ``layer_outputs`` every layer (floats: spikes
+    0/1, values dequantised in chip mode), ``layer_outputs_q`` the integers of every layer (chip
+    mode only, else empty), ``spike_counts`` the total spikes of each spiking layer, and
+    ``quantized`` the :class:`QuantizedNetwork` used (chip mode only).
+    """
+
+    outputs: dict[str, np.ndarray]
+    layer_outputs: dict[str, np.ndarray]
+    spike_counts: dict[str, int]
+    layer_outputs_q: dict[str, np.ndarray] = field(default_factory=dict)
+    quantized: QuantizedNetwork | None = None
+
+
+def simulate(network: Network, inputs: dict[str, np.ndarray], precision: Precision | QuantizedNetwork | None = None
+             ) -> FunctionalRun:
+    """Run ``network`` on ``inputs[name]`` of shape ``(T, B, *shape)``.
+
+    ``precision=None`` gives float semantics; a :class:`Precision` (or an already quantised network)
+    gives the chip's integer semantics.
+    """
+    steps, batch = check_inputs(network, inputs)
+    if precision is None:
+        outs = _run(network, inputs, steps, batch, _FloatLayer)
+        return _finish(network, outs, {}, None)
+    qnet = precision if isinstance(precision, QuantizedNetwork) else quantize(network, precision)
+    q_inputs = qnet.quantize_inputs(inputs)
+    outs_q = _run(network, q_inputs, steps, batch, lambda layer: _IntLayer(qnet, qnet.layer(layer.name)))
+    outs = {}
+    for layer in qnet.layers:
+        q = outs_q[layer.name]
+        outs[layer.name] = q.astype(np.float64) if layer.spiking else q * layer.out_scale
+    return _finish(network, outs, outs_q, qnet)
+
+
+def check_inputs(network: Network, inputs: dict[str, np.ndarray]) -> tuple[int, int]:
+    """(T, B) of ``inputs``; a UserError names the input and the expected shape when they do not fit."""
+    steps = batch = None
+    for name, shape in network.inputs.items():
+        if name not in inputs:
+            raise UserError(f"input {name}: missing (network inputs: {', '.join(network.inputs)})")
+        x = np.asarray(inputs[name])
+        if x.ndim != 2 + len(shape) or tuple(x.shape[2:]) != tuple(shape):
+            raise UserError(f"input {name}: shape {tuple(x.shape)} (allowed: (T, B, {', '.join(map(str, shape))}))")
+        if steps is None:
+            steps, batch = x.shape[:2]
+        elif (steps, batch) != x.shape[:2]:
+            raise UserError(f"input {name}: (T, B) = {x.shape[:2]} differs from the other inputs' {(steps, batch)}")
+    if steps is None:
+        raise UserError(f"network {network.name}: has no inputs")
+    return int(steps), int(batch)
+
+
+def _run(network, inputs, steps, batch, make_layer) -> dict[str, np.ndarray]:
+    """Step all layers in list order; a recurrent projection reads its source's previous step."""
+    cells = [make_layer(layer) for layer in network.layers]
+    outs: dict[str, np.ndarray] = {}
+    for cell in cells:
+        cell.reset(batch)
+    for t in range(steps):
+        for cell, layer in zip(cells, network.layers):
+            total = cell.zeros((batch, *layer.shape))
+            for proj, ops in zip(layer.projections, cell.ops):
+                if proj.source in inputs:
+                    src = inputs[proj.source][t]
+                elif proj.recurrent:
+                    previous = outs.get(proj.source)
+                    src = previous[t - 1] if previous is not None and t > 0 else \
+                        cell.zeros((batch, *network.shape_of(proj.source)))
+                else:
+                    src = outs[proj.source][t]
+                total = total + apply_ops(ops, src).reshape(total.shape)
+            y = cell.step(total)
+            if layer.name not in outs:
+                outs[layer.name] = np.zeros((steps, batch, *layer.shape), dtype=y.dtype)
+            outs[layer.name][t] = y
+    return outs
+
+
+def _finish(network, outs, outs_q, qnet) -> FunctionalRun:
+    spikes = {layer.name: int(np.count_nonzero(outs[layer.name])) for layer in network.layers if layer.spiking}
+    return FunctionalRun(outputs={name: outs[name] for name in network.outputs}, layer_outputs=outs,
+                         spike_counts=spikes, layer_outputs_q=outs_q, quantized=qnet)
+
+
+class _FloatLayer:
+    """One layer's float state and step (network.py semantics)."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.neuron = layer.neuron
+        self.ops = [proj.ops for proj in layer.projections]
+
+    def reset(self, batch):
+        shape = (batch, *self.layer.shape)
+        self.v = np.zeros(shape)
+        self.i = np.zeros(shape)
+
+    @staticmethod
+    def zeros(shape):
+        return np.zeros(shape)
+
+    def step(self, current):
+        n = self.neuron
+        if isinstance(n, LIF):
+            self.v = n.decay * self.v + (1 - n.decay) * n.v_leak + n.gain * current
+            s = self.v > n.threshold
+            if n.reset == "subtract":
+                self.v = np.where(s, self.v - n.threshold, self.v)
+            else:
+                self.v = np.where(s, n.v_reset, self.v)
+            return s.astype(np.float64)
+        if isinstance(n, CubaLIF):
+            self.i = n.syn_decay * self.i + n.syn_gain * current
+            self.v = n.decay * self.v + (1 - n.decay) * n.v_leak + n.gain * self.i
+            s = self.v > n.threshold
+            self.v = np.where(s, n.v_reset, self.v)
+            return s.astype(np.float64)
+        if isinstance(n, LI):
+            self.v = n.decay * self.v + (1 - n.decay) * n.v_leak + n.gain * current
+            return self.v.copy()
+        if isinstance(n, Threshold):
+            return (current > n.threshold).astype(np.float64)
+        if isinstance(n, ReLU):
+            return np.maximum(current, 0.0)
+        if isinstance(n, Identity):
+            return np.asarray(current, dtype=np.float64)
+        raise UserError(f"layer {self.layer.name}: neuron {type(n).__name__} cannot be simulated")
+
+
+class _IntLayer:
+    """One layer's integer state and step (quantize.py rules)."""
+
+    def __init__(self, qnet: QuantizedNetwork, q: QuantizedLayer):
+        self.q = q
+        self.ops = [proj.ops for proj in q.projections]
+        self.frac = qnet.precision.decay_frac_bits
+        self.lo, self.hi = qnet.membrane_min, qnet.membrane_max
+        self.qmax_act = qnet.qmax_act
+
+    def reset(self, batch):
+        shape = (batch, *self.q.shape)
+        self.v = np.zeros(shape, dtype=np.int64)
+        self.i = np.zeros(shape, dtype=np.int64)
+
+    @staticmethod
+    def zeros(shape):
+        return np.zeros(shape, dtype=np.int64)
+
+    def _decayed(self, x, decay_q):
+        return (x * decay_q) >> self.frac
+
+    def step(self, current):
+        q, kind = self.q, self.q.kind
+        if kind in ("lif", "cubalif"):
+            if kind == "cubalif":
+                self.i = np.clip(self._decayed(self.i, q.syn_decay_q) + current, self.lo, self.hi)
+                current = self.i
+            self.v = np.clip(self._decayed(self.v, q.decay_q) + q.leak_q + current, self.lo, self.hi)
+            s = self.v > q.threshold_q
+            if q.reset == "subtract":
+                self.v = np.where(s, self.v - q.threshold_q, self.v)
+            else:
+                self.v = np.where(s, q.v_reset_q, self.v).astype(np.int64)
+            return s.astype(np.int64)
+        if kind == "li":
+            self.v = np.clip(self._decayed(self.v, q.decay_q) + q.leak_q + current, self.lo, self.hi)
+            return self.v.copy()
+        if kind == "threshold":
+            return (current > q.threshold_q).astype(np.int64)
+        if kind == "relu":
+            y = (current * q.relu_multiplier + (1 << (q.relu_shift - 1))) >> q.relu_shift
+            return np.clip(y, 0, self.qmax_act)
+        return current
