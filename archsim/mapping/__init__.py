@@ -1,1 +1,167 @@
+"""Many-core mapping: partition layers onto cores, place them on the mesh, derive routing tables.
 
+``map_network(network, chip) -> Mapping``; ``validate_mapping(mapping, network, chip)`` checks a
+loaded or hand-edited mapping; ``lower_network`` gives the lowered layers both use. The pieces:
+:mod:`~archsim.mapping.lowering` (synapse matrices), :mod:`~archsim.mapping.partition` (cuts),
+:mod:`~archsim.mapping.placement` (mesh positions), :mod:`~archsim.mapping.routing` (axons,
+owners, multicast destinations), :mod:`~archsim.mapping.layout` (the Mapping file).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from archsim.errors import UserError
+from archsim.mapping.layout import Mapping, Part
+from archsim.mapping.lowering import LoweredLayer, lower_layer
+from archsim.mapping.partition import CoreLimits, neuron_order, split_layer
+from archsim.mapping.placement import place
+from archsim.mapping.routing import Routes, build_routes, traffic_edges
+
+__all__ = ["Mapping", "Part", "map_network", "validate_mapping", "lower_network", "BoardShape", "core_limits",
+           "Routes", "build_routes"]
+
+#: Placement's weight of one hop over an inter-chip link relative to an on-chip hop (assumption:
+#: the inter-chip link is several times slower; the NoC config holds the real latency).
+INTERCHIP_HOP_WEIGHT = 8.0
+
+
+@dataclass(frozen=True)
+class BoardShape:
+    """Cores per chip (mesh_x x mesh_y) and chips per board (chips_x x chips_y), from ``noc:``."""
+
+    mesh_x: int
+    mesh_y: int
+    chips_x: int = 1
+    chips_y: int = 1
+
+    @classmethod
+    def of(cls, chip) -> "BoardShape":
+        noc = chip.params["noc"]
+        return cls(int(noc["mesh_x"]), int(noc["mesh_y"]), int(noc.get("chips_x", 1)), int(noc.get("chips_y", 1)))
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.mesh_x * self.chips_x, self.mesh_y * self.chips_y
+
+    @property
+    def cores(self) -> int:
+        return self.size[0] * self.size[1]
+
+
+def core_limits(chip) -> CoreLimits:
+    core = chip.params["core"]
+    weight_bits = int(chip.params["precision"]["weight_bits"])
+    limits = CoreLimits(neurons=int(core["neurons"]), axons=int(core["axons"]),
+                        memory_bits=int(float(core["synapse_memory_kb"]) * 8192), weight_bits=weight_bits)
+    if limits.memory_bits < weight_bits:
+        raise UserError(f"{chip.path}: core.synapse_memory_kb: {core['synapse_memory_kb']} holds no "
+                        f"{weight_bits}-bit synapse, a core too small for any neuron (allowed: >= {weight_bits / 8192:.6f})")
+    return limits
+
+
+def lower_network(network, quantized=None) -> dict[str, LoweredLayer]:
+    """Lowered layers (integer ones from ``quantized`` when given, else the float network's)."""
+    layers = quantized.layers if quantized is not None else network.layers
+    return {layer.name: lower_layer(layer.name, layer.shape, layer.projections, network.shape_of)
+            for layer in layers}
+
+
+def map_network(network, chip, quantized=None) -> Mapping:
+    """Cut, place and route ``network`` on ``chip``; UserError when it does not fit."""
+    limits = core_limits(chip)
+    board = BoardShape.of(chip)
+    lowered = lower_network(network, quantized)
+    cuts = {name: split_layer(low, limits) for name, low in lowered.items()}
+    specs = [(name, p) for name, low in lowered.items() for p in cuts[name].parts(low)]
+    if len(specs) > board.cores:
+        per_layer = ", ".join(f"{n}: {sum(1 for s in specs if s[0] == n)}" for n in lowered)
+        raise UserError(f"{network.name}: needs {len(specs)} cores but {chip.path} has {board.cores} "
+                        f"({per_layer}); use a board (noc.chips_x, noc.chips_y) or a larger mesh")
+    draft = Mapping(network=network.name, chip=chip.name, board_shape=board.size,
+                    orders={n: c.order for n, c in cuts.items()}, group_sizes={n: c.group_size for n, c in cuts.items()},
+                    parts=[Part(layer=n, core=(0, 0), neurons=(p[0], p[1]), inputs=(p[2], p[3])) for n, p in specs])
+    routes = build_routes(draft, lowered)
+    options = chip.params.get("mapping", {})
+    coords = place(len(specs), traffic_edges(routes), board.mesh_x, board.mesh_y, board.chips_x, board.chips_y,
+                   passes=int(options.get("placement_passes", 20)), interchip_hop_weight=INTERCHIP_HOP_WEIGHT,
+                   seed=int(options.get("seed", 0)))
+    mapping = Mapping(network=draft.network, chip=draft.chip, board_shape=draft.board_shape, orders=draft.orders,
+                      group_sizes=draft.group_sizes,
+                      parts=[Part(p.layer, (int(c[0]), int(c[1])), p.neurons, p.inputs) for p, c in zip(draft.parts, coords)])
+    mapping.summary = summarize(mapping, build_routes(mapping, lowered), lowered, limits, board)
+    return mapping
+
+
+def summarize(mapping: Mapping, routes: Routes, lowered: dict[str, LoweredLayer], limits: CoreLimits,
+              board: BoardShape) -> dict:
+    """Cores used, utilisation of neurons/axons/memory, and expected traffic (packets x hops per step)."""
+    neurons = sum(len(p.neurons) for p in routes.parts if p.owner == p.index)
+    axons = sum(len(p.axon_rows) for p in routes.parts)
+    edges = traffic_edges(routes)
+    where = {p.index: p.core for p in routes.parts}
+    packets = sum(edges.values())
+    hop_packets = sum(w * (abs(where[a][0] - where[b][0]) + abs(where[a][1] - where[b][1])) for (a, b), w in edges.items())
+    used = max(len(routes.parts), 1)
+    return {"cores_used": len(routes.parts), "cores_available": board.cores,
+            "neuron_utilisation": round(neurons / (used * limits.neurons), 4),
+            "axon_utilisation": round(axons / (used * limits.axons), 4),
+            "split_layers": sorted(n for n, g in mapping.group_sizes.items() if g < lowered[n].input_size),
+            "expected_packets_per_step": round(packets, 1), "expected_packet_hops_per_step": round(hop_packets, 1)}
+
+
+def validate_mapping(mapping: Mapping, network, chip, quantized=None, source: str = "mapping") -> None:
+    """One-line UserError when ``mapping`` does not match ``network`` or breaks ``chip``'s limits."""
+    limits = core_limits(chip)
+    board = BoardShape.of(chip)
+    lowered = lower_network(network, quantized)
+    if set(mapping.orders) != set(lowered):
+        missing = sorted(set(lowered) - set(mapping.orders)) or sorted(set(mapping.orders) - set(lowered))
+        raise UserError(f"{source}: layers: {missing[0]!r} does not match network {network.name} "
+                        f"(allowed layers: {', '.join(lowered)})")
+    seen = {}
+    for part in mapping.parts:
+        x, y = part.core
+        if not (0 <= x < board.size[0] and 0 <= y < board.size[1]):
+            raise UserError(f"{source}: layers.{part.layer}.parts: core {list(part.core)} is outside the "
+                            f"{board.size[0]} x {board.size[1]} board of {chip.path}")
+        if part.core in seen:
+            raise UserError(f"{source}: layers.{part.layer}.parts: core {list(part.core)} already runs a part of {seen[part.core]}")
+        seen[part.core] = part.layer
+    for name, low in lowered.items():
+        _validate_layer(mapping, name, low, limits, source)
+
+
+def _validate_layer(mapping: Mapping, name: str, low: LoweredLayer, limits: CoreLimits, source: str) -> None:
+    key = f"{source}: layers.{name}"
+    if mapping.orders[name] not in ("chw", "hwc"):
+        raise UserError(f"{key}.order: {mapping.orders[name]!r} is not allowed (allowed: chw, hwc)")
+    perm = neuron_order(low, mapping.orders[name])
+    csc = low.matrix.tocsc()
+    synapses = np.zeros(low.size, dtype=np.int64)
+    for part in mapping.layer_parts(name):
+        (a, b), (i, j) = part.neurons, part.inputs
+        if not (0 <= a < b <= low.size) or not (0 <= i < j <= max(low.input_size, 1)):
+            raise UserError(f"{key}.parts: neurons {list(part.neurons)} / inputs {list(part.inputs)} outside "
+                            f"the layer (allowed: neurons within [0, {low.size}], inputs within [0, {low.input_size}])")
+        if b - a > limits.neurons:
+            raise UserError(f"{key}.parts: {b - a} neurons on core {list(part.core)} (allowed: <= {limits.neurons})")
+        block = csc[i:j][:, perm[a:b]]
+        axons = int(np.count_nonzero(np.diff(block.tocsr().indptr)))
+        if axons > limits.axons:
+            raise UserError(f"{key}.parts: {axons} axons on core {list(part.core)} (allowed: <= {limits.axons})")
+        if low.shared_kernel_weights is None:
+            bits = block.nnz * limits.weight_bits
+        else:
+            channels = np.unique(perm[a:b][np.diff(block.indptr) > 0] // max(low.size // low.channels, 1))
+            bits = len(channels) * low.shared_kernel_weights * limits.weight_bits
+        if bits > limits.memory_bits:
+            raise UserError(f"{key}.parts: {bits // 8} bytes of weights on core {list(part.core)} "
+                            f"(allowed: <= {limits.memory_bits // 8})")
+        synapses[perm[a:b]] += np.diff(block.indptr)
+    wrong = np.flatnonzero(synapses != np.diff(csc.indptr))
+    if len(wrong):
+        n = int(wrong[0])
+        raise UserError(f"{key}.parts: neuron {n} has {int(synapses[n])} of its {int(np.diff(csc.indptr)[n])} "
+                        "synapses on cores (allowed: each synapse on exactly one core)")

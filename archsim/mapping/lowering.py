@@ -1,0 +1,174 @@
+"""Lowering a layer's projections to one sparse synapse matrix over its input space.
+
+A layer's *input space* is the concatenation, in projection order, of the flat outputs of its
+projections' sources (an input, an earlier layer, or a recurrent source). Lowering turns each
+projection's chain of linear ops into a matrix ``W`` with ``current = x_in @ W + bias``: rows are
+input-space positions (the axons a core must receive), columns the layer's flat neurons.
+
+The mapper lowers the float network (it needs only the pattern: which input reaches which neuron);
+the chip model lowers the quantised network's integer kernels, so the same code gives both. Stored
+zero weights stay synapses: hardware reads them like any other weight.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from archsim.graph.network import AvgPool2d, Conv2d, Dense, Flatten, Scale, Shape, SumPool2d
+
+
+@dataclass(eq=False)
+class LoweredLayer:
+    """One layer's synapses as a CSR matrix (input space x neurons) plus the input-space layout.
+
+    ``segments[i] = (source, offset, size, recurrent)`` places projection ``i`` in the input space.
+    ``shared_kernel_weights`` is the number of distinct weights per output channel when the layer's
+    projections are convolutions (folded mapping stores a kernel once per core), else ``None``.
+    """
+
+    name: str
+    matrix: sp.csr_matrix
+    bias: np.ndarray
+    segments: list[tuple[str, int, int, bool]]
+    channels: int
+    shared_kernel_weights: int | None
+
+    @property
+    def input_size(self) -> int:
+        return int(self.matrix.shape[0])
+
+    @property
+    def size(self) -> int:
+        return int(self.matrix.shape[1])
+
+
+def lower_layer(name: str, shape: Shape, projections, shape_of) -> LoweredLayer:
+    """Lower ``projections`` (objects with ``source``, ``ops``, ``recurrent``) of a layer of ``shape``."""
+    blocks, segments, offset = [], [], 0
+    size = int(np.prod(shape))
+    bias = np.zeros(size, dtype=np.int64 if _integer(projections) else np.float64)
+    shared = _shared_kernel_weights(projections)
+    for proj in projections:
+        in_shape = tuple(shape_of(proj.source))
+        matrix, proj_bias = lower_chain(proj.ops, in_shape)
+        blocks.append(matrix)
+        if proj_bias is not None:
+            bias = bias + proj_bias.astype(bias.dtype)
+        segments.append((proj.source, offset, matrix.shape[0], bool(proj.recurrent)))
+        offset += matrix.shape[0]
+    matrix = sp.vstack(blocks, format="csr") if len(blocks) > 1 else blocks[0].tocsr()
+    matrix.sort_indices()
+    channels = int(shape[0]) if len(shape) == 3 else 1
+    return LoweredLayer(name=name, matrix=matrix, bias=bias, segments=segments, channels=channels,
+                        shared_kernel_weights=shared)
+
+
+def lower_chain(ops, in_shape: Shape) -> tuple[sp.csr_matrix, np.ndarray | None]:
+    """The chain's matrix (in_size x out_size) and its bias carried to the chain's output."""
+    matrix, bias, shape = None, None, tuple(in_shape)
+    for op in ops:
+        step = op_matrix(op, shape)
+        if isinstance(op, (Dense, Conv2d)) and op.bias is not None:
+            out_shape = op.output_shape(shape)
+            b = np.asarray(op.bias)
+            b = np.repeat(b, int(np.prod(out_shape[1:]))) if isinstance(op, Conv2d) else b.reshape(-1)
+            bias = b if bias is None else bias @ step + b
+        elif bias is not None:
+            bias = np.asarray(bias @ step)
+        matrix = step if matrix is None else _product(matrix, step)
+        shape = op.output_shape(shape)
+    if matrix is None:
+        matrix = sp.identity(int(np.prod(in_shape)), format="csr", dtype=np.int64)
+    return matrix.tocsr(), None if bias is None else np.asarray(bias).reshape(-1)
+
+
+def op_matrix(op, shape: Shape) -> sp.csr_matrix:
+    """One linear op as a sparse matrix acting on row vectors of the flat input."""
+    n_in = int(np.prod(shape))
+    if isinstance(op, Dense):
+        w = np.asarray(op.weight)
+        rows, cols = np.meshgrid(np.arange(w.shape[1]), np.arange(w.shape[0]), indexing="ij")
+        return sp.csr_matrix((w.T.reshape(-1), (rows.reshape(-1), cols.reshape(-1))), shape=(n_in, w.shape[0]))
+    if isinstance(op, Conv2d):
+        return _conv_matrix(op, shape)
+    if isinstance(op, (SumPool2d, AvgPool2d)):
+        return _pool_matrix(op, shape)
+    if isinstance(op, Flatten):
+        return sp.identity(n_in, format="csr", dtype=np.int64)
+    if isinstance(op, Scale):
+        s = np.broadcast_to(np.asarray(op.scale), (n_in,)) if np.ndim(op.scale) == 0 else np.asarray(op.scale).reshape(-1)
+        return sp.diags(s, format="csr")
+    raise TypeError(f"cannot lower {type(op).__name__}")
+
+
+def _conv_matrix(op: Conv2d, shape: Shape) -> sp.csr_matrix:
+    c_in, h, w = shape
+    weight = np.asarray(op.weight)
+    c_out, cig, kh, kw = weight.shape
+    _, oh, ow = op.output_shape(shape)
+    per_group_out = c_out // op.groups
+    co, ci_local, ky, kx, oy, ox = np.meshgrid(np.arange(c_out), np.arange(cig), np.arange(kh), np.arange(kw),
+                                               np.arange(oh), np.arange(ow), indexing="ij", sparse=False)
+    ci = (co // per_group_out) * cig + ci_local
+    iy = oy * op.stride[0] - op.padding[0] + ky * op.dilation[0]
+    ix = ox * op.stride[1] - op.padding[1] + kx * op.dilation[1]
+    ok = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
+    rows = ((ci * h + iy) * w + ix)[ok]
+    cols = ((co * oh + oy) * ow + ox)[ok]
+    vals = weight[co[ok], ci_local[ok], ky[ok], kx[ok]]
+    return sp.csr_matrix((vals, (rows, cols)), shape=(c_in * h * w, c_out * oh * ow))
+
+
+def _pool_matrix(op, shape: Shape) -> sp.csr_matrix:
+    c, h, w = shape
+    _, oh, ow = op.output_shape(shape)
+    kh, kw = op.kernel
+    ch, ky, kx, oy, ox = np.meshgrid(np.arange(c), np.arange(kh), np.arange(kw), np.arange(oh), np.arange(ow),
+                                     indexing="ij")
+    iy = oy * op.stride[0] - op.padding[0] + ky
+    ix = ox * op.stride[1] - op.padding[1] + kx
+    ok = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
+    rows = ((ch * h + iy) * w + ix)[ok]
+    cols = ((ch * oh + oy) * ow + ox)[ok]
+    value = 1.0 / (kh * kw) if isinstance(op, AvgPool2d) else 1
+    vals = np.full(rows.shape, value, dtype=np.float64 if isinstance(op, AvgPool2d) else np.int64)
+    return sp.csr_matrix((vals, (rows, cols)), shape=(c * h * w, c * oh * ow))
+
+
+def _product(a: sp.csr_matrix, b: sp.csr_matrix) -> sp.csr_matrix:
+    """``a @ b`` keeping the synapse pattern: a path through a stored zero weight is still a synapse."""
+    pattern = (_ones(a) @ _ones(b)).tocsr()
+    values = (a @ b).tocsr()
+    pattern.sort_indices()
+    rows = np.repeat(np.arange(pattern.shape[0]), np.diff(pattern.indptr))
+    data = np.asarray(values[rows, pattern.indices]).reshape(-1) if pattern.nnz else np.zeros(0)
+    return sp.csr_matrix((data.astype(values.dtype), pattern.indices, pattern.indptr), shape=pattern.shape)
+
+
+def _ones(m: sp.csr_matrix) -> sp.csr_matrix:
+    """The stored pattern of ``m`` with every entry 1 (explicit zeros included)."""
+    m = m.tocsr(copy=True)
+    m.data = np.ones_like(m.data, dtype=np.int64)
+    return m
+
+
+def _integer(projections) -> bool:
+    for proj in projections:
+        for op in proj.ops:
+            values = getattr(op, "weight", getattr(op, "scale", None))
+            if values is not None and not np.issubdtype(np.asarray(values).dtype, np.integer):
+                return False
+    return True
+
+
+def _shared_kernel_weights(projections) -> int | None:
+    """Weights per output channel when every projection is a convolution chain (else None)."""
+    total = 0
+    for proj in projections:
+        convs = [op for op in proj.ops if isinstance(op, Conv2d)]
+        if len(convs) != 1 or any(isinstance(op, Dense) for op in proj.ops):
+            return None
+        total += int(np.prod(convs[0].weight.shape[1:]))
+    return total
