@@ -1,0 +1,116 @@
+"""NocStats: what one phase's traffic did on the NoC (counts and cycles only, no energy).
+
+Both engines return this object and must return equal ones. Per-link arrays follow the link
+indexing of :mod:`archsim.noc.topology` (``4 * core + direction``; :func:`link_grid` lays them out
+on the board for a heatmap).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+ARRAY_FIELDS = ("link_flits", "link_stall_cycles", "router_flits", "inject_flits", "eject_flits",
+                "packet_finish_cycles")
+
+
+@dataclass
+class NocStats:
+    """Counts of one simulated phase.
+
+    - ``finish_cycle``: cycle at which the last flit is delivered into its destination core
+      (0 without traffic): the phase's communication time when the phase starts at cycle 0.
+    - ``packets``, ``injected_flits`` (a multicast flit counts once), ``ejected_flits`` (once per
+      destination core).
+    - ``hops``: router-to-router links of all packets' multicast trees (per packet, not per flit).
+    - ``flit_hops``: flits carried by router-to-router links, summed over links (= ``link_flits.sum()``).
+    - ``router_traversals``: flits entering a router (from its core or a link), summed over routers.
+    - ``interchip_flits``: flits carried by inter-chip links (``interchip_bits`` = times ``flit_bits``).
+    - ``stall_cycles``: flit-cycles spent inside the network waiting between requesting a link or
+      an ejection port and being granted a slot on it: contention, plus waiting for the next slot
+      of a fractional-bandwidth channel.
+    - ``inject_wait_cycles``: flit-cycles flits wait at their source for the injection port (a
+      packet's own flits queue there behind each other: flit k waits k cycles at rate 1).
+    - arrays: ``link_flits[4N]``, ``link_stall_cycles[4N]``, ``router_flits[N]``,
+      ``inject_flits[N]``, ``eject_flits[N]`` (per core), ``packet_finish_cycles[P]`` (delivery
+      cycle of each packet's last flit at its last destination, in the input order of packets).
+    """
+
+    finish_cycle: int
+    packets: int
+    injected_flits: int
+    ejected_flits: int
+    hops: int
+    flit_hops: int
+    router_traversals: int
+    interchip_flits: int
+    stall_cycles: int
+    inject_wait_cycles: int
+    flit_bits: int
+    link_flits: np.ndarray
+    link_stall_cycles: np.ndarray
+    router_flits: np.ndarray
+    inject_flits: np.ndarray
+    eject_flits: np.ndarray
+    packet_finish_cycles: np.ndarray
+
+    @classmethod
+    def from_channel_counts(cls, channel_flits, channel_stalls, router_flits, packet_finish_cycles,
+                            hops: int, interchip_flits: int, flit_bits: int) -> "NocStats":
+        """Assemble from per-channel arrays (links, then injection ports, then ejection ports)."""
+        n = len(router_flits)
+        link_flits = np.asarray(channel_flits[:4 * n], dtype=np.int64)
+        return cls(
+            finish_cycle=int(np.max(packet_finish_cycles, initial=0)),
+            packets=len(packet_finish_cycles),
+            injected_flits=int(channel_flits[4 * n:5 * n].sum()),
+            ejected_flits=int(channel_flits[5 * n:].sum()),
+            hops=int(hops),
+            flit_hops=int(link_flits.sum()),
+            router_traversals=int(router_flits.sum()),
+            interchip_flits=int(interchip_flits),
+            stall_cycles=int(channel_stalls[:4 * n].sum() + channel_stalls[5 * n:].sum()),
+            inject_wait_cycles=int(channel_stalls[4 * n:5 * n].sum()),
+            flit_bits=int(flit_bits),
+            link_flits=link_flits.copy(),
+            link_stall_cycles=np.array(channel_stalls[:4 * n], dtype=np.int64),
+            router_flits=np.array(router_flits, dtype=np.int64),
+            inject_flits=np.array(channel_flits[4 * n:5 * n], dtype=np.int64),
+            eject_flits=np.array(channel_flits[5 * n:], dtype=np.int64),
+            packet_finish_cycles=np.array(packet_finish_cycles, dtype=np.int64),
+        )
+
+    @property
+    def interchip_bits(self) -> int:
+        return self.interchip_flits * self.flit_bits
+
+    def to_dict(self, arrays: bool = False) -> dict:
+        """JSON-ready summary; with ``arrays=True`` the per-link/per-core arrays as lists too."""
+        data = {f.name: int(getattr(self, f.name)) for f in fields(self) if f.name not in ARRAY_FIELDS}
+        data["interchip_bits"] = self.interchip_bits
+        data["max_link_flits"] = int(self.link_flits.max(initial=0))
+        data["busiest_link"] = int(np.argmax(self.link_flits)) if self.link_flits.any() else -1
+        if arrays:
+            data.update({name: getattr(self, name).tolist() for name in ARRAY_FIELDS})
+        return data
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, NocStats):
+            return NotImplemented
+        return all(np.array_equal(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
+
+    def __add__(self, later: "NocStats") -> "NocStats":
+        """Stats of two phases run one after the other: counts add, ``finish_cycle`` adds (total
+        communication cycles), ``packet_finish_cycles`` are concatenated (each relative to its phase)."""
+        if self.link_flits.shape != later.link_flits.shape or self.flit_bits != later.flit_bits:
+            raise ValueError("NocStats: can only add stats of the same NoC")
+        data = {}
+        for f in fields(self):
+            mine, theirs = getattr(self, f.name), getattr(later, f.name)
+            if f.name == "flit_bits":
+                data[f.name] = mine
+            elif f.name == "packet_finish_cycles":
+                data[f.name] = np.concatenate([mine, theirs])
+            else:
+                data[f.name] = mine + theirs
+        return NocStats(**data)
