@@ -1,0 +1,10 @@
+"""``archsim info NET``: describe a network (layers, shapes, neurons, synapses, parameters, spike rates)."""
+from __future__ import annotations
+
+
+def main(args) -> int:
+    from archsim.api import load_network
+    from archsim.graph.describe import format_summary, summary
+
+    print(format_summary(summary(load_network(args.network, dt=args.dt))))
+    return 0
