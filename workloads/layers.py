@@ -1,0 +1,213 @@
+"""Trainable linear operators for the reference trainer: forward, backward and their archsim twins.
+
+Every operator works on a whole batch of time steps at once (time and batch folded into the first
+axis, ``N = T * B``): the synapses are stateless, so only the neurons (``workloads.neurons``) loop over
+time. Each op keeps what its backward pass needs from the last ``forward(x, keep=True)`` and adds
+its parameter gradients into ``grads`` (zeroed by :meth:`Op.zero_grad`).
+
+The arithmetic matches :mod:`archsim.graph.network`'s operators (PyTorch/NIR conventions:
+cross-correlation, zero padding counted in the average-pool divisor, row-major flatten), and
+:meth:`Op.to_archsim` returns the equivalent ``archsim.graph.network`` op with copies of the weights.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from archsim.graph import network as net
+
+Shape = tuple[int, ...]
+
+
+class Op:
+    """Base class: no parameters; subclasses override ``forward``/``backward``/``output_shape``."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+
+    def zero_grad(self) -> None:
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def fan_in(self) -> int:
+        return 0
+
+
+def _window_slices(i: int, j: int, stride: tuple[int, int], out_hw: tuple[int, int]):
+    """Slices of a padded (N, C, H, W) array that kernel offset (i, j) reads for every output pixel."""
+    (sh, sw), (oh, ow) = stride, out_hw
+    return (slice(None), slice(None), slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw))
+
+
+def _pad(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
+    ph, pw = padding
+    if ph == 0 and pw == 0:
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+
+
+def _unpad(xp: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
+    ph, pw = padding
+    return xp[:, :, ph:xp.shape[2] - ph, pw:xp.shape[3] - pw]
+
+
+class Dense(Op):
+    """``y = x @ weight.T + bias``; ``weight`` (out, in)."""
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray | None = None):
+        super().__init__()
+        self.params["weight"] = np.asarray(weight, dtype=np.float64)
+        if bias is not None:
+            self.params["bias"] = np.asarray(bias, dtype=np.float64)
+        self.zero_grad()
+        self._x: np.ndarray | None = None
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        return (self.params["weight"].shape[0],)
+
+    def fan_in(self) -> int:
+        return int(self.params["weight"].shape[1])
+
+    def forward(self, x: np.ndarray, keep: bool = False) -> np.ndarray:
+        if keep:
+            self._x = x
+        y = x @ self.params["weight"].T
+        if "bias" in self.params:
+            y = y + self.params["bias"]
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        self.grads["weight"] += dy.T @ self._x
+        if "bias" in self.params:
+            self.grads["bias"] += dy.sum(axis=0)
+        return dy @ self.params["weight"]
+
+    def to_archsim(self) -> net.Dense:
+        bias = self.params.get("bias")
+        return net.Dense(weight=self.params["weight"].copy(), bias=None if bias is None else bias.copy())
+
+
+class Conv2d(Op):
+    """2-D cross-correlation by im2col and one matrix product; ``weight`` (C_out, C_in, kh, kw)."""
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray | None = None, stride=(1, 1), padding=(0, 0)):
+        super().__init__()
+        self.params["weight"] = np.asarray(weight, dtype=np.float64)
+        if bias is not None:
+            self.params["bias"] = np.asarray(bias, dtype=np.float64)
+        self.stride = tuple(int(s) for s in stride)
+        self.padding = tuple(int(p) for p in padding)
+        self.zero_grad()
+        self._cols: np.ndarray | None = None
+        self._in_shape: Shape | None = None
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        shape_only = net.Conv2d(weight=self.params["weight"], stride=self.stride, padding=self.padding)
+        return shape_only.output_shape(input_shape)
+
+    def fan_in(self) -> int:
+        return int(np.prod(self.params["weight"].shape[1:]))
+
+    def _im2col(self, x: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+        """(N, C, H, W) -> columns (N, oh, ow, C, kh, kw)."""
+        n, c, _, _ = x.shape
+        kh, kw = self.params["weight"].shape[2:]
+        _, oh, ow = self.output_shape(x.shape[1:])
+        xp = _pad(x, self.padding)
+        cols = np.empty((n, oh, ow, c, kh, kw), dtype=x.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                cols[..., i, j] = xp[_window_slices(i, j, self.stride, (oh, ow))].transpose(0, 2, 3, 1)
+        return cols, (oh, ow)
+
+    def forward(self, x: np.ndarray, keep: bool = False) -> np.ndarray:
+        cols, (oh, ow) = self._im2col(x)
+        w = self.params["weight"]
+        flat = cols.reshape(x.shape[0] * oh * ow, -1)
+        y = flat @ w.reshape(w.shape[0], -1).T
+        if "bias" in self.params:
+            y = y + self.params["bias"]
+        if keep:
+            self._cols, self._in_shape = flat, x.shape
+        return y.reshape(x.shape[0], oh, ow, w.shape[0]).transpose(0, 3, 1, 2)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        w = self.params["weight"]
+        n, c_out, oh, ow = dy.shape
+        dy2 = dy.transpose(0, 2, 3, 1).reshape(n * oh * ow, c_out)
+        self.grads["weight"] += (dy2.T @ self._cols).reshape(w.shape)
+        if "bias" in self.params:
+            self.grads["bias"] += dy2.sum(axis=0)
+        dcols = (dy2 @ w.reshape(c_out, -1)).reshape(n, oh, ow, *w.shape[1:])
+        _, c, h, wd = self._in_shape
+        dxp = np.zeros((n, c, h + 2 * self.padding[0], wd + 2 * self.padding[1]))
+        for i in range(w.shape[2]):
+            for j in range(w.shape[3]):
+                dxp[_window_slices(i, j, self.stride, (oh, ow))] += dcols[..., i, j].transpose(0, 3, 1, 2)
+        return _unpad(dxp, self.padding)
+
+    def to_archsim(self) -> net.Conv2d:
+        bias = self.params.get("bias")
+        return net.Conv2d(weight=self.params["weight"].copy(), bias=None if bias is None else bias.copy(),
+                          stride=self.stride, padding=self.padding)
+
+
+class AvgPool2d(Op):
+    """Mean over each window; zero padding counts in the divisor (NIR/PyTorch default)."""
+
+    def __init__(self, kernel=(2, 2), stride=None, padding=(0, 0)):
+        super().__init__()
+        self.kernel = tuple(int(k) for k in kernel)
+        self.stride = tuple(int(s) for s in (stride or kernel))
+        self.padding = tuple(int(p) for p in padding)
+        self._in_shape: Shape | None = None
+
+    def _archsim(self) -> net.AvgPool2d:
+        return net.AvgPool2d(kernel=self.kernel, stride=self.stride, padding=self.padding)
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        return self._archsim().output_shape(input_shape)
+
+    def forward(self, x: np.ndarray, keep: bool = False) -> np.ndarray:
+        _, oh, ow = self.output_shape(x.shape[1:])
+        xp = _pad(x, self.padding)
+        y = np.zeros((x.shape[0], x.shape[1], oh, ow))
+        for i in range(self.kernel[0]):
+            for j in range(self.kernel[1]):
+                y += xp[_window_slices(i, j, self.stride, (oh, ow))]
+        if keep:
+            self._in_shape = x.shape
+        return y / (self.kernel[0] * self.kernel[1])
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        n, c, h, w = self._in_shape
+        dxp = np.zeros((n, c, h + 2 * self.padding[0], w + 2 * self.padding[1]))
+        share = dy / (self.kernel[0] * self.kernel[1])
+        for i in range(self.kernel[0]):
+            for j in range(self.kernel[1]):
+                dxp[_window_slices(i, j, self.stride, dy.shape[2:])] += share
+        return _unpad(dxp, self.padding)
+
+    def to_archsim(self) -> net.AvgPool2d:
+        return self._archsim()
+
+
+class Flatten(Op):
+    """Row-major reshape to (N, features)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._in_shape: Shape | None = None
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        return (int(np.prod(input_shape)),)
+
+    def forward(self, x: np.ndarray, keep: bool = False) -> np.ndarray:
+        if keep:
+            self._in_shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        return dy.reshape(self._in_shape)
+
+    def to_archsim(self) -> net.Flatten:
+        return net.Flatten()
