@@ -1,0 +1,175 @@
+"""``estimate``: latency, energy, area and memory of a workload on a GPU model, kernel by kernel.
+
+Energy = idle power x time + e_flop x FLOPs + e_byte x DRAM bytes (the AccelWattch split into a
+constant part and activity x energy), capped at TDP x time; ``power_capped`` says whether the cap
+bound. Area = die area, or, with ``iso_node_nm``, the die redrawn at that node (``area_node_nm``
+says which).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archsim.config import Chip, load_chip
+from archsim.errors import UserError
+from archsim.graph.workload import Workload
+from archsim.gpu.calibration import load_calibration
+from archsim.gpu.kernels import Kernel, workload_kernels
+from archsim.gpu.memory import footprint
+from archsim.gpu.roofline import kernel_time
+from archsim.gpu.scaling import scale_area_mm2
+from archsim.gpu.spec import GpuSpec, gpu_spec
+
+CHIPS_DIR = Path(__file__).resolve().parents[2] / "chips" / "gpu"
+
+
+def default_gpu_path() -> Path:
+    """The default GPU baseline config (V100)."""
+    return CHIPS_DIR / "v100.yaml"
+
+
+@dataclass
+class GpuEstimate:
+    """What one workload costs on one GPU. ``kernels`` lists every launch; ``to_dict`` aggregates them."""
+
+    name: str
+    mode: str
+    steps: int
+    batch: int
+    latency_s: float
+    energy_pj: float
+    energy_breakdown_pj: dict
+    static_energy_pj: float
+    area_mm2: float
+    area_breakdown_mm2: dict
+    area_node_nm: float
+    iso_node: bool
+    memory_bytes: float
+    memory_capacity_bytes: float
+    memory_breakdown_bytes: dict
+    fits_in_memory: bool
+    memory_message: str
+    power_capped: bool
+    average_power_w: float
+    flops: int
+    dram_bytes: int
+    synaptic_ops: int
+    kernels: list = field(repr=False)
+    time_by_kernel_s: dict = field(default_factory=dict)
+    time_by_bound_s: dict = field(default_factory=dict)
+    time_by_phase_s: dict = field(default_factory=dict)
+    sources: dict = field(default_factory=dict)
+
+    def kernel_summary(self) -> list[dict]:
+        """Kernels aggregated by (name, layer): launches, FLOPs, bytes, time, and launches per bound."""
+        groups: dict = {}
+        for k in self.kernels:
+            row = groups.setdefault((k["name"], k["layer"]), {
+                "name": k["name"], "layer": k["layer"], "launches": 0, "flops": 0, "bytes": 0, "time_s": 0.0,
+                "bound": defaultdict(int)})
+            row["launches"] += 1
+            row["flops"] += k["flops"]
+            row["bytes"] += k["bytes"]
+            row["time_s"] += k["time_s"]
+            row["bound"][k["bound"]] += 1
+        return [dict(row, bound=dict(row["bound"])) for row in groups.values()]
+
+    def to_dict(self) -> dict:
+        """JSON-able summary; the kernel list is aggregated by kernel name and layer."""
+        skip = {"kernels"}
+        data = {key: value for key, value in self.__dict__.items() if key not in skip}
+        data["kernel_launches"] = len(self.kernels)
+        data["kernels"] = self.kernel_summary()
+        return data
+
+
+def _resolve(gpu_chip) -> Chip:
+    if isinstance(gpu_chip, Chip):
+        chip = gpu_chip
+    else:
+        chip = load_chip(gpu_chip if gpu_chip is not None else default_gpu_path())
+    if chip.family != "gpu":
+        raise UserError(f"{chip.path}: family: {chip.family!r} is not a GPU (allowed: gpu)")
+    return chip
+
+
+def spec_for(chip: Chip) -> GpuSpec:
+    """The chip's spec, with measured efficiencies when its config names a calibration file."""
+    calibration_file = chip.params.get("calibration")
+    if not calibration_file:
+        return gpu_spec(chip)
+    calibration = load_calibration(chip.resolve(calibration_file))
+    return gpu_spec(chip, calibration.overrides, calibration.label)
+
+
+def _energy(spec: GpuSpec, kernels: list[Kernel], latency_s: float) -> tuple[dict, float, bool]:
+    conv_flops = sum(k.flops for k in kernels if k.kind == "gemm" and k.name.startswith("conv"))
+    dense_flops = sum(k.flops for k in kernels if k.kind == "gemm" and k.name.startswith("dense"))
+    vector_flops = sum(k.flops for k in kernels if k.kind != "gemm")
+    dram_bytes = sum(k.bytes for k in kernels)
+    idle_pj = spec.idle_w * latency_s * 1e12
+    dynamic = {"sm": {"conv_flop": conv_flops * spec.conv_flop_pj, "dense_flop": dense_flops * spec.dense_flop_pj,
+                      "elementwise_flop": vector_flops * spec.vector_flop_pj},
+               "dram": {"byte": dram_bytes * spec.dram_byte_pj}}
+    dynamic_pj = sum(v for actions in dynamic.values() for v in actions.values())
+    cap_pj = spec.tdp_w * latency_s * 1e12
+    capped = idle_pj + dynamic_pj > cap_pj
+    if capped:
+        share = max(cap_pj - idle_pj, 0.0) / dynamic_pj
+        dynamic = {c: {a: v * share for a, v in actions.items()} for c, actions in dynamic.items()}
+    breakdown = {**dynamic, "idle": {"time": idle_pj}}
+    return breakdown, idle_pj, capped
+
+
+def estimate(workload: Workload, gpu_chip=None, iso_node_nm: float | None = None,
+             require_fit: bool = False) -> GpuEstimate:
+    """Model ``workload`` on ``gpu_chip`` (a Chip, a config path, or None for the default V100).
+
+    ``iso_node_nm`` redraws the die at another node for an iso-node area comparison.
+    ``require_fit`` raises a one-line UserError when the batch does not fit in GPU memory (for a run
+    of the GPU alone); otherwise the estimate carries ``fits_in_memory`` and ``memory_message``.
+    """
+    if workload.mode not in ("infer", "train"):
+        raise UserError(f"mode: {workload.mode!r} is not allowed (allowed: infer, train)")
+    chip = _resolve(gpu_chip)
+    spec = spec_for(chip)
+    kernels = workload_kernels(workload, spec.element_bytes)
+    rows, time_by_kernel, time_by_bound, time_by_phase = [], defaultdict(float), defaultdict(float), defaultdict(float)
+    for k in kernels:
+        time_s, bound = kernel_time(k, spec)
+        rows.append({"name": k.name, "layer": k.layer, "step": k.step, "phase": k.phase, "flops": k.flops,
+                     "bytes": k.bytes, "time_s": time_s, "bound": bound})
+        time_by_kernel[k.name] += time_s
+        time_by_bound[bound] += time_s
+        time_by_phase[k.phase] += time_s
+    latency_s = sum(time_by_kernel.values())
+    breakdown, idle_pj, capped = _energy(spec, kernels, latency_s)
+    energy_pj = sum(v for actions in breakdown.values() for v in actions.values())
+
+    memory = footprint(workload, spec.element_bytes, spec.memory_capacity_bytes, spec.framework_memory_bytes)
+    message = f"{chip.path}: {memory.message(workload.batch)}"
+    if require_fit and not memory.fits:
+        raise UserError(message)
+
+    area_node = float(iso_node_nm) if iso_node_nm is not None else spec.node_nm
+    area_mm2 = scale_area_mm2(spec.die_area_mm2, spec.node_nm, area_node) if iso_node_nm is not None else spec.die_area_mm2
+    sources = dict(spec.sources)
+    sources["config"] = str(chip.path)
+    sources["area"] = (f"die {spec.die_area_mm2} mm2 at {spec.node_nm:g} nm scaled to {area_node:g} nm as logic "
+                       "(Stillmaker & Baas 2017; flatters SRAM and I/O)" if iso_node_nm is not None
+                       else f"die area at the GPU's own node ({spec.node_nm:g} nm)")
+    return GpuEstimate(
+        name=spec.name, mode=workload.mode, steps=workload.steps, batch=workload.batch,
+        latency_s=latency_s, energy_pj=energy_pj, energy_breakdown_pj=breakdown, static_energy_pj=idle_pj,
+        area_mm2=area_mm2, area_breakdown_mm2={"die": area_mm2}, area_node_nm=area_node,
+        iso_node=iso_node_nm is not None,
+        memory_bytes=memory.total_bytes, memory_capacity_bytes=memory.capacity_bytes,
+        memory_breakdown_bytes=memory.components_bytes, fits_in_memory=memory.fits, memory_message=message,
+        power_capped=capped, average_power_w=energy_pj * 1e-12 / latency_s if latency_s else 0.0,
+        flops=sum(k.flops for k in kernels), dram_bytes=sum(k.bytes for k in kernels),
+        synaptic_ops=sum(k.gemm[0] * k.gemm[1] * k.gemm[2] * k.gemm[3] for k in kernels
+                         if k.phase == "forward" and k.gemm is not None),
+        kernels=rows, time_by_kernel_s=dict(time_by_kernel), time_by_bound_s=dict(time_by_bound),
+        time_by_phase_s=dict(time_by_phase), sources=sources,
+    )

@@ -1,0 +1,72 @@
+"""Time of one kernel: a roofline with efficiency curves for small problems, plus launch overhead.
+
+    time = max(FLOPs / (peak x eta_compute), bytes / (bandwidth x eta_memory)) + launch
+
+The bound is ``compute`` or ``memory`` by the larger roofline term, ``launch`` when the launch
+overhead exceeds both.
+
+Compute efficiency of a matrix kernel (GEMM, convolution as implicit GEMM, shape M x N x K in
+``groups`` independent groups) is the product of three factors, each a physical loss:
+
+* tile fill: the output is cut into tiles of ``gemm_tile_m x gemm_tile_n``; partial tiles compute
+  padding: ``M N / (tiles x tile_m x tile_n)``;
+* wave quantisation: the tiles run in waves of ``sms x gemm_ctas_per_sm``; the last wave leaves SMs
+  idle: ``tiles / (waves x sms x ctas_per_sm)``;
+* K-loop amortisation: each tile pays a fixed prologue/epilogue worth ``gemm_k_half`` steps of its K
+  loop: ``K / (K + gemm_k_half)``;
+* split-K: when the output has too few tiles to fill the GPU (weight gradients: small M x N, long K),
+  libraries split the K loop over ``split`` thread blocks (powers of two, up to two waves); the model
+  takes the split with the best product above, K padded to ``split x ceil(K / split)``, and neglects
+  the small cost of summing the partial outputs;
+
+times ``gemm_max``, the fraction of peak the best library kernels reach on large problems.
+Elementwise kernels compute at ``elementwise_compute_max`` of the FMA peak (one FLOP per lane-cycle).
+
+Memory efficiency follows Little's law: a kernel moving ``b`` bytes streams at
+``memory_max x b / (b + memory_half_bytes)``, which is the same as paying a fixed
+``memory_half_bytes / (memory_max x bandwidth)`` of latency before streaming at ``memory_max``.
+"""
+from __future__ import annotations
+
+import math
+
+from archsim.gpu.kernels import Kernel
+from archsim.gpu.spec import GpuSpec
+
+
+def gemm_efficiency(m: int, n: int, k: int, groups: int, spec: GpuSpec) -> float:
+    """Fraction of peak a matrix kernel of shape (M, N, K) x groups reaches (best split-K)."""
+    tiles_per_group = math.ceil(m / spec.gemm_tile_m) * math.ceil(n / spec.gemm_tile_n)
+    tiles = tiles_per_group * groups
+    fill = (m * n) / (tiles_per_group * spec.gemm_tile_m * spec.gemm_tile_n)
+    slots = spec.sms * spec.gemm_ctas_per_sm
+    best, split = 0.0, 1
+    while split == 1 or (tiles * split <= 2 * slots and split <= k):
+        waves = math.ceil(tiles * split / slots)
+        wave_use = tiles * split / (waves * slots)
+        k_part = math.ceil(k / split)
+        best = max(best, fill * wave_use * k_part / (k_part + spec.gemm_k_half) * k / (k_part * split))
+        split *= 2
+    return spec.gemm_max * best
+
+
+def memory_efficiency(nbytes: float, spec: GpuSpec) -> float:
+    """Fraction of peak DRAM bandwidth a kernel moving ``nbytes`` reaches."""
+    return spec.memory_max * nbytes / (nbytes + spec.memory_half_bytes)
+
+
+def kernel_time(kernel: Kernel, spec: GpuSpec) -> tuple[float, str]:
+    """(seconds, bound) of one kernel."""
+    if kernel.gemm is not None:
+        base = spec.conv_peak_flop_s if kernel.name.startswith("conv") else spec.dense_peak_flop_s
+        peak = base * gemm_efficiency(*kernel.gemm, spec)
+    else:
+        peak = spec.vector_peak_flop_s * spec.elementwise_compute_max
+    compute_s = kernel.flops / peak if kernel.flops else 0.0
+    memory_s = kernel.bytes / (spec.bandwidth_byte_s * memory_efficiency(kernel.bytes, spec)) if kernel.bytes else 0.0
+    busy_s = max(compute_s, memory_s)
+    if spec.kernel_launch_s > busy_s:
+        bound = "launch"
+    else:
+        bound = "compute" if compute_s >= memory_s else "memory"
+    return busy_s + spec.kernel_launch_s, bound
