@@ -15,7 +15,8 @@ A chip picks its table under ``technology:``::
         mult_int8_pj: 0.09
         sram_read_pj_per_bit_at_1kb: {value: 0.03, source: "our 28 nm macro datasheet"}
 
-``table`` is looked up next to the chip file first, then in the shipped ``chips/`` folder.
+``table`` is looked up next to the chip file first, then in the shipped ``chips/`` folder. A user
+table may be complete, or name a ``base:`` table (``base: tech/28nm.yaml``) and list only what differs.
 Voltage (first-order rule, documented assumption): dynamic energy scales as (V / V_nominal)^2,
 leakage power as V / V_nominal (leakage current taken as constant); areas do not change.
 """
@@ -97,6 +98,11 @@ def _read_table(path: str, mtime_ns: int) -> tuple:
     data = read_yaml(path)
     validate(data, "technology", path)
     entries = {}
+    if "base" in data:
+        base = _find(Path(path).parent, data["base"], f"{path}: base")
+        base_node, _, entries = read_table(base)
+        if not math.isclose(base_node, float(data["node_nm"])):
+            raise UserError(f"{path}: base: {data['base']!r} is for {base_node:g} nm, not {data['node_nm']!r} nm")
     for name, item in data["entries"].items():
         value = float(item["value"])
         if not math.isfinite(value) or (value <= 0 and not _is_signed(name)):
@@ -129,10 +135,15 @@ def table_path(chip: Chip) -> Path:
             raise UserError(f"{chip.path}: technology.node_nm: {node!r} has no shipped table "
                             f"(allowed: {nodes}, or name one with technology.table)")
         return shipped
-    for candidate in (chip.resolve(named), (CHIPS_DIR / named).resolve()):
+    return _find(chip.path.parent, named, f"{chip.path}: technology.table")
+
+
+def _find(folder: Path, named: str, where: str) -> Path:
+    """A table path relative to ``folder``, else to the shipped ``chips/`` folder."""
+    for candidate in ((folder / named).resolve(), (CHIPS_DIR / named).resolve()):
         if candidate.exists():
             return candidate
-    raise UserError(f"{chip.path}: technology.table: {named!r} not found next to the chip file or in {CHIPS_DIR}")
+    raise UserError(f"{where}: {named!r} not found in {folder} or {CHIPS_DIR}")
 
 
 def _override_entry(chip: Chip, name: str, item) -> Entry:
