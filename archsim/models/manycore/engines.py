@@ -1,0 +1,165 @@
+"""The two engines: per-phase work of the cores, and the phase barrier.
+
+``ReferenceEngine`` advances one clock at a time: every cycle each busy core's dendrite consumes up
+to ``lanes`` synapses of its current axon (one axon per cycle group), each soma updates up to
+``soma_lanes`` neurons; the phase ends on the first cycle at which every core is idle. Plain Python,
+small configurations only: the executable specification.
+
+``FastEngine`` computes each core's work with the Numba kernels in :mod:`.kernels` and runs the
+phase barrier as SimPy processes (one per core: it works for its cycles, then waits at the
+barrier), never one event per spike. Both return identical numbers.
+"""
+from __future__ import annotations
+
+import numpy as np
+import simpy
+
+from archsim.models.manycore.kernels import fire_layer, integrate_core
+from archsim.models.manycore.program import CoreProgram, LayerProgram, Program
+
+
+class ReferenceEngine:
+    name = "reference"
+    noc_engine = "reference"
+
+    def integrate(self, prog: Program, cores: list[CoreProgram], inputs: list[np.ndarray]):
+        """Clock by clock. Returns (partials, per-core busy cycles, counts)."""
+        p = prog.params
+        partials = [np.zeros(len(c.neurons), dtype=np.int64) for c in cores]
+        queues, counts = [], dict(sops=0, macs=0, reads=0, axon_reads=0)
+        for core, x in zip(cores, inputs):
+            work = []
+            for a in range(len(core.axon_source)):
+                if core.axon_spiking[a] and x[a] == 0:
+                    continue
+                work.append([a, int(core.indptr[a])])
+            queues.append(work)
+        busy = [p.phase_setup_cycles] * len(cores)
+        finish = [0] * len(cores)
+        cycle = 0
+        while any(busy) or any(queues):
+            cycle += 1
+            for n, core in enumerate(cores):
+                if busy[n]:
+                    busy[n] -= 1
+                    if not busy[n] and not queues[n]:
+                        finish[n] = cycle
+                    continue
+                if not queues[n]:
+                    continue
+                a, j = queues[n][0]
+                lanes = p.dendrite_lanes if core.axon_spiking[a] else p.mac_lanes
+                stop = min(j + lanes, int(core.indptr[a + 1]))
+                x = int(inputs[n][a])
+                for s in range(j, stop):
+                    partials[n][core.indices[s]] += int(core.weights[s]) * x
+                    counts["sops" if core.axon_spiking[a] else "macs"] += 1
+                counts["reads"] += 1
+                if j == int(core.indptr[a]):
+                    counts["axon_reads"] += 1
+                if stop == int(core.indptr[a + 1]):
+                    queues[n].pop(0)
+                    if not queues[n]:
+                        finish[n] = cycle
+                else:
+                    queues[n][0][1] = stop
+        return partials, finish, counts
+
+    def fire(self, prog: Program, layer: LayerProgram, owners: list[CoreProgram], currents, state):
+        """Clock by clock, ``soma_lanes`` neurons per cycle per owner core."""
+        p = prog.params
+        outputs = []
+        finish = []
+        for core, current in zip(owners, currents):
+            out = np.zeros(len(core.neurons), dtype=np.int64)
+            cycle = p.phase_setup_cycles
+            for start in range(0, len(core.neurons), p.soma_lanes):
+                cycle += 1
+                for k in range(start, min(start + p.soma_lanes, len(core.neurons))):
+                    out[k] = _soma_step(prog, layer, int(core.neurons[k]), int(current[k]), state)
+            outputs.append(out)
+            finish.append(cycle)
+        return outputs, finish
+
+    def barrier(self, core_cycles: list[int]) -> int:
+        """The phase ends when the last core is done: count the clocks until then."""
+        remaining = list(core_cycles)
+        cycle = 0
+        while any(r > cycle for r in remaining):
+            cycle += 1
+        return cycle
+
+
+def _soma_step(prog: Program, layer: LayerProgram, n: int, current: int, state) -> int:
+    """One neuron, quantize.py rules, Python integers."""
+    v, i_syn = state
+    lo, hi, frac = prog.membrane_min, prog.membrane_max, prog.frac_bits
+    kind = layer.kind
+    if kind in (0, 1):
+        if kind == 1:
+            i_syn[n] = min(max(((int(i_syn[n]) * int(layer.syn_decay_q[n])) >> frac) + current, lo), hi)
+            current = int(i_syn[n])
+        m = min(max(((int(v[n]) * int(layer.decay_q[n])) >> frac) + int(layer.leak_q[n]) + current, lo), hi)
+        spike = m > int(layer.threshold_q[n])
+        if spike:
+            m = m - int(layer.threshold_q[n]) if layer.subtract else int(layer.v_reset_q[n])
+        v[n] = m
+        return int(spike)
+    if kind == 2:
+        v[n] = min(max(((int(v[n]) * int(layer.decay_q[n])) >> frac) + int(layer.leak_q[n]) + current, lo), hi)
+        return int(v[n])
+    if kind == 3:
+        return int(current > int(layer.threshold_q[n]))
+    if kind == 4:
+        y = (current * layer.relu_multiplier + (1 << (layer.relu_shift - 1))) >> layer.relu_shift
+        return min(max(y, 0), prog.qmax_act)
+    return current
+
+
+class FastEngine:
+    name = "fast"
+    noc_engine = "fast"
+
+    def integrate(self, prog: Program, cores: list[CoreProgram], inputs: list[np.ndarray]):
+        p = prog.params
+        partials, cycles = [], []
+        counts = dict(sops=0, macs=0, reads=0, axon_reads=0)
+        for core, x in zip(cores, inputs):
+            partial, c, sops, macs, reads, axon_reads = integrate_core(
+                x, core.axon_spiking, core.indptr, core.indices, core.weights, len(core.neurons),
+                p.dendrite_lanes, p.mac_lanes, p.phase_setup_cycles)
+            partials.append(partial)
+            cycles.append(int(c))
+            counts["sops"] += int(sops)
+            counts["macs"] += int(macs)
+            counts["reads"] += int(reads)
+            counts["axon_reads"] += int(axon_reads)
+        return partials, cycles, counts
+
+    def fire(self, prog: Program, layer: LayerProgram, owners: list[CoreProgram], currents, state):
+        p = prog.params
+        v, i_syn = state
+        outputs, cycles = [], []
+        for core, current in zip(owners, currents):
+            idx = core.neurons
+            v_local, i_local = v[idx], i_syn[idx]
+            out = fire_layer(layer.kind, current, v_local, i_local, layer.decay_q[idx], layer.syn_decay_q[idx],
+                             layer.leak_q[idx], layer.threshold_q[idx], layer.v_reset_q[idx], layer.subtract,
+                             layer.relu_multiplier, layer.relu_shift, prog.qmax_act, prog.frac_bits,
+                             prog.membrane_min, prog.membrane_max)
+            v[idx], i_syn[idx] = v_local, i_local
+            outputs.append(out)
+            cycles.append(p.phase_setup_cycles + -(-len(idx) // p.soma_lanes))
+        return outputs, cycles
+
+    def barrier(self, core_cycles: list[int]) -> int:
+        """SimPy: each core works for its cycles, then waits; the phase ends when all have arrived."""
+        env = simpy.Environment()
+        arrivals = [env.process(_work(env, c)) for c in core_cycles]
+        done = env.all_of(arrivals)
+        env.run(until=done)
+        return int(env.now)
+
+
+def _work(env: simpy.Environment, cycles: int):
+    yield env.timeout(cycles)

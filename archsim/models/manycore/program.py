@@ -1,0 +1,177 @@
+"""The chip program: a quantised network on a mapping, as flat per-core arrays both engines read.
+
+Built once per run. Time semantics follow :mod:`archsim.graph.network`: layers are grouped into
+*stages* by depth (a layer's stage is one more than the deepest non-recurrent source), so every
+layer of a stage reads outputs of earlier stages of the same step, or of the previous step over a
+recurrent projection. Each stage runs four phases on the cores of its layers (see
+:mod:`archsim.models.manycore`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from archsim.graph.quantize import QuantizedNetwork, input_is_valued
+from archsim.mapping import BoardShape, Mapping, build_routes, lower_network
+from archsim.noc import NocConfig, core_id
+
+KINDS = ("lif", "cubalif", "li", "threshold", "relu", "identity")
+STATEFUL = ("lif", "cubalif", "li")
+
+
+@dataclass(frozen=True)
+class CoreParams:
+    """Per-block throughput of a core (chip config ``core:`` and ``timing:``)."""
+
+    dendrite_lanes: int
+    mac_lanes: int
+    soma_lanes: int
+    router_cycles_per_packet: int
+    packet_bits: int
+    psum_bits: int
+    activation_bits: int
+    phase_setup_cycles: int
+    barrier_cycles: int
+    phase_length: str
+    fixed_phase_cycles: dict
+
+    @classmethod
+    def of(cls, chip) -> "CoreParams":
+        core, timing = chip.params["core"], chip.params["timing"]
+        return cls(dendrite_lanes=int(core["dendrite_lanes"]), mac_lanes=int(core["mac_lanes"]),
+                   soma_lanes=int(core["soma_lanes"]), router_cycles_per_packet=int(core["router_cycles_per_packet"]),
+                   packet_bits=8 * int(core["packet_bytes"]), psum_bits=int(core["psum_bits"]),
+                   activation_bits=int(chip.params["precision"]["activation_bits"]),
+                   phase_setup_cycles=int(core["phase_setup_cycles"]), barrier_cycles=int(timing["barrier_cycles"]),
+                   phase_length=str(timing["phase_length"]), fixed_phase_cycles=dict(timing.get("fixed_phase_cycles", {})))
+
+
+@dataclass(eq=False)
+class CoreProgram:
+    """One core: a part of a layer. Local axons x local neurons synapses in CSR (int64)."""
+
+    index: int
+    layer: str
+    core_id: int
+    owner: int
+    neurons: np.ndarray
+    axon_source: np.ndarray      # per local axon: index into the stage input vector of its layer
+    axon_spiking: np.ndarray     # per local axon: 1 when its source sends spikes (event-driven), 0 values (MAC)
+    indptr: np.ndarray
+    indices: np.ndarray
+    weights: np.ndarray
+    merge_senders: int           # non-owner parts that send partial sums here (owner only)
+
+    @property
+    def is_owner(self) -> bool:
+        return self.owner == self.index
+
+
+@dataclass(eq=False)
+class LayerProgram:
+    """A layer's neuron constants (broadcast to its flat size), bias and input layout."""
+
+    name: str
+    kind: int
+    spiking: bool
+    size: int
+    shape: tuple
+    segments: list                # (source, offset, size, recurrent)
+    bias: np.ndarray
+    decay_q: np.ndarray
+    syn_decay_q: np.ndarray
+    leak_q: np.ndarray
+    threshold_q: np.ndarray
+    v_reset_q: np.ndarray
+    subtract: bool
+    relu_multiplier: int
+    relu_shift: int
+    out_scale: float
+    owners: list                  # owner part indices
+    destinations: list            # per flat neuron: receiving core ids (excluding its owner's core)
+
+
+@dataclass(eq=False)
+class Program:
+    qnet: QuantizedNetwork
+    noc: NocConfig
+    params: CoreParams
+    cores: list[CoreProgram]
+    layers: dict[str, LayerProgram]
+    stages: list[list[str]]
+    input_spiking: dict[str, bool]
+    frac_bits: int
+    membrane_min: int
+    membrane_max: int
+    qmax_act: int
+
+    def owner_of_neuron(self, layer: str) -> np.ndarray:
+        owner = np.zeros(self.layers[layer].size, dtype=np.int64)
+        for p in self.layers[layer].owners:
+            owner[self.cores[p].neurons] = p
+        return owner
+
+
+def _flat(value, shape, default=0) -> np.ndarray:
+    value = default if value is None else value
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(value, dtype=np.int64), shape).reshape(-1))
+
+
+def stages_of(network) -> list[list[str]]:
+    depth: dict[str, int] = {}
+    for layer in network.layers:
+        d = [depth[p.source] for p in layer.projections if not p.recurrent and p.source in depth]
+        depth[layer.name] = 1 + max(d, default=0)
+    return [[n for n in depth if depth[n] == s] for s in range(1, max(depth.values(), default=0) + 1)]
+
+
+def build_program(qnet: QuantizedNetwork, chip, mapping: Mapping) -> Program:
+    network = qnet.network
+    board = BoardShape.of(chip)
+    noc = NocConfig.from_params(chip.params["noc"], source=f"{chip.path}: noc")
+    lowered = lower_network(network, qnet)
+    routes = build_routes(mapping, lowered)
+
+    def cid(core):
+        x, y = core
+        return core_id(noc, x // board.mesh_x, y // board.mesh_y, x % board.mesh_x, y % board.mesh_y)
+
+    spiking_source = {name: not input_is_valued(network, name) for name in network.inputs}
+    spiking_source.update({layer.name: layer.spiking for layer in qnet.layers})
+    cores = []
+    senders = {}
+    for part in routes.parts:
+        if part.owner != part.index:
+            senders[part.owner] = senders.get(part.owner, 0) + 1
+    for part in routes.parts:
+        seg_spiking = np.zeros(lowered[part.layer].input_size, dtype=np.int64)
+        for source, offset, size, _ in lowered[part.layer].segments:
+            seg_spiking[offset:offset + size] = int(spiking_source[source])
+        syn = part.synapses.tocsr()
+        syn.sort_indices()
+        cores.append(CoreProgram(index=part.index, layer=part.layer, core_id=cid(part.core), owner=part.owner,
+                                 neurons=part.neurons, axon_source=part.axon_rows,
+                                 axon_spiking=seg_spiking[part.axon_rows], indptr=syn.indptr.astype(np.int64),
+                                 indices=syn.indices.astype(np.int64), weights=np.asarray(syn.data, dtype=np.int64),
+                                 merge_senders=senders.get(part.index, 0)))
+    layers = {}
+    for q in qnet.layers:
+        shape = (q.size,)
+        owners = [c.index for c in cores if c.layer == q.name and c.is_owner]
+        owner_core = np.zeros(q.size, dtype=np.int64)
+        for p in owners:
+            owner_core[cores[p].neurons] = cores[p].core_id
+        dests = [np.setdiff1d(np.unique([cores[p].core_id for p in d]), [owner_core[n]]).astype(np.int64)
+                 for n, d in enumerate(routes.destinations[q.name])]
+        layers[q.name] = LayerProgram(
+            name=q.name, kind=KINDS.index(q.kind), spiking=q.spiking, size=q.size, shape=tuple(q.shape),
+            segments=lowered[q.name].segments, bias=_flat(lowered[q.name].bias, shape),
+            decay_q=_flat(q.decay_q, shape), syn_decay_q=_flat(q.syn_decay_q, shape), leak_q=_flat(q.leak_q, shape),
+            threshold_q=_flat(q.threshold_q, shape), v_reset_q=_flat(q.v_reset_q, shape),
+            subtract=q.reset == "subtract", relu_multiplier=int(q.relu_multiplier or 0), relu_shift=int(q.relu_shift),
+            out_scale=float(q.out_scale), owners=owners, destinations=dests)
+    return Program(qnet=qnet, noc=noc, params=CoreParams.of(chip), cores=cores, layers=layers,
+                   stages=stages_of(network), input_spiking={n: spiking_source[n] for n in network.inputs},
+                   frac_bits=qnet.precision.decay_frac_bits, membrane_min=qnet.membrane_min,
+                   membrane_max=qnet.membrane_max, qmax_act=qnet.qmax_act)
