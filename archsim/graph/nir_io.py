@@ -69,6 +69,7 @@ def read_network(path: str | Path, dt: float = 1e-4) -> Network:
         raise UserError(f"{path}: no such file (expected a NIR graph written by nir.write)")
     if not h5py.is_hdf5(path):
         raise UserError(f"{path}: not a NIR file (not HDF5; expected a graph written by nir.write)")
+    _check_node_types(path)
     try:
         graph = nir.read(path, type_check=False)
     except (OSError, KeyError, ValueError, AssertionError, TypeError, AttributeError) as exc:
@@ -84,6 +85,33 @@ def read_network(path: str | Path, dt: float = 1e-4) -> Network:
         except (OSError, ValueError) as exc:
             raise UserError(f"{stats_path}: not valid JSON ({exc})") from None
     return network
+
+
+def _check_node_types(path: Path) -> None:
+    """Name the first node whose type archsim cannot import, before nir.read fails on it less clearly."""
+    import h5py
+
+    known = set(("Input", "Output", "NIRGraph") + LINEAR_TYPES + NEURON_TYPES)
+
+    def walk(group, prefix):
+        for key, node in group.items():
+            if not isinstance(node, h5py.Group) or "type" not in node:
+                continue
+            type_name = _text(node["type"][()])
+            if type_name not in known:
+                raise UserError(f"{path}: node {prefix}{key} ({type_name}): unsupported NIR node type "
+                                f"(supported: {SUPPORTED})")
+            if type_name == "NIRGraph" and "nodes" in node:
+                walk(node["nodes"], f"{prefix}{key}.")
+
+    try:
+        with h5py.File(path, "r") as f:
+            if "node" not in f or "nodes" not in f["node"]:
+                raise UserError(f"{path}: not a NIR file (no 'node/nodes' group; expected a graph written by nir.write)")
+            walk(f["node"]["nodes"], "")
+    except (OSError, KeyError, ValueError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"{path}: cannot read NIR graph: truncated or corrupt HDF5 ({detail})") from None
 
 
 def write_network(network: Network, path: str | Path) -> None:
@@ -120,8 +148,9 @@ def from_nir_graph(graph, dt: float = 1e-4, name: str = "network", source: str |
     for out in outputs_nodes:
         if not preds[out]:
             raise UserError(f"{where}: Output node {out} has no incoming edge")
-        if len(preds[out]) == 1 and kinds[preds[out][0]] in ("neuron", "input"):
-            output_of[out] = preds[out][0]
+        feeder = _through_pass_throughs(out, nodes, preds)
+        if feeder is not None and kinds[feeder] in ("neuron", "input"):
+            output_of[out] = feeder
         else:
             layer_names.append(out)
             output_of[out] = out
@@ -139,25 +168,27 @@ def from_nir_graph(graph, dt: float = 1e-4, name: str = "network", source: str |
         if not projections:
             raise UserError(f"{where}: node {lname} ({type(nodes[lname]).__name__}) has no incoming edge")
         layers.append((lname, projections))
-    # Shapes: forward sources first; recurrent sources take their layer's own shape.
-    built: list[Layer] = []
-    neuron_shapes = {ln: _neuron_param_shape(nodes[ln]) for ln, _ in layers}
+    # Shapes: each layer's from its forward projections (in order), then every projection is built.
     for lname, projections in layers:
-        shape = None
+        forward = [(src, ops) for src, ops, recurrent in projections if not recurrent]
+        if forward:
+            shapes[lname] = _chain_shape(forward[0][1], shapes[forward[0][0]], where)[0]
+        elif _neuron_param_shape(nodes[lname]) is not None:
+            shapes[lname] = _neuron_param_shape(nodes[lname])
+        else:
+            raise UserError(f"{where}: node {lname} ({type(nodes[lname]).__name__}) has only recurrent inputs "
+                            "and no parameters giving its shape")
+    built: list[Layer] = []
+    for lname, projections in layers:
+        shape = shapes[lname]
         projs = []
         for src, ops, recurrent in projections:
-            src_shape = shapes.get(src) or neuron_shapes.get(src)
-            if src_shape is None:
-                raise UserError(f"{where}: node {src} ({type(nodes[src]).__name__}) feeds {lname} before its "
-                                "shape is known (a recurrent edge from a node without parameters)")
-            out_shape, ops = _chain_shape(ops, src_shape, where)
-            if shape is not None and out_shape != shape:
-                raise UserError(f"{where}: node {lname} ({type(nodes[lname]).__name__}): input shapes "
-                                f"{shape} and {out_shape} (from {src}) differ (allowed: equal shapes)")
-            shape = out_shape
+            out_shape, ops = _chain_shape(ops, shapes[src], where)
+            if out_shape != shape:
+                raise UserError(f"{where}: node {lname} ({type(nodes[lname]).__name__}): shape mismatch: inputs "
+                                f"of shapes {shape} and {out_shape} (from {src}) (allowed: equal shapes)")
             projs.append(Projection(source=src, ops=tuple(ops), recurrent=recurrent))
         neuron = _neuron(lname, nodes[lname], shape, dt, where)
-        shapes[lname] = shape
         built.append(Layer(name=lname, shape=shape, projections=tuple(projs), neuron=neuron))
     out_layers = []
     for out in outputs_nodes:
@@ -176,6 +207,16 @@ def from_nir_graph(graph, dt: float = 1e-4, name: str = "network", source: str |
         metadata["source"] = source
     return Network(name=str(meta.get("archsim.name", name)), inputs=inputs, layers=built, outputs=out_layers,
                    metadata=metadata)
+
+
+def _through_pass_throughs(node: str, nodes: dict, preds: dict) -> str | None:
+    """The single node feeding ``node`` once subgraph Input/Output pass-throughs are skipped."""
+    current = node
+    while len(preds[current]) == 1:
+        current = preds[current][0]
+        if not isinstance(nodes[current], _PassThrough):
+            return current
+    return None
 
 
 def _check_dt(dt) -> None:
@@ -443,7 +484,7 @@ def _check_op_input(node_name, type_name, op, shape, where) -> None:
 
 
 def _neuron_param_shape(node) -> Shape | None:
-    for attr in ("tau", "tau_mem", "r", "threshold", "v_threshold"):
+    for attr in ("tau", "tau_mem", "r", "threshold", "v_threshold", "scale"):
         value = getattr(node, attr, None)
         if value is not None and np.ndim(value):
             return tuple(int(s) for s in np.shape(value))
