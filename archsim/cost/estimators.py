@@ -20,8 +20,8 @@ comparator      width_bits                                                      
 router          ports, flit_bits; buffer_flits=4                                 route
 link            width_bits, length_mm; area_mm2=0                                transfer
 offchip_link    width_bits; pj_per_bit=table, area_mm2=0                         transfer
-dram            kind, width_bits; pj_per_bit=table, area_mm2=0                   read, write
-logic           gates; activity=0.25                                             cycle
+dram            kind, width_bits; pj_per_bit=table, area_mm2=0, bandwidth_gb_s   read, write
+logic           gates; activity=0.1                                              cycle
 fixed           energy_pj {action: pJ}, source; area_mm2=0, leakage_mw=0         keys of energy_pj
 ==============  ===============================================================  =============
 
@@ -411,7 +411,8 @@ class Dram(_Offcore):
     component_class = "dram"
     actions = ("read", "write")
     attributes = {"kind": Attr(("ddr3", "ddr4", "lpddr4", "hbm2", "hbm3")), "width_bits": Attr("count"),
-                  "pj_per_bit": optional("positive", None), "area_mm2": optional("nonneg", 0.0)}
+                  "pj_per_bit": optional("positive", None), "area_mm2": optional("nonneg", 0.0),
+                  "bandwidth_gb_s": optional("positive", None)}   # for the timing models; not used in cost
 
     def energy_pj(self, action):
         width, given = self.attrs["width_bits"], self.attrs["pj_per_bit"]
@@ -426,12 +427,12 @@ class Logic(Estimator):
 
     component_class = "logic"
     actions = ("cycle",)
-    attributes = {"gates": Attr("count"), "activity": optional("positive", 0.25)}
+    attributes = {"gates": Attr("count"), "activity": optional("positive", 0.1)}   # assumption: 0.1 toggle rate, the usual default of synthesis power tools
 
     def energy_pj(self, action):
         a = self.attrs
         return self._energy(a["gates"] * a["activity"] * self.tech.value("logic_pj_per_gate_cycle"),
-                            f"{a['gates']} gates x activity {a['activity']:g} (default 0.25 is an assumption)",
+                            f"{a['gates']} gates x activity {a['activity']:g} (default 0.1 is an assumption)",
                             ["logic_pj_per_gate_cycle"])
 
     def area_mm2(self):

@@ -36,7 +36,7 @@ import yaml
 TECH_DIR = Path(__file__).resolve().parents[2] / "chips" / "tech"
 
 HOROWITZ = "Horowitz, ISSCC 2014, 45 nm 0.9 V"
-CACTI = "CACTI 7 at 32 nm, 8-bit port, 16 banks (SATA_Sim repository)"
+CACTI = "CACTI 7 32 nm points (8-bit port; SATA_Sim repository)"
 STILLMAKER = "Stillmaker & Baas, Integration 58 (2017)"
 SATA = "SATA_Sim per-op energies (Yin et al., arXiv 2204.05422)"
 NANGATE = "Nangate 45 nm Open Cell Library (recalled, est)"
@@ -109,14 +109,14 @@ def base_entries() -> dict:
     e["logic_leakage_mw_per_mm2"] = (10.0, "assumption: 10 mW/mm^2 of logic at nominal voltage, constant across nodes", "fixed")
     fits = _sram_fits()
     for what, (coef, exponent, unit) in fits.items():
-        source = (f"power-law fit over {CACTI} / {STILLMAKER} 32 nm factor "
-                  f"({STILLMAKER_32NM_ENERGY if unit == 'pj_per_bit' else STILLMAKER_32NM_AREA})")
+        source = (f"power-law fit over {CACTI}, / Stillmaker 32 nm factor "
+                  f"{STILLMAKER_32NM_ENERGY if unit == 'pj_per_bit' else STILLMAKER_32NM_AREA}")
         kind = {"read": "sram", "write": "sram", "area": "sram_area", "leakage": "sram_area"}[what]
         e[f"sram_{what}_{unit}_at_1kb"] = (round(coef, 6), source, kind)
         e[f"sram_{what}_size_exponent"] = (round(exponent, 4), source, "fixed")
-    e["sram_port_width_exponent"] = (1 / 3, "est: per-bit energy x (width/8)^(-1/3): 2x cheaper per bit at 64 bits than "
-                                     "CACTI's 8-bit port (energy_and_gpus.md: wide ports 2-4x cheaper; matches "
-                                     "Horowitz's 64-bit reads within 30%)", "fixed")
+    e["sram_port_width_exponent"] = (1 / 3, "est: per-bit energy x (width/8)^(-1/3), 2x below the 8-bit port at 64 "
+                                     "bits (wide ports 2-4x cheaper per bit); within 30% of Horowitz's 64-bit reads",
+                                     "fixed")
     wire_pj, wire_v = WIRE_REFERENCE
     e["wire_pj_per_bit_mm"] = (wire_pj * (0.9 / wire_v) ** 2, "Dally et al., CACM 2020 (~0.1 pJ/bit/mm at 14-16 nm, "
                                "0.8 V assumed) scaled to 0.9 V", "wire")
