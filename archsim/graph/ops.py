@@ -106,11 +106,3 @@ def sum_pool2d(x, kernel, stride, padding=(0, 0)) -> np.ndarray:
     y = _windows(x, kernel, stride, padding).sum(axis=(4, 5))
     return y.astype(np.int64) if _is_int(x) else y
 
-
-def kernel_fan_in(op) -> int:
-    """Inputs summed per output of a weighted op (the accumulation depth)."""
-    if isinstance(op, Dense):
-        return int(np.asarray(op.weight).shape[1])
-    if isinstance(op, Conv2d):
-        return int(np.prod(np.asarray(op.weight).shape[1:]))
-    return 1
