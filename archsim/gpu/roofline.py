@@ -19,7 +19,10 @@ Compute efficiency of a matrix kernel (GEMM, convolution as implicit GEMM, shape
   takes the split with the best product above, K padded to ``split x ceil(K / split)``, and neglects
   the small cost of summing the partial outputs;
 
-times ``gemm_max``, the fraction of peak the best library kernels reach on large problems.
+The library picks the best of three tile sizes (the configured one, halved and quartered in both
+dimensions), each assumed to run at the same per-SM rate (assumption: optimistic for small tiles, which
+reuse operands less); times ``gemm_max``, the fraction of peak the best library kernels reach on large
+problems.
 Elementwise kernels compute at ``elementwise_compute_max`` of the FMA peak (one FLOP per lane-cycle).
 
 Memory efficiency follows Little's law: a kernel moving ``b`` bytes streams at
@@ -34,11 +37,20 @@ from archsim.gpu.kernels import Kernel
 from archsim.gpu.spec import GpuSpec
 
 
+TILE_SHRINKS = (1, 2, 4)   # the library's tile choices: the configured tile, halved, quartered
+
+
 def gemm_efficiency(m: int, n: int, k: int, groups: int, spec: GpuSpec) -> float:
-    """Fraction of peak a matrix kernel of shape (M, N, K) x groups reaches (best split-K)."""
-    tiles_per_group = math.ceil(m / spec.gemm_tile_m) * math.ceil(n / spec.gemm_tile_n)
+    """Fraction of peak a matrix kernel of shape (M, N, K) x groups reaches (best tile and split-K)."""
+    return spec.gemm_max * max(_tiled_use(m, n, k, groups, spec.gemm_tile_m // shrink, spec.gemm_tile_n // shrink, spec)
+                               for shrink in TILE_SHRINKS)
+
+
+def _tiled_use(m: int, n: int, k: int, groups: int, tile_m: int, tile_n: int, spec: GpuSpec) -> float:
+    tile_m, tile_n = max(tile_m, 1), max(tile_n, 1)
+    tiles_per_group = math.ceil(m / tile_m) * math.ceil(n / tile_n)
     tiles = tiles_per_group * groups
-    fill = (m * n) / (tiles_per_group * spec.gemm_tile_m * spec.gemm_tile_n)
+    fill = (m * n) / (tiles_per_group * tile_m * tile_n)
     slots = spec.sms * spec.gemm_ctas_per_sm
     best, split = 0.0, 1
     while split == 1 or (tiles * split <= 2 * slots and split <= k):
@@ -47,7 +59,7 @@ def gemm_efficiency(m: int, n: int, k: int, groups: int, spec: GpuSpec) -> float
         k_part = math.ceil(k / split)
         best = max(best, fill * wave_use * k_part / (k_part + spec.gemm_k_half) * k / (k_part * split))
         split *= 2
-    return spec.gemm_max * best
+    return best
 
 
 def memory_efficiency(nbytes: float, spec: GpuSpec) -> float:
