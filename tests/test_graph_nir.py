@@ -55,9 +55,9 @@ def test_affine_lif_snntorch_convention():
     np.testing.assert_array_equal(r.outputs["n1"][:, 0], np.array(spikes, dtype=float))
 
 
-def test_linear_if_integrates_r_times_current():
+def test_linear_if_integrates_r_dt_times_current():
     g = chain(nir.Linear(weight=np.array([[1.0, 1.0]])),
-              nir.IF(r=np.array([0.5]), v_threshold=np.array([0.9]), v_reset=np.array([0.0])),
+              nir.IF(r=np.array([0.5 / DT]), v_threshold=np.array([0.9]), v_reset=np.array([0.0])),
               shape_in=(2,), shape_out=(1,))
     _, r = run(g, np.ones((4, 1, 2)))
     np.testing.assert_array_equal(r.outputs["n1"][:, 0, 0], [1, 1, 1, 1])   # 1.0 > 0.9 each step
@@ -100,7 +100,7 @@ def test_cubalif_li_and_i():
     g = chain(nir.CubaLIF(tau_syn=np.array([ts]), tau_mem=np.array([tm]), r=np.array([2.0]), v_leak=np.array([0.0]),
                           v_threshold=np.array([0.3]), v_reset=np.array([0.0]), w_in=np.array([1.5])),
               nir.LI(tau=np.array([tm]), r=np.array([1.0]), v_leak=np.array([0.1])),
-              nir.I(r=np.array([3.0])), shape_in=(1,), shape_out=(1,))
+              nir.I(r=np.array([3.0 / dt])), shape_in=(1,), shape_out=(1,))
     x = np.array([1.0, 1.0, 0.0, 1.0, 0.0]).reshape(5, 1, 1)
     _, r = run(g, x, dt=dt)
     i = v = li = acc = 0.0

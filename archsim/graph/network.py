@@ -124,8 +124,8 @@ class LIF:
         v = v - threshold where s     (reset == "subtract")
 
     NIR's ``LIF`` (tau, r, v_leak, v_threshold, v_reset) discretised by forward Euler at ``dt`` gives
-    ``decay = 1 - dt / tau`` and ``gain = r * dt / tau``; NIR's ``IF`` is ``decay = 1``,
-    ``gain = r``. With snnTorch's export convention (dt = 1e-4, tau = dt / (1 - beta), r = tau / dt)
+    ``decay = 1 - dt / tau`` and ``gain = r * dt / tau``; NIR's ``IF`` (``dv/dt = R I``) is ``decay = 1``,
+    ``gain = r * dt``. With snnTorch's export convention (dt = 1e-4, tau = dt / (1 - beta), r = tau / dt)
     this is ``v = beta * v + current``.
     """
 
@@ -168,8 +168,8 @@ class LI:
 
         v = decay * v + (1 - decay) * v_leak + gain * current
 
-    NIR's ``LI`` gives ``decay = 1 - dt / tau``, ``gain = r * dt / tau``; NIR's ``I`` (integrator) is
-    ``decay = 1``, ``gain = r``.
+    NIR's ``LI`` gives ``decay = 1 - dt / tau``, ``gain = r * dt / tau``; NIR's ``I`` (integrator,
+    ``dv/dt = R I``) is ``decay = 1``, ``gain = r * dt``.
     """
 
     decay: np.ndarray

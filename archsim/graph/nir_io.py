@@ -8,8 +8,8 @@ after the Output node. Nested ``NIRGraph`` nodes are inlined (their inner nodes 
 ``subgraph.node``; an edge to or from the subgraph itself goes to its Input or from its Output).
 An edge that closes a cycle becomes a recurrent projection (it reads the previous step).
 Continuous-time neurons are discretised by forward Euler at ``dt`` (formulas in
-:mod:`archsim.graph.network`); NIR's ``IF`` and ``I`` follow network.py's convention
-``decay = 1, gain = r`` (one step adds ``r * I``).
+:mod:`archsim.graph.network`); NIR's ``IF`` and ``I`` (``dv/dt = R I``) follow network.py's convention
+``decay = 1, gain = r * dt`` (forward Euler: one step adds ``r * dt * I``).
 
 Export (:func:`write_network`, :func:`to_nir_graph`) writes one NIR node per linear op, named
 ``LAYER.pP.K`` (projection P, op K), and one neuron node named after the layer. NIR has no ReLU and
@@ -522,7 +522,7 @@ def _neuron(node_name, node, shape, dt, where):
             tau = _positive(p("tau"), node_name, type_name, "tau", where)
             decay, gain, v_leak = 1.0 - dt / tau, p("r") * dt / tau, p("v_leak", 0.0)
         else:
-            decay, gain, v_leak = np.float64(1.0), p("r"), np.float64(0.0)
+            decay, gain, v_leak = np.float64(1.0), p("r") * dt, np.float64(0.0)
         return LIF(decay=_uniform(decay), threshold=p("v_threshold"), gain=_uniform(gain), v_leak=v_leak,
                    v_reset=p("v_reset", 0.0), reset=reset)
     if type_name == "CubaLIF":
@@ -535,7 +535,7 @@ def _neuron(node_name, node, shape, dt, where):
         tau = _positive(p("tau"), node_name, type_name, "tau", where)
         return LI(decay=_uniform(1.0 - dt / tau), gain=_uniform(p("r") * dt / tau), v_leak=p("v_leak", 0.0))
     if type_name == "I":
-        return LI(decay=np.float64(1.0), gain=p("r"))
+        return LI(decay=np.float64(1.0), gain=p("r") * dt)
     if type_name == "Threshold":
         return Threshold(threshold=p("threshold"))
     raise UserError(f"{where}: node {node_name} ({type_name}): unsupported NIR node type (supported: {SUPPORTED})")
@@ -594,7 +594,7 @@ def _neuron_node(layer: Layer, dt: float):
     if isinstance(n, LIF):
         meta = {RESET_KEY: "subtract"} if n.reset == "subtract" else {}
         if np.all(np.asarray(n.decay) == 1.0) and np.all(np.asarray(n.v_leak) == 0.0):
-            return nir.IF(r=f(n.gain), v_threshold=f(n.threshold), v_reset=f(n.v_reset), metadata=meta)
+            return nir.IF(r=f(np.asarray(n.gain) / dt), v_threshold=f(n.threshold), v_reset=f(n.v_reset), metadata=meta)
         tau = _tau(n.decay, dt, layer)
         return nir.LIF(tau=f(tau), r=f(np.asarray(n.gain) * tau / dt), v_leak=f(n.v_leak),
                        v_threshold=f(n.threshold), v_reset=f(n.v_reset), metadata=meta)
@@ -605,7 +605,7 @@ def _neuron_node(layer: Layer, dt: float):
                            w_in=f(np.asarray(n.syn_gain) * tau_syn / dt))
     if isinstance(n, LI):
         if np.all(np.asarray(n.decay) == 1.0) and np.all(np.asarray(n.v_leak) == 0.0):
-            return nir.I(r=f(n.gain))
+            return nir.I(r=f(np.asarray(n.gain) / dt))
         tau = _tau(n.decay, dt, layer)
         return nir.LI(tau=f(tau), r=f(np.asarray(n.gain) * tau / dt), v_leak=f(n.v_leak))
     if isinstance(n, Threshold):
