@@ -1,1 +1,14 @@
+"""H2Learn-style BPTT training accelerator (Liang et al., arXiv 2107.11746): FE, BE and WUE engines.
 
+Entry points: :func:`simulate` (workload + chip -> Trace), :func:`run_iteration` (also the gradients),
+:func:`train` (several iterations applying the weight update). Module map:
+
+* ``params``   the chip config's numbers;       ``layers``  trainable layers in fixed point
+* ``fixed``    element-wise fixed-point rules;   ``golden``  the quantised BPTT specification (NumPy)
+* ``datapath`` the engines' arithmetic, fast;    ``kernels`` Numba work counters
+* ``engines``  work and cycles per engine (fast path; micro-architecture in its docstring)
+* ``refstep``  reference steppers, one clock at a time;  ``pipeline`` SimPy engines and DRAM
+"""
+from archsim.models.h2learn.simulate import Iteration, run_iteration, simulate, train
+
+__all__ = ["Iteration", "run_iteration", "simulate", "train"]

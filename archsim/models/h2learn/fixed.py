@@ -1,0 +1,110 @@
+"""The accelerator's element-wise fixed-point rules: LIF forward, gradient unit, loss, weight update.
+
+These few functions *are* the number formats; the golden BPTT (:mod:`.golden`) and the engines' fast
+path (:mod:`.datapath`) both call them, so the two differ only in how they compute the synaptic sums
+(plain per-tap loops vs im2col matrix products, tile by tile), which is what the bit-equality tests check.
+
+Units: membrane ``u`` in ``2^-exp`` of the layer (see :mod:`.layers`); gradients in ``2^-grad_frac_bits``;
+decay in ``2^-decay_frac_bits``. Rounding: ``>>`` floors (the LIF decay, as archsim.graph.quantize);
+gradients round half up (:func:`round_shift`).
+
+STBP rule (Wu et al. 2018), real-valued, per layer and step::
+
+    u[t] = alpha * u[t-1] * (1 - s[t-1]) + I[t];   s[t] = u[t] > V
+    dL/ds[t] = dL/ds_spatial[t] - alpha * u[t] * dL/du[t+1]                        (reset path)
+    dL/du[t] = dL/ds[t] * (1/a) * 1[|u[t] - V| < a/2] + alpha * (1 - s[t]) * dL/du[t+1]
+"""
+from __future__ import annotations
+
+import numpy as np
+
+SURROGATE_FRAC_BITS = 8   # 1/a as an 8-fraction-bit constant (exact for a = 1, 0.5, 0.25 ...)
+LEARNING_RATE_FRAC_BITS = 16
+
+
+def round_shift(x: np.ndarray, n: int) -> np.ndarray:
+    """``x * 2^-n`` rounded half up for n > 0 (a left shift for n < 0); int64 in, int64 out."""
+    x = np.asarray(x, dtype=np.int64)
+    if n > 0:
+        return (x + (1 << (n - 1))) >> n
+    return x << (-n) if n < 0 else x
+
+
+def saturate(x: np.ndarray, bits: int) -> np.ndarray:
+    """Clip to ``bits``-bit two's complement."""
+    top = (1 << (bits - 1)) - 1
+    return np.clip(x, -top - 1, top)
+
+
+def lif_step(u_prev_pre: np.ndarray, s_prev: np.ndarray, current: np.ndarray, decay_q: int, threshold_q: int,
+             decay_frac_bits: int, membrane_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """One LIF step: ``u = sat(((u_prev * (1 - s_prev)) * decay_q >> F) + current)``, ``s = u > V``.
+
+    ``u_prev_pre`` is the previous step's membrane before reset (what BPTT stores).
+    """
+    kept = np.where(s_prev != 0, 0, u_prev_pre).astype(np.int64)
+    u = saturate(((kept * decay_q) >> decay_frac_bits) + current, membrane_bits)
+    return u, (u > threshold_q).astype(np.uint8)
+
+
+def window_open(u: np.ndarray, threshold_q: int, half_window_q: int) -> np.ndarray:
+    """Surrogate window ``|u - V| < a/2`` (True where the gradient may flow)."""
+    return np.abs(np.asarray(u, dtype=np.int64) - threshold_q) < half_window_q
+
+
+def surrogate_q(surrogate_width: float) -> int:
+    """1/a in 2^-SURROGATE_FRAC_BITS."""
+    return int(round(2 ** SURROGATE_FRAC_BITS / surrogate_width))
+
+
+def gradient_step(ds_spatial: np.ndarray, du_next: np.ndarray, u: np.ndarray, s: np.ndarray, layer, params,
+                  last_step: bool) -> np.ndarray:
+    """dL/du[t] from dL/ds_spatial[t], dL/du[t+1], u[t], s[t] (the BE's gradient unit, one step)."""
+    du_next = np.asarray(du_next, dtype=np.int64)
+    u64 = np.asarray(u, dtype=np.int64)
+    ds = np.asarray(ds_spatial, dtype=np.int64)
+    if not last_step:
+        reset = round_shift(du_next * layer.decay_q * u64, params.decay_frac_bits + layer.exp)
+        ds = ds - reset
+    open_ = window_open(u64, layer.threshold_q, layer.half_window_q)
+    through_spike = np.where(open_, round_shift(ds * surrogate_q(params.surrogate_width), SURROGATE_FRAC_BITS), 0)
+    temporal = 0 if last_step else np.where(s != 0, 0, round_shift(du_next * layer.decay_q, params.decay_frac_bits))
+    return saturate(through_spike + temporal, params.grad_bits)
+
+
+def spatial_gradient(sums: np.ndarray, layer, params, open_below: np.ndarray) -> np.ndarray:
+    """dL/ds of the layer below from the integer sums ``W^T dL/du`` (zero where its window is closed)."""
+    return np.where(open_below, saturate(round_shift(sums, layer.exp), params.grad_bits), 0)
+
+
+def loss_gradient(spike_counts: np.ndarray, labels: np.ndarray, steps: int, params) -> tuple[np.ndarray, float]:
+    """Spike-count MSE summed over the batch: ``L = 1/2 sum_b ||count/T - onehot||^2``.
+
+    Returns dL/ds[t] (the same for every t) in gradient units, shape (B, K), and the mean loss per sample.
+    """
+    counts = np.asarray(spike_counts, dtype=np.int64)
+    target = np.zeros_like(counts)
+    target[np.arange(counts.shape[0]), labels] = steps
+    err = counts - target                                  # T * (rate - y)
+    denom = steps * steps
+    num = err << params.grad_frac_bits
+    grad = np.floor_divide(num + denom // 2, denom)        # (rate - y) / T, rounded half up
+    loss = 0.5 * float(np.sum((err / steps) ** 2)) / counts.shape[0]
+    return saturate(grad, params.grad_bits), loss
+
+
+def updated_weights(weight_q: np.ndarray, dweight_q: np.ndarray, layer, params) -> np.ndarray:
+    """SGD step ``w - lr * dL/dw`` in the weight's format, saturated to the weight width."""
+    lr_q = int(round(params.learning_rate * 2 ** LEARNING_RATE_FRAC_BITS))
+    step = round_shift(np.asarray(dweight_q, dtype=np.int64) * lr_q,
+                       params.grad_frac_bits + LEARNING_RATE_FRAC_BITS - layer.exp)
+    qmax = params.qmax_weight
+    return np.clip(weight_q - step, -qmax, qmax)
+
+
+def quantize_input(x: np.ndarray, planes: int) -> np.ndarray:
+    """Network input as unsigned integers: spikes stay 0/1; values in [0, 1] become ``planes``-bit codes."""
+    if planes == 1:
+        return (np.asarray(x) != 0).astype(np.int64)
+    top = 2 ** planes - 1
+    return np.clip(np.rint(np.asarray(x, dtype=np.float64) * top), 0, top).astype(np.int64)

@@ -1,0 +1,246 @@
+"""Reference steppers: each engine in plain Python, one work item per PE per clock, on small shapes.
+
+The executable specification of :mod:`.engines` (same micro-architecture, read there): tables are really
+built entry by entry, really read with the input's bit pattern, MACs really skipped, and a PE array
+advances one clock each time all its PEs have taken an item. They return the engine's work *and* its
+arithmetic results, which must equal the fast path's (:mod:`.datapath`) bit for bit.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from archsim.models.h2learn import engines, fixed
+from archsim.models.h2learn.engines import EngineWork
+
+
+class PeArray:
+    """``width`` PEs that each take one item per clock; :meth:`drain` ends a phase."""
+
+    def __init__(self, width: int):
+        self.width = width
+        self.cycles = 0
+        self._busy = 0
+
+    def issue(self) -> None:
+        self._busy += 1
+        if self._busy == self.width:
+            self.cycles += 1
+            self._busy = 0
+
+    def drain(self) -> None:
+        if self._busy:
+            self.cycles += 1
+            self._busy = 0
+
+
+def _taps(layer, e, f):
+    """(r, s, h, w) of the in-bounds kernel taps of output position (e, f)."""
+    _, _, r_, s_ = layer.kernel_shape
+    sh, sw = layer.stride
+    ph, pw = layer.padding
+    _, h_, w_ = layer.in_shape
+    for r in range(r_):
+        h = e * sh + r - ph
+        if 0 <= h < h_:
+            for s in range(s_):
+                w = f * sw + s - pw
+                if 0 <= w < w_:
+                    yield r, s, h, w
+
+
+def _build_table(values) -> tuple[list[int], int]:
+    """All 2^k subset sums of ``values``, each from a smaller one plus one value; and the adds used."""
+    table = [0] * (1 << len(values))
+    adds = 0
+    for pattern in range(1, len(table)):
+        low = pattern & -pattern
+        rest = pattern ^ low
+        table[pattern] = table[rest] + values[low.bit_length() - 1]
+        adds += rest != 0
+    return table, adds
+
+
+def fe_reference(layer, x: np.ndarray, params):
+    """FE on input codes x (T, Bt, *in_shape): (work, membrane u, spikes s)."""
+    steps, batch = x.shape[:2]
+    n_ = steps * batch
+    x4 = x.reshape((n_,) + layer.in_shape).astype(np.int64)
+    w = layer.kernel()
+    k_, c_, r_, s_ = w.shape
+    _, e_, f_ = layer.out_shape
+    planes = layer.input_planes
+    work = EngineWork()
+    pe = PeArray(params.fe_pes)
+    cur = np.zeros((n_, k_, e_, f_), dtype=np.int64)
+    sops = 0
+    passes = 1
+    if params.fe_lut:
+        g_ = params.fe_group
+        groups = [list(range(c0, min(c0 + g_, c_))) for c0 in range(0, c_, g_)]
+        tables = {}
+        for k in range(k_):
+            for r in range(r_):
+                for s in range(s_):
+                    for gi, chans in enumerate(groups):
+                        vals = [int(w[k, c, r, s]) for c in chans] + [0] * (g_ - len(chans))
+                        table, adds = _build_table(vals)
+                        tables[k, r, s, gi] = table
+                        work.add("fe_adder", "add", adds)
+                        work.add("fe_lut", "write", len(table))
+                        for _ in table:
+                            pe.issue()
+        pe.drain()
+        passes = engines.ceil_div(len(tables) * 2 ** g_, params.fe_pes * params.fe_lut_entries)
+        for n in range(n_):
+            for e in range(e_):
+                for f in range(f_):
+                    for r, s, h, wc in _taps(layer, e, f):
+                        for gi, chans in enumerate(groups):
+                            for p in range(planes):
+                                pattern = sum(((int(x4[n, c, h, wc]) >> p) & 1) << i for i, c in enumerate(chans))
+                                sops += k_ * bin(pattern).count("1")
+                                if not pattern:
+                                    continue
+                                for k in range(k_):
+                                    cur[n, k, e, f] += tables[k, r, s, gi][pattern] << p
+                                    work.add("fe_lut", "read", 1)
+                                    work.add("fe_adder", "add", 1)
+                                    pe.issue()
+        pe.drain()
+    else:
+        for n in range(n_):
+            for e in range(e_):
+                for f in range(f_):
+                    for r, s, h, wc in _taps(layer, e, f):
+                        for c in range(c_):
+                            for p in range(planes):
+                                if (int(x4[n, c, h, wc]) >> p) & 1:
+                                    for k in range(k_):
+                                        cur[n, k, e, f] += int(w[k, c, r, s]) << p
+                                        work.add("fe_adder", "add", 1)
+                                        sops += 1
+                                        pe.issue()
+        pe.drain()
+    work.stats["synaptic_ops"] = sops
+    if params.fe_lut:
+        work.stats.update(lut_tables=len(tables), lut_reads=work.actions.get("fe_lut", {}).get("read", 0),
+                          lut_passes=passes)
+    if layer.bias_q is not None:
+        cur += layer.bias_q[None, :, None, None]
+    cur = cur.reshape((steps, batch, k_, e_, f_))
+    u = np.zeros(cur.shape, dtype=np.int64)
+    s_out = np.zeros(cur.shape, dtype=np.uint8)
+    lanes = PeArray(params.fe_neuron_lanes)
+    for t in range(steps):
+        prev_u = u[t - 1] if t else np.zeros_like(u[0])
+        prev_s = s_out[t - 1] if t else np.zeros_like(s_out[0])
+        u[t], s_out[t] = fixed.lif_step(prev_u, prev_s, cur[t], layer.decay_q, layer.threshold_q,
+                                        params.decay_frac_bits, params.membrane_bits)
+        for _ in range(u[t].size):
+            lanes.issue()
+    lanes.drain()
+    work.cycles = pe.cycles + lanes.cycles
+    engines.fe_neurons_and_buffers(work, layer, n_, passes, params)
+    return work, u, s_out
+
+
+def be_reference(layer, du: np.ndarray, u_below, below, params):
+    """BE on dL/du (T, Bt, K, E, F): (work, integer sums W^T du at the open inputs (T, Bt, *in_shape) or None)."""
+    steps, batch = du.shape[:2]
+    n_ = steps * batch
+    w = layer.kernel()
+    k_, c_, _, _ = w.shape
+    _, e_, f_ = layer.out_shape
+    d4 = du.reshape(n_, k_, e_, f_)
+    work = EngineWork()
+    lanes = PeArray(params.be_neuron_lanes)
+    nonzero = 0
+    for value in d4.flat:
+        nonzero += value != 0
+        lanes.issue()
+    lanes.drain()
+    engines.be_gradient_unit(work, layer, n_, int(nonzero), params)
+    if u_below is None:
+        work.cycles = lanes.cycles
+        return work, None
+    open4 = fixed.window_open(u_below, below.threshold_q, below.half_window_q).reshape((n_,) + layer.in_shape)
+    sums = np.zeros((n_,) + layer.in_shape, dtype=np.int64)
+    pe = PeArray(params.be_pes)
+    macs = dense = 0
+    for n in range(n_):
+        for k in range(k_):
+            for e in range(e_):
+                for f in range(f_):
+                    d = int(d4[n, k, e, f])
+                    for r, s, h, wc in _taps(layer, e, f):
+                        for c in range(c_):
+                            dense += 1
+                            if params.be_sparsity and (d == 0 or not open4[n, c, h, wc]):
+                                continue
+                            sums[n, c, h, wc] += int(w[k, c, r, s]) * d
+                            macs += 1
+                            pe.issue()
+    pe.drain()
+    engines.be_spatial(work, layer, n_, macs, dense, int(open4.sum()), params)
+    work.cycles = lanes.cycles + pe.cycles
+    return work, sums.reshape((steps, batch) + layer.in_shape)
+
+
+def wue_reference(layer, du: np.ndarray, x: np.ndarray, params):
+    """WUE on dL/du (T, Bt, K, E, F) and input codes x: (work, expanded-kernel gradient)."""
+    steps, batch = du.shape[:2]
+    k_, c_, r_, s_ = layer.kernel_shape
+    _, e_, f_ = layer.out_shape
+    planes = layer.input_planes
+    x5 = x.reshape((steps, batch) + layer.in_shape).astype(np.int64)
+    dk = np.zeros(layer.kernel_shape, dtype=np.int64)
+    work = EngineWork()
+    pe = PeArray(params.wue_pes)
+    if params.wue_lut:
+        tables = {}
+        entries = builds = 0
+        for b in range(batch):
+            for t0, t1 in engines.wue_chunks(steps, params):
+                for k in range(k_):
+                    for e in range(e_):
+                        for f in range(f_):
+                            hist = [int(du[t, b, k, e, f]) for t in range(t0, t1)]
+                            if not any(hist):
+                                continue
+                            table, adds = _build_table(hist)
+                            tables[b, t0, t1, k, e, f] = table
+                            entries += len(table)
+                            builds += adds
+                            for _ in table:
+                                pe.issue()
+        pe.drain()
+        reads = 0
+        for (b, t0, t1, k, e, f), table in tables.items():
+            for r, s, h, wc in _taps(layer, e, f):
+                for c in range(c_):
+                    for p in range(planes):
+                        pattern = sum(((int(x5[t, b, c, h, wc]) >> p) & 1) << (t - t0) for t in range(t0, t1))
+                        if pattern:
+                            dk[k, c, r, s] += table[pattern] << p
+                            reads += 1
+                            pe.issue()
+        pe.drain()
+        engines.wue_lut_phase(work, len(tables), entries, builds, reads)
+    else:
+        for t in range(steps):
+            for b in range(batch):
+                for k in range(k_):
+                    for e in range(e_):
+                        for f in range(f_):
+                            d = int(du[t, b, k, e, f])
+                            for r, s, h, wc in _taps(layer, e, f):
+                                for c in range(c_):
+                                    for p in range(planes):
+                                        if (int(x5[t, b, c, h, wc]) >> p) & 1:
+                                            dk[k, c, r, s] += d << p
+                                            work.add("wue_adder", "add", 1)
+                                            pe.issue()
+        pe.drain()
+    work.cycles = pe.cycles
+    engines.wue_buffers(work, du.size, params)
+    return work, dk
