@@ -13,6 +13,8 @@ from pathlib import Path
 
 import jsonschema
 import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from archsim.errors import UserError
 
@@ -43,9 +45,17 @@ def schema(name: str) -> dict:
     return yaml.safe_load((SCHEMA_DIR / f"{name}.yaml").read_text())
 
 
+@lru_cache(maxsize=None)
+def _registry() -> Registry:
+    """Every schema file, so that one can ``$ref`` another (``common.yaml#/$defs/components``)."""
+    return Registry().with_resources(
+        (p.name, Resource.from_contents(schema(p.stem), default_specification=DRAFT202012))
+        for p in SCHEMA_DIR.glob("*.yaml"))
+
+
 def validate(data: dict, schema_name: str, source: str) -> None:
     """Validate ``data`` against a named schema; the first error becomes a one-line UserError."""
-    validator = jsonschema.Draft202012Validator(schema(schema_name))
+    validator = jsonschema.Draft202012Validator(schema(schema_name), registry=_registry())
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.path), list(map(str, e.path))))
     if errors:
         raise UserError(f"{source}: {describe(errors[0])}")
