@@ -1,1 +1,164 @@
+"""Reports: ``DIR/index.html``, ``DIR/summary.md`` and ``DIR/figures/*.png|svg`` from Results only.
 
+:func:`write_report` takes a RESULT.json (one run) or a sweep's result store (SQLite) and writes the
+report folder. It reads RESULT dicts (schema ``archsim.result/1``) and store rows, never a model.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from archsim import result as result_mod
+from archsim.report import figures as single_figures
+from archsim.report import sweep_figures
+from archsim.report.page import Page, Section, Table, render_html, render_markdown
+from archsim.sweep.objectives import METRICS, metric_value
+from archsim.sweep.store import ResultStore, is_store
+from archsim.sweep.summary import analyse, point_label
+from archsim.units import format_quantity
+
+
+def write_report(source: str | Path, out_dir: str | Path) -> Path:
+    """Write the report of a RESULT.json or a STORE.db into ``out_dir``; returns the index.html path."""
+    source, out_dir = Path(source), Path(out_dir)
+    if is_store(source):
+        with ResultStore(source) as store:
+            page = store_page(store.rows(), store.meta("sweep", {}), out_dir / "figures", source.name)
+    else:
+        page = result_page(result_mod.read(source), out_dir / "figures")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "index.html").write_text(render_html(page))
+    (out_dir / "summary.md").write_text(render_markdown(page))
+    return out_dir / "index.html"
+
+
+def headline(result: dict) -> str:
+    """One sentence: the chip against the GPU, or the chip's own figures without a GPU."""
+    what = f"{result['workload']} ({result.get('mode', 'infer')}, batch {result.get('batch')}, {result.get('steps')} steps)"
+    vs = result.get("vs_gpu") or {}
+    gpu = (result.get("gpu") or {}).get("name", "the GPU")
+    if vs.get("speedup") and vs.get("energy_saving"):
+        return (f"On {result['chip']}, {what} runs {_times(vs['speedup'], 'faster', 'slower')} and uses "
+                f"{_times(vs['energy_saving'], 'less', 'more')} energy than on {gpu}.")
+    return (f"On {result['chip']}, {what} takes {format_quantity(result['latency_s'], 's')} and "
+            f"{format_quantity(result['energy_pj'], 'pJ')} (no GPU comparison).")
+
+
+def _times(ratio: float, better: str, worse: str) -> str:
+    return f"{ratio:.3g}x {better}" if ratio >= 1 else f"{1 / ratio:.3g}x {worse}"
+
+
+def result_page(result: dict, figure_dir: Path) -> Page:
+    """The page of one run: headline, key numbers, every figure the result has data for, cost sources."""
+    page = Page(title=f"archsim: {result['workload']} on {result['chip']}", headline=headline(result))
+    page.sections.append(Section("Key numbers", tables=[_key_numbers(result)]))
+    sections: dict[str, Section] = {}
+    for stem, title, caption, build in single_figures.SINGLE_RESULT_FIGURES:
+        section = sections.setdefault(title, Section(title))
+        figure = build(result)
+        if isinstance(figure, str):
+            section.notes.append(f"{caption}: not drawn. {figure}")
+        else:
+            single_figures.save(figure, figure_dir, stem)
+            section.figures.append((stem, caption))
+    for key, figure in single_figures.other_breakdowns(result).items():
+        single_figures.save(figure, figure_dir, f"cycles_{key}")
+        sections.setdefault("Cycles", Section("Cycles")).figures.append((f"cycles_{key}", f"Cycles by {key.replace('_', ' ')}"))
+    page.sections += list(sections.values())
+    page.sections.append(_sources_section(result))
+    return page
+
+
+def _key_numbers(result: dict) -> Table:
+    gpu = result.get("gpu") or {}
+    gpu_throughput = result["batch"] / gpu["latency_s"] if gpu.get("latency_s") else None
+    rows = [
+        ("latency", result["latency_s"], gpu.get("latency_s"), "s"),
+        ("throughput", result["throughput_samples_per_s"], gpu_throughput, "samples/s"),
+        ("energy", result["energy_pj"], gpu.get("energy_pj"), "pJ"),
+        ("static energy", result.get("static_energy_pj"), None, "pJ"),
+        ("area", result["area_mm2"], gpu.get("area_mm2"), "mm²"),
+        ("cycles", result["cycles"], None, "cycles"),
+        ("synaptic ops", result.get("synaptic_ops"), None, "ops"),
+        ("energy per synaptic op", result.get("energy_per_synaptic_op_pj"), None, "pJ"),
+        ("spikes", result.get("spikes"), None, "spikes"),
+    ]
+    header = ["quantity", result["chip"], gpu.get("name", "GPU"), f"{gpu.get('name', 'GPU')} / {result['chip']}"]
+    body = []
+    for name, ours, theirs, unit in rows:
+        ratio = f"{theirs / ours:.3g}x" if ours and theirs else "-"
+        body.append([name, format_quantity(ours, unit), format_quantity(theirs, unit) if theirs else "-", ratio])
+    return Table(header, body)
+
+
+def _sources_section(result: dict) -> Section:
+    sources = result.get("cost_sources")
+    section = Section("Where the cost numbers come from")
+    if not sources:
+        section.notes.append("The result lists no cost sources (result.cost_sources).")
+        return section
+    rows = [[path, str(value)] for path, value in _flatten(sources)]
+    section.tables.append(Table(["entry", "source"], rows, sortable=True))
+    return section
+
+
+def _flatten(value, prefix: str = ""):
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _flatten(inner, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        for i, inner in enumerate(value):
+            yield from _flatten(inner, f"{prefix}[{i}]")
+    else:
+        yield prefix, value
+
+
+def store_page(rows: list[dict], sweep: dict, figure_dir: Path, store_name: str) -> Page:
+    """The page of a sweep: summary, Pareto front, each axis's effect, and a sortable table of points."""
+    analysis = analyse(rows, sweep)
+    names = [name for name, _ in analysis.objectives]
+    title = f"archsim sweep: {sweep.get('name', store_name)}"
+    recosted = sum(r["how"] == "recosted" for r in analysis.ok)
+    headline_text = (f"{len(rows)} points on {sweep.get('chip_name', 'the chip')}: {len(analysis.ok)} ok "
+                     f"({recosted} re-costed), {len(analysis.failed)} failed, {len(analysis.pending)} pending; "
+                     f"{len(analysis.front)} on the Pareto front of {', '.join(f'{g} {n}' for n, g in analysis.objectives)}.")
+    page = Page(title=title, headline=headline_text)
+    figures = Section("Trade-offs")
+    for stem, caption, build in (("pareto", "Pareto front of the first two objectives", sweep_figures.pareto),
+                                 ("axis_effects", "Each axis's effect on the objectives", sweep_figures.axis_effects)):
+        figure = build(analysis)
+        if isinstance(figure, str):
+            figures.notes.append(f"{caption}: not drawn. {figure}")
+        else:
+            single_figures.save(figure, figure_dir, stem)
+            figures.figures.append((stem, caption))
+    if analysis.constraints:
+        figures.text.append("Constraints: " + "; ".join(c.describe() for c in analysis.constraints) + ".")
+    page.sections.append(figures)
+    header = ["point", *[f"{n} [{METRICS[n].unit}]" for n in names], "how"]
+    front_rows = [[point_label(r, analysis.axes), *[_number(metric_value(r["result"], n)) for n in names], r["how"]]
+                  for r in analysis.front]
+    page.sections.append(Section("Pareto front", tables=[Table(header, front_rows, sortable=True)]))
+    page.sections.append(_points_section(rows, analysis, names))
+    return page
+
+
+def _points_section(rows: list[dict], analysis, names: list[str]) -> Section:
+    front = {r["hash"] for r in analysis.front}
+    header = ["#", "network", *analysis.axes, *[f"{n} [{METRICS[n].unit}]" for n in names], "status", "how",
+              "Pareto", "run time [s]", "error"]
+    body = []
+    for r in rows:
+        values = [_number(metric_value(r["result"], n)) if r["result"] else "-" for n in names]
+        axes = [_cell(r["config"]["axes"].get(a)) for a in analysis.axes]
+        error = (r["error"] or "").splitlines()[0] if r["error"] else ""
+        body.append([(r["idx"], r["idx"]), r["config"]["workload"]["network"].rsplit("/", 1)[-1], *axes, *values,
+                     r["status"], r["how"] or "-", "yes" if r["hash"] in front else "", _number(r["elapsed_s"]), error])
+    return Section("All points (click a heading to sort)", tables=[Table(header, body, sortable=True)])
+
+
+def _number(value):
+    return "-" if value is None else (f"{value:.4g}", repr(float(value)))
+
+
+def _cell(value):
+    return (value, value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)

@@ -53,7 +53,12 @@ def simulate_point(point_hash: str, base_chip: Chip, overrides: dict, workload: 
 
     def work():
         chip = base_chip.with_overrides(overrides)
-        return run_fn(workload["network"], chip, **run_options(workload, run))
+        options = run_options(workload, run)
+        if options["mapping"] is not None:
+            from archsim.mapping import load_mapping
+
+            options["mapping"] = load_mapping(options["mapping"])
+        return run_fn(workload["network"], chip, **options)
 
     return _timed(point_hash, "simulated", None, work)
 

@@ -1,0 +1,277 @@
+"""Figures of one RESULT dict (matplotlib, no pyplot state: each builder returns a fresh Figure).
+
+Each builder returns a ``Figure``, or a string saying why the figure cannot be drawn (its data is not
+in this result); the page shows that sentence instead. What the builders read, besides the
+``archsim.result/1`` keys:
+
+- ``trace.cycles_breakdown``: ``per_layer`` / ``per_engine`` / ``per_phase`` (name -> cycles, or
+  name -> {part: cycles}); any other name -> number mapping is drawn as "cycles by <key>".
+- ``trace.details``: ``layers`` (layer -> {energy_pj, cycles, ...}), ``core_utilisation`` (a [Y][X]
+  grid, or a flat per-core list with ``mesh: [Y, X]``), ``timeline`` (a list of ``{engine,
+  start_cycle, end_cycle}``), ``engine_utilisation`` (engine -> fraction busy), ``sparsity``
+  (layer -> {kind: fraction}).
+- ``trace.noc``: ``link_flits_grid`` ([Y][X][direction] or [Y][X]), or ``link_flits`` with ``mesh``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def save(fig: Figure, folder: Path, stem: str) -> None:
+    """Write ``stem.png`` and ``stem.svg`` under ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fig.savefig(folder / f"{stem}.png", dpi=110, bbox_inches="tight")
+    fig.savefig(folder / f"{stem}.svg", bbox_inches="tight")
+
+
+def vs_gpu(result: dict):
+    gpu = result.get("gpu")
+    if not gpu:
+        return "No GPU comparison in this result (run with --gpu)."
+    chip, gpu_name = result["chip"], gpu.get("name", "GPU")
+    gpu_throughput = result["batch"] / gpu["latency_s"] if gpu.get("latency_s") else None
+    panels = [("latency", "s", result["latency_s"], gpu.get("latency_s")),
+              ("throughput", "samples/s", result["throughput_samples_per_s"], gpu_throughput),
+              ("energy", "J", result["energy_pj"] * 1e-12, gpu["energy_pj"] * 1e-12 if gpu.get("energy_pj") else None),
+              ("area", "mm²", result["area_mm2"], gpu.get("area_mm2"))]
+    fig = Figure(figsize=(10, 3))
+    for i, (name, unit, ours, theirs) in enumerate(panels):
+        ax = fig.add_subplot(1, 4, i + 1)
+        values = [ours or 0, theirs or 0]
+        ax.bar([chip, gpu_name], values, color=["tab:blue", "tab:gray"])
+        if all(v > 0 for v in values):
+            ax.set_yscale("log")
+        ax.set_title(f"{name} [{unit}]")
+    fig.tight_layout()
+    return fig
+
+
+def energy_breakdown(result: dict):
+    breakdown = result.get("energy_breakdown_pj") or {}
+    if not breakdown:
+        return "The result has no energy breakdown."
+    components = sorted(breakdown, key=lambda c: -_total(breakdown[c]))
+    actions = sorted({a for c in components for a in _as_dict(breakdown[c])})
+    fig = Figure(figsize=(max(6, 0.5 * len(components) + 3), 4))
+    ax = fig.add_subplot()
+    bottom = np.zeros(len(components))
+    for action in actions:
+        heights = np.array([_as_dict(breakdown[c]).get(action, 0.0) for c in components]) * 1e-12
+        ax.bar(components, heights, bottom=bottom, label=action)
+        bottom += heights
+    ax.set_ylabel("energy [J]")
+    ax.set_title("Energy by component and action")
+    ax.tick_params(axis="x", rotation=60)
+    ax.legend(fontsize="small", ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def area_breakdown(result: dict):
+    breakdown = result.get("area_breakdown_mm2") or {}
+    if not breakdown:
+        return "The result has no area breakdown."
+    items = sorted(((c, _total(v)) for c, v in breakdown.items()), key=lambda kv: kv[1])
+    fig = Figure(figsize=(6, 0.3 * len(items) + 1.5))
+    ax = fig.add_subplot()
+    ax.barh([c for c, _ in items], [v for _, v in items], color="tab:green")
+    ax.set_xlabel("area [mm²]")
+    ax.set_title(f"Area by component (total {result.get('area_mm2', 0):.3g} mm²)")
+    fig.tight_layout()
+    return fig
+
+
+def per_layer(result: dict):
+    trace = result.get("trace") or {}
+    cycles = _numbers(trace.get("cycles_breakdown", {}).get("per_layer"))
+    layers = trace.get("details", {}).get("layers")
+    layers = layers if isinstance(layers, dict) else {}
+    energy = {name: info.get("energy_pj") for name, info in layers.items() if isinstance(info, dict)}
+    energy = {k: v for k, v in energy.items() if isinstance(v, (int, float))}
+    if not cycles:
+        cycles = {k: v["cycles"] for k, v in layers.items() if isinstance(v, dict) and isinstance(v.get("cycles"), (int, float))}
+    if not cycles and not energy:
+        return "The trace has no per-layer cycles or energy (trace.cycles_breakdown.per_layer, trace.details.layers)."
+    panels = []
+    if cycles and result.get("clock_hz"):
+        panels.append(({k: v / result["clock_hz"] for k, v in cycles.items()}, "latency [s]"))
+    elif cycles:
+        panels.append((cycles, "cycles"))
+    if energy:
+        panels.append(({k: v * 1e-12 for k, v in energy.items()}, "energy [J]"))
+    fig = Figure(figsize=(5 * len(panels), 3.5))
+    for i, (data, label) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        ax.bar(list(data), list(data.values()))
+        ax.set_ylabel(label)
+        ax.set_title(f"Per layer: {label.split(' ')[0]}")
+        ax.tick_params(axis="x", rotation=60)
+    fig.tight_layout()
+    return fig
+
+
+def core_utilisation(result: dict):
+    details = (result.get("trace") or {}).get("details", {})
+    grid = _grid(details.get("core_utilisation"), details.get("mesh"))
+    if grid is None:
+        return "The trace has no per-core utilisation on the mesh (trace.details.core_utilisation); not a many-core run?"
+    return _heatmap(grid, "Core utilisation (fraction of cycles busy)", "utilisation", "viridis")
+
+
+def noc_link_load(result: dict):
+    noc = (result.get("trace") or {}).get("noc", {})
+    grid = _grid(noc.get("link_flits_grid"), None)
+    if grid is None:
+        grid = _grid(noc.get("link_flits"), noc.get("mesh"))
+    if grid is None:
+        return "The trace has no NoC link loads on the mesh (trace.noc.link_flits_grid); not a many-core run?"
+    return _heatmap(grid, "NoC load: flits on the links leaving each router", "flits", "magma")
+
+
+def engine_timeline(result: dict):
+    details = (result.get("trace") or {}).get("details", {})
+    timeline = details.get("timeline")
+    if not timeline:
+        return "The trace has no engine timeline (trace.details.timeline); not an H2Learn run?"
+    engines = list(dict.fromkeys(item["engine"] for item in timeline))
+    fig = Figure(figsize=(10, 0.5 * len(engines) + 1.5))
+    ax = fig.add_subplot()
+    for item in timeline:
+        start, end = item.get("start_cycle", item.get("start", 0)), item.get("end_cycle", item.get("end", 0))
+        ax.barh(engines.index(item["engine"]), end - start, left=start, height=0.6)
+    ax.set_yticks(range(len(engines)), engines)
+    ax.set_xlabel("cycle")
+    ax.set_title("Engine timeline")
+    fig.tight_layout()
+    return fig
+
+
+def pipeline_utilisation(result: dict):
+    trace = result.get("trace") or {}
+    util = _numbers(trace.get("details", {}).get("engine_utilisation"))
+    if not util:
+        return "The trace has no engine utilisation (trace.details.engine_utilisation); not an H2Learn run?"
+    fig = Figure(figsize=(5, 3))
+    ax = fig.add_subplot()
+    ax.bar(list(util), [100 * v for v in util.values()], color="tab:purple")
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("busy [% of cycles]")
+    ax.set_title("Pipeline utilisation per engine")
+    fig.tight_layout()
+    return fig
+
+
+def sparsity(result: dict):
+    raw = (result.get("trace") or {}).get("details", {}).get("sparsity")
+    data = {}
+    for layer, value in (raw.items() if isinstance(raw, dict) else ()):
+        kinds = value if isinstance(value, dict) else {"sparsity": value}
+        numbers = {k: float(v) for k, v in kinds.items() if _total(v) is not None and not isinstance(v, dict)}
+        if numbers:
+            data[str(layer)] = numbers
+    if not data:
+        return "The trace has no measured sparsities (trace.details.sparsity: layer -> {kind: fraction})."
+    layers = list(data)
+    kinds = sorted({k for v in data.values() for k in v})
+    fig = Figure(figsize=(max(5, len(layers) * 0.8 + 2), 3.5))
+    ax = fig.add_subplot()
+    width = 0.8 / len(kinds)
+    for i, kind in enumerate(kinds):
+        ax.bar(np.arange(len(layers)) + i * width, [100 * data[layer].get(kind, 0) for layer in layers], width, label=kind)
+    ax.set_xticks(np.arange(len(layers)) + 0.4 - width / 2, layers, rotation=60)
+    ax.set_ylabel("zeros [%]")
+    ax.set_ylim(0, 100)
+    ax.set_title("Measured sparsity per layer")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def other_breakdowns(result: dict) -> dict:
+    """Bar charts of every cycles_breakdown mapping not drawn elsewhere: ``{key: Figure}``."""
+    figures = {}
+    for key, value in ((result.get("trace") or {}).get("cycles_breakdown") or {}).items():
+        numbers = _numbers(value)
+        if key == "per_layer" or not numbers:
+            continue
+        fig = Figure(figsize=(max(5, 0.4 * len(numbers) + 2), 3))
+        ax = fig.add_subplot()
+        ax.bar(list(numbers), list(numbers.values()), color="tab:olive")
+        ax.set_ylabel("cycles")
+        ax.set_title(f"Cycles by {key.replace('_', ' ')}")
+        ax.tick_params(axis="x", rotation=60)
+        fig.tight_layout()
+        figures[key] = fig
+    return figures
+
+
+def _heatmap(grid: np.ndarray, title: str, label: str, cmap: str) -> Figure:
+    fig = Figure(figsize=(min(10, grid.shape[1] * 0.6 + 2), min(8, grid.shape[0] * 0.5 + 1.5)))
+    ax = fig.add_subplot()
+    image = ax.imshow(grid, cmap=cmap, origin="upper")
+    fig.colorbar(image, ax=ax, label=label)
+    ax.set_xlabel("mesh x")
+    ax.set_ylabel("mesh y")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def _grid(values, mesh) -> np.ndarray | None:
+    """A 2-D [Y, X] array from a grid, a [Y, X, direction] grid (summed), or a flat list and mesh dims."""
+    if values is None:
+        return None
+    array = np.asarray(values, dtype=float)
+    if array.ndim == 3:
+        array = array.sum(axis=2)
+    if array.ndim == 1 and mesh is not None and len(mesh) == 2:
+        rows, cols = mesh
+        per_core = array.size // (rows * cols) if rows * cols else 0
+        if per_core == 0 or per_core * rows * cols != array.size:
+            return None
+        array = array.reshape(rows, cols, per_core).sum(axis=2)
+    return array if array.ndim == 2 and array.size else None
+
+
+def _numbers(mapping) -> dict:
+    """name -> number, summing nested mappings; {} when it is not such a mapping."""
+    if not isinstance(mapping, dict):
+        return {}
+    out = {}
+    for key, value in mapping.items():
+        total = _total(value)
+        if total is None:
+            return {}
+        out[str(key)] = total
+    return out
+
+
+def _total(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, dict):
+        parts = [_total(v) for v in value.values()]
+        return None if any(p is None for p in parts) else float(sum(parts))
+    return None
+
+
+def _as_dict(value) -> dict:
+    return value if isinstance(value, dict) else {"total": value}
+
+
+SINGLE_RESULT_FIGURES = (
+    ("vs_gpu", "Against the GPU", "Latency, throughput, energy and area of the chip and the GPU (log scale)", vs_gpu),
+    ("energy", "Energy", "Energy by component, stacked by action", energy_breakdown),
+    ("area", "Area", "Area by component", area_breakdown),
+    ("layers", "Per layer", "Latency and energy per layer", per_layer),
+    ("core_utilisation", "Mesh", "Core utilisation on the mesh", core_utilisation),
+    ("noc_load", "Mesh", "NoC link load on the mesh", noc_link_load),
+    ("timeline", "Engines", "Engine timeline", engine_timeline),
+    ("pipeline", "Engines", "Pipeline utilisation per engine", pipeline_utilisation),
+    ("sparsity", "Engines", "Measured sparsity per layer", sparsity),
+)
