@@ -30,6 +30,8 @@ class TrainConfig:
     epochs: int = 20
     batch_size: int = 32
     learning_rate: float = 2e-3
+    #: the learning rate follows a cosine from ``learning_rate`` down to this fraction of it
+    final_lr_fraction: float = 0.05
     encoding: str = "direct"
     seed: int = 0
 
@@ -116,14 +118,19 @@ class Prediction:
                 for k, counts in self.spike_counts.items()}
 
 
+def encoded_batches(x: np.ndarray, steps: int, encoding: str, seed: int = 0, batch_size: int = 256):
+    """Evaluation inputs (steps, b, *shape) in order; rate spikes come from a generator seeded by ``seed``."""
+    rng = np.random.default_rng([seed, 2])
+    for start in range(0, x.shape[0], batch_size):
+        yield encode(x[start:start + batch_size], steps, encoding, rng)
+
+
 def predict(model: Model, x: np.ndarray, encoding: str, seed: int = 0, batch_size: int = 256) -> Prediction:
     """Run ``model`` on every sample of ``x`` (rate spikes drawn from a generator seeded by ``seed``)."""
-    rng = np.random.default_rng([seed, 2])
     name = _input_name(model)
     readouts, counts = [], {}
     input_sum = 0.0
-    for start in range(0, x.shape[0], batch_size):
-        seq = encode(x[start:start + batch_size], model.steps, encoding, rng)
+    for seq in encoded_batches(x, model.steps, encoding, seed, batch_size):
         input_sum += float(seq.sum())
         values = model.forward({name: seq})
         readouts.append(values[model.output])
@@ -151,6 +158,9 @@ def train(model: Model, train_x: np.ndarray, train_y: np.ndarray, test_x: np.nda
     result = TrainResult()
     started = time.perf_counter()
     for epoch in range(config.epochs):
+        progress = epoch / max(1, config.epochs - 1)
+        cosine = 0.5 * (1 + np.cos(np.pi * progress))
+        optimizer.lr = config.learning_rate * (config.final_lr_fraction + (1 - config.final_lr_fraction) * cosine)
         order = rng.permutation(train_x.shape[0])
         losses, correct = [], 0
         window, zero, count = {}, {}, {}

@@ -1,0 +1,137 @@
+"""From a trained :class:`~workloads.model.Model` to an archsim Network, quantisation hints and files.
+
+* :func:`to_network` builds the ``archsim.graph.network.Network`` with copies of the weights; its
+  float simulation (``archsim.graph.functional.simulate``) is the trainer's own forward pass.
+* :func:`quant_hints` chooses one weight scale per layer (``metadata["quant"]``, read by
+  ``archsim.graph.quantize``): the peak effective weight over ``qmax`` as quantize would, then, for a
+  spiking layer, enlarged just enough that ``threshold / scale`` is a whole number, so the integer
+  threshold is exact and no weight clips. Inputs of the digits (pixels k/16) get ``input_scale``
+  1/16, which makes their integers exact too.
+* :func:`quantized_readout` runs the integer chip semantics through
+  ``archsim.graph.functional.simulate(network, inputs, precision)``.
+* :func:`write` writes ``NET.nir`` (``archsim.graph.nir_io.write_network``) and ``NET.stats.json``
+  beside it, each through a temporary file and an atomic rename.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from archsim.graph import network as net
+from archsim.graph.quantize import Precision, input_is_valued
+from workloads.model import Model
+from workloads.neurons import LIFCell
+
+
+def to_network(model: Model, metadata: dict | None = None) -> net.Network:
+    """The archsim Network of ``model`` (weights copied); ``metadata`` is attached as given."""
+    layers = []
+    for stage in model.stages:
+        projections = tuple(net.Projection(source=p.source, ops=tuple(op.to_archsim() for op in p.ops))
+                            for p in stage.projections)
+        layers.append(net.Layer(name=stage.name, shape=tuple(stage.shape), projections=projections,
+                                neuron=stage.cell.to_archsim()))
+    meta = {"steps": model.steps, "input_kind": dict(model.input_kind)}
+    meta.update(metadata or {})
+    return net.Network(name=model.name, inputs=dict(model.inputs), layers=layers, outputs=[model.output],
+                       metadata=meta)
+
+
+def _scalar_factor(ops) -> float:
+    """Product of the scalar factors quantize folds out of a chain (average pools, scalar scales)."""
+    factor = 1.0
+    for op in ops:
+        if isinstance(op, net.AvgPool2d):
+            factor /= op.kernel[0] * op.kernel[1]
+        elif isinstance(op, net.Scale) and np.ndim(op.scale) == 0:
+            factor *= float(op.scale)
+    return factor
+
+
+def quant_hints(network: net.Network, model: Model, weight_bits: int = 8,
+                input_scale: dict[str, float] | None = None) -> dict:
+    """``metadata["quant"]``: weight_scale per layer, input_scale per input, weight_bits.
+
+    Layers fed by a non-spiking layer (whose output scale quantize calibrates) or by a valued input
+    without an ``input_scale`` (quantize's default applies) get no hint.
+    """
+    qmax = Precision(weight_bits=weight_bits).qmax
+    input_scale = dict(input_scale or {})
+    sigma = {name: input_scale.get(name, 1.0) for name in network.inputs
+             if name in input_scale or not input_is_valued(network, name)}
+    cells = {stage.name: stage.cell for stage in model.stages}
+    weight_scale = {}
+    for layer in network.layers:
+        if any(p.source not in sigma for p in layer.projections):
+            if layer.spiking:
+                sigma[layer.name] = 1.0
+            continue
+        peak = 0.0
+        for p in layer.projections:
+            weights = [np.max(np.abs(op.weight)) for op in p.ops if isinstance(op, (net.Dense, net.Conv2d))]
+            if weights:
+                peak = max(peak, float(max(weights)) * abs(_scalar_factor(p.ops)) * sigma[p.source])
+        if peak > 0:
+            scale = peak / qmax
+            cell = cells[layer.name]
+            if isinstance(cell, LIFCell) and cell.threshold / scale >= 1:
+                scale = cell.threshold / math.floor(cell.threshold / scale)
+            weight_scale[layer.name] = scale
+        if layer.spiking:
+            sigma[layer.name] = 1.0
+    hints = {"weight_scale": weight_scale, "weight_bits": int(weight_bits)}
+    if input_scale:
+        hints["input_scale"] = input_scale
+    return hints
+
+
+def quantized_readout(network: net.Network, batches, precision: Precision) -> np.ndarray:
+    """The output layer's dequantised values (T, N, ...) over input batches, in chip integer semantics."""
+    from archsim.graph.functional import simulate
+    from archsim.graph.quantize import quantize
+
+    qnet = quantize(network, precision)
+    name = next(iter(network.inputs))
+    out = network.outputs[0]
+    return np.concatenate([simulate(network, {name: seq}, precision=qnet).outputs[out] for seq in batches], axis=1)
+
+
+def float_readout(network: net.Network, batches) -> np.ndarray:
+    """The output layer's values (T, N, ...) over input batches, in float semantics."""
+    from archsim.graph.functional import simulate
+
+    name = next(iter(network.inputs))
+    out = network.outputs[0]
+    return np.concatenate([simulate(network, {name: seq}).outputs[out] for seq in batches], axis=1)
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def stats_path(nir_path: str | Path) -> Path:
+    """``NET.stats.json`` beside ``NET.nir``."""
+    return Path(nir_path).with_suffix(".stats.json")
+
+
+def write(network: net.Network, stats: dict, path: str | Path) -> Path:
+    """Write ``path`` (NIR) and the stats JSON beside it; returns the stats path."""
+    from archsim.graph.nir_io import write_network
+
+    path = Path(path)
+    _atomic_write(path, lambda tmp: write_network(network, tmp))
+    side = stats_path(path)
+    _atomic_write(side, lambda tmp: tmp.write_text(json.dumps(stats, indent=1, sort_keys=True) + "\n"))
+    return side

@@ -1,0 +1,259 @@
+"""The model zoo: named workloads, as trainable digits networks or as shapes for performance studies.
+
+``names()`` lists them; ``build(name, seed)`` gives the untrained shape (seeded random weights and the
+synthetic statistics of :mod:`workloads.stats`); ``load(name)`` the trained graph when one is cached,
+else ``build(name)``; ``train(name, epochs, seed, out)`` trains (digits workloads), exports and
+returns ``(Network, stats)``.
+
+Cache: a default-recipe training run (``epochs=None``) stores its graph as
+``<cache>/<name>-seed<k>.nir`` (plus ``.stats.json``), where ``<cache>`` is ``$ARCHSIM_CACHE/zoo``
+when that variable is set, else ``~/.cache/archsim/zoo``. ``load`` reads the seed-0 entry; delete the
+folder to forget it.
+
+Workloads (all LIF layers: ``v = decay * v + I; s = v > threshold; v = 0 where s``):
+
+* ``mlp-digits``: 64-128-10 on the 8x8 UCI digits, direct input (pixel / 16 at each of T = 8 steps),
+  LIF decay 0.5, threshold 1, integrator read-out.
+* ``conv-digits``: conv3x3 16 - pool2 - conv3x3 32 - pool2 - FC 64 - 10 on the digits, T = 8.
+* ``vgg-cifar10``: the CIFAR-10 network of H2Learn's group's GPU BPTT library
+  (``liangling76/snn_gpu_training_bptt``): conv3x3 128-128-128(s2)-256-256-256(s2)-512-512-512(s2),
+  FC 8192-1024-512-10, T = 6, input 3x32x32 values, LIF decay 0.25 and threshold 0.25 (surrogate
+  width 1, i.e. half-width 0.5).
+* ``dvs-gesture``: a DVS128-Gesture-class network (11 classes; Amir et al., CVPR 2017). Input: events
+  as 2 polarity channels at 64x64 (the 128x128 sensor pooled 2x2), T = 16. Shape after the conv nets
+  used on that set (e.g. Fang et al., ICCV 2021: 3x3 convolutions with pooling, then FC), scaled down
+  as an assumption: conv3x3 32 @64 - pool2 - conv 64 @32 - pool2 - conv 128 @16 - pool2 - conv 128 @8
+  - pool2 - FC 2048-256 - 11; LIF decay 0.5, threshold 1.
+* ``hybrid-tracker``: two branches fused, after DashNet (Yang et al., arXiv 1909.12942): an ANN branch
+  on frames (1x64x64 values; conv3x3 s2 16 and 32 channels, ReLU) and an SNN branch on events
+  (2x64x64 spikes; conv3x3 s2 16 and 32 channels, LIF), fused by one LIF layer with a 3x3 convolution
+  from each branch (32x16x16), and a 1x1 convolution to a 16x16 response map read out by an
+  integrator; T = 8. All sizes are assumptions (DashNet's exact layer sizes are not reproduced).
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from archsim.errors import UserError
+from archsim.graph.network import Network
+from archsim.graph.quantize import Precision
+from workloads import export, stats as stats_mod
+from workloads.model import Builder, Model
+from workloads.neurons import LIFCell, ReLUCell, Readout, RectangularSurrogate
+from workloads.trainer import TrainConfig, accuracy, encoded_batches, predict, train as run_training
+
+DIGITS_INPUT_SCALE = 1.0 / 16  # pixels are k/16, so the 8-bit input integers are the raw pixels
+WEIGHT_BITS = 8
+#: assumption: synthetic input statistics of the untrained shapes (mean value of frames in [0, 1];
+#: event density per pixel, polarity channel and step of a DVS stream).
+FRAME_MEAN = 0.45
+EVENT_RATE = 0.05
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One zoo workload: how to build its model, and (when trainable) its training recipe."""
+
+    name: str
+    summary: str
+    make: Callable[[np.random.Generator], Model]
+    input_rate: dict[str, float]
+    trainable: bool = False
+    config: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=0))
+    input_scale: dict[str, float] = field(default_factory=dict)
+
+
+def _digits_lif() -> LIFCell:
+    return LIFCell(decay=0.5, threshold=1.0, reset="zero", spike_fn=RectangularSurrogate(width=1.0))
+
+
+def _mlp_digits(rng: np.random.Generator) -> Model:
+    b = Builder("mlp-digits", {"input": (64,)}, steps=8, rng=rng, input_kind={"input": "values"})
+    b.stage("hidden", _digits_lif(), ("input", [("dense", 128)]), init_gain=3.0)
+    b.stage("output", Readout(), ("hidden", [("dense", 10, True)]))
+    return b.model
+
+
+def _conv_digits(rng: np.random.Generator) -> Model:
+    b = Builder("conv-digits", {"input": (1, 8, 8)}, steps=8, rng=rng, input_kind={"input": "values"})
+    b.stage("conv1", _digits_lif(), ("input", [("conv", 16, 3, 1, 1)]), init_gain=3.0)
+    b.stage("conv2", _digits_lif(), ("conv1", [("pool", 2), ("conv", 32, 3, 1, 1)]), init_gain=3.0)
+    b.stage("fc", _digits_lif(), ("conv2", [("pool", 2), ("flatten",), ("dense", 64)]), init_gain=3.0)
+    b.stage("output", Readout(), ("fc", [("dense", 10, True)]))
+    return b.model
+
+
+def _vgg_cifar10(rng: np.random.Generator) -> Model:
+    b = Builder("vgg-cifar10", {"input": (3, 32, 32)}, steps=6, rng=rng, input_kind={"input": "values"})
+    cell = lambda: LIFCell(decay=0.25, threshold=0.25, spike_fn=RectangularSurrogate(width=1.0))  # noqa: E731
+    source = "input"
+    plan = [(128, 1), (128, 1), (128, 2), (256, 1), (256, 1), (256, 2), (512, 1), (512, 1), (512, 2)]
+    for i, (channels, stride) in enumerate(plan, start=1):
+        b.stage(f"conv{i}", cell(), (source, [("conv", channels, 3, stride, 1)]))
+        source = f"conv{i}"
+    b.stage("fc1", cell(), (source, [("flatten",), ("dense", 1024)]))
+    b.stage("fc2", cell(), ("fc1", [("dense", 512)]))
+    b.stage("output", Readout(), ("fc2", [("dense", 10, True)]))
+    return b.model
+
+
+def _dvs_gesture(rng: np.random.Generator) -> Model:
+    b = Builder("dvs-gesture", {"events": (2, 64, 64)}, steps=16, rng=rng, input_kind={"events": "spikes"})
+    b.stage("conv1", _digits_lif(), ("events", [("conv", 32, 3, 1, 1)]))
+    b.stage("conv2", _digits_lif(), ("conv1", [("pool", 2), ("conv", 64, 3, 1, 1)]))
+    b.stage("conv3", _digits_lif(), ("conv2", [("pool", 2), ("conv", 128, 3, 1, 1)]))
+    b.stage("conv4", _digits_lif(), ("conv3", [("pool", 2), ("conv", 128, 3, 1, 1)]))
+    b.stage("fc", _digits_lif(), ("conv4", [("pool", 2), ("flatten",), ("dense", 256)]))
+    b.stage("output", Readout(), ("fc", [("dense", 11, True)]))
+    return b.model
+
+
+def _hybrid_tracker(rng: np.random.Generator) -> Model:
+    b = Builder("hybrid-tracker", {"frames": (1, 64, 64), "events": (2, 64, 64)}, steps=8, rng=rng,
+                input_kind={"frames": "values", "events": "spikes"})
+    relu_gain = float(np.sqrt(2.0))  # He initialisation for the ANN branch
+    b.stage("ann1", ReLUCell(), ("frames", [("conv", 16, 3, 2, 1, True)]), init_gain=relu_gain)
+    b.stage("ann2", ReLUCell(), ("ann1", [("conv", 32, 3, 2, 1, True)]), init_gain=relu_gain)
+    b.stage("snn1", _digits_lif(), ("events", [("conv", 16, 3, 2, 1)]))
+    b.stage("snn2", _digits_lif(), ("snn1", [("conv", 32, 3, 2, 1)]))
+    b.stage("fuse", _digits_lif(), ("ann2", [("conv", 32, 3, 1, 1)]), ("snn2", [("conv", 32, 3, 1, 1)]))
+    b.stage("output", Readout(), ("fuse", [("conv", 1, 1, 1, 0, True)]))
+    return b.model
+
+
+_DIGITS_RECIPE = dict(batch_size=32, learning_rate=2e-3, encoding="direct")
+ZOO: dict[str, Entry] = {e.name: e for e in [
+    Entry("mlp-digits", "64-128-10 LIF MLP, 8x8 digits, T=8 (trainable)", _mlp_digits, {"input": 0.3},
+          trainable=True, config=TrainConfig(epochs=15, **_DIGITS_RECIPE), input_scale={"input": DIGITS_INPUT_SCALE}),
+    Entry("conv-digits", "conv 16-32, FC 64-10 LIF net, 8x8 digits, T=8 (trainable)", _conv_digits, {"input": 0.3},
+          trainable=True, config=TrainConfig(epochs=25, **_DIGITS_RECIPE), input_scale={"input": DIGITS_INPUT_SCALE}),
+    Entry("vgg-cifar10", "H2Learn-group VGG-style CIFAR-10 shape, 3x32x32, T=6", _vgg_cifar10,
+          {"input": FRAME_MEAN}),
+    Entry("dvs-gesture", "DVS-gesture-class conv net, 2x64x64 events, 11 classes, T=16", _dvs_gesture,
+          {"events": EVENT_RATE}),
+    Entry("hybrid-tracker", "DashNet-style ANN(frames)+SNN(events) tracker, fused, T=8", _hybrid_tracker,
+          {"frames": FRAME_MEAN, "events": EVENT_RATE}),
+]}
+
+
+def names() -> list[str]:
+    """Zoo workload names, in a fixed order."""
+    return list(ZOO)
+
+
+def entry(name: str) -> Entry:
+    """The zoo entry ``name``, or a one-line UserError listing the names."""
+    if name not in ZOO:
+        raise UserError(f"{name}: not a zoo workload (allowed: {', '.join(names())})")
+    return ZOO[name]
+
+
+def cache_dir() -> Path:
+    """Where trained zoo graphs are cached: ``$ARCHSIM_CACHE/zoo`` or ``~/.cache/archsim/zoo``."""
+    root = os.environ.get("ARCHSIM_CACHE")
+    return (Path(root) if root else Path.home() / ".cache" / "archsim") / "zoo"
+
+
+def cache_path(name: str, seed: int = 0) -> Path:
+    return cache_dir() / f"{name}-seed{seed}.nir"
+
+
+def make_model(name: str, seed: int = 0) -> Model:
+    """The untrained trainer model of ``name`` (weights drawn from a generator seeded by ``seed``)."""
+    return entry(name).make(np.random.default_rng([seed, 0]))
+
+
+def _export(name: str, model: Model, stats: dict, extra: dict) -> Network:
+    e = entry(name)
+    network = export.to_network(model, {"zoo": name, "stats": stats, **extra})
+    network.metadata["quant"] = export.quant_hints(network, model, WEIGHT_BITS, e.input_scale)
+    return network
+
+
+def build(name: str, seed: int = 0) -> Network:
+    """The untrained shape of ``name`` with synthetic spike statistics in its metadata."""
+    e = entry(name)
+    model = make_model(name, seed)
+    stats = stats_mod.synthetic(export.to_network(model), model.steps, e.input_rate)
+    return _export(name, model, stats, {"trained": False, "seed": seed})
+
+
+def load(name: str) -> Network:
+    """The cached trained graph of ``name`` (seed 0) when there is one, else :func:`build`."""
+    path = cache_path(name)
+    if entry(name).trainable and path.exists():
+        from archsim.graph.nir_io import read_network
+
+        return read_network(path)
+    return build(name)
+
+
+def _digits(model: Model):
+    from workloads.data import load_digits
+
+    train_split, test_split = load_digits()
+    shape = next(iter(model.inputs.values()))
+    reshape = lambda x: x.reshape(x.shape[0], *shape)  # noqa: E731
+    return reshape(train_split.x), train_split.y, reshape(test_split.x), test_split.y
+
+
+def train(name: str, epochs: int | None = None, seed: int = 0, out: str | Path | None = None,
+          log: Callable[[str], None] | None = None) -> tuple[Network, dict]:
+    """Train ``name`` (``epochs=None``: its recipe; 0: export the untrained shape) and export it.
+
+    Writes ``out`` and its ``.stats.json`` when ``out`` is given; a default-recipe run is also cached.
+    Returns the Network (float weights, quantisation hints and statistics in its metadata) and the
+    stats dictionary written beside the NIR file.
+    """
+    e = entry(name)
+    if epochs is not None and epochs < 0:
+        raise UserError(f"--epochs {epochs}: must be >= 0")
+    if epochs and not e.trainable:
+        trainable = ", ".join(n for n in names() if ZOO[n].trainable)
+        raise UserError(f"{name}: an untrained shape for performance studies, no data to train on "
+                        f"(use --epochs 0; trainable: {trainable})")
+    n_epochs = e.config.epochs if epochs is None else epochs
+    if n_epochs == 0:
+        network = build(name, seed)
+        stats = {"workload": name, "seed": seed, "epochs": 0, "steps": network.metadata["steps"], "trained": False,
+                 **network.metadata["stats"]}
+    else:
+        network, stats = _train_digits(name, n_epochs, seed, log)
+        if epochs is None:
+            export.write(network, stats, cache_path(name, seed))
+    if out is not None:
+        export.write(network, stats, out)
+    return network, stats
+
+
+def _train_digits(name: str, epochs: int, seed: int, log) -> tuple[Network, dict]:
+    e = entry(name)
+    config = TrainConfig(epochs=epochs, batch_size=e.config.batch_size, learning_rate=e.config.learning_rate,
+                         encoding=e.config.encoding, seed=seed)
+    model = make_model(name, seed)
+    train_x, train_y, test_x, test_y = _digits(model)
+    started = time.perf_counter()
+    result = run_training(model, train_x, train_y, test_x, test_y, config, log=log)
+    float_run = predict(model, test_x, config.encoding, seed)
+    input_name = next(iter(model.inputs))
+    stats = stats_mod.measured(float_run.spike_rates(), {input_name: float_run.input_mean},
+                               result.window_fraction, result.zero_grad_fraction)
+    network = _export(name, model, stats, {"trained": True, "seed": seed, "encoding": config.encoding})
+    precision = Precision(weight_bits=WEIGHT_BITS)
+    q_readout = export.quantized_readout(network, encoded_batches(test_x, model.steps, config.encoding, seed),
+                                         precision)
+    float_acc, quant_acc = accuracy(float_run.readout, test_y), accuracy(q_readout, test_y)
+    summary = {"workload": name, "seed": seed, "epochs": epochs, "steps": model.steps, "trained": True,
+               "encoding": config.encoding, "batch_size": config.batch_size,
+               "learning_rate": config.learning_rate, "parameters": model.parameter_count(),
+               "accuracy": {"float": float_acc, "quantized": quant_acc}, "weight_bits": WEIGHT_BITS,
+               "train_time_s": result.train_time_s, "total_time_s": time.perf_counter() - started,
+               "test_samples": int(test_y.size), "history": result.history}
+    network.metadata["accuracy"] = summary["accuracy"]
+    return network, {**summary, **stats}
