@@ -1,0 +1,29 @@
+"""``archsim map NET --chip CHIP.yaml [--out MAPPING.yaml]``: map a network and print the summary."""
+from __future__ import annotations
+
+from archsim.api import load_network
+from archsim.config import load_chip
+from archsim.errors import UserError
+from archsim.graph.quantize import Precision, quantize
+from archsim.mapping import map_network
+
+
+def main(args) -> int:
+    network = load_network(args.network, dt=args.dt)
+    chip = load_chip(args.chip)
+    if chip.family != "manycore":
+        raise UserError(f"{args.chip}: family: {chip.family!r} has no core mapping (allowed: manycore)")
+    qnet = quantize(network, Precision.from_config(chip.params["precision"]))
+    mapping = map_network(network, chip, qnet)
+    s = mapping.summary
+    print(f"{network.name} on {chip.name}: {s['cores_used']} of {s['cores_available']} cores")
+    print(f"  neuron utilisation {s['neuron_utilisation']:.1%}, axon utilisation {s['axon_utilisation']:.1%}")
+    print(f"  fan-in split layers: {', '.join(s['split_layers']) or 'none'}")
+    print(f"  expected traffic: {s['expected_packets_per_step']:.0f} packets/step, "
+          f"{s['expected_packet_hops_per_step']:.0f} packet-hops/step (every neuron firing)")
+    for name in mapping.orders:
+        print(f"  {name}: {len(mapping.layer_parts(name))} cores, order {mapping.orders[name]}")
+    if args.out:
+        mapping.save(args.out)
+        print(f"mapping written to {args.out}")
+    return 0

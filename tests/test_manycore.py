@@ -1,0 +1,104 @@
+"""Many-core chip model: reference == fast (cycles, spikes, actions), functional truth, configs."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from archsim.config import load_chip
+from archsim.errors import UserError
+from archsim.graph.functional import simulate as functional
+from archsim.graph.network import LIF, Dense, Layer, Network, Projection, ReLU
+from archsim.graph.quantize import Precision
+from archsim.graph.workload import Workload
+from archsim.models.manycore import simulate
+
+CHIP = "chips/tianjic.yaml"
+
+
+def _net(rng, n_in, hidden, n_out, subtract=False, relu_hidden=False):
+    lif = dict(decay=np.float64(0.875), threshold=np.float64(1.0), reset="subtract" if subtract else "zero")
+    hidden_neuron = ReLU() if relu_hidden else LIF(**lif)
+    return Network("rand", {"x": (n_in,)}, [
+        Layer("h", (hidden,), (Projection("x", (Dense(rng.normal(size=(hidden, n_in)) * 0.4),)),), hidden_neuron),
+        Layer("o", (n_out,), (Projection("h", (Dense(rng.normal(size=(n_out, hidden))),)),), LIF(**lif)),
+    ], ["o"], metadata={"quant": {"activation_scale": {"h": 0.05}}})
+
+
+def _small_chip(lanes, soma_lanes, axons, neurons, barrier, fixed):
+    chip = load_chip(CHIP)
+    over = {"core.dendrite_lanes": lanes, "core.soma_lanes": soma_lanes, "core.axons": axons,
+            "core.neurons": neurons, "timing.barrier_cycles": barrier, "noc.mesh_x": 8, "noc.mesh_y": 8}
+    chip = chip.with_overrides(over)
+    if fixed:
+        chip.params["timing"]["phase_length"] = "fixed"
+        chip.params["timing"]["fixed_phase_cycles"] = {"integrate": 30, "merge": 20, "fire": 20, "route": 25}
+    return chip
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 10_000), n_in=st.integers(3, 40), hidden=st.integers(1, 24), n_out=st.integers(1, 6),
+       lanes=st.sampled_from([1, 3, 16]), soma_lanes=st.sampled_from([1, 4]), axons=st.sampled_from([16, 64]),
+       neurons=st.sampled_from([4, 32]), barrier=st.integers(0, 5), fixed=st.booleans(),
+       subtract=st.booleans(), relu=st.booleans())
+def test_reference_equals_fast_and_functional(seed, n_in, hidden, n_out, lanes, soma_lanes, axons, neurons,
+                                              barrier, fixed, subtract, relu):
+    rng = np.random.default_rng(seed)
+    net = _net(rng, n_in, hidden, n_out, subtract, relu)
+    chip = _small_chip(lanes, soma_lanes, axons, neurons, barrier, fixed)
+    x = (rng.random((3, 2, n_in)) < 0.4).astype(float)
+    work = Workload("rand", net, {"x": x}, 3, 2)
+    fast = simulate(work, chip, "fast")
+    ref = simulate(work, chip, "reference")
+    assert fast.cycles == ref.cycles
+    assert fast.spikes == ref.spikes
+    assert fast.actions == ref.actions
+    assert fast.cycles_breakdown == ref.cycles_breakdown
+    assert fast.noc == ref.noc
+    truth = functional(net, {"x": x}, Precision.from_config(chip.params["precision"]))
+    np.testing.assert_array_equal(fast.outputs, truth.outputs["o"])
+
+
+def test_split_fan_in_counts_and_phases():
+    rng = np.random.default_rng(1)
+    net = _net(rng, 300, 20, 4)
+    x = (rng.random((2, 1, 300)) < 0.3).astype(float)
+    trace = simulate(Workload("w", net, {"x": x}, 2, 1), load_chip(CHIP), "fast")
+    assert trace.cycles_breakdown["per_phase"]["merge"] > 0          # 300 inputs > 256 axons: partial sums
+    assert trace.actions["dendrite"]["add"] >= trace.synaptic_ops    # SOPs plus partial-sum adds
+    assert trace.noc["packets"] > 0
+    assert sum(trace.cycles_breakdown["per_phase"].values()) == trace.cycles
+
+
+def test_full_core_round_near_tianjic_5050_cycles():
+    """One 256 x 256 core with every axon firing: integrate 4,112 + fire 272 + barriers, ~5,050 (calibration)."""
+    chip = load_chip(CHIP).with_overrides({"core.synapse_memory_kb": 64})
+    net = Network("full", {"x": (256,)}, [
+        Layer("a", (256,), (Projection("x", (Dense(np.full((256, 256), 0.01)),)),),
+              LIF(decay=np.float64(0.5), threshold=np.float64(0.5))),
+        Layer("b", (1,), (Projection("a", (Dense(np.ones((1, 256))),)),), LIF(decay=np.float64(0.5), threshold=np.float64(1e9)))],
+        ["b"])
+    trace = simulate(Workload("full", net, {"x": np.ones((1, 1, 256))}, 1, 1), chip, "fast")
+    first_stage = trace.cycles_breakdown["per_layer"]["a"]
+    assert 4_500 <= first_stage <= 5_600, first_stage
+
+
+@pytest.mark.parametrize("override, key", [
+    ({"core.neurons": -1}, "core.neurons"),
+    ({"noc.mesh_x": 0}, "noc.mesh_x"),
+    ({"timing.phase_length": "sometimes"}, "timing.phase_length"),
+])
+def test_bad_config_one_line(override, key):
+    with pytest.raises(UserError) as err:
+        load_chip(CHIP).with_overrides(override)
+    assert key in str(err.value) and "\n" not in str(err.value)
+
+
+def test_unknown_key_and_tiny_core(tmp_path):
+    text = open(CHIP).read()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("  axons: 256", "  axons: 256\n  axon: 3"))
+    with pytest.raises(UserError, match="core.axon: unknown key"):
+        load_chip(bad)
+    chip = load_chip(CHIP).with_overrides({"core.synapse_memory_kb": 0.0001})
+    from archsim.mapping import core_limits
+    with pytest.raises(UserError, match="core.synapse_memory_kb"):
+        core_limits(chip)

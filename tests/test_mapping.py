@@ -1,0 +1,57 @@
+"""Mapper: partition limits, placement, mapping files, validation, does-not-fit errors."""
+import numpy as np
+import pytest
+
+from archsim.config import load_chip
+from archsim.errors import UserError
+from archsim.graph.network import LIF, Conv2d, Dense, Flatten, Layer, Network, Projection
+from archsim.mapping import Mapping, map_network, validate_mapping
+
+CHIP = "chips/tianjic.yaml"
+LIF_ = dict(decay=np.float64(0.9), threshold=np.float64(1.0))
+
+
+def _mlp(n_in=784, hidden=300):
+    rng = np.random.default_rng(0)
+    return Network("mlp", {"x": (n_in,)}, [
+        Layer("h", (hidden,), (Projection("x", (Dense(rng.normal(size=(hidden, n_in))),)),), LIF(**LIF_)),
+        Layer("o", (10,), (Projection("h", (Dense(rng.normal(size=(10, hidden))),)),), LIF(**LIF_))], ["o"])
+
+
+def test_fan_in_split_and_limits_hold():
+    chip = load_chip(CHIP)
+    mapping = map_network(_mlp(), chip)
+    assert "h" in mapping.summary["split_layers"]
+    assert mapping.group_sizes["h"] == 256
+    for part in mapping.parts:
+        assert part.neurons[1] - part.neurons[0] <= 256
+    validate_mapping(mapping, _mlp(), chip)
+    assert len({p.core for p in mapping.parts}) == len(mapping.parts)
+
+
+def test_save_load_and_hand_edit(tmp_path):
+    chip = load_chip(CHIP)
+    net = _mlp(100, 50)
+    mapping = map_network(net, chip)
+    path = tmp_path / "m.yaml"
+    mapping.save(path)
+    loaded = Mapping.load(path)
+    validate_mapping(loaded, net, chip)
+    assert loaded.parts == mapping.parts
+    text = path.read_text().replace("neurons: [0, 50]", "neurons: [0, 40]", 1)
+    path.write_text(text)
+    with pytest.raises(UserError, match="layers.h.parts: neuron 40"):
+        validate_mapping(Mapping.load(path), net, chip, source=str(path))
+
+
+def test_conv_folded_and_does_not_fit():
+    rng = np.random.default_rng(0)
+    conv = Network("conv", {"x": (2, 16, 16)}, [
+        Layer("c", (8, 16, 16), (Projection("x", (Conv2d(rng.normal(size=(8, 2, 3, 3)), padding=(1, 1)),)),), LIF(**LIF_)),
+        Layer("o", (10,), (Projection("c", (Flatten(), Dense(rng.normal(size=(10, 2048))))),), LIF(**LIF_))], ["o"])
+    chip = load_chip(CHIP)
+    mapping = map_network(conv, chip)
+    validate_mapping(mapping, conv, chip)
+    tiny = chip.with_overrides({"noc.mesh_x": 2, "noc.mesh_y": 2})
+    with pytest.raises(UserError, match=r"needs \d+ cores but .* has 4"):
+        map_network(conv, tiny)
