@@ -350,17 +350,21 @@ def test_summary_has_pareto_front_and_respects_constraints(tmp_path):
     assert "Pareto front" in text and "latency_s [s]" in text and "12 ok (6 re-costed)" in text
 
 
+REAL_NODES = "{set: [{technology.node_nm: 28, technology.voltage_v: 0.9, technology.table: tech/28nm.yaml}, " \
+             "{technology.node_nm: 12, technology.voltage_v: 0.8, technology.table: tech/12nm.yaml}]}"
+
+
 def real_runner_chip() -> Path:
-    """chips/h2learn.yaml, or a skip naming what the real evaluator still lacks."""
+    """chips/tianjic.yaml, or a skip naming what the real evaluator still lacks."""
     pytest.importorskip("archsim.runner", reason="archsim.runner (the real point evaluator) cannot be imported")
     pytest.importorskip("workloads.zoo", reason="workloads.zoo (mlp-digits) cannot be imported")
     try:
-        from archsim.models.h2learn import simulate  # noqa: F401
+        from archsim.models.manycore import simulate  # noqa: F401
     except ImportError as exc:
-        pytest.skip(f"the h2learn model cannot be imported yet ({exc})")
-    chip = Path(__file__).parents[1] / "chips" / "h2learn.yaml"
+        pytest.skip(f"the many-core model cannot be imported yet ({exc})")
+    chip = Path(__file__).parents[1] / "chips" / "tianjic.yaml"
     if not chip.exists():
-        pytest.skip("chips/h2learn.yaml is not there")
+        pytest.skip("chips/tianjic.yaml is not there")
     return chip
 
 
@@ -369,8 +373,8 @@ def test_cli_sweep_runs_and_refuses_to_overwrite(tmp_path):
 
     chip = real_runner_chip()
     sweep = tmp_path / "s.yaml"
-    sweep.write_text(f"chip: {chip}\nworkloads: [{{network: mlp-digits, mode: train, batch: 1, steps: 2}}]\n"
-                     "axes: {technology.node_nm: [28, 45]}\n")
+    sweep.write_text(f"chip: {chip}\nworkloads: [{{network: mlp-digits, batch: 1, steps: 2}}]\n"
+                     f"axes: {{node: {REAL_NODES}}}\n")
     assert main(["sweep", str(sweep), "--workers", "1", "--quiet"]) == 0
     assert main(["sweep", str(sweep), "--workers", "1", "--quiet"]) == 2
     assert (tmp_path / "s.db").exists() and (tmp_path / "s.csv").exists()
@@ -382,18 +386,16 @@ def test_real_runner_recost_equals_simulation(tmp_path):
 
     chip_path = real_runner_chip()
     base = load_chip(chip_path)
-    node = base.get("technology.node_nm")
-    other = 45 if node != 45 else 28
     sweep = tmp_path / "s.yaml"
-    sweep.write_text(f"chip: {chip_path}\nworkloads: [{{network: mlp-digits, mode: train, batch: 1, steps: 2}}]\n"
-                     f"axes: {{technology.node_nm: [{node}, {other}]}}\n")
+    sweep.write_text(f"chip: {chip_path}\nworkloads: [{{network: mlp-digits, batch: 1, steps: 2}}]\n"
+                     f"axes: {{node: {REAL_NODES}}}\nrun: {{gpu: null}}\n")
     spec = load_sweep(sweep)
     with ResultStore(tmp_path / "s.db") as store:
         run = run_sweep(spec, store, executor=InProcessExecutor(), progress=False)
         rows = store.rows()
     assert (run.simulated, run.recosted, run.failed) == (1, 1, 0), run.failures
     recosted = next(r for r in rows if r["how"] == "recosted")
-    direct = runner.run("mlp-digits", base.with_overrides(recosted["config"]["overrides"]), mode="train", batch=1, steps=2)
+    direct = runner.run("mlp-digits", base.with_overrides(recosted["config"]["overrides"]), batch=1, steps=2, gpu=None)
     direct = json.loads(canonical_json(direct))
     for key in ("cycles", "latency_s", "energy_pj", "area_mm2", "energy_breakdown_pj", "area_breakdown_mm2"):
         assert direct[key] == recosted["result"][key], key
