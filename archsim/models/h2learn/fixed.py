@@ -74,7 +74,7 @@ def gradient_step(ds_spatial: np.ndarray, du_next: np.ndarray, u: np.ndarray, s:
 
 def spatial_gradient(sums: np.ndarray, layer, params, open_below: np.ndarray) -> np.ndarray:
     """dL/ds of the layer below from the integer sums ``W^T dL/du`` (zero where its window is closed)."""
-    return np.where(open_below, saturate(round_shift(sums, layer.exp), params.grad_bits), 0)
+    return np.where(open_below.reshape(sums.shape), saturate(round_shift(sums, layer.exp), params.grad_bits), 0)
 
 
 def loss_gradient(spike_counts: np.ndarray, labels: np.ndarray, steps: int, params) -> tuple[np.ndarray, float]:

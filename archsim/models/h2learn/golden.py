@@ -44,8 +44,9 @@ def conv_forward(x: np.ndarray, layer) -> np.ndarray:
     w = layer.kernel()
     k = w.shape[0]
     _, e, f = layer.out_shape
-    xp = _padded(x.reshape((-1,) + layer.in_shape).astype(np.int64), layer)
-    out = np.zeros((xp.shape[0], k, e, f), dtype=np.int64)
+    dtype = np.result_type(w, np.int64)   # integers here; float64 only for a float reference in tests
+    xp = _padded(x.reshape((-1,) + layer.in_shape).astype(dtype), layer)
+    out = np.zeros((xp.shape[0], k, e, f), dtype=dtype)
     for i, j, (rows, cols) in _tap_slices(layer, e, f):
         out += np.einsum("kc,ncef->nkef", w[:, :, i, j], xp[:, :, rows, cols])
     if layer.bias_q is not None:
@@ -59,7 +60,7 @@ def conv_backward(du: np.ndarray, layer) -> np.ndarray:
     _, e, f = layer.out_shape
     c, h, wd = layer.in_shape
     ph, pw = layer.padding
-    out = np.zeros((du.shape[0], c, h + 2 * ph, wd + 2 * pw), dtype=np.int64)
+    out = np.zeros((du.shape[0], c, h + 2 * ph, wd + 2 * pw), dtype=np.result_type(w, du, np.int64))
     for i, j, (rows, cols) in _tap_slices(layer, e, f):
         out[:, :, rows, cols] += np.einsum("kc,nkef->ncef", w[:, :, i, j], du)
     return out[:, :, ph:ph + h, pw:pw + wd]
@@ -69,8 +70,9 @@ def conv_weight_gradient(du: np.ndarray, x: np.ndarray, layer) -> np.ndarray:
     """Integer ``sum du * x`` over samples and positions, the expanded kernel's shape."""
     w = layer.kernel()
     _, e, f = layer.out_shape
-    xp = _padded(x.reshape((-1,) + layer.in_shape).astype(np.int64), layer)
-    dk = np.zeros(w.shape, dtype=np.int64)
+    dtype = np.result_type(du, np.int64)
+    xp = _padded(x.reshape((-1,) + layer.in_shape).astype(dtype), layer)
+    dk = np.zeros(w.shape, dtype=dtype)
     for i, j, (rows, cols) in _tap_slices(layer, e, f):
         dk[:, :, i, j] = np.einsum("nkef,ncef->kc", du, xp[:, :, rows, cols])
     return dk

@@ -1,0 +1,274 @@
+"""h2learn: gradients vs the golden quantised BPTT, reference steppers vs the fast path, ablations,
+arithmetic op counts, and one-line errors for bad input."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from archsim.config import load_chip
+from archsim.errors import UserError
+from archsim.graph.network import LIF, AvgPool2d, Conv2d, Dense, Flatten, Layer, Network, Projection, ReLU
+from archsim.graph.workload import Workload
+from archsim.models.h2learn import engines, golden, refstep, run_iteration, simulate, train
+from archsim.models.h2learn.layers import build_layers
+from archsim.models.h2learn.params import read_params
+
+CHIP = Path(__file__).resolve().parents[1] / "chips" / "h2learn.yaml"
+
+
+def lif(decay=0.25, threshold=0.25):
+    return LIF(decay=np.float64(decay), threshold=np.float64(threshold))
+
+
+def conv_net(rng, c_in=2, hw=6, c1=4, c2=3, classes=3, pool=True):
+    """conv3x3(pad 1) -> [avgpool2 ->] flatten -> dense -> dense, LIF everywhere."""
+    w1 = rng.normal(0, 0.6, (c1, c_in, 3, 3))
+    conv = Layer("conv", (c1, hw, hw), (Projection("in", (Conv2d(w1, padding=(1, 1)),)),), lif())
+    side = hw // 2 if pool else hw
+    ops = ((AvgPool2d((2, 2), (2, 2)),) if pool else ()) + (Flatten(), Dense(rng.normal(0, 0.5, (c2 * 4, c1 * side * side))))
+    fc = Layer("fc", (c2 * 4,), (Projection("conv", ops),), lif())
+    out = Layer("out", (classes,), (Projection("fc", (Dense(rng.normal(0, 0.5, (classes, c2 * 4))),)),), lif())
+    return Network("tiny-conv", {"in": (c_in, hw, hw)}, [conv, fc, out], ["out"])
+
+
+def workload(net, rng, steps=4, batch=3, rate=0.3, mode="train", valued=False):
+    shape = (steps, batch) + tuple(net.inputs["in"])
+    x = rng.random(shape) if valued else (rng.random(shape) < rate).astype(np.float32)
+    labels = rng.integers(0, net.layers[-1].size, batch)
+    return Workload(net.name, net, {"in": x}, steps, batch, mode, labels)
+
+
+def chip(**over):
+    c = load_chip(CHIP)
+    return c.with_overrides(over) if over else c
+
+
+def test_gradients_equal_golden_bptt():
+    rng = np.random.default_rng(1)
+    net = conv_net(rng)
+    wl = workload(net, rng, steps=5, batch=5)
+    ch = chip(**{"tiling.tile_samples": 2})
+    run = run_iteration(wl, ch)
+    params = read_params(ch)
+    layers = build_layers(net, params, input_valued=False)
+    x_q = (wl.inputs["in"] != 0).astype(np.int64)
+    ref = golden.bptt(layers, x_q, wl.labels, params)
+    assert any(np.any(d != 0) for d in ref.dweight)
+    for got, want in zip(run.dweights, ref.dweight):
+        np.testing.assert_array_equal(got, want)
+    assert run.loss == pytest.approx(ref.loss)
+
+
+def test_gradients_close_to_float_stbp():
+    """Quantised gradients stay close to float STBP on the same (dequantised) weights."""
+    rng = np.random.default_rng(2)
+    net = conv_net(rng, pool=False)
+    wl = workload(net, rng, steps=6, batch=8, rate=0.4)
+    ch = chip()
+    params = read_params(ch)
+    layers = build_layers(net, params, input_valued=False)
+    run = run_iteration(wl, ch)
+    x = (wl.inputs["in"] != 0).astype(np.float64)
+    want = float_stbp(layers, x, wl.labels, params)
+    for layer, got, ref in zip(layers, run.dweights, want):
+        got_real = got * 2.0 ** -params.grad_frac_bits
+        err = np.linalg.norm(got_real - ref) / max(np.linalg.norm(ref), 1e-12)
+        assert err < 0.05, (layer.name, err)
+
+
+def float_stbp(layers, x, labels, params):
+    """Float64 STBP backward (no gradient rounding) with the accelerator's dequantised weights.
+
+    The forward keeps the chip's floored decay so both runs see the same spikes: the bound measures the
+    gradient arithmetic, not spike flips from the forward format."""
+    steps, batch = x.shape[:2]
+    a = params.surrogate_width
+    acts, us, ss = [], [], []
+    for layer in layers:
+        w = layer.kernel() * 2.0 ** -layer.exp
+        alpha = layer.decay_q / 2 ** params.decay_frac_bits
+        v = layer.threshold_q * 2.0 ** -layer.exp
+        acts.append(x)
+        cur = golden.conv_forward(x.reshape((-1,) + layer.in_shape), _scaled(layer, w)).astype(np.float64)
+        cur = cur.reshape((steps, batch) + layer.out_shape)
+        u = np.zeros_like(cur)
+        s = np.zeros_like(cur)
+        for t in range(steps):
+            prev = u[t - 1] * (1 - s[t - 1]) if t else 0.0
+            u[t] = np.floor(alpha * prev * 2.0 ** layer.exp) * 2.0 ** -layer.exp + cur[t]
+            s[t] = u[t] > v
+        us.append(u)
+        ss.append(s)
+        x = s
+    counts = ss[-1].reshape(steps, batch, -1).sum(0)
+    onehot = np.eye(counts.shape[1])[labels]
+    ds = np.broadcast_to(((counts / steps - onehot) / steps).reshape((1, batch) + layers[-1].out_shape),
+                         (steps, batch) + layers[-1].out_shape)
+    grads = [None] * len(layers)
+    for li in range(len(layers) - 1, -1, -1):
+        layer = layers[li]
+        alpha = layer.decay_q / 2 ** params.decay_frac_bits
+        v = layer.threshold_q * 2.0 ** -layer.exp
+        u, s = us[li], ss[li]
+        du = np.zeros_like(u)
+        for t in range(steps - 1, -1, -1):
+            nxt = du[t + 1] if t + 1 < steps else 0.0
+            total = ds[t] - alpha * u[t] * nxt
+            du[t] = total * (np.abs(u[t] - v) < a / 2) / a + alpha * (1 - s[t]) * nxt
+        flat = du.reshape((steps * batch,) + layer.out_shape)
+        grads[li] = layer.reduce_kernel(golden.conv_weight_gradient(flat, acts[li], _scaled(layer, None)))
+        if li:
+            below = layers[li - 1]
+            vb = below.threshold_q * 2.0 ** -below.exp
+            w = layer.kernel() * 2.0 ** -layer.exp
+            sums = golden.conv_backward(flat, _scaled(layer, w)).reshape(us[li - 1].shape)
+            ds = np.where(np.abs(us[li - 1] - vb) < a / 2, sums, 0.0)
+    return grads
+
+
+class _scaled:
+    """A layer view whose kernel() is a float array (for the float reference only)."""
+
+    def __init__(self, layer, kernel):
+        self._layer, self._kernel = layer, kernel
+
+    def __getattr__(self, name):
+        return getattr(self._layer, name)
+
+    def kernel(self):
+        return self._kernel if self._kernel is not None else self._layer.kernel()
+
+    bias_q = None
+
+
+def test_training_iterations_lower_the_loss():
+    rng = np.random.default_rng(3)
+    net = conv_net(rng, pool=False)
+    wl = workload(net, rng, steps=6, batch=8, rate=0.4)
+    runs = train(wl, chip(), iterations=6)
+    losses = [r.loss for r in runs]
+    assert min(losses[1:]) < losses[0], losses
+
+
+def small_layer_case(draw_seed, c, hw, k, kernel, stride, pad, steps, batch, planes_valued):
+    rng = np.random.default_rng(draw_seed)
+    w = rng.normal(0, 0.7, (k, c, kernel, kernel))
+    first = Layer("a", (c, hw, hw), (Projection("in", (Conv2d(rng.normal(0, 0.7, (c, c, 1, 1))),)),), lif())
+    conv = Conv2d(w, stride=(stride, stride), padding=(pad, pad))
+    out_shape = conv.output_shape((c, hw, hw))
+    second = Layer("b", out_shape, (Projection("a", (conv,)),), lif())
+    net = Network("case", {"in": (c, hw, hw)}, [first, second], ["b"])
+    return net, workload(net, rng, steps=steps, batch=batch, rate=0.5, valued=planes_valued)
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 10_000), c=st.integers(1, 5), hw=st.integers(2, 5), k=st.integers(1, 4),
+       kernel=st.integers(1, 3), stride=st.integers(1, 2), pad=st.integers(0, 1), steps=st.integers(1, 4),
+       batch=st.integers(1, 3), lut=st.booleans(), sparsity=st.booleans(), group=st.integers(1, 4),
+       wue_steps=st.integers(1, 4), valued=st.booleans())
+def test_reference_steppers_equal_fast_path(seed, c, hw, k, kernel, stride, pad, steps, batch, lut, sparsity,
+                                            group, wue_steps, valued):
+    if kernel > hw + 2 * pad:
+        kernel = 1
+    net, wl = small_layer_case(seed, c, hw, k, kernel, stride, pad, steps, batch, valued)
+    ch = chip(**{"fe.lut": lut, "wue.lut": lut, "be.sparsity": sparsity, "fe.lut_group": group,
+                 "wue.lut_steps": wue_steps, "tiling.tile_samples": 2,
+                 "components.fe_lut.count": 3, "components.be_mac.count": 5, "components.wue_lut.count": 4})
+    fast = run_iteration(wl, ch, "fast")
+    ref = run_iteration(wl, ch, "reference")
+    assert fast.trace.cycles == ref.trace.cycles
+    assert fast.trace.actions == ref.trace.actions
+    assert fast.trace.synaptic_ops == ref.trace.synaptic_ops
+    assert fast.trace.cycles_breakdown == ref.trace.cycles_breakdown
+    for a, b in zip(fast.dweights, ref.dweights):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(fast.trace.outputs, ref.trace.outputs)
+
+
+def dense_case(rate, steps=3, batch=4, n_in=32, n_hidden=16, n_out=4, seed=5):
+    rng = np.random.default_rng(seed)
+    l1 = Layer("h", (n_hidden,), (Projection("in", (Dense(rng.normal(0, 0.4, (n_hidden, n_in))),)),), lif())
+    l2 = Layer("o", (n_out,), (Projection("h", (Dense(rng.normal(0, 0.6, (n_out, n_hidden))),)),), lif())
+    net = Network("dense", {"in": (n_in,)}, [l1, l2], ["o"])
+    return net, workload(net, rng, steps=steps, batch=batch, rate=rate)
+
+
+def test_forward_op_counts_equal_the_arithmetic():
+    """All-ones input, no padding: FE adds (LUT off) = K*C*R^2*E^2*T*B; LUT reads = K*R^2*E^2*T*B*ceil(C/k)."""
+    rng = np.random.default_rng(7)
+    k, c, r, hw, steps, batch = 5, 6, 3, 6, 2, 3
+    conv = Conv2d(rng.normal(0, 0.3, (k, c, r, r)))
+    e = conv.output_shape((c, hw, hw))[1]
+    layer = Layer("c", (k, e, e), (Projection("in", (conv,)),), lif())
+    net = Network("one", {"in": (c, hw, hw)}, [layer], ["c"])
+    x = np.ones((steps, batch, c, hw, hw))
+    wl = Workload("one", net, {"in": x}, steps, batch, "infer", None)
+    plain = simulate(wl, chip(**{"fe.lut": False}))
+    assert plain.actions["fe_adder"]["add"] == k * c * r * r * e * e * steps * batch
+    assert plain.synaptic_ops == k * c * r * r * e * e * steps * batch
+    group = 4
+    lut = simulate(wl, chip(**{"fe.lut_group": group}))
+    assert lut.actions["fe_lut"]["read"] == k * r * r * e * e * steps * batch * -(-c // group)
+    tables = k * r * r * -(-c // group)
+    assert lut.actions["fe_lut"]["write"] == tables * 2 ** group
+    assert lut.actions["fe_adder"]["add"] == tables * (2 ** group - group - 1) + lut.actions["fe_lut"]["read"]
+
+
+def test_dense_backward_macs_equal_the_arithmetic():
+    net, wl = dense_case(0.5)
+    trace = simulate(wl, chip(**{"be.sparsity": False}))
+    sp = trace.details["sparsity"]
+    assert trace.actions["be_mac"]["mac"] == 4 * 16 * 3 * 4     # out x hidden x T x B, only the top layer
+    assert sp["o"]["backward_macs"] == sp["o"]["backward_macs_dense"] == 4 * 16 * 3 * 4
+
+
+def test_ablations_move_cycles_the_expected_way():
+    net, wl = dense_case(0.05, steps=6, batch=8, n_in=256, n_hidden=64, n_out=8)
+    base = simulate(wl, chip())
+    assert simulate(wl, chip(**{"be.sparsity": False})).cycles_breakdown["engine"]["be"] > \
+        base.cycles_breakdown["engine"]["be"]
+    assert simulate(wl, chip(pipeline=False)).cycles > base.cycles
+    # dense spikes (every input fires): a group of k spikes costs one LUT read instead of k adds
+    net, wl = dense_case(1.0, steps=6, batch=8, n_in=256, n_hidden=64, n_out=8)
+    lut_on = simulate(wl, chip(**{"tiling.tile_samples": 8}))
+    lut_off = simulate(wl, chip(**{"fe.lut": False, "tiling.tile_samples": 8}))
+    assert lut_off.cycles_breakdown["engine"]["fe"] > lut_on.cycles_breakdown["engine"]["fe"]
+
+
+def test_trace_reports_engines_sparsity_and_timeline():
+    net, wl = dense_case(0.3)
+    trace = simulate(wl, chip(**{"tiling.tile_samples": 2}))
+    d = trace.details
+    assert set(d["utilisation"]) == {"fe", "be", "wue"} and all(0 < v <= 1 for v in d["utilisation"].values())
+    assert {row[0] for row in d["timeline"]} == {"fe", "be", "wue"}
+    assert 0 < d["sparsity"]["o"]["du_density"] <= 1
+    assert trace.actions["dram"]["read"] > 0 and trace.cycles > 0
+    assert trace.outputs.shape == (3, 4, 4)
+
+
+def test_bad_input_fails_with_one_line():
+    net, wl = dense_case(0.3)
+    wl.batch = 0
+    with pytest.raises(UserError, match="batch 0"):
+        simulate(wl, chip())
+    rng = np.random.default_rng(0)
+    relu = Layer("r", (4,), (Projection("in", (Dense(rng.normal(size=(4, 8))),)),), ReLU())
+    net = Network("ann", {"in": (8,)}, [relu], ["r"])
+    with pytest.raises(UserError, match="layer 'r': a ReLU neuron cannot be trained") as err:
+        simulate(workload_flat(net), chip())
+    assert "\n" not in str(err.value)
+    rec = Layer("h", (4,), (Projection("h", (Dense(rng.normal(size=(4, 4))),), recurrent=True),), lif())
+    net = Network("rec", {"in": (8,)}, [rec], ["h"])
+    with pytest.raises(UserError, match="recurrent projection"):
+        simulate(workload_flat(net), chip())
+    net, wl = dense_case(0.3)
+    with pytest.raises(UserError, match="activation_buffer.size_kb"):
+        simulate(wl, chip(**{"components.activation_buffer.size_kb": 0.001}))
+
+
+def workload_flat(net, steps=2, batch=2):
+    x = np.ones((steps, batch) + tuple(net.inputs["in"]))
+    return Workload(net.name, net, {"in": x}, steps, batch, "train", np.zeros(batch, dtype=np.int64))
