@@ -68,6 +68,8 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
             raise UserError("--chip: required unless --precision float (a functional run)")
         return _functional(workload)
     chip = resolve_chip(chip)
+    if isinstance(gpu, str) and gpu.lower() == "none":
+        gpu = None
     if chip.family == "gpu":
         return _gpu_alone(workload, chip)
     if precision == "float":
