@@ -1,25 +1,27 @@
 """The fast engine: Numba kernels that compute exactly what the reference stepper computes.
 
-Instead of stepping every cycle, the kernel processes channel requests as events in the same
-global order the stepper grants them: by (request cycle, flit arbitration rank), from a binary heap.
-Each channel keeps only the index of its next free slot, which is exact for first-come
-first-served arbitration with unbounded input buffers (see ``archsim/noc/__init__.py``): when
-requests are taken in arbitration order, the slots already granted at or after the current cycle
-form one contiguous run, so a request is granted ``max(next free slot, first slot at or after its
-request cycle)``. Work is O(flit-hops x log(flits in flight)), independent of idle cycles.
+The stepper visits every cycle and every waiting flit; this kernel touches each flit once per
+channel it uses. The insight that makes this exact: with first-come first-served arbitration and
+unbounded input buffers (``archsim/noc/__init__.py``, rules 2-5), a channel's grant to a request
+depends only on the requests to that channel that come before it in arbitration order, and when
+requests are taken in that order the slots already granted at or after the current cycle form one
+contiguous run. So each channel keeps only its next free slot, and a request made in cycle ``c`` is
+granted slot ``max(next free slot, first slot at or after c)`` the moment it is taken.
 
-Heap entries are (key, step, packet) with ``key = request_cycle << 32 | gid``: ``gid`` is the
-flit's arbitration rank (flits numbered packet by packet, oldest packet first) and ``step`` the
-position of the flit copy in its packet's multicast tree.
+Requests are taken in the stepper's order: cycle by cycle (a calendar of per-cycle event lists;
+a grant always leads to requests in later cycles, since every channel is at least one cycle long),
+and within a cycle by flit rank ``gid`` (flits numbered packet by packet, oldest packet first).
+Injection ports serve only their own core's flits, which all request at their packet's injection
+cycle, so their grants are computed up front, packet by packet in rank order. Work is
+O(flit-hops + cycles spanned) plus a small sort per busy cycle; idle cycles cost one array read.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-GID_BITS = 32
-GID_MASK = (1 << GID_BITS) - 1
-MAX_CYCLE = (1 << (63 - GID_BITS)) - 1
+# Cycles one phase may span (calendar length); beyond it the kernel refuses rather than allocate.
+MAX_SPAN_CYCLES = 1 << 28
 
 
 @njit(cache=True)
@@ -99,57 +101,17 @@ def _add_child(step, channel, parent, step_channel, first_child, next_sibling):
     first_child[parent] = step
 
 
-@njit(cache=True)
-def _before(key_a, step_a, key_b, step_b):
-    return key_a < key_b or (key_a == key_b and step_a < step_b)
+# Columns of the event pool (one row per pending request of a flit copy) and of a cycle's batch.
+GID, STEP, PACKET, NEXT = range(4)
 
 
 @njit(cache=True)
-def _heap_push(keys, steps, owners, size, key, step, owner):
-    """Insert at position ``size`` (capacity checked by the caller) and sift up."""
-    i = size
-    while i > 0:
-        parent = (i - 1) >> 1
-        if not _before(key, step, keys[parent], steps[parent]):
-            break
-        keys[i] = keys[parent]
-        steps[i] = steps[parent]
-        owners[i] = owners[parent]
-        i = parent
-    keys[i] = key
-    steps[i] = step
-    owners[i] = owner
-
-
-@njit(cache=True)
-def _heap_pop_root(keys, steps, owners, size):
-    """Remove the root of a heap of ``size`` entries (the caller has read it)."""
-    size -= 1
-    key, step, owner = keys[size], steps[size], owners[size]
-    i = 0
-    while True:
-        child = 2 * i + 1
-        if child >= size:
-            break
-        if child + 1 < size and _before(keys[child + 1], steps[child + 1], keys[child], steps[child]):
-            child += 1
-        if not _before(keys[child], steps[child], key, step):
-            break
-        keys[i] = keys[child]
-        steps[i] = steps[child]
-        owners[i] = owners[child]
-        i = child
-    keys[i] = key
-    steps[i] = step
-    owners[i] = owner
-
-
-@njit(cache=True)
-def run_events(flits, inject_cycle, first_gid, root_step, step_channel, first_child, next_sibling,
-               chan_rate_num, chan_rate_den, chan_latency, chan_target, link_interchip,
+def run_events(flits, inject_cycle, rank_order, first_gid, root_step, step_channel, first_child,
+               next_sibling, chan_rate_num, chan_rate_den, chan_latency, chan_target, link_interchip,
                router_latency, n_routers):
     """Simulate every flit; returns the per-channel, per-router and per-packet counts.
 
+    ``rank_order`` lists packets oldest first; ``first_gid[p]`` is the rank of packet p's flit 0.
     Returns ``(channel_flits, channel_stalls, router_flits, packet_finish, hops, interchip_flits)``.
     """
     n_packets = flits.shape[0]
@@ -161,58 +123,102 @@ def run_events(flits, inject_cycle, first_gid, root_step, step_channel, first_ch
     packet_finish = np.zeros(n_packets, np.int64)
     hops = 0
     interchip = 0
-    capacity = max(64, 2 * n_packets)
-    keys = np.empty(capacity, np.int64)
-    steps = np.empty(capacity, np.int64)
-    owners = np.empty(capacity, np.int64)
-    size = 0
-    for p in range(n_packets):      # flit 0 of every packet; flit k+1 is queued when k is granted
-        if inject_cycle[p] > MAX_CYCLE:
-            raise ValueError("NoC: cycle count beyond the kernel's range")
-        _heap_push(keys, steps, owners, size, (inject_cycle[p] << GID_BITS) | first_gid[p], root_step[p], p)
-        size += 1
-    eject_base = 5 * n_routers
-    while size > 0:
-        key, step, p = keys[0], steps[0], owners[0]
-        _heap_pop_root(keys, steps, owners, size)
-        size -= 1
-        requested = key >> GID_BITS
-        flit = (key & GID_MASK) - first_gid[p]
-        channel = step_channel[step]
-        num = chan_rate_num[channel]
-        den = chan_rate_den[channel]
-        slot = max(next_free_slot[channel], (requested * num + den - 1) // den)
-        next_free_slot[channel] = slot + 1
-        granted = slot * den // num
-        channel_flits[channel] += 1
-        channel_stalls[channel] += granted - requested
-        arrival = granted + chan_latency[channel]
-        # Room for this flit's children (at most 4 links and an ejection port) and its next flit.
-        if size + 6 > capacity:
-            capacity = 2 * capacity
-            keys = _grown(keys, capacity)
-            steps = _grown(steps, capacity)
-            owners = _grown(owners, capacity)
-        if step == root_step[p] and flit + 1 < flits[p]:
-            _heap_push(keys, steps, owners, size, key + 1, step, p)
-            size += 1
-        if channel >= eject_base:
-            if arrival > packet_finish[p]:
-                packet_finish[p] = arrival
+    if n_packets == 0:
+        return channel_flits, channel_stalls, router_flits, packet_finish, hops, interchip
+    # Pending requests live in ``pool`` rows; ``pool[:, NEXT]`` chains the rows of one calendar
+    # day (``calendar[cycle - base_cycle]`` is the first) and, separately, the free rows.
+    pool = np.empty((1024, 4), np.int64)
+    n_used = 0
+    free = -1
+    n_free = 0
+    base_cycle = inject_cycle[rank_order[0]]
+    calendar = np.full(1024, -1, np.int64)
+    last_cycle = inject_cycle[rank_order[n_packets - 1]]
+    next_packet = 0                                # next packet (in rank order) to inject
+    batch = np.empty((1024, 3), np.int64)          # this cycle's requests: gid, step, packet
+    cycle = base_cycle - 1
+    while cycle < last_cycle:
+        cycle += 1
+        day = cycle - base_cycle
+        m = 0
+        # Every flit of a packet requests its injection port in the packet's injection cycle.
+        while next_packet < n_packets and inject_cycle[rank_order[next_packet]] == cycle:
+            p = rank_order[next_packet]
+            next_packet += 1
+            if m + flits[p] > batch.shape[0]:
+                batch = _grown_rows(batch, 2 * (m + flits[p]))
+            for flit in range(flits[p]):
+                batch[m, GID] = first_gid[p] + flit
+                batch[m, STEP] = root_step[p]
+                batch[m, PACKET] = p
+                m += 1
+        row = calendar[day] if day < calendar.shape[0] else -1
+        while row >= 0:
+            if m == batch.shape[0]:
+                batch = _grown_rows(batch, 2 * m)
+            batch[m, GID] = pool[row, GID]
+            batch[m, STEP] = pool[row, STEP]
+            batch[m, PACKET] = pool[row, PACKET]
+            m += 1
+            following = pool[row, NEXT]
+            pool[row, NEXT] = free
+            free = row
+            n_free += 1
+            row = following
+        if m == 0:
             continue
-        if channel < 4 * n_routers:
-            if flit == 0:
-                hops += 1
-            if link_interchip[channel]:
-                interchip += 1
-        router_flits[chan_target[channel]] += 1
-        ready = arrival + router_latency
-        if ready > MAX_CYCLE:
-            raise ValueError("NoC: cycle count beyond the kernel's range")
-        child_key = (ready << GID_BITS) | (key & GID_MASK)
-        child = first_child[step]
-        while child >= 0:
-            _heap_push(keys, steps, owners, size, child_key, child, p)
-            size += 1
-            child = next_sibling[child]
+        order = np.argsort(batch[:m, GID]) if m > 1 else np.zeros(1, np.int64)
+        for j in range(m):
+            gid = batch[order[j], GID]
+            step = batch[order[j], STEP]
+            p = batch[order[j], PACKET]
+            channel = step_channel[step]
+            num = chan_rate_num[channel]
+            den = chan_rate_den[channel]
+            slot = max(next_free_slot[channel], (cycle * num + den - 1) // den)
+            next_free_slot[channel] = slot + 1
+            granted = slot * den // num
+            channel_flits[channel] += 1
+            channel_stalls[channel] += granted - cycle
+            arrival = granted + chan_latency[channel]
+            if channel >= 5 * n_routers:          # ejection port: delivered to the core
+                packet_finish[p] = max(packet_finish[p], arrival)
+                continue
+            if channel < 4 * n_routers:
+                hops += gid == first_gid[p]
+                interchip += link_interchip[channel]
+            router_flits[chan_target[channel]] += 1
+            ready = arrival + router_latency
+            last_cycle = max(last_cycle, ready)
+            ready_day = ready - base_cycle
+            if ready_day >= calendar.shape[0]:
+                if ready_day >= MAX_SPAN_CYCLES:
+                    raise ValueError("NoC: a phase spans more cycles than the kernel's calendar allows")
+                longer = np.full(max(2 * calendar.shape[0], ready_day + 1), -1, np.int64)
+                longer[:calendar.shape[0]] = calendar
+                calendar = longer
+            if n_free + pool.shape[0] - n_used < 5:   # a router has at most 5 outputs
+                pool = _grown_rows(pool, 2 * pool.shape[0])
+            child = first_child[step]
+            while child >= 0:
+                if free >= 0:
+                    row = free
+                    free = pool[row, NEXT]
+                    n_free -= 1
+                else:
+                    row = n_used
+                    n_used += 1
+                pool[row, GID] = gid
+                pool[row, STEP] = child
+                pool[row, PACKET] = p
+                pool[row, NEXT] = calendar[ready_day]
+                calendar[ready_day] = row
+                child = next_sibling[child]
     return channel_flits, channel_stalls, router_flits, packet_finish, hops, interchip
+
+
+@njit(cache=True)
+def _grown_rows(array, rows):
+    bigger = np.empty((rows, array.shape[1]), array.dtype)
+    bigger[:array.shape[0]] = array
+    return bigger
