@@ -272,3 +272,27 @@ def test_bad_input_fails_with_one_line():
 def workload_flat(net, steps=2, batch=2):
     x = np.ones((steps, batch) + tuple(net.inputs["in"]))
     return Workload(net.name, net, {"in": x}, steps, batch, "train", np.zeros(batch, dtype=np.int64))
+
+
+def readout_net(rng):
+    """dense LIF -> dense LI integrator read-out (the zoo's shape)."""
+    from archsim.graph.network import LI
+    h = Layer("h", (12,), (Projection("in", (Dense(rng.normal(0, 0.5, (12, 20))),)),), lif())
+    o = Layer("o", (3,), (Projection("h", (Dense(rng.normal(0, 0.5, (3, 12))),)),), LI(decay=np.float64(1.0)))
+    return Network("readout", {"in": (20,)}, [h, o], ["o"])
+
+
+def test_readout_gradients_equal_golden_and_training_lowers_loss():
+    rng = np.random.default_rng(11)
+    net = readout_net(rng)
+    wl = Workload("readout", net, {"in": rng.random((4, 6, 20))}, 4, 6, "train", rng.integers(0, 3, 6))
+    ch = chip(**{"tiling.tile_samples": 4})
+    params = read_params(ch)
+    layers = build_layers(net, params, input_valued=True)
+    x_q = np.clip(np.rint(wl.inputs["in"] * 255), 0, 255).astype(np.int64)
+    ref = golden.bptt(layers, x_q, wl.labels, params)
+    run = run_iteration(wl, ch)
+    for got, want in zip(run.dweights, ref.dweight):
+        np.testing.assert_array_equal(got, want)
+    losses = [r.loss for r in train(wl, ch, iterations=5)]
+    assert min(losses[1:]) < losses[0], losses

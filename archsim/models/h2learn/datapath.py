@@ -65,8 +65,7 @@ def forward(layer, x: np.ndarray, params) -> tuple[np.ndarray, np.ndarray]:
     prev_u = np.zeros(cur.shape[1:], dtype=np.int64)
     prev_s = np.zeros(cur.shape[1:], dtype=np.uint8)
     for t in range(steps):
-        prev_u, prev_s = fixed.lif_step(prev_u, prev_s, cur[t], layer.decay_q, layer.threshold_q,
-                                        params.decay_frac_bits, params.membrane_bits)
+        prev_u, prev_s = fixed.neuron_step(layer, prev_u, prev_s, cur[t], params)
         u[t], s[t] = prev_u, prev_s
     return u, s
 
@@ -77,7 +76,8 @@ def membrane_gradient(layer, ds_spatial: np.ndarray, u: np.ndarray, s: np.ndarra
     du = np.zeros(u.shape, dtype=np.int64)
     for t in range(steps - 1, -1, -1):
         du_next = du[t + 1] if t + 1 < steps else du[t]
-        du[t] = fixed.gradient_step(ds_spatial[t], du_next, u[t], s[t], layer, params, last_step=t == steps - 1)
+        du[t] = fixed.neuron_gradient_step(layer, ds_spatial[t], du_next, u[t], s[t], params,
+                                           last_step=t == steps - 1)
     return du
 
 

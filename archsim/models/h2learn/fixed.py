@@ -102,6 +102,52 @@ def updated_weights(weight_q: np.ndarray, dweight_q: np.ndarray, layer, params) 
     return np.clip(weight_q - step, -qmax, qmax)
 
 
+def neuron_step(layer, u_prev: np.ndarray, s_prev: np.ndarray, current: np.ndarray, params):
+    """One forward step of the layer's neuron: LIF (:func:`lif_step`) or, for an integrator read-out,
+    ``v = sat(((v * decay_q) >> F) + current)`` without spikes."""
+    if layer.readout:
+        v = saturate(((np.asarray(u_prev, dtype=np.int64) * layer.decay_q) >> params.decay_frac_bits) + current,
+                     params.membrane_bits)
+        return v, np.zeros(v.shape, dtype=np.uint8)
+    return lif_step(u_prev, s_prev, current, layer.decay_q, layer.threshold_q, params.decay_frac_bits,
+                    params.membrane_bits)
+
+
+def neuron_gradient_step(layer, d_out: np.ndarray, du_next: np.ndarray, u: np.ndarray, s: np.ndarray, params,
+                         last_step: bool) -> np.ndarray:
+    """dL/du[t]: :func:`gradient_step` for LIF; for the read-out ``d_out[t] + decay * dL/du[t+1]``."""
+    if layer.readout:
+        carried = 0 if last_step else round_shift(np.asarray(du_next, dtype=np.int64) * layer.decay_q,
+                                                  params.decay_frac_bits)
+        return saturate(np.asarray(d_out, dtype=np.int64) + carried, params.grad_bits)
+    return gradient_step(d_out, du_next, u, s, layer, params, last_step)
+
+
+def output_gradient(layer, u: np.ndarray, s: np.ndarray, labels: np.ndarray, params) -> tuple[np.ndarray, float]:
+    """dL/d(output) for every step, (T, B, *out_shape), and the mean loss per sample.
+
+    A spiking output layer: the spike-count MSE of :func:`loss_gradient`, the same at every step. An
+    integrator read-out: softmax cross-entropy on ``logits = v[T-1] / T`` (as workloads.trainer), summed
+    over the batch; the host computes softmax in floating point and sends dL/dv[T-1] = (p - y) / T as
+    gradient codes (interpretation: the loss is not on the accelerator).
+    """
+    steps, batch = u.shape[:2]
+    out = np.zeros(u.shape, dtype=np.int64)
+    if not layer.readout:
+        grad, loss = loss_gradient(s.reshape(steps, batch, -1).sum(axis=0), labels, steps, params)
+        out[:] = grad.reshape((1, batch) + u.shape[2:])
+        return out, loss
+    logits = u[-1].reshape(batch, -1) * 2.0 ** -layer.exp / steps
+    z = logits - logits.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    loss = -float(log_p[np.arange(batch), labels].mean())
+    d = np.exp(log_p)
+    d[np.arange(batch), labels] -= 1.0
+    out[-1] = saturate(np.rint(d / steps * 2 ** params.grad_frac_bits).astype(np.int64), params.grad_bits
+                       ).reshape(u.shape[1:])
+    return out, loss
+
+
 def quantize_input(x: np.ndarray, planes: int) -> np.ndarray:
     """Network input as unsigned integers: spikes stay 0/1; values in [0, 1] become ``planes``-bit codes."""
     if planes == 1:

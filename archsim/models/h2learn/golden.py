@@ -92,23 +92,19 @@ def bptt(layers, x_q: np.ndarray, labels: np.ndarray, params) -> BpttResult:
         for t in range(steps):
             prev_u = u[t - 1] if t else np.zeros_like(cur[0])
             prev_s = s[t - 1] if t else np.zeros(cur[0].shape, dtype=np.uint8)
-            u[t], s[t] = fixed.lif_step(prev_u, prev_s, cur[t], layer.decay_q, layer.threshold_q,
-                                        params.decay_frac_bits, params.membrane_bits)
+            u[t], s[t] = fixed.neuron_step(layer, prev_u, prev_s, cur[t], params)
         us.append(u)
         ss.append(s)
         x = s
-    counts = ss[-1].reshape(steps, batch, -1).sum(axis=0)
-    top_grad, loss = fixed.loss_gradient(counts, labels, steps, params)
-    ds_spatial = np.broadcast_to(top_grad.reshape((1, batch) + layers[-1].out_shape),
-                                 (steps, batch) + layers[-1].out_shape)
+    ds_spatial, loss = fixed.output_gradient(layers[-1], us[-1], ss[-1], labels, params)
     dus, dws, dbs = [None] * len(layers), [None] * len(layers), [None] * len(layers)
     for li in range(len(layers) - 1, -1, -1):
         layer = layers[li]
         du = np.zeros(us[li].shape, dtype=np.int64)
         for t in range(steps - 1, -1, -1):
             du_next = du[t + 1] if t + 1 < steps else np.zeros_like(du[0])
-            du[t] = fixed.gradient_step(ds_spatial[t], du_next, us[li][t], ss[li][t], layer, params,
-                                        last_step=t == steps - 1)
+            du[t] = fixed.neuron_gradient_step(layer, ds_spatial[t], du_next, us[li][t], ss[li][t], params,
+                                               last_step=t == steps - 1)
         dus[li] = du
         flat_du = du.reshape((steps * batch,) + layer.out_shape)
         dws[li] = layer.reduce_kernel(conv_weight_gradient(flat_du, inputs[li], layer))

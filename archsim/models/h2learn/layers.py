@@ -6,9 +6,9 @@ kernel (each weight repeated over its p x p pooling window, the 1/p^2 folded int
 the engines always see 0/1 inputs and LUT grouping stays exact. Weight gradients of the expanded kernel
 are summed back over the pooling windows (:meth:`TrainLayer.reduce_kernel`).
 
-Supported: a chain of LIF layers (reset to zero, no leak), each fed by exactly one feed-forward
-projection ``[AvgPool2d] [Flatten] Dense|Conv2d`` from the previous layer or the network input. Anything
-else raises a one-line :class:`~archsim.errors.UserError` naming the layer.
+Supported: a chain of LIF layers (reset to zero, no leak), optionally ending in an LI read-out (no
+leak potential), each fed by exactly one feed-forward projection ``[AvgPool2d] [Flatten] Dense|Conv2d``
+from the previous layer or the network input. Anything else raises a one-line :class:`~archsim.errors.UserError` naming the layer.
 
 Fixed point (interpretation, documented in the package docstring): each layer keeps power-of-two
 weight scale ``2^-exp`` chosen once from the initial weights, so the membrane, the threshold and the
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from archsim.errors import UserError
-from archsim.graph.network import LIF, AvgPool2d, Conv2d, Dense, Flatten, Network
+from archsim.graph.network import LI, LIF, AvgPool2d, Conv2d, Dense, Flatten, Network
 from archsim.models.h2learn.params import H2LearnParams
 
 
@@ -51,6 +51,7 @@ class TrainLayer:
     decay_q: int
     half_window_q: int           # surrogate window half-width in membrane units
     input_planes: int            # 1 for spikes; activation_bits for a valued network input
+    readout: bool = False        # an integrator (LI) read-out: no spikes, softmax cross-entropy on v[T-1]
 
     def kernel(self) -> np.ndarray:
         """The expanded kernel over the unpooled, binary input: (K, C, R, S) int64."""
@@ -141,8 +142,10 @@ def build_layers(network: Network, params: H2LearnParams, input_valued: bool) ->
     layers: list[TrainLayer] = []
     prev = input_name
     for index, layer in enumerate(network.layers):
-        if not isinstance(layer.neuron, LIF):
-            raise _unsupported(layer, f"a {type(layer.neuron).__name__} neuron")
+        readout = isinstance(layer.neuron, LI) and index == len(network.layers) - 1
+        if not isinstance(layer.neuron, LIF) and not readout:
+            where = "" if not isinstance(layer.neuron, LI) else " before the last layer"
+            raise _unsupported(layer, f"a {type(layer.neuron).__name__} neuron{where}")
         if len(layer.projections) != 1:
             raise _unsupported(layer, f"{len(layer.projections)} projections")
         proj = layer.projections[0]
@@ -151,12 +154,12 @@ def build_layers(network: Network, params: H2LearnParams, input_valued: bool) ->
         if proj.source != prev:
             raise _unsupported(layer, f"a projection from {proj.source!r} (not the previous layer {prev!r})")
         neuron = layer.neuron
-        if neuron.reset != "zero" or _uniform(neuron.v_reset, layer.name, "v_reset") != 0.0:
+        if not readout and (neuron.reset != "zero" or _uniform(neuron.v_reset, layer.name, "v_reset") != 0.0):
             raise _unsupported(layer, "a LIF that does not reset to zero")
         decay = _uniform(neuron.decay, layer.name, "decay")
         if (1.0 - decay) * _uniform(neuron.v_leak, layer.name, "v_leak") != 0.0:
-            raise _unsupported(layer, "a LIF with a leak potential")
-        threshold = _uniform(neuron.threshold, layer.name, "threshold")
+            raise _unsupported(layer, f"a {type(neuron).__name__} with a leak potential")
+        threshold = 0.0 if readout else _uniform(neuron.threshold, layer.name, "threshold")
         gain = _uniform(neuron.gain, layer.name, "gain")
         src_shape = tuple(network.shape_of(proj.source))
         pool, op, dense = _parse_ops(layer, src_shape)
@@ -191,8 +194,9 @@ def build_layers(network: Network, params: H2LearnParams, input_valued: bool) ->
             stride=stride, padding=padding, exp=exp,
             threshold_q=int(round(threshold * 2 ** exp)),
             decay_q=int(round(decay * 2 ** params.decay_frac_bits)),
-            half_window_q=int(round(params.surrogate_width / 2 * 2 ** exp)),
+            half_window_q=0 if readout else int(round(params.surrogate_width / 2 * 2 ** exp)),
             input_planes=input_planes if index == 0 else 1,
+            readout=readout,
         ))
         prev = layer.name
     if not layers:

@@ -134,8 +134,7 @@ def fe_reference(layer, x: np.ndarray, params):
     for t in range(steps):
         prev_u = u[t - 1] if t else np.zeros_like(u[0])
         prev_s = s_out[t - 1] if t else np.zeros_like(s_out[0])
-        u[t], s_out[t] = fixed.lif_step(prev_u, prev_s, cur[t], layer.decay_q, layer.threshold_q,
-                                        params.decay_frac_bits, params.membrane_bits)
+        u[t], s_out[t] = fixed.neuron_step(layer, prev_u, prev_s, cur[t], params)
         for _ in range(u[t].size):
             lanes.issue()
     lanes.drain()

@@ -161,10 +161,8 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
             tiles.append(tile_steps)
             continue
 
-        counts = ss[-1].reshape(steps, tb, -1).sum(axis=0)
-        top_grad, loss = fixed.loss_gradient(counts, labels[b0:b1], steps, params)
+        ds, loss = fixed.output_gradient(layers[-1], us[-1], ss[-1], labels[b0:b1], params)
         loss_sum += loss * tb
-        ds = np.broadcast_to(top_grad.reshape((1, tb) + layers[-1].out_shape), (steps, tb) + layers[-1].out_shape)
         for li in range(len(layers) - 1, -1, -1):
             layer = layers[li]
             below = layers[li - 1] if li > 0 else None
