@@ -125,10 +125,7 @@ def _gpu_estimate(workload: Workload, gpu, chip: Chip):
 def _gpu_alone(workload: Workload, chip: Chip) -> RunOutcome:
     from archsim.gpu import estimate
 
-    est = estimate(workload, chip)
-    if not est.fits_in_memory:
-        raise UserError(f"{chip.path}: batch {workload.batch} does not fit: needs "
-                        f"{est.memory_bytes / 2**30:.1f} GiB of {chip.params['memory_gb']} GB")
+    est = estimate(workload, chip, require_fit=True)
     gpu = est.to_dict()
     result = {
         "schema": result_mod.SCHEMA, "chip": chip.name, "family": "gpu", "workload": workload.name,
@@ -139,7 +136,7 @@ def _gpu_alone(workload: Workload, chip: Chip) -> RunOutcome:
         "energy_pj": est.energy_pj, "energy_breakdown_pj": est.energy_breakdown_pj,
         "static_energy_pj": est.static_energy_pj, "area_mm2": est.area_mm2,
         "area_breakdown_mm2": est.area_breakdown_mm2, "cost_sources": est.sources,
-        "synaptic_ops": int(gpu.get("synaptic_ops", 0)), "spikes": int(gpu.get("spikes", 0)),
+        "synaptic_ops": int(est.synaptic_ops), "spikes": None,
         "gpu_detail": gpu,
     }
     return RunOutcome(result=result, outputs=None, workload=workload)

@@ -63,9 +63,22 @@ def render(result: dict) -> str:
             ratio = result.get("vs_gpu", {}).get(ratio_key.get(key, ""), None)
             line += f"{ratio:>11.3g}x" if ratio else ""
         lines.append(line)
-    lines.append(f"{'cycles':14}{result['cycles']:>16,}")
-    lines.append(f"{'synaptic ops':14}{result['synaptic_ops']:>16,}")
-    lines.append(f"{'spikes':14}{result['spikes']:>16,}")
+    for label, key in (("cycles", "cycles"), ("synaptic ops", "synaptic_ops"), ("spikes", "spikes")):
+        if result.get(key) is not None:
+            lines.append(f"{label:14}{result[key]:>16,}")
     if result.get("energy_per_synaptic_op_pj"):
         lines.append(f"{'pJ/synaptic op':14}{result['energy_per_synaptic_op_pj']:>16.3g}")
+    if result.get("family") == "gpu":
+        lines += _kernel_table(result["gpu_detail"])
     return "\n".join(lines)
+
+
+def _kernel_table(gpu: dict) -> list[str]:
+    """Where the GPU's time goes, by kernel kind and by what bounds it."""
+    lines = ["time by kernel:"]
+    for name, seconds in sorted(gpu.get("time_by_kernel_s", {}).items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {name:24}{format_quantity(seconds, 's'):>12}")
+    bounds = ", ".join(f"{k} {format_quantity(v, 's')}" for k, v in gpu.get("time_by_bound_s", {}).items())
+    if bounds:
+        lines.append(f"time by bound: {bounds}")
+    return lines
