@@ -127,12 +127,12 @@ def _hybrid_tracker(rng: np.random.Generator) -> Model:
     return b.model
 
 
-_DIGITS_RECIPE = dict(batch_size=32, learning_rate=2e-3, encoding="direct")
+_DIGITS_RECIPE = dict(batch_size=32, learning_rate=3e-3, encoding="direct")
 ZOO: dict[str, Entry] = {e.name: e for e in [
     Entry("mlp-digits", "64-128-10 LIF MLP, 8x8 digits, T=8 (trainable)", _mlp_digits, {"input": 0.3},
           trainable=True, config=TrainConfig(epochs=15, **_DIGITS_RECIPE), input_scale={"input": DIGITS_INPUT_SCALE}),
     Entry("conv-digits", "conv 16-32, FC 64-10 LIF net, 8x8 digits, T=8 (trainable)", _conv_digits, {"input": 0.3},
-          trainable=True, config=TrainConfig(epochs=25, **_DIGITS_RECIPE), input_scale={"input": DIGITS_INPUT_SCALE}),
+          trainable=True, config=TrainConfig(epochs=20, **_DIGITS_RECIPE), input_scale={"input": DIGITS_INPUT_SCALE}),
     Entry("vgg-cifar10", "H2Learn-group VGG-style CIFAR-10 shape, 3x32x32, T=6", _vgg_cifar10,
           {"input": FRAME_MEAN}),
     Entry("dvs-gesture", "DVS-gesture-class conv net, 2x64x64 events, 11 classes, T=16", _dvs_gesture,
