@@ -14,12 +14,19 @@ import sys
 from archsim.errors import UserError
 
 
+def _zoo_listing() -> str:
+    from workloads import zoo
+
+    return "zoo workloads:\n" + "\n".join(f"  {name:16} {zoo.ZOO[name].summary}" for name in zoo.names())
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="archsim", description="Cycle-accurate simulator of neuromorphic hardware.")
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
 
-    t = sub.add_parser("train", help="train a zoo workload and export it as NIR")
+    t = sub.add_parser("train", help="train a zoo workload and export it as NIR", epilog=_zoo_listing(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("workload", help="model-zoo name (see the list below)")
     t.add_argument("--out", help="NIR file to write (default: WORKLOAD.nir)")
     t.add_argument("--epochs", type=int, default=None, help="training epochs (0 exports the untrained shape)")
