@@ -126,7 +126,7 @@ def toy_spec(path: Path):
 TWELVE_POINTS = """
     name: twelve
     chip: toy.yaml
-    workloads: [{network: net-a, mode: infer, batch: 2, steps: 3}]
+    workloads: [{network: mlp-digits, mode: infer, batch: 2, steps: 3}]
     axes:
       core.neurons: [32, 64, 128]
       mesh.width: [1, 2]
@@ -155,7 +155,7 @@ def sweep_once(tmp_path: Path, executor, tag: str) -> list[tuple]:
 def test_linked_axis_sets_keys_together(tmp_path):
     spec = toy_spec(write_sweep(tmp_path, """
         chip: toy.yaml
-        workloads: [{network: a}]
+        workloads: [{network: mlp-digits}]
         axes:
           size: {set: [{core.neurons: 32, mesh.width: 1}, {core.neurons: 64, mesh.width: 2}]}
           technology.node_nm: [28, 45]
@@ -165,7 +165,7 @@ def test_linked_axis_sets_keys_together(tmp_path):
                                                  {"core.neurons": 32, "mesh.width": 1, "technology.node_nm": 45}]
     assert points[2].axes == {"size": 64, "technology.node_nm": 28}
     with pytest.raises(UserError, match="axes.size: mesh.depth: no such key"):
-        toy_spec(write_sweep(tmp_path, "chip: toy.yaml\nworkloads: [{network: a}]\naxes: {size: {set: [{mesh.depth: 2}]}}\n"))
+        toy_spec(write_sweep(tmp_path, "chip: toy.yaml\nworkloads: [{network: mlp-digits}]\naxes: {size: {set: [{mesh.depth: 2}]}}\n"))
 
 
 def test_points_grid_zip_random_and_hashes(tmp_path):
@@ -177,7 +177,7 @@ def test_points_grid_zip_random_and_hashes(tmp_path):
     assert not is_cost_only("core.neurons") and not is_cost_only("components.sram.size_kb")
     zipped = toy_spec(write_sweep(tmp_path, """
         chip: toy.yaml
-        workloads: [{network: a}, {network: b}]
+        workloads: [{network: mlp-digits}, {network: conv-digits}]
         axes: {core.neurons: [32, 64], mesh.width: [1, 2]}
         combine: zip
     """, "zip.yaml"))
@@ -186,7 +186,7 @@ def test_points_grid_zip_random_and_hashes(tmp_path):
     assert len(expand_points(zipped)) == 4
     body = """
         chip: toy.yaml
-        workloads: [{network: a}]
+        workloads: [{network: mlp-digits}]
         axes: {core.neurons: {range: [8, 80, 8]}, mesh.width: [1, 2, 3]}
         combine: random
         samples: 5
@@ -204,7 +204,7 @@ def test_points_grid_zip_random_and_hashes(tmp_path):
     ("{core.neurons: {range: [1, 9, 0]}}", "axes.core.neurons: range step 0"),
 ])
 def test_bad_axis_is_one_line_naming_it(tmp_path, axes, message):
-    path = write_sweep(tmp_path, f"chip: toy.yaml\nworkloads: [{{network: a}}]\naxes: {axes}\n")
+    path = write_sweep(tmp_path, f"chip: toy.yaml\nworkloads: [{{network: mlp-digits}}]\naxes: {axes}\n")
     with pytest.raises(UserError) as err:
         toy_spec(path)
     assert message in str(err.value) and "\n" not in str(err.value) and str(path) in str(err.value)
@@ -213,10 +213,10 @@ def test_bad_axis_is_one_line_naming_it(tmp_path, axes, message):
 def test_bad_structure_is_one_line(tmp_path):
     cases = {
         "chip: toy.yaml\naxes: {}\n": "workloads: required key is missing",
-        "chip: toy.yaml\nworkloads: [{network: a}]\naxes: {}\nobjectives: [speed]\n": "objectives[0]: 'speed' is not allowed",
-        "chip: toy.yaml\nworkloads: [{network: a}]\naxes: {core.neurons: [1, 2], mesh.width: [1]}\ncombine: zip\n":
+        "chip: toy.yaml\nworkloads: [{network: mlp-digits}]\naxes: {}\nobjectives: [speed]\n": "objectives[0]: 'speed' is not allowed",
+        "chip: toy.yaml\nworkloads: [{network: mlp-digits}]\naxes: {core.neurons: [1, 2], mesh.width: [1]}\ncombine: zip\n":
             "axes.mesh.width: has 1 values but axes.core.neurons has 2",
-        "chip: toy.yaml\nworkloads: [{network: a}]\naxes: {core.neurons: [1]}\ncombine: random\nsamples: 3\n":
+        "chip: toy.yaml\nworkloads: [{network: mlp-digits}]\naxes: {core.neurons: [1]}\ncombine: random\nsamples: 3\n":
             "samples: 3 is too large",
         "chip: toy.yaml\nworkloads: [{network: missing.nir}]\naxes: {}\n": "workloads[0].network: no such file",
     }
@@ -254,7 +254,7 @@ def test_recosted_point_equals_simulated_one(tmp_path):
 def test_failing_point_is_recorded_and_the_rest_finish(tmp_path):
     spec = toy_spec(write_sweep(tmp_path, """
         chip: toy.yaml
-        workloads: [{network: a}]
+        workloads: [{network: mlp-digits}]
         axes: {core.neurons: [8, 13, 16], technology.node_nm: [28, 45]}
     """))
     with ResultStore(tmp_path / "s.db") as store:

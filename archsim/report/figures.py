@@ -44,6 +44,9 @@ def vs_gpu(result: dict):
         ax.bar([chip, gpu_name], values, color=["tab:blue", "tab:gray"])
         if all(v > 0 for v in values):
             ax.set_yscale("log")
+            ax.set_ylim(min(values) / 10, max(values) * 3)
+        for x, v in enumerate(values):
+            ax.annotate(f"{v:.3g}", (x, v), ha="center", va="bottom", fontsize="small")
         ax.set_title(f"{name} [{unit}]")
     fig.tight_layout()
     return fig
@@ -53,17 +56,21 @@ def energy_breakdown(result: dict):
     breakdown = result.get("energy_breakdown_pj") or {}
     if not breakdown:
         return "The result has no energy breakdown."
-    components = sorted(breakdown, key=lambda c: -_total(breakdown[c]))
-    actions = sorted({a for c in components for a in _as_dict(breakdown[c])})
+    breakdown = {c: _as_dict(v) for c, v in breakdown.items()}
+    components = sorted(breakdown, key=lambda c: -(_total(breakdown[c]) or 0.0))
+    actions = sorted({a for c in components for a in breakdown[c]})
+    scale, unit = _energy_scale(max(_total(v) or 0.0 for v in breakdown.values()))
     fig = Figure(figsize=(max(6, 0.5 * len(components) + 3), 4))
     ax = fig.add_subplot()
     bottom = np.zeros(len(components))
     for action in actions:
-        heights = np.array([_as_dict(breakdown[c]).get(action, 0.0) for c in components]) * 1e-12
+        heights = np.array([breakdown[c].get(action, 0.0) for c in components]) * scale
         ax.bar(components, heights, bottom=bottom, label=action)
         bottom += heights
-    ax.set_ylabel("energy [J]")
-    ax.set_title("Energy by component and action")
+    ax.set_ylabel(f"energy [{unit}]")
+    static = result.get("static_energy_pj")
+    ax.set_title("Dynamic energy by component and action"
+                 + (f"\n(static leakage, not stacked: {static * scale:.3g} {unit})" if static else ""))
     ax.tick_params(axis="x", rotation=60)
     ax.legend(fontsize="small", ncol=2)
     fig.tight_layout()
@@ -101,7 +108,8 @@ def per_layer(result: dict):
     elif cycles:
         panels.append((cycles, "cycles"))
     if energy:
-        panels.append(({k: v * 1e-12 for k, v in energy.items()}, "energy [J]"))
+        scale, unit = _energy_scale(max(energy.values()))
+        panels.append(({k: v * scale for k, v in energy.items()}, f"energy [{unit}]"))
     fig = Figure(figsize=(5 * len(panels), 3.5))
     for i, (data, label) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
@@ -258,6 +266,14 @@ def _total(value):
         parts = [_total(v) for v in value.values()]
         return None if any(p is None for p in parts) else float(sum(parts))
     return None
+
+
+def _energy_scale(max_pj: float) -> tuple[float, str]:
+    """Factor from pJ and the unit that keeps the largest bar between 1 and 1000."""
+    for factor, unit in ((1e-12, "J"), (1e-9, "mJ"), (1e-6, "µJ"), (1e-3, "nJ")):
+        if max_pj * factor >= 1:
+            return factor, unit
+    return 1.0, "pJ"
 
 
 def _as_dict(value) -> dict:

@@ -44,7 +44,8 @@ class SweepRun:
 
 
 def run_sweep(spec: SweepSpec, store: ResultStore, *, workers: int | None = None, scheduler: str | None = None,
-              executor=None, resume: bool = False, run_fn=None, recost_fn=None, progress: bool = True) -> SweepRun:
+              executor=None, resume: bool = False, run_fn=None, recost_fn=None, progress: bool = True,
+              recost: bool = True) -> SweepRun:
     """Evaluate every point of ``spec`` not yet stored as ``ok``, writing each outcome to ``store``.
 
     ``executor`` (anything with ``submit``/``completed``/``close``) wins over ``workers``/``scheduler``.
@@ -66,7 +67,7 @@ def run_sweep(spec: SweepSpec, store: ResultStore, *, workers: int | None = None
     if not todo:
         return report
 
-    scheduler_state = _Schedule(spec, store, todo, run_fn, recost_fn)
+    scheduler_state = _Schedule(spec, store, todo, run_fn, recost_fn, recost)
     executor = executor or make_executor(workers, scheduler)
     start = time.perf_counter()
     bar = tqdm(total=len(todo), disable=not progress, unit="pt", desc=spec.name, dynamic_ncols=True)
@@ -99,18 +100,18 @@ def _count(report: SweepRun, outcome: dict) -> None:
 class _Schedule:
     """Which points wait on which simulation, and what to submit when one finishes."""
 
-    def __init__(self, spec: SweepSpec, store: ResultStore, todo: list[Point], run_fn, recost_fn):
-        self.spec, self.store, self.run_fn, self.recost_fn = spec, store, run_fn, recost_fn
-        self.by_hash = {p.hash: p for p in todo}
+    def __init__(self, spec: SweepSpec, store: ResultStore, todo: list[Point], run_fn, recost_fn, recost: bool):
+        self.spec, self.store, self.run_fn, self.recost_fn, self.recost = spec, store, run_fn, recost_fn, recost
+        self.group_of = {p.hash: p.sim_hash if recost else p.hash for p in todo}
         self.queues: dict[str, deque[Point]] = {}
         for point in todo:
-            self.queues.setdefault(point.sim_hash, deque()).append(point)
+            self.queues.setdefault(self.group_of[point.hash], deque()).append(point)
         self.groups = list(self.queues)
 
     def start(self, sim_hash: str, executor) -> None:
         """Re-cost the whole group from a stored simulation, or simulate its first point."""
         queue = self.queues[sim_hash]
-        stored = self.store.simulated_result(sim_hash)
+        stored = self.store.simulated_result(sim_hash) if self.recost else None
         if stored is not None:
             while queue:
                 self._submit_recost(queue.popleft(), *stored, executor)
@@ -122,7 +123,7 @@ class _Schedule:
     def finished(self, outcome: dict, executor) -> None:
         if outcome["how"] == "simulated":
             # success: the rest of the group re-costs it; failure: the next point tries to simulate
-            self.start(self.by_hash[outcome["hash"]].sim_hash, executor)
+            self.start(self.group_of[outcome["hash"]], executor)
 
     def _submit_recost(self, point: Point, source_hash: str, source_result: str, executor) -> None:
         executor.submit(recost_point, point.hash, self.spec.base_chip, point.overrides, source_hash, source_result,
