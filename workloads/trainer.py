@@ -29,7 +29,7 @@ class TrainConfig:
 
     epochs: int = 20
     batch_size: int = 32
-    learning_rate: float = 2e-3
+    learning_rate: float = 3e-3
     #: the learning rate follows a cosine from ``learning_rate`` down to this fraction of it
     final_lr_fraction: float = 0.05
     encoding: str = "direct"

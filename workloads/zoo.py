@@ -76,7 +76,7 @@ def _digits_lif() -> LIFCell:
 def _mlp_digits(rng: np.random.Generator) -> Model:
     b = Builder("mlp-digits", {"input": (64,)}, steps=8, rng=rng, input_kind={"input": "values"})
     b.stage("hidden", _digits_lif(), ("input", [("dense", 128)]), init_gain=3.0)
-    b.stage("output", Readout(), ("hidden", [("dense", 10, True)]))
+    b.stage("readout", Readout(), ("hidden", [("dense", 10, True)]))
     return b.model
 
 
@@ -85,7 +85,7 @@ def _conv_digits(rng: np.random.Generator) -> Model:
     b.stage("conv1", _digits_lif(), ("input", [("conv", 16, 3, 1, 1)]), init_gain=3.0)
     b.stage("conv2", _digits_lif(), ("conv1", [("pool", 2), ("conv", 32, 3, 1, 1)]), init_gain=3.0)
     b.stage("fc", _digits_lif(), ("conv2", [("pool", 2), ("flatten",), ("dense", 64)]), init_gain=3.0)
-    b.stage("output", Readout(), ("fc", [("dense", 10, True)]))
+    b.stage("readout", Readout(), ("fc", [("dense", 10, True)]))
     return b.model
 
 
@@ -99,7 +99,7 @@ def _vgg_cifar10(rng: np.random.Generator) -> Model:
         source = f"conv{i}"
     b.stage("fc1", cell(), (source, [("flatten",), ("dense", 1024)]))
     b.stage("fc2", cell(), ("fc1", [("dense", 512)]))
-    b.stage("output", Readout(), ("fc2", [("dense", 10, True)]))
+    b.stage("readout", Readout(), ("fc2", [("dense", 10, True)]))
     return b.model
 
 
@@ -110,7 +110,7 @@ def _dvs_gesture(rng: np.random.Generator) -> Model:
     b.stage("conv3", _digits_lif(), ("conv2", [("pool", 2), ("conv", 128, 3, 1, 1)]))
     b.stage("conv4", _digits_lif(), ("conv3", [("pool", 2), ("conv", 128, 3, 1, 1)]))
     b.stage("fc", _digits_lif(), ("conv4", [("pool", 2), ("flatten",), ("dense", 256)]))
-    b.stage("output", Readout(), ("fc", [("dense", 11, True)]))
+    b.stage("readout", Readout(), ("fc", [("dense", 11, True)]))
     return b.model
 
 
@@ -123,7 +123,7 @@ def _hybrid_tracker(rng: np.random.Generator) -> Model:
     b.stage("snn1", _digits_lif(), ("events", [("conv", 16, 3, 2, 1)]))
     b.stage("snn2", _digits_lif(), ("snn1", [("conv", 32, 3, 2, 1)]))
     b.stage("fuse", _digits_lif(), ("ann2", [("conv", 32, 3, 1, 1)]), ("snn2", [("conv", 32, 3, 1, 1)]))
-    b.stage("output", Readout(), ("fuse", [("conv", 1, 1, 1, 0, True)]))
+    b.stage("readout", Readout(), ("fuse", [("conv", 1, 1, 1, 0, True)]))
     return b.model
 
 
