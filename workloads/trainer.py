@@ -13,6 +13,7 @@ window, and the fraction of exactly zero dL/du.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -21,6 +22,20 @@ import numpy as np
 
 from workloads.encoding import encode
 from workloads.model import Model
+
+
+def single_threaded_blas():
+    """A context in which BLAS runs on one thread (``threadpoolctl``, when installed).
+
+    The trainer's matrices are small: extra BLAS threads cost more in synchronisation than they save,
+    and on a busy machine they spin against other processes (15x slower measured on 2 shared cores).
+    Without threadpoolctl this is a no-op and BLAS keeps its default thread count.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 @dataclass(frozen=True)
@@ -152,6 +167,11 @@ def accuracy(readout: np.ndarray, labels: np.ndarray) -> float:
 def train(model: Model, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
           config: TrainConfig, log: Callable[[str], None] | None = None) -> TrainResult:
     """Train ``model`` in place; evaluates on the test set after every epoch."""
+    with single_threaded_blas():
+        return _train(model, train_x, train_y, test_x, test_y, config, log)
+
+
+def _train(model, train_x, train_y, test_x, test_y, config, log) -> TrainResult:
     rng = np.random.default_rng([config.seed, 1])
     name = _input_name(model)
     optimizer = Adam(model, config.learning_rate)

@@ -46,7 +46,8 @@ from archsim.graph.quantize import Precision
 from workloads import export, stats as stats_mod
 from workloads.model import Builder, Model
 from workloads.neurons import LIFCell, ReLUCell, Readout, RectangularSurrogate
-from workloads.trainer import TrainConfig, accuracy, encoded_batches, predict, train as run_training
+from workloads.trainer import (TrainConfig, accuracy, encoded_batches, predict, single_threaded_blas,
+                               train as run_training)
 
 DIGITS_INPUT_SCALE = 1.0 / 16  # pixels are k/16, so the 8-bit input integers are the raw pixels
 WEIGHT_BITS = 8
@@ -224,7 +225,8 @@ def train(name: str, epochs: int | None = None, seed: int = 0, out: str | Path |
         stats = {"workload": name, "seed": seed, "epochs": 0, "steps": network.metadata["steps"], "trained": False,
                  **network.metadata["stats"]}
     else:
-        network, stats = _train_digits(name, n_epochs, seed, log)
+        with single_threaded_blas():
+            network, stats = _train_digits(name, n_epochs, seed, log)
         if epochs is None:
             export.write(network, stats, cache_path(name, seed))
     if out is not None:
