@@ -174,3 +174,18 @@ def test_stats_accuracy_matches_network(short_mlp):
     x = load_digits()[1]
     readout = export.float_readout(network, encoded_batches(x.x.reshape(-1, 64), 8, "direct"))
     assert accuracy(readout, x.y) == stats["accuracy"]["float"]
+
+
+@pytest.mark.parametrize("name", ["mlp-digits", "conv-digits"])
+def test_archsim_run_float_reproduces_trainer_outputs(tmp_path, name):
+    from archsim.cli import main as cli_main
+
+    model = zoo.make_model(name, seed=4)
+    _, _, vx, _ = _digits_for(model)
+    seq = next(encoded_batches(vx[:6], model.steps, "direct"))
+    path = tmp_path / "n.nir"
+    export.write(export.to_network(model), {}, path)
+    np.save(tmp_path / "x.npy", seq)
+    assert cli_main(["run", str(path), "--precision", "float", "--input", str(tmp_path / "x.npy"),
+                     "--save-outputs", str(tmp_path / "y.npy")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), model.forward({"input": seq})[model.output])
