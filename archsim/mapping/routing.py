@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 import scipy.sparse as sp
 
@@ -20,69 +21,143 @@ from archsim.mapping.partition import neuron_order
 
 @dataclass(eq=False)
 class PartRoute:
-    """One placed part with everything the chip model needs."""
+    """One placed part with everything the chip model needs.
+
+    Its synapses are a CSR matrix local axons x local neurons (``indptr``, ``indices`` sorted within
+    each axon, ``weights``), stored entries only (explicit zero weights included).
+    """
 
     index: int
     layer: str
     core: tuple[int, int]
     neurons: np.ndarray          # flat neuron indices of the layer held here, local order
-    axon_rows: np.ndarray        # input-space rows received here, local axon order
-    synapses: sp.csr_matrix      # local axons x local neurons
+    axon_rows: np.ndarray        # input-space rows received here (ascending), local axon order
+    indptr: np.ndarray
+    indices: np.ndarray
+    weights: np.ndarray
     owner: int                   # index of the part that merges partial sums (itself when owner)
+
+    @property
+    def synapses(self) -> sp.csr_matrix:
+        """The local synapse matrix as a SciPy CSR matrix (local axons x local neurons)."""
+        return sp.csr_matrix((self.weights, self.indices, self.indptr), shape=(len(self.axon_rows), len(self.neurons)))
 
 
 @dataclass(eq=False)
 class Routes:
-    """All parts plus, per layer, which part owns each neuron and who needs each neuron's output."""
+    """All parts plus, per layer, which part owns each neuron and who needs each neuron's output.
+
+    ``dest_ptr[layer]`` / ``dest_parts[layer]`` is a CSR list: the receiving part indices of flat
+    neuron ``n`` are ``dest_parts[layer][dest_ptr[layer][n]:dest_ptr[layer][n + 1]]`` (ascending).
+    """
 
     parts: list[PartRoute]
     owner_of: dict[str, np.ndarray]                       # layer -> part index per flat neuron
-    destinations: dict[str, list[np.ndarray]]             # layer -> per flat neuron: receiving part indices
+    dest_ptr: dict[str, np.ndarray]
+    dest_parts: dict[str, np.ndarray]
+
+    def destinations(self, layer: str, neuron: int) -> np.ndarray:
+        """Receiving part indices of one neuron of ``layer``."""
+        ptr = self.dest_ptr[layer]
+        return self.dest_parts[layer][ptr[neuron]:ptr[neuron + 1]]
 
 
 def build_routes(mapping: Mapping, lowered: dict[str, LoweredLayer]) -> Routes:
+    """Per part its axons and local synapses, per layer the owners, per source neuron its receivers.
+
+    Work is O(synapses) in compiled loops over the layer's CSC matrix; no dense matrix is formed.
+    """
     parts: list[PartRoute] = []
     owner_of: dict[str, np.ndarray] = {}
+    receivers: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {name: [] for name in lowered}
     for name, low in lowered.items():
         perm = neuron_order(low, mapping.orders[name])
         owner = np.full(low.size, -1, dtype=np.int64)
-        csr = low.matrix
+        csc = low.matrix.tocsc()
+        col_ptr, col_rows = csc.indptr.astype(np.int64), csc.indices.astype(np.int64)
+        row_mark = np.full(max(low.input_size, 1), -1, dtype=np.int64)
         for part in mapping.layer_parts(name):
             neurons = perm[part.neurons[0]:part.neurons[1]]
-            block = csr[part.inputs[0]:part.inputs[1]][:, neurons].tocsr()
-            used = np.flatnonzero(np.diff(block.indptr))
-            synapses = block[used].tocsr()
+            rows, indptr, indices, entries = _part_synapses(col_ptr, col_rows, neurons, part.inputs[0],
+                                                            part.inputs[1], row_mark)
             index = len(parts)
             fresh = owner[neurons] < 0
             owner[neurons[fresh]] = index
             owner_index = int(owner[neurons[0]]) if len(neurons) else index
-            parts.append(PartRoute(index=index, layer=name, core=part.core, neurons=neurons,
-                                   axon_rows=used.astype(np.int64) + part.inputs[0], synapses=synapses,
-                                   owner=owner_index))
+            parts.append(PartRoute(index=index, layer=name, core=part.core, neurons=neurons, axon_rows=rows,
+                                   indptr=indptr, indices=indices, weights=csc.data[entries], owner=owner_index))
+            for source, offset, size, _ in low.segments:
+                if source in receivers:
+                    inside = rows[(rows >= offset) & (rows < offset + size)] - offset
+                    receivers[source].append((inside, np.full(len(inside), index, dtype=np.int64)))
         owner_of[name] = owner
-    destinations = {name: [[] for _ in range(low.size)] for name, low in lowered.items()}
-    for part in parts:
-        for source, offset, size, _ in lowered[part.layer].segments:
-            if source not in destinations:
-                continue
-            rows = part.axon_rows[(part.axon_rows >= offset) & (part.axon_rows < offset + size)] - offset
-            for r in rows:
-                destinations[source][r].append(part.index)
-    dest_arrays = {name: [np.asarray(sorted(set(d)), dtype=np.int64) for d in lst]
-                   for name, lst in destinations.items()}
-    return Routes(parts=parts, owner_of=owner_of, destinations=dest_arrays)
+    dest_ptr, dest_parts = {}, {}
+    n_parts = max(len(parts), 1)
+    for name, low in lowered.items():
+        pairs = receivers[name]
+        key = np.unique(np.concatenate([n * n_parts + p for n, p in pairs])) if pairs else np.zeros(0, np.int64)
+        dest_ptr[name] = np.searchsorted(key // n_parts, np.arange(low.size + 1)).astype(np.int64)
+        dest_parts[name] = (key % n_parts).astype(np.int64)
+    return Routes(parts=parts, owner_of=owner_of, dest_ptr=dest_ptr, dest_parts=dest_parts)
+
+
+@nb.njit(cache=True)
+def _part_synapses(col_ptr, col_rows, neurons, row_start, row_stop, row_mark):
+    """One part's synapses: the layer's columns ``neurons`` restricted to input rows [start, stop).
+
+    Returns ``(rows, indptr, indices, entries)``: the used input rows ascending (the part's axons),
+    a CSR over them with local neuron indices ascending per row, and for each synapse its position
+    in the layer's CSC arrays (to pick its weight). ``row_mark`` (all -1, input-space long) is
+    scratch space, left all -1.
+    """
+    rows = []
+    for j in range(neurons.shape[0]):
+        c = neurons[j]
+        for k in range(col_ptr[c], col_ptr[c + 1]):
+            r = col_rows[k]
+            if row_start <= r < row_stop:
+                if row_mark[r] < 0:
+                    row_mark[r] = 0
+                    rows.append(r)
+                row_mark[r] += 1
+    used = np.array(rows, dtype=np.int64) if len(rows) else np.zeros(0, np.int64)
+    used.sort()
+    indptr = np.zeros(used.shape[0] + 1, np.int64)
+    for a in range(used.shape[0]):
+        indptr[a + 1] = indptr[a] + row_mark[used[a]]
+        row_mark[used[a]] = indptr[a]            # now: next free slot of the row
+    indices = np.empty(indptr[-1], np.int64)
+    entries = np.empty(indptr[-1], np.int64)
+    for j in range(neurons.shape[0]):            # local neurons ascending: each row comes out sorted
+        c = neurons[j]
+        for k in range(col_ptr[c], col_ptr[c + 1]):
+            r = col_rows[k]
+            if row_start <= r < row_stop:
+                slot = row_mark[r]
+                indices[slot] = j
+                entries[slot] = k
+                row_mark[r] = slot + 1
+    for a in range(used.shape[0]):
+        row_mark[used[a]] = -1
+    return used, indptr, indices, entries
 
 
 def traffic_edges(routes: Routes, psum_packets_per_neuron: float = 0.5) -> dict[tuple[int, int], float]:
-    """Expected packets per step between parts (one per source neuron and receiving part, plus partial sums)."""
+    """Expected packets per step between parts (one per source neuron and receiving part, plus partial sums).
+
+    Keys come in first-seen order: layers, then source neurons ascending, then receivers ascending.
+    """
+    src_all, dst_all = [], []
+    for name, ptr in routes.dest_ptr.items():
+        src_all.append(np.repeat(routes.owner_of[name], np.diff(ptr)))
+        dst_all.append(routes.dest_parts[name])
     edges: dict[tuple[int, int], float] = {}
-    for name, dests in routes.destinations.items():
-        owners = routes.owner_of[name]
-        for neuron, receivers in enumerate(dests):
-            src = int(owners[neuron])
-            for dst in receivers:
-                key = (src, int(dst))
-                edges[key] = edges.get(key, 0.0) + 1.0
+    if src_all:
+        n_parts = max(len(routes.parts), 1)
+        key = np.concatenate(src_all) * n_parts + np.concatenate(dst_all)
+        unique, first, counts = np.unique(key, return_index=True, return_counts=True)
+        order = np.argsort(first, kind="stable")
+        edges = {(int(k // n_parts), int(k % n_parts)): float(c) for k, c in zip(unique[order], counts[order])}
     for part in routes.parts:
         if part.owner != part.index:
             key = (part.index, part.owner)

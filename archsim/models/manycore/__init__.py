@@ -27,11 +27,19 @@ from archsim.trace import Trace
 
 ENGINES = {"fast": FastEngine, "reference": ReferenceEngine}
 
-__all__ = ["simulate", "ENGINES"]
+__all__ = ["simulate", "prepare", "run_program", "ENGINES"]
 
 
 def simulate(workload, chip, engine: str = "fast", mapping=None) -> Trace:
     """Run ``workload`` on ``chip``; ``mapping`` is a Mapping, a mapping file path, or None (map now)."""
+    return run_program(workload, chip, *prepare(workload, chip, engine, mapping), engine)
+
+
+def prepare(workload, chip, engine: str = "fast", mapping=None):
+    """Quantise, map (or check ``mapping``) and build the chip program: ``(mapping, program, qnet)``.
+
+    The part of :func:`simulate` before the first time step (benchmarks time it apart).
+    """
     if engine not in ENGINES:
         raise UserError(f"--engine: {engine!r} is not allowed (allowed: {', '.join(ENGINES)})")
     network = workload.network
@@ -42,7 +50,12 @@ def simulate(workload, chip, engine: str = "fast", mapping=None) -> Trace:
         source = str(mapping) if isinstance(mapping, (str, Path)) else "mapping"
         mapping = Mapping.load(mapping) if isinstance(mapping, (str, Path)) else mapping
         validate_mapping(mapping, network, chip, qnet, source=source)
-    prog = build_program(qnet, chip, mapping)
+    return mapping, build_program(qnet, chip, mapping), qnet
+
+
+def run_program(workload, chip, mapping, prog, qnet, engine: str = "fast") -> Trace:
+    """Step ``prog`` through every sample and step of ``workload``; the Trace."""
+    network = workload.network
     machine = Machine(prog, ENGINES[engine]())
     inputs_q = qnet.quantize_inputs(workload.inputs)
     out_name = network.outputs[0]

@@ -165,14 +165,15 @@ class Machine:
                     core = prog.cores[i]
                     if layer.spiking:
                         for n in core.neurons[out[core.neurons] != 0]:
-                            d = layer.destinations[n]
+                            d = layer.dest_cores[layer.dest_ptr[n]:layer.dest_ptr[n + 1]]
                             if len(d):
                                 sends.append((core.core_id, d, 1))
                     else:
                         per_packet = max(1, p.packet_bits // p.activation_bits)
                         for start in range(0, len(core.neurons), per_packet):
                             chunk = core.neurons[start:start + per_packet]
-                            d = np.unique(np.concatenate([layer.destinations[n] for n in chunk]))
+                            d = np.unique(np.concatenate([layer.dest_cores[layer.dest_ptr[n]:layer.dest_ptr[n + 1]]
+                                                          for n in chunk]))
                             if len(d):
                                 sends.append((core.core_id, d, 1))
             if sends:

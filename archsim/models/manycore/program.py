@@ -89,7 +89,8 @@ class LayerProgram:
     relu_shift: int
     out_scale: float
     owners: list                  # owner part indices
-    destinations: list            # per flat neuron: receiving core ids (excluding its owner's core)
+    dest_ptr: np.ndarray          # CSR over flat neurons: receiving core ids (excluding the owner's core),
+    dest_cores: np.ndarray        # ascending, of neuron n are dest_cores[dest_ptr[n]:dest_ptr[n + 1]]
 
 
 @dataclass(eq=False)
@@ -118,6 +119,20 @@ def _flat(value, shape, default=0) -> np.ndarray:
     return np.ascontiguousarray(np.broadcast_to(np.asarray(value, dtype=np.int64), shape).reshape(-1))
 
 
+def _destination_cores(dest_ptr, dest_parts, part_core, owner_core):
+    """Receiving parts per neuron -> receiving core ids per neuron, ascending, the owner's core left out."""
+    neuron = np.repeat(np.arange(len(dest_ptr) - 1, dtype=np.int64), np.diff(dest_ptr))
+    cores = part_core[dest_parts]
+    keep = cores != owner_core[neuron]
+    neuron, cores = neuron[keep], cores[keep]
+    order = np.lexsort((cores, neuron))
+    neuron, cores = neuron[order], cores[order]
+    fresh = np.ones(len(cores), dtype=bool)
+    fresh[1:] = (neuron[1:] != neuron[:-1]) | (cores[1:] != cores[:-1])
+    neuron, cores = neuron[fresh], cores[fresh]
+    return np.searchsorted(neuron, np.arange(len(dest_ptr))).astype(np.int64), np.ascontiguousarray(cores)
+
+
 def stages_of(network) -> list[list[str]]:
     depth: dict[str, int] = {}
     for layer in network.layers:
@@ -144,17 +159,18 @@ def build_program(qnet: QuantizedNetwork, chip, mapping: Mapping) -> Program:
     for part in routes.parts:
         if part.owner != part.index:
             senders[part.owner] = senders.get(part.owner, 0) + 1
+    seg_spiking = {}
+    for name, low in lowered.items():
+        seg_spiking[name] = np.zeros(low.input_size, dtype=np.int64)
+        for source, offset, size, _ in low.segments:
+            seg_spiking[name][offset:offset + size] = int(spiking_source[source])
     for part in routes.parts:
-        seg_spiking = np.zeros(lowered[part.layer].input_size, dtype=np.int64)
-        for source, offset, size, _ in lowered[part.layer].segments:
-            seg_spiking[offset:offset + size] = int(spiking_source[source])
-        syn = part.synapses.tocsr()
-        syn.sort_indices()
         cores.append(CoreProgram(index=part.index, layer=part.layer, core_id=cid(part.core), owner=part.owner,
                                  neurons=part.neurons, axon_source=part.axon_rows,
-                                 axon_spiking=seg_spiking[part.axon_rows], indptr=syn.indptr.astype(np.int64),
-                                 indices=syn.indices.astype(np.int64), weights=np.asarray(syn.data, dtype=np.int64),
+                                 axon_spiking=seg_spiking[part.layer][part.axon_rows], indptr=part.indptr,
+                                 indices=part.indices, weights=np.asarray(part.weights, dtype=np.int64),
                                  merge_senders=senders.get(part.index, 0)))
+    part_core = np.array([c.core_id for c in cores], dtype=np.int64)
     layers = {}
     for q in qnet.layers:
         shape = (q.size,)
@@ -162,15 +178,15 @@ def build_program(qnet: QuantizedNetwork, chip, mapping: Mapping) -> Program:
         owner_core = np.zeros(q.size, dtype=np.int64)
         for p in owners:
             owner_core[cores[p].neurons] = cores[p].core_id
-        dests = [np.setdiff1d(np.unique([cores[p].core_id for p in d]), [owner_core[n]]).astype(np.int64)
-                 for n, d in enumerate(routes.destinations[q.name])]
+        dest_ptr, dest_cores = _destination_cores(routes.dest_ptr[q.name], routes.dest_parts[q.name],
+                                                  part_core, owner_core)
         layers[q.name] = LayerProgram(
             name=q.name, kind=KINDS.index(q.kind), spiking=q.spiking, size=q.size, shape=tuple(q.shape),
             segments=lowered[q.name].segments, bias=_flat(lowered[q.name].bias, shape),
             decay_q=_flat(q.decay_q, shape), syn_decay_q=_flat(q.syn_decay_q, shape), leak_q=_flat(q.leak_q, shape),
             threshold_q=_flat(q.threshold_q, shape), v_reset_q=_flat(q.v_reset_q, shape),
             subtract=q.reset == "subtract", relu_multiplier=int(q.relu_multiplier or 0), relu_shift=int(q.relu_shift),
-            out_scale=float(q.out_scale), owners=owners, destinations=dests)
+            out_scale=float(q.out_scale), owners=owners, dest_ptr=dest_ptr, dest_cores=dest_cores)
     return Program(qnet=qnet, noc=noc, params=CoreParams.of(chip), cores=cores, layers=layers,
                    stages=stages_of(network), input_spiking={n: spiking_source[n] for n in network.inputs},
                    frac_bits=qnet.precision.decay_frac_bits, membrane_min=qnet.membrane_min,

@@ -1,0 +1,174 @@
+"""Many-core fast engine speed and scale: synaptic events/s, cycles/s, wall split, peak memory.
+
+Run: ``python bench/bench_manycore.py [--chip chips/tianjic.yaml] [--max-neurons 1e6] [--steps 20]``.
+
+Networks are feedforward LIF stacks of 3x3 grouped convolutions (padding 1) over ``C x S x S``
+maps: sparse, local fan-in like a conv SNN, and no dense matrix anywhere. Each row of the table is
+one process-internal run, split into
+
+* ``load``: build the network, quantise it and make the input spikes,
+* ``map``: partition, placement, routing tables and the chip program,
+* ``compile``: the Numba kernels' compile or cache load (a tiny run first, in the same process),
+* ``sim``: the time steps (cores, barriers and the NoC at flit level).
+
+``events/s`` is simulated synaptic events (synaptic ops) per second of ``sim`` wall time; ``cyc/s``
+simulated chip cycles per second. Peak memory is the process's maximum resident set size
+(``resource.getrusage``), so each case runs in its own child process. Figures go to
+``bench/results/manycore.json`` and ``.md``. The issue-3 case (``conv-3.5M``) is a conv SNN of
+about 3.5 M synapses; the goal is >= 30 M synaptic events/s on one core.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import re
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def conv_lif_network(layers: int, channels: int, side: int, groups: int, seed: int = 0,
+                     threshold: float = 1.0, decay: float = 0.875):
+    """A feedforward LIF stack: input (C, S, S) -> ``layers`` x [grouped 3x3 conv (pad 1) -> LIF].
+
+    Weights are uniform in [-0.2, 0.6) (excitatory on average, so activity survives the depth).
+    """
+    from archsim.graph.network import LIF, Conv2d, Layer, Network, Projection
+
+    rng = np.random.default_rng(seed)
+    shape = (channels, side, side)
+    body, source = [], "x"
+    for i in range(layers):
+        weight = rng.uniform(-0.2, 0.6, size=(channels, channels // groups, 3, 3)).round(2)
+        conv = Conv2d(weight, padding=(1, 1), groups=groups)
+        name = f"l{i}"
+        body.append(Layer(name, shape, (Projection(source, (conv,)),),
+                          LIF(decay=np.float64(decay), threshold=np.float64(threshold))))
+        source = name
+    return Network(f"conv{layers}x{channels}x{side}x{side}g{groups}", {"x": shape}, body, [source])
+
+
+def spike_input(shape, steps: int, rate: float = 0.2, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.random((steps, 1, *shape)) < rate).astype(np.float64)
+
+
+# name, layers, channels, side, groups (neurons = layers * channels * side^2; fan-in = 9 * C / groups)
+CASES = [
+    ("1e3", 4, 4, 8, 2, ),
+    ("1e4", 8, 8, 12, 2),
+    ("conv-3.5M", 8, 16, 16, 2),          # 32,768 neurons, ~3.9 M synapse-uses... see table
+    ("65k-16L", 16, 16, 16, 2),
+    ("1e5", 16, 16, 28, 2),
+    ("1e6", 16, 64, 32, 6),
+]
+
+
+def board_for(chip, cores: int):
+    """``chip`` as a square board of enough chips (noc.chips_x/y) for ``cores`` cores."""
+    per_chip = int(chip.params["noc"]["mesh_x"]) * int(chip.params["noc"]["mesh_y"])
+    side = int(np.ceil(np.sqrt(cores / per_chip)))
+    if side > 1:      # NocConfig's defaults give the inter-chip links' latency and rate
+        chip.params["noc"].update(chips_x=side, chips_y=side)
+    return chip
+
+
+def prepare_on_board(work, chip):
+    """``prepare`` on ``chip``, or on a board of it as large as the mapper says the network needs."""
+    from archsim.errors import UserError
+    from archsim.models.manycore import prepare
+
+    try:
+        return chip, prepare(work, chip)
+    except UserError as err:
+        needed = re.search(r"needs (\d+) cores", str(err))
+        if not needed:
+            raise
+        chip = board_for(chip, int(needed.group(1)))
+        return chip, prepare(work, chip)
+
+
+def run_case(case, chip_path: str, steps: int, queue) -> None:
+    """One case in a child process (fresh peak-memory counter); puts a dict on ``queue``."""
+    from archsim.config import load_chip
+    from archsim.graph.workload import Workload
+    from archsim.models.manycore import prepare, run_program
+
+    name, layers, channels, side, groups = case
+    t0 = time.perf_counter()
+    tiny = conv_lif_network(2, 2, 4, 1)      # two layers: spikes cross the NoC
+    chip = load_chip(chip_path)
+    work = Workload("tiny", tiny, {"x": spike_input((2, 4, 4), 2)}, 2, 1)
+    run_program(work, chip, *prepare(work, chip))
+    compile_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    net = conv_lif_network(layers, channels, side, groups)
+    work = Workload(name, net, {"x": spike_input(net.inputs["x"], steps)}, steps, 1)
+    t1 = time.perf_counter()
+    chip, (mapping, prog, qnet) = prepare_on_board(work, chip)
+    t2 = time.perf_counter()
+    trace = run_program(work, chip, mapping, prog, qnet)
+    t3 = time.perf_counter()
+    synapses = sum(int(c.indptr[-1]) for c in prog.cores)
+    queue.put(dict(case=name, neurons=net.neuron_count, synapses=synapses, cores=len(prog.cores), steps=steps,
+                   load_s=t1 - t0, map_s=t2 - t1, compile_s=compile_s, sim_s=t3 - t2,
+                   synaptic_events=trace.synaptic_ops, spikes=trace.spikes, cycles=trace.cycles,
+                   noc_flits=trace.noc.get("injected_flits", 0), events_per_s=trace.synaptic_ops / (t3 - t2),
+                   cycles_per_s=trace.cycles / (t3 - t2),
+                   peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--chip", default="chips/tianjic.yaml")
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--max-neurons", type=float, default=1.1e5)
+    ap.add_argument("--timeout-s", type=float, default=600)
+    ap.add_argument("--cases", nargs="*", help="only these case names")
+    args = ap.parse_args()
+    rows = []
+    header = (f"{'case':10s} {'neurons':>9s} {'synapses':>11s} {'cores':>6s} {'load s':>7s} {'map s':>7s} "
+              f"{'compile s':>9s} {'sim s':>7s} {'syn events':>11s} {'events/s':>11s} {'cycles/s':>10s} {'peak MB':>8s}")
+    print(f"chip {args.chip}, {args.steps} steps, one process per case")
+    print(header)
+    ctx = mp.get_context("spawn")
+    for case in CASES:
+        neurons = case[1] * case[2] * case[3] ** 2
+        if (args.cases and case[0] not in args.cases) or (not args.cases and neurons > args.max_neurons):
+            continue
+        queue = ctx.Queue()
+        proc = ctx.Process(target=run_case, args=(case, args.chip, args.steps, queue))
+        proc.start()
+        proc.join(args.timeout_s)
+        if proc.is_alive():
+            proc.terminate()
+            print(f"{case[0]:10s} {neurons:>9,d}  did not finish within {args.timeout_s:.0f} s")
+            continue
+        if queue.empty():
+            print(f"{case[0]:10s} {neurons:>9,d}  failed (exit code {proc.exitcode})")
+            continue
+        r = queue.get()
+        rows.append(r)
+        print(f"{r['case']:10s} {r['neurons']:>9,d} {r['synapses']:>11,d} {r['cores']:>6d} {r['load_s']:>7.2f} "
+              f"{r['map_s']:>7.2f} {r['compile_s']:>9.2f} {r['sim_s']:>7.2f} {r['synaptic_events']:>11,d} "
+              f"{r['events_per_s']:>11,.0f} {r['cycles_per_s']:>10,.0f} {r['peak_rss_mb']:>8.0f}")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "manycore.json").write_text(json.dumps({"chip": args.chip, "rows": rows}, indent=1))
+    with open(RESULTS / "manycore.md", "w") as f:
+        f.write(f"# bench_manycore ({args.chip}, {args.steps} steps)\n\n")
+        f.write("| case | neurons | synapses | cores | load s | map s | compile s | sim s | syn events | events/s | cycles/s | peak MB |\n")
+        f.write("|" + "---|" * 12 + "\n")
+        for r in rows:
+            f.write(f"| {r['case']} | {r['neurons']:,} | {r['synapses']:,} | {r['cores']} | {r['load_s']:.2f} | "
+                    f"{r['map_s']:.2f} | {r['compile_s']:.2f} | {r['sim_s']:.2f} | {r['synaptic_events']:,} | "
+                    f"{r['events_per_s']:,.0f} | {r['cycles_per_s']:,.0f} | {r['peak_rss_mb']:.0f} |\n")
+
+
+if __name__ == "__main__":
+    main()
