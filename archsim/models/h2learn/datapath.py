@@ -11,41 +11,56 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from archsim.models.h2learn import fixed
+from archsim.models.h2learn import fixed, kernels
 
 
 def _exact_dtype(bound: float):
     return np.float32 if bound < 2 ** 24 else np.float64
 
 
-def im2col(x: np.ndarray, layer, dtype) -> np.ndarray:
-    """(N*E*F, C*R*S) patches of inputs (N, C, H, W)."""
+def _windows(x: np.ndarray, layer, dtype) -> np.ndarray:
+    """(N, E, F, C, R, S) view of the padded inputs (N, C, H, W) under every kernel position."""
     _, r, s = layer.kernel_shape[1:]
     sh, sw = layer.stride
     ph, pw = layer.padding
     _, e, f = layer.out_shape
-    x = x.reshape((-1,) + layer.in_shape)
-    if r == 1 and s == 1 and (ph, pw) == (0, 0) and (sh, sw) == (1, 1):
-        return np.ascontiguousarray(x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1]), dtype=dtype)
     xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))).astype(dtype, copy=False)
     win = sliding_window_view(xp, (r, s), axis=(2, 3))[:, :, : sh * (e - 1) + 1 : sh, : sw * (f - 1) + 1 : sw]
-    return np.ascontiguousarray(win.transpose(0, 2, 3, 1, 4, 5)).reshape(x.shape[0] * e * f, -1)
+    return win.transpose(0, 2, 3, 1, 4, 5)
 
 
-def col2im(cols: np.ndarray, layer, n: int) -> np.ndarray:
-    """Scatter-add (N*E*F, C*R*S) columns back to (N, C, H, W)."""
+def im2col(x: np.ndarray, layer, dtype, rows: np.ndarray | None = None) -> np.ndarray:
+    """(N*E*F, C*R*S) patches of inputs (N, C, H, W); only the patch ``rows`` (flat indices) if given."""
+    x = x.reshape((-1,) + layer.in_shape)
+    _, r, s = layer.kernel_shape[1:]
+    if r == 1 and s == 1 and layer.padding == (0, 0) and layer.stride == (1, 1):
+        flat = x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
+        return np.ascontiguousarray(flat if rows is None else flat[rows], dtype=dtype)
+    win = _windows(x, layer, dtype)
+    if rows is None:
+        return np.ascontiguousarray(win).reshape(-1, int(np.prod(win.shape[3:])))
+    _, e, f = layer.out_shape
+    n_idx, rest = np.divmod(rows, e * f)
+    e_idx, f_idx = np.divmod(rest, f)
+    return win[n_idx, e_idx, f_idx].reshape(len(rows), int(np.prod(win.shape[3:])))
+
+
+def col2im(cols: np.ndarray, layer, n: int, rows: np.ndarray) -> np.ndarray:
+    """Scatter-add the (rows, C*R*S) columns of patch ``rows`` back to integer inputs (N, C, H, W)."""
     c, h, w = layer.in_shape
     _, r, s = layer.kernel_shape[1:]
-    sh, sw = layer.stride
-    ph, pw = layer.padding
     _, e, f = layer.out_shape
-    cols = cols.reshape(n, e, f, c, r, s)
-    out = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=np.int64)
-    for i in range(r):
-        for j in range(s):
-            out[:, :, i : i + sh * (e - 1) + 1 : sh, j : j + sw * (f - 1) + 1 : sw] += \
-                np.rint(cols[:, :, :, :, i, j]).astype(np.int64).transpose(0, 3, 1, 2)
-    return out[:, :, ph : ph + h, pw : pw + w]
+    return kernels.scatter_columns(np.ascontiguousarray(cols), rows.astype(np.int64), n, c, h, w, e, f, r, s,
+                                   *layer.stride, *layer.padding)
+
+
+def _gradient_rows(layer, du: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """dL/du as (positions, K) rows, keeping only positions with a non-zero entry (the others add nothing)."""
+    steps, batch = du.shape[:2]
+    k = layer.kernel_shape[0]
+    rows = du.reshape(steps * batch, k, -1).transpose(0, 2, 1).reshape(-1, k)
+    keep = np.flatnonzero(rows.any(axis=1))
+    return rows[keep].astype(np.float64), keep
 
 
 def forward(layer, x: np.ndarray, params) -> tuple[np.ndarray, np.ndarray]:
@@ -85,17 +100,14 @@ def backward_sums(layer, du: np.ndarray) -> np.ndarray:
     """Integer W^T dL/du onto the layer's input, (T, Bt, C, H, W)."""
     steps, batch = du.shape[:2]
     kernel = layer.kernel()
-    k = kernel.shape[0]
-    du_rows = du.reshape(steps * batch, k, -1).transpose(0, 2, 1).reshape(-1, k).astype(np.float64)
-    cols = du_rows @ kernel.reshape(k, -1).astype(np.float64)
-    return col2im(cols, layer, steps * batch).reshape((steps, batch) + layer.in_shape)
+    du_rows, keep = _gradient_rows(layer, du)
+    cols = du_rows @ kernel.reshape(kernel.shape[0], -1).astype(np.float64)
+    return col2im(cols, layer, steps * batch, keep).reshape((steps, batch) + layer.in_shape)
 
 
 def weight_gradient(layer, du: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Integer sum of dL/du * x over the tile, the expanded kernel's shape."""
     steps, batch = du.shape[:2]
-    kernel_shape = layer.kernel_shape
-    k = kernel_shape[0]
-    du_rows = du.reshape(steps * batch, k, -1).transpose(0, 2, 1).reshape(-1, k).astype(np.float64)
-    cols = im2col(x.reshape((steps * batch,) + layer.in_shape), layer, np.float64)
-    return np.rint(du_rows.T @ cols).astype(np.int64).reshape(kernel_shape)
+    du_rows, keep = _gradient_rows(layer, du)
+    cols = im2col(x.reshape((steps * batch,) + layer.in_shape), layer, np.float64, keep)
+    return np.rint(du_rows.T @ cols).astype(np.int64).reshape(layer.kernel_shape)

@@ -108,3 +108,26 @@ def history_counts(a, t0, t1, planes):
                                 out[b, h, w] += 1
                                 break
     return out
+
+
+@njit(cache=True)
+def scatter_columns(cols, rows, n_, c_, h_, w_, e_, f_, kh, kw, sh, sw, ph, pw):
+    """col2im for selected patch rows: add cols[i] (C*R*S, integer-valued floats) of patch rows[i]
+    (flat over N, E, F) back onto integer inputs (N, C, H, W)."""
+    out = np.zeros((n_, c_, h_, w_), dtype=np.int64)
+    for i in range(rows.shape[0]):
+        row = rows[i]
+        n = row // (e_ * f_)
+        rest = row % (e_ * f_)
+        e = rest // f_
+        f = rest % f_
+        col = 0
+        for c in range(c_):
+            for r in range(kh):
+                h = e * sh + r - ph
+                for s in range(kw):
+                    w = f * sw + s - pw
+                    if 0 <= h < h_ and 0 <= w < w_:
+                        out[n, c, h, w] += np.int64(np.rint(cols[i, col]))
+                    col += 1
+    return out

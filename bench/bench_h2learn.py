@@ -1,0 +1,87 @@
+"""H2Learn ablations and simulator speed: one training iteration per zoo network and configuration.
+
+Prints, per workload: simulated time per iteration, samples/s, energy per iteration (archsim.cost),
+FE/BE/WUE busy cycles, and the wall time of the simulation, for the baseline and each ablation
+(fe.lut off, be.sparsity off, pipeline off). Usage:
+
+    python bench/bench_h2learn.py                      # digits networks, then vgg-cifar10 (batch 64, T 6)
+    python bench/bench_h2learn.py --only mlp-digits --batch 16
+    OMP_NUM_THREADS=1 python bench/bench_h2learn.py    # the one-core wall-time figure
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from archsim.config import load_chip
+from archsim.cost import evaluate
+from archsim.graph.workload import make_workload
+from archsim.models.h2learn import simulate
+from workloads import zoo
+
+CHIP = Path(__file__).resolve().parents[1] / "chips" / "h2learn.yaml"
+ABLATIONS = {"baseline": {}, "lut off": {"fe.lut": False, "wue.lut": False}, "sparsity off": {"be.sparsity": False},
+             "pipeline off": {"pipeline": False}}
+CASES = [("mlp-digits", 64, 8), ("conv-digits", 64, 8), ("vgg-cifar10", 64, 6)]
+
+
+def engine_area_mm2(cost) -> dict:
+    """Area grouped by engine prefix (fe_, be_, wue_) and per buffer."""
+    groups: dict = {}
+    for comp, mm2 in cost.area_breakdown_mm2.items():
+        key = comp.split("_")[0] if comp.split("_")[0] in ("fe", "be", "wue") else comp
+        groups[key] = groups.get(key, 0.0) + mm2
+    return groups
+
+
+def run_case(name: str, batch: int, steps: int, ablations: list[str]) -> None:
+    network = zoo.build(name)
+    workload = make_workload(network, steps=steps, batch=batch, mode="train", seed=0)
+    base_chip = load_chip(CHIP)
+    print(f"\n{name}: batch {batch}, T {steps}")
+    print(f"{'config':<14}{'sim ms/iter':>12}{'samples/s':>11}{'energy mJ':>11}{'FE Mcyc':>9}{'BE Mcyc':>9}"
+          f"{'WUE Mcyc':>9}{'wall s':>8}")
+    for label in ablations:
+        chip = base_chip.with_overrides(ABLATIONS[label]) if ABLATIONS[label] else base_chip
+        start = time.perf_counter()
+        trace = simulate(workload, chip)
+        wall = time.perf_counter() - start
+        cost = evaluate(trace, chip)
+        busy = trace.cycles_breakdown["engine"]
+        print(f"{label:<14}{trace.latency_s * 1e3:>12.2f}{batch / trace.latency_s:>11.1f}{cost.energy_pj * 1e-9:>11.3f}"
+              f"{busy['fe'] / 1e6:>9.2f}{busy['be'] / 1e6:>9.2f}{busy['wue'] / 1e6:>9.2f}{wall:>8.1f}")
+        if label == "baseline":
+            base_cost, base_trace = cost, trace
+    by_engine = {}
+    for comp, acts in base_cost.energy_breakdown_pj.items():
+        key = comp.split("_")[0] if comp.split("_")[0] in ("fe", "be", "wue") else comp
+        by_engine[key] = by_engine.get(key, 0.0) + sum(acts.values())
+    print("  baseline energy by engine/buffer/DRAM (uJ):",
+          ", ".join(f"{k} {v * 1e-6:.1f}" for k, v in sorted(by_engine.items(), key=lambda kv: -kv[1])),
+          f"; static {base_cost.static_energy_pj * 1e-6:.1f}")
+    print("  area by engine/buffer (mm^2):",
+          ", ".join(f"{k} {v:.3f}" for k, v in sorted(engine_area_mm2(base_cost).items(), key=lambda kv: -kv[1])),
+          f"; total {base_cost.area_mm2:.2f}")
+    print("  utilisation:", {k: round(v, 2) for k, v in base_trace.details["utilisation"].items()},
+          "DRAM", round(base_trace.details["dram_utilisation"], 2))
+    dens = {k: round(v["du_density"], 3) for k, v in base_trace.details["sparsity"].items() if v["du_density"] is not None}
+    print("  dL/du density per layer:", dens)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", help="one zoo workload")
+    ap.add_argument("--batch", type=int)
+    ap.add_argument("--steps", type=int)
+    ap.add_argument("--baseline-only", action="store_true")
+    args = ap.parse_args()
+    ablations = ["baseline"] if args.baseline_only else list(ABLATIONS)
+    for name, batch, steps in CASES:
+        if args.only and name != args.only:
+            continue
+        run_case(name, args.batch or batch, args.steps or steps, ablations)
+
+
+if __name__ == "__main__":
+    main()
