@@ -44,6 +44,7 @@ from archsim.errors import UserError
 from archsim.graph.network import Network
 from archsim.graph.quantize import Precision
 from workloads import export, stats as stats_mod
+from workloads.encoding import INPUT_KIND
 from workloads.model import Builder, Model
 from workloads.neurons import LIFCell, ReLUCell, Readout, RectangularSurrogate
 from workloads.trainer import (TrainConfig, accuracy, encoded_batches, predict, single_threaded_blas,
@@ -170,10 +171,9 @@ def make_model(name: str, seed: int = 0) -> Model:
     return entry(name).make(np.random.default_rng([seed, 0]))
 
 
-def _export(name: str, model: Model, stats: dict, extra: dict) -> Network:
-    e = entry(name)
+def _export(name: str, model: Model, stats: dict, extra: dict, input_scale: dict[str, float]) -> Network:
     network = export.to_network(model, {"zoo": name, "stats": stats, **extra})
-    network.metadata["quant"] = export.quant_hints(network, model, WEIGHT_BITS, e.input_scale)
+    network.metadata["quant"] = export.quant_hints(network, model, WEIGHT_BITS, input_scale)
     return network
 
 
@@ -182,7 +182,7 @@ def build(name: str, seed: int = 0) -> Network:
     e = entry(name)
     model = make_model(name, seed)
     stats = stats_mod.synthetic(export.to_network(model), model.steps, e.input_rate)
-    return _export(name, model, stats, {"trained": False, "seed": seed})
+    return _export(name, model, stats, {"trained": False, "seed": seed}, e.input_scale)
 
 
 def load(name: str) -> Network:
@@ -239,14 +239,17 @@ def _train_digits(name: str, epochs: int, seed: int, log) -> tuple[Network, dict
     config = TrainConfig(epochs=epochs, batch_size=e.config.batch_size, learning_rate=e.config.learning_rate,
                          encoding=e.config.encoding, seed=seed)
     model = make_model(name, seed)
+    input_name = next(iter(model.inputs))
+    model.input_kind = {input_name: INPUT_KIND[config.encoding]}
+    input_scale = e.input_scale if config.encoding == "direct" else {}
     train_x, train_y, test_x, test_y = _digits(model)
     started = time.perf_counter()
     result = run_training(model, train_x, train_y, test_x, test_y, config, log=log)
     float_run = predict(model, test_x, config.encoding, seed)
-    input_name = next(iter(model.inputs))
     stats = stats_mod.measured(float_run.spike_rates(), {input_name: float_run.input_mean},
                                result.window_fraction, result.zero_grad_fraction)
-    network = _export(name, model, stats, {"trained": True, "seed": seed, "encoding": config.encoding})
+    network = _export(name, model, stats, {"trained": True, "seed": seed, "encoding": config.encoding},
+                      input_scale)
     precision = Precision(weight_bits=WEIGHT_BITS)
     q_readout = export.quantized_readout(network, encoded_batches(test_x, model.steps, config.encoding, seed),
                                          precision)
