@@ -154,3 +154,16 @@ def test_bad_packets_and_engine():
         Packets.unicast(0, 1, flits=0)
     with pytest.raises(ValueError):
         simulate(Packets.unicast(0, 1), config, engine="slow")
+
+
+def test_engines_agree_on_a_long_congested_phase():
+    """Thousands of flits, cycles and same-cycle requests: exercises every growth path of the kernel."""
+    config = NocConfig(mesh_x=2, mesh_y=2, chips_x=2, chips_y=2, interchip_flits_per_cycle=0.5)
+    rng = np.random.default_rng(7)
+    many = 1500
+    packets = Packets.from_list(
+        [(0, 15, 3000, 0)]
+        + [(int(s), [int(d) for d in rng.integers(0, 16, 2)], 1, 5) for s in rng.integers(0, 16, many)])
+    stats = both(packets, config)
+    assert stats.finish_cycle > 3000
+    assert stats.injected_flits == 3000 + many

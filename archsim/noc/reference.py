@@ -8,6 +8,7 @@ engine (:mod:`archsim.noc.kernel`) must give exactly the same :class:`NocStats`.
 """
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 
 import numpy as np
@@ -60,13 +61,13 @@ def simulate_reference(packets: Packets, config: NocConfig) -> NocStats:
     router_flits = np.zeros(n, dtype=np.int64)
     packet_finish = np.zeros(n_packets, dtype=np.int64)
     hops = interchip = 0
-    waiting = defaultdict(list)      # channel -> [(request cycle, gid, packet, flit)]
+    waiting = defaultdict(list)      # channel -> sorted [(request cycle, gid, packet, flit)]
     cycle = min(requests, default=0)
     while requests or waiting:
         for gid, p, k, channel in requests.pop(cycle, []):
-            waiting[channel].append((cycle, gid, p, k))
+            bisect.insort(waiting[channel], (cycle, gid, p, k))     # kept in arbitration order
         for channel in sorted(waiting):
-            queue = sorted(waiting[channel])
+            queue = waiting[channel]
             free = slots_in_cycle(cycle, int(topo.chan_rate_num[channel]), int(topo.chan_rate_den[channel]))
             granted, waiting[channel] = queue[:free], queue[free:]
             if not waiting[channel]:

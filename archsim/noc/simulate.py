@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from archsim.noc.config import NocConfig
-from archsim.noc.kernel import build_trees, run_events
+from archsim.noc.kernel import MAX_FLITS, build_trees, run_events
 from archsim.noc.packets import Packets
 from archsim.noc.reference import simulate_reference
 from archsim.noc.stats import NocStats
@@ -33,11 +33,13 @@ def simulate_fast(packets: Packets, config: NocConfig) -> NocStats:
     order = np.argsort(packets.inject_cycle, kind="stable")     # oldest packet first, then input order
     first_gid = np.empty(len(packets), dtype=np.int64)
     first_gid[order] = np.cumsum(packets.flits[order]) - packets.flits[order]
-    root_step, step_channel, first_child, next_sibling = build_trees(
+    if packets.total_flits >= MAX_FLITS:
+        raise ValueError(f"NoC: at most {MAX_FLITS - 1} flits per phase")
+    root_step, steps = build_trees(
         packets.src, packets.dst_ptr, packets.dst, topo.router_x, topo.router_y, topo.link_target, n)
     channel_flits, channel_stalls, router_flits, packet_finish, hops, interchip = run_events(
-        packets.flits, packets.inject_cycle, order, first_gid, root_step, step_channel, first_child,
-        next_sibling, topo.chan_rate_num, topo.chan_rate_den, topo.chan_latency_cycles,
-        topo.chan_target, topo.link_interchip, config.router_latency_cycles, n)
+        packets.flits, packets.inject_cycle, order, first_gid, root_step, steps, topo.chan_rate_num,
+        topo.chan_rate_den, topo.chan_latency_cycles, topo.chan_target, topo.link_interchip,
+        config.router_latency_cycles, n)
     return NocStats.from_channel_counts(channel_flits, channel_stalls, router_flits, packet_finish,
                                         hops, interchip, config.flit_bits)
