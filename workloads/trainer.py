@@ -171,6 +171,36 @@ def train(model: Model, train_x: np.ndarray, train_y: np.ndarray, test_x: np.nda
         return _train(model, train_x, train_y, test_x, test_y, config, log)
 
 
+def cosine_learning_rate(config: TrainConfig, epoch: int) -> float:
+    """Learning rate of ``epoch``: a cosine from ``learning_rate`` to ``final_lr_fraction`` of it."""
+    progress = epoch / max(1, config.epochs - 1)
+    cosine = 0.5 * (1 + np.cos(np.pi * progress))
+    return config.learning_rate * (config.final_lr_fraction + (1 - config.final_lr_fraction) * cosine)
+
+
+class SparsityMeter:
+    """Backward sparsity per spiking stage, summed over training steps (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.window: dict[str, float] = {}
+        self.zero: dict[str, int] = {}
+        self.count: dict[str, int] = {}
+
+    def add(self, model: Model, d_membrane: dict[str, np.ndarray]) -> None:
+        for stage in model.stages:
+            if stage.cell.spiking:
+                d_u = d_membrane[stage.name]
+                self.window[stage.name] = self.window.get(stage.name, 0.0) + stage.cell.window_fraction() * d_u.size
+                self.zero[stage.name] = self.zero.get(stage.name, 0) + int(np.count_nonzero(d_u == 0))
+                self.count[stage.name] = self.count.get(stage.name, 0) + d_u.size
+
+    def window_fraction(self) -> dict[str, float]:
+        return {k: self.window[k] / n for k, n in self.count.items()}
+
+    def zero_grad_fraction(self) -> dict[str, float]:
+        return {k: self.zero[k] / n for k, n in self.count.items()}
+
+
 def _train(model, train_x, train_y, test_x, test_y, config, log) -> TrainResult:
     rng = np.random.default_rng([config.seed, 1])
     name = _input_name(model)
@@ -178,39 +208,30 @@ def _train(model, train_x, train_y, test_x, test_y, config, log) -> TrainResult:
     result = TrainResult()
     started = time.perf_counter()
     for epoch in range(config.epochs):
-        progress = epoch / max(1, config.epochs - 1)
-        cosine = 0.5 * (1 + np.cos(np.pi * progress))
-        optimizer.lr = config.learning_rate * (config.final_lr_fraction + (1 - config.final_lr_fraction) * cosine)
+        optimizer.lr = cosine_learning_rate(config, epoch)
         order = rng.permutation(train_x.shape[0])
-        losses, correct = [], 0
-        window, zero, count = {}, {}, {}
-        last = epoch == config.epochs - 1
+        loss_sum, correct = 0.0, 0
+        meter = SparsityMeter() if epoch == config.epochs - 1 else None
         for start in range(0, order.size, config.batch_size):
             idx = order[start:start + config.batch_size]
             seq = encode(train_x[idx], model.steps, config.encoding, rng)
             loss, values, d_membrane = loss_and_gradients(model, {name: seq}, train_y[idx])
             optimizer.step()
-            losses.append(loss * idx.size)
+            loss_sum += loss * idx.size
             correct += int(np.sum(np.argmax(values[model.output][-1], axis=1) == train_y[idx]))
-            if last:
-                for stage in model.stages:
-                    if stage.cell.spiking:
-                        n = d_membrane[stage.name].size
-                        window[stage.name] = window.get(stage.name, 0.0) + stage.cell.window_fraction() * n
-                        zero[stage.name] = zero.get(stage.name, 0) + int(np.count_nonzero(d_membrane[stage.name] == 0))
-                        count[stage.name] = count.get(stage.name, 0) + n
+            if meter is not None:
+                meter.add(model, d_membrane)
         test_out = predict(model, test_x, config.encoding, config.seed).readout
-        entry = {"epoch": epoch + 1, "loss": float(np.sum(losses) / order.size),
-                 "train_accuracy": correct / order.size, "test_accuracy": accuracy(test_out, test_y),
-                 "elapsed_s": time.perf_counter() - started}
+        entry = {"epoch": epoch + 1, "loss": loss_sum / order.size, "train_accuracy": correct / order.size,
+                 "test_accuracy": accuracy(test_out, test_y), "elapsed_s": time.perf_counter() - started}
         result.history.append(entry)
         if log:
             log(f"epoch {entry['epoch']:3d}/{config.epochs}  loss {entry['loss']:.4f}  "
                 f"train {100 * entry['train_accuracy']:.2f}%  test {100 * entry['test_accuracy']:.2f}%  "
                 f"({entry['elapsed_s']:.1f} s)")
-        if last:
-            result.window_fraction = {k: window[k] / count[k] for k in count}
-            result.zero_grad_fraction = {k: zero[k] / count[k] for k in count}
+        if meter is not None:
+            result.window_fraction = meter.window_fraction()
+            result.zero_grad_fraction = meter.zero_grad_fraction()
     result.train_time_s = time.perf_counter() - started
     if result.history:
         result.test_accuracy = result.history[-1]["test_accuracy"]
