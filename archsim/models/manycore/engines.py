@@ -5,26 +5,29 @@ to ``lanes`` synapses of its current axon (one axon per cycle group), each soma 
 ``soma_lanes`` neurons; the phase ends on the first cycle at which every core is idle. Plain Python,
 small configurations only: the executable specification.
 
-``FastEngine`` computes each core's work with the Numba kernels in :mod:`.kernels` and runs the
-phase barrier as SimPy processes (one per core: it works for its cycles, then waits at the
-barrier), never one event per spike. Both return identical numbers.
+``FastEngine`` computes a whole stage's cores (integrate) and a whole layer (fire) per call of the
+Numba kernels in :mod:`.kernels`, over the flat arrays of :mod:`.stage`; the phase barrier is the
+slowest core's arrival (cores share nothing within a phase, so no event queue is needed; the
+contention that exists, in the NoC, is simulated flit by flit). Both return identical numbers.
 """
 from __future__ import annotations
 
 import numpy as np
-import simpy
 
-from archsim.models.manycore.kernels import fire_layer, integrate_core
-from archsim.models.manycore.program import CoreProgram, LayerProgram, Program
+from archsim.models.manycore.kernels import fire_layer, integrate_stage
+from archsim.models.manycore.program import LayerProgram, Program
+from archsim.models.manycore.stage import StageProgram
 
 
 class ReferenceEngine:
     name = "reference"
     noc_engine = "reference"
 
-    def integrate(self, prog: Program, cores: list[CoreProgram], inputs: list[np.ndarray]):
-        """Clock by clock. Returns (partials, per-core busy cycles, counts)."""
+    def integrate(self, prog: Program, stage: StageProgram, space: np.ndarray):
+        """Clock by clock. Returns (partial sums per slot, per-core busy cycles, counts)."""
         p = prog.params
+        cores = stage.cores
+        inputs = [space[stage.axon_source[stage.axon_ptr[k]:stage.axon_ptr[k + 1]]] for k in range(len(cores))]
         partials = [np.zeros(len(c.neurons), dtype=np.int64) for c in cores]
         queues, counts = [], dict(sops=0, macs=0, reads=0, axon_reads=0)
         for core, x in zip(cores, inputs):
@@ -63,21 +66,21 @@ class ReferenceEngine:
                         finish[n] = cycle
                 else:
                     queues[n][0][1] = stop
-        return partials, finish, counts
+        return np.concatenate(partials or [np.zeros(0, np.int64)]), finish, counts
 
-    def fire(self, prog: Program, layer: LayerProgram, owners: list[CoreProgram], currents, state):
-        """Clock by clock, ``soma_lanes`` neurons per cycle per owner core."""
+    def fire(self, prog: Program, layer: LayerProgram, stage: StageProgram, current: np.ndarray, state):
+        """Clock by clock, ``soma_lanes`` neurons per cycle per owner core. Returns (outputs, cycles per owner)."""
         p = prog.params
-        outputs = []
+        outputs = np.zeros(layer.size, dtype=np.int64)
         finish = []
-        for core, current in zip(owners, currents):
-            out = np.zeros(len(core.neurons), dtype=np.int64)
+        for core in (prog.cores[i] for i in layer.owners):
+            out = outputs[core.neurons]
             cycle = p.phase_setup_cycles
             for start in range(0, len(core.neurons), p.soma_lanes):
                 cycle += 1
                 for k in range(start, min(start + p.soma_lanes, len(core.neurons))):
-                    out[k] = _soma_step(prog, layer, int(core.neurons[k]), int(current[k]), state)
-            outputs.append(out)
+                    out[k] = _soma_step(prog, layer, int(core.neurons[k]), int(current[core.neurons[k]]), state)
+            outputs[core.neurons] = out
             finish.append(cycle)
         return outputs, finish
 
@@ -120,46 +123,22 @@ class FastEngine:
     name = "fast"
     noc_engine = "fast"
 
-    def integrate(self, prog: Program, cores: list[CoreProgram], inputs: list[np.ndarray]):
+    def integrate(self, prog: Program, stage: StageProgram, space: np.ndarray):
         p = prog.params
-        partials, cycles = [], []
-        counts = dict(sops=0, macs=0, reads=0, axon_reads=0)
-        for core, x in zip(cores, inputs):
-            partial, c, sops, macs, reads, axon_reads = integrate_core(
-                x, core.axon_spiking, core.indptr, core.indices, core.weights, len(core.neurons),
-                p.dendrite_lanes, p.mac_lanes, p.phase_setup_cycles)
-            partials.append(partial)
-            cycles.append(int(c))
-            counts["sops"] += int(sops)
-            counts["macs"] += int(macs)
-            counts["reads"] += int(reads)
-            counts["axon_reads"] += int(axon_reads)
-        return partials, cycles, counts
+        partial, cycles, sops, macs, reads, axon_reads = integrate_stage(
+            space, stage.axon_ptr, stage.axon_source, stage.axon_spiking, stage.syn_ptr, stage.indices,
+            stage.weights, stage.slot_ptr, p.dendrite_lanes, p.mac_lanes, p.phase_setup_cycles)
+        return partial, cycles, dict(sops=int(sops), macs=int(macs), reads=int(reads), axon_reads=int(axon_reads))
 
-    def fire(self, prog: Program, layer: LayerProgram, owners: list[CoreProgram], currents, state):
+    def fire(self, prog: Program, layer: LayerProgram, stage: StageProgram, current: np.ndarray, state):
+        """The whole layer in one kernel call (owners hold disjoint neurons); cycles per owner."""
         p = prog.params
         v, i_syn = state
-        outputs, cycles = [], []
-        for core, current in zip(owners, currents):
-            idx = core.neurons
-            v_local, i_local = v[idx], i_syn[idx]
-            out = fire_layer(layer.kind, current, v_local, i_local, layer.decay_q[idx], layer.syn_decay_q[idx],
-                             layer.leak_q[idx], layer.threshold_q[idx], layer.v_reset_q[idx], layer.subtract,
-                             layer.relu_multiplier, layer.relu_shift, prog.qmax_act, prog.frac_bits,
-                             prog.membrane_min, prog.membrane_max)
-            v[idx], i_syn[idx] = v_local, i_local
-            outputs.append(out)
-            cycles.append(p.phase_setup_cycles + -(-len(idx) // p.soma_lanes))
-        return outputs, cycles
+        out = fire_layer(layer.kind, current, v, i_syn, layer.decay_q, layer.syn_decay_q, layer.leak_q,
+                         layer.threshold_q, layer.v_reset_q, layer.subtract, layer.relu_multiplier, layer.relu_shift,
+                         prog.qmax_act, prog.frac_bits, prog.membrane_min, prog.membrane_max)
+        return out, p.phase_setup_cycles + -(-stage.fire_owner_neurons[layer.name] // p.soma_lanes)
 
-    def barrier(self, core_cycles: list[int]) -> int:
-        """SimPy: each core works for its cycles, then waits; the phase ends when all have arrived."""
-        env = simpy.Environment()
-        arrivals = [env.process(_work(env, c)) for c in core_cycles]
-        done = env.all_of(arrivals)
-        env.run(until=done)
-        return int(env.now)
-
-
-def _work(env: simpy.Environment, cycles: int):
-    yield env.timeout(cycles)
+    def barrier(self, core_cycles) -> int:
+        """The phase ends when the slowest core arrives: the maximum (cores do not contend here)."""
+        return int(np.max(core_cycles)) if len(core_cycles) else 0

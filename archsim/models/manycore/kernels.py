@@ -1,41 +1,8 @@
-"""Numba kernels of the fast engine: whole-core integrate and whole-layer fire over arrays."""
+"""Numba kernels of the fast engine: whole-stage integrate, whole-layer fire, route-phase packets."""
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
-
-
-@nb.njit(cache=True)
-def integrate_core(x_axons, spiking, indptr, indices, weights, n_neurons, lanes, mac_lanes, setup):
-    """Partial currents of one core and its dendrite cost.
-
-    Spiking axons are event driven (only non-zero inputs are read); valued axons are MACs over
-    every axon. An axon with ``k`` synapses occupies ``ceil(k / lanes)`` cycles.
-    Returns (partial, cycles, synaptic_ops, macs, weight_reads, axon_reads).
-    """
-    partial = np.zeros(n_neurons, np.int64)
-    cycles = setup
-    sops = 0
-    macs = 0
-    reads = 0
-    axon_reads = 0
-    for a in range(x_axons.shape[0]):
-        x = x_axons[a]
-        k = indptr[a + 1] - indptr[a]
-        if spiking[a]:
-            if x == 0:
-                continue
-            c = (k + lanes - 1) // lanes
-            sops += k
-        else:
-            c = (k + mac_lanes - 1) // mac_lanes
-            macs += k
-        cycles += c
-        reads += c
-        axon_reads += 1
-        for j in range(indptr[a], indptr[a + 1]):
-            partial[indices[j]] += weights[j] * x
-    return partial, cycles, sops, macs, reads, axon_reads
 
 
 @nb.njit(cache=True)
@@ -69,3 +36,102 @@ def fire_layer(kind, current, v, i_syn, decay_q, syn_decay_q, leak_q, threshold_
         else:
             out[k] = c
     return out
+
+
+@nb.njit(cache=True)
+def integrate_stage(space, axon_ptr, axon_source, axon_spiking, syn_ptr, indices, weights, slot_ptr, lanes,
+                    mac_lanes, setup):
+    """Partial currents of every core of a stage and each core's dendrite cycles, in one call.
+
+    Spiking axons are event driven (only non-zero inputs are read); valued axons are MACs over
+    every axon. An axon with ``k`` synapses occupies ``ceil(k / lanes)`` cycles after the core's
+    ``setup`` cycles. Arrays are the flat ones of :mod:`.stage`.
+
+    Returns (partial sums per slot, cycles per core, synaptic_ops, macs, weight_reads, axon_reads).
+    """
+    n_cores = axon_ptr.shape[0] - 1
+    partial = np.zeros(slot_ptr[n_cores], np.int64)
+    cycles = np.full(n_cores, setup, np.int64)
+    sops = 0
+    macs = 0
+    reads = 0
+    axon_reads = 0
+    for core in range(n_cores):
+        base = slot_ptr[core]
+        c_total = 0
+        for a in range(axon_ptr[core], axon_ptr[core + 1]):
+            x = space[axon_source[a]]
+            k = syn_ptr[a + 1] - syn_ptr[a]
+            if axon_spiking[a]:
+                if x == 0:
+                    continue
+                c = (k + lanes - 1) // lanes
+                sops += k
+            else:
+                c = (k + mac_lanes - 1) // mac_lanes
+                macs += k
+            c_total += c
+            axon_reads += 1
+            for j in range(syn_ptr[a], syn_ptr[a + 1]):
+                partial[base + indices[j]] += weights[j] * x
+        cycles[core] += c_total
+        reads += c_total
+    return partial, cycles, sops, macs, reads, axon_reads
+
+
+@nb.njit(cache=True)
+def route_packets(outputs, core_ids, spiking, neuron_ptr, neurons, dest_ptr, dest_cores, per_packet,
+                  cycles_per_packet, n_cores_total):
+    """The route phase's packets, in the order owners send them, as Packets arrays.
+
+    A spiking owner sends one single-flit multicast packet per spiking neuron with receivers; a valued
+    owner one per ``per_packet`` neurons (its chunk's receivers, ascending). Each core injects one
+    packet every ``cycles_per_packet`` cycles from cycle 0. Returns
+    ``(src, dst_ptr, dst, inject_cycle, last_injection)``.
+    """
+    n_owners = core_ids.shape[0]
+    src = []
+    inject = []
+    ptr = [0]
+    dst = []
+    last = 0
+    seen = np.full(n_cores_total, -1, np.int64)
+    chunk_dst = np.empty(n_cores_total, np.int64)
+    for o in range(n_owners):
+        sent = 0
+        if spiking[o]:
+            for q in range(neuron_ptr[o], neuron_ptr[o + 1]):
+                n = neurons[q]
+                if outputs[n] == 0 or dest_ptr[n + 1] == dest_ptr[n]:
+                    continue
+                for d in range(dest_ptr[n], dest_ptr[n + 1]):
+                    dst.append(dest_cores[d])
+                src.append(core_ids[o])
+                inject.append(sent * cycles_per_packet)
+                ptr.append(len(dst))
+                sent += 1
+        else:
+            for start in range(neuron_ptr[o], neuron_ptr[o + 1], per_packet):
+                m = 0
+                for q in range(start, min(start + per_packet, neuron_ptr[o + 1])):
+                    n = neurons[q]
+                    for d in range(dest_ptr[n], dest_ptr[n + 1]):
+                        c = dest_cores[d]
+                        if seen[c] < 0:
+                            seen[c] = 1
+                            chunk_dst[m] = c
+                            m += 1
+                if m == 0:
+                    continue
+                chosen = np.sort(chunk_dst[:m])
+                for i in range(m):
+                    dst.append(chosen[i])
+                    seen[chosen[i]] = -1
+                src.append(core_ids[o])
+                inject.append(sent * cycles_per_packet)
+                ptr.append(len(dst))
+                sent += 1
+        last = max(last, sent * cycles_per_packet)
+    return (np.array(src, np.int64) if len(src) else np.zeros(0, np.int64), np.array(ptr, np.int64),
+            np.array(dst, np.int64) if len(dst) else np.zeros(0, np.int64),
+            np.array(inject, np.int64) if len(inject) else np.zeros(0, np.int64), last)

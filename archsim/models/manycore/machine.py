@@ -23,7 +23,9 @@ from collections import defaultdict
 
 import numpy as np
 
+from archsim.models.manycore.kernels import route_packets
 from archsim.models.manycore.program import STATEFUL, KINDS, Program
+from archsim.models.manycore.stage import build_stages
 from archsim.noc import Packets, simulate as noc_simulate
 
 PHASES = ("integrate", "merge", "fire", "route")
@@ -42,6 +44,7 @@ class Machine:
         self.spikes = 0
         self.noc_totals = defaultdict(int)
         self.link_flits = None
+        self.stages = build_stages(prog)
 
     # ------------------------------------------------------------------ bookkeeping
     def _count(self, component: str, action: str, n: int) -> None:
@@ -61,34 +64,21 @@ class Machine:
         for name in stage_layers:
             self.layer_cycles[name] += length / len(stage_layers)
 
-    def _noc(self, packets: list, phase: str) -> int:
-        if not packets:
+    def _noc(self, packets: Packets, phase: str) -> int:
+        if not len(packets):
             return 0
-        stats = noc_simulate(Packets.from_list(packets), self.prog.noc, engine=self.engine.noc_engine)
+        stats = noc_simulate(packets, self.prog.noc, engine=self.engine.noc_engine)
         self._count("router", "route", stats.router_traversals)
         self._count("link", "transfer", stats.flit_hops - stats.interchip_flits)
         self._count("offchip_link", "transfer", stats.interchip_flits)
         self._count("axon_sram", "write", stats.ejected_flits)
+        self._count("router_table", "read", len(packets))
         for key in ("packets", "injected_flits", "ejected_flits", "hops", "flit_hops", "interchip_flits",
                     "stall_cycles"):
             self.noc_totals[key] += int(getattr(stats, key))
         self.noc_totals[f"{phase}_cycles"] += int(stats.finish_cycle)
         self.link_flits = stats.link_flits.copy() if self.link_flits is None else self.link_flits + stats.link_flits
         return int(stats.finish_cycle)
-
-    def _packetise(self, sends: list[tuple[int, np.ndarray, int]]) -> tuple[list, int]:
-        """(core, destinations, flits) in each core's send order -> NoC packets with injection cycles."""
-        rate = self.prog.params.router_cycles_per_packet
-        next_slot: dict[int, int] = defaultdict(int)
-        packets = []
-        last = 0
-        for core, dests, flits in sends:
-            start = next_slot[core]
-            next_slot[core] = start + rate * flits
-            last = max(last, next_slot[core])
-            packets.append((core, dests, flits, start))
-        self._count("router_table", "read", len(sends))
-        return packets, last
 
     # ------------------------------------------------------------------ one step
     def reset_state(self):
@@ -99,53 +89,36 @@ class Machine:
     def step(self, inputs_q: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         prog, p = self.prog, self.prog.params
         current = dict(inputs_q)
-        for stage in prog.stages:
-            cores = [c for c in prog.cores if c.layer in stage]
-            xs = []
-            for core in cores:
-                layer = prog.layers[core.layer]
-                space = np.concatenate([(self.previous[src] if rec else current[src]).reshape(-1)
-                                        for src, _, _, rec in layer.segments]) if layer.segments else np.zeros(0, np.int64)
-                xs.append(np.ascontiguousarray(space[core.axon_source], dtype=np.int64))
-            partials, core_cycles, counts = self.engine.integrate(prog, cores, xs)
-            for core, c in zip(cores, core_cycles):
-                self.core_busy[core.index] += c
+        for stage in self.stages:
+            space = np.concatenate([(self.previous[src] if rec else current[src]).reshape(-1)
+                                    for name in stage.layers for src, _, _, rec in prog.layers[name].segments]
+                                   or [np.zeros(0, np.int64)]).astype(np.int64, copy=False)
+            partial, core_cycles, counts = self.engine.integrate(prog, stage, space)
+            self.core_busy[stage.core_index] += np.asarray(core_cycles, dtype=np.int64)
             self.synaptic_ops += counts["sops"] + counts["macs"]
             self._count("dendrite", "add", counts["sops"])
             self._count("dendrite_mac", "mac", counts["macs"])
             self._count("synapse_sram", "read", counts["reads"])
             self._count("axon_sram", "read", counts["axon_reads"])
-            self._close_phase("integrate", stage, self.engine.barrier(core_cycles))
+            self._close_phase("integrate", stage.layers, self.engine.barrier(core_cycles))
 
-            sums = {c.index: partials[k] for k, c in enumerate(cores) if c.is_owner}
-            senders = [(k, c) for k, c in enumerate(cores) if not c.is_owner]
-            if senders:
-                sends = [(c.core_id, np.array([prog.cores[c.owner].core_id]),
-                          max(1, -(-len(c.neurons) * p.psum_bits // p.packet_bits))) for _, c in senders]
-                packets, _ = self._packetise(sends)
-                arrival = self._noc(packets, "merge")
-                adds = defaultdict(int)
-                for k, c in senders:
-                    owner = prog.cores[c.owner]
-                    position = {int(n): j for j, n in enumerate(owner.neurons)}
-                    local = np.array([position[int(n)] for n in c.neurons], dtype=np.int64)
-                    np.add.at(sums[c.owner], local, partials[k])
-                    adds[c.owner] += len(c.neurons)
-                    self._count("dendrite", "add", len(c.neurons))
-                needed = p.phase_setup_cycles + arrival + max(-(-n // p.dendrite_lanes) for n in adds.values())
-                self._close_phase("merge", stage, needed)
+            if stage.merge_cores:
+                arrival = self._noc(stage.merge_packets, "merge")
+                np.add.at(partial, stage.merge_to, partial[stage.merge_from])
+                self._count("dendrite", "add", len(stage.merge_from))
+                needed = p.phase_setup_cycles + arrival + int(np.max(-(-stage.merge_adds // p.dendrite_lanes)))
+                self._close_phase("merge", stage.layers, needed)
 
             fire_cycles = []
-            for name in stage:
+            for name in stage.layers:
                 layer = prog.layers[name]
-                owners = [prog.cores[i] for i in layer.owners]
-                currents = [sums[o.index] + layer.bias[o.neurons] for o in owners]
-                outs, cyc = self.engine.fire(prog, layer, owners, currents, self.state[name])
-                out = np.zeros(layer.size, dtype=np.int64)
-                for o, y, c in zip(owners, outs, cyc):
-                    out[o.neurons] = y
-                    self.core_busy[o.index] += c
-                fire_cycles += cyc
+                neurons, slots = stage.fire_slots[name]
+                layer_current = np.zeros(layer.size, dtype=np.int64)
+                layer_current[neurons] = partial[slots] + layer.bias[neurons]
+                out, cycles = self.engine.fire(prog, layer, stage, layer_current, self.state[name])
+                owners = np.asarray(layer.owners, dtype=np.int64)
+                self.core_busy[owners] += np.asarray(cycles, dtype=np.int64)
+                fire_cycles.extend(np.asarray(cycles).tolist())
                 current[name] = out
                 n = layer.size
                 if KINDS[layer.kind] in STATEFUL:
@@ -155,31 +128,16 @@ class Machine:
                             "read" if KINDS[layer.kind] == "relu" else "add", n)
                 if layer.spiking:
                     self.spikes += int(out.sum())
-            self._close_phase("fire", stage, self.engine.barrier(fire_cycles))
+            self._close_phase("fire", stage.layers, self.engine.barrier(fire_cycles))
 
-            sends = []
-            for name in stage:
-                layer = prog.layers[name]
-                out = current[name]
-                for i in layer.owners:
-                    core = prog.cores[i]
-                    if layer.spiking:
-                        for n in core.neurons[out[core.neurons] != 0]:
-                            d = layer.dest_cores[layer.dest_ptr[n]:layer.dest_ptr[n + 1]]
-                            if len(d):
-                                sends.append((core.core_id, d, 1))
-                    else:
-                        per_packet = max(1, p.packet_bits // p.activation_bits)
-                        for start in range(0, len(core.neurons), per_packet):
-                            chunk = core.neurons[start:start + per_packet]
-                            d = np.unique(np.concatenate([layer.dest_cores[layer.dest_ptr[n]:layer.dest_ptr[n + 1]]
-                                                          for n in chunk]))
-                            if len(d):
-                                sends.append((core.core_id, d, 1))
-            if sends:
-                packets, last_injection = self._packetise(sends)
-                arrival = self._noc(packets, "route")
-                self._close_phase("route", stage, p.phase_setup_cycles + max(arrival, last_injection))
+            outputs = np.concatenate([current[name] for name in stage.layers])
+            src, dst_ptr, dst, inject, last_injection = route_packets(
+                outputs, stage.route_core_ids, stage.route_spiking, stage.route_neuron_ptr, stage.route_neurons,
+                stage.dest_ptr, stage.dest_cores, max(1, p.packet_bits // p.activation_bits),
+                p.router_cycles_per_packet, prog.noc.n_cores)
+            if len(src):
+                arrival = self._noc(Packets(src, dst_ptr, dst, np.ones(len(src), np.int64), inject), "route")
+                self._close_phase("route", stage.layers, p.phase_setup_cycles + max(arrival, int(last_injection)))
         for name in prog.layers:
             self.previous[name] = current[name]
         return current
