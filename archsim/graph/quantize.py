@@ -23,7 +23,8 @@ Rules (``P`` is a :class:`Precision`; ``qmax = 2**(P.weight_bits - 1) - 1``,
   a chain without ``Dense``/``Conv2d`` (pooling only) gets an integer ``Scale`` kernel, and an array
   ``Scale`` alone is itself the kernel. Two kernels left in one chain are an error.
 * One scale per layer: ``scale = max over its projections of max|w_eff| / qmax`` (or the trainer's
-  hint ``metadata["quant"]["weight_scale"][layer]`` when present; 1 when every weight is zero), so
+  hint ``metadata["quant"]["weight_scale"][layer]`` when present and made for the same
+  ``weight_bits``; 1 when every weight is zero), so
   currents of all projections add in one integer domain. ``w_q = clip(rint(w_eff / scale), -qmax,
   qmax)``; biases ``b_q = rint(factor_after * gain * bias / scale)`` (int32), where ``factor_after``
   is the product of the scalar factors of the ops *after* the kernel (a ``Scale`` before a ``Dense``
@@ -225,6 +226,8 @@ def quantize(network: Network, precision: Precision, calibration: dict[str, floa
             ops, k, factor_after, weight_factor = _fold_chain(proj.ops, network.shape_of(proj.source), layer.name)
             folded.append((proj, ops, k, sigma, factor_after, weight_factor))
         hint = (quant.get("weight_scale") or {}).get(layer.name)
+        if quant.get("weight_bits", precision.weight_bits) != precision.weight_bits:
+            hint = None  # the trainer's scale was chosen for another width: it would clip or waste range
         if hint is not None:
             scale = float(hint)
         else:
