@@ -208,3 +208,14 @@ def test_unsupported_node_and_shape_mismatch():
               nir.LIF(tau=np.ones(5), r=np.ones(5), v_leak=np.zeros(5), v_threshold=np.ones(5)),
               shape_in=(3,), shape_out=(2,))
     assert "n1 (LIF)" in _one_line_error(lambda: from_nir_graph(g))
+
+
+def test_layer_named_output_round_trips(tmp_path):
+    from archsim.graph.network import LIF, Dense, Layer, Network, Projection
+    from archsim.graph.nir_io import read_network, write_network
+
+    net = Network("t", {"x": (3,)}, [Layer("output", (2,), (Projection("x", (Dense(np.ones((2, 3))),)),),
+                                           LIF(decay=np.float64(0.5), threshold=np.float64(1.0)))], ["output"])
+    write_network(net, tmp_path / "o.nir")
+    back = read_network(tmp_path / "o.nir")
+    assert [layer.name for layer in back.layers] == ["output"] and back.outputs == ["output"]

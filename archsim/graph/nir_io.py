@@ -574,6 +574,8 @@ def to_nir_graph(network: Network):
             edges.append((previous, layer.name))
     for out in network.outputs:
         node_name = "output" if len(network.outputs) == 1 else f"output.{out}"
+        while node_name in nodes:  # a layer may itself be called "output"
+            node_name += "_"
         nodes[node_name] = nir.Output(output_type={"output": np.array(network.shape_of(out))})
         edges.append((out, node_name))
     metadata = {"archsim.network": json.dumps(_jsonable(network.metadata), sort_keys=True),
