@@ -41,16 +41,16 @@ def run_case(name: str, batch: int, steps: int, ablations: list[str]) -> None:
     base_chip = load_chip(CHIP)
     print(f"\n{name}: batch {batch}, T {steps}")
     print(f"{'config':<14}{'sim ms/iter':>12}{'samples/s':>11}{'energy mJ':>11}{'FE Mcyc':>9}{'BE Mcyc':>9}"
-          f"{'WUE Mcyc':>9}{'wall s':>8}")
+          f"{'WUE Mcyc':>9}{'wall s':>8}{'cpu s':>7}")
     for label in ablations:
         chip = base_chip.with_overrides(ABLATIONS[label]) if ABLATIONS[label] else base_chip
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         trace = simulate(workload, chip)
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         cost = evaluate(trace, chip)
         busy = trace.cycles_breakdown["engine"]
         print(f"{label:<14}{trace.latency_s * 1e3:>12.2f}{batch / trace.latency_s:>11.1f}{cost.energy_pj * 1e-9:>11.3f}"
-              f"{busy['fe'] / 1e6:>9.2f}{busy['be'] / 1e6:>9.2f}{busy['wue'] / 1e6:>9.2f}{wall:>8.1f}")
+              f"{busy['fe'] / 1e6:>9.2f}{busy['be'] / 1e6:>9.2f}{busy['wue'] / 1e6:>9.2f}{wall:>8.1f}{cpu:>7.1f}")
         if label == "baseline":
             base_cost, base_trace = cost, trace
     by_engine = {}
