@@ -12,7 +12,7 @@ from archsim.config import load_chip
 from archsim.errors import UserError
 from archsim.graph.network import LIF, AvgPool2d, Conv2d, Dense, Flatten, Layer, Network, Projection, ReLU
 from archsim.graph.workload import Workload
-from archsim.models.h2learn import engines, golden, refstep, run_iteration, simulate, train
+from archsim.models.h2learn import golden, run_iteration, simulate, train
 from archsim.models.h2learn.layers import build_layers
 from archsim.models.h2learn.params import read_params
 
@@ -296,3 +296,14 @@ def test_readout_gradients_equal_golden_and_training_lowers_loss():
         np.testing.assert_array_equal(got, want)
     losses = [r.loss for r in train(wl, ch, iterations=5)]
     assert min(losses[1:]) < losses[0], losses
+
+
+def test_reference_equals_fast_on_pooled_conv_net():
+    rng = np.random.default_rng(4)
+    net = conv_net(rng, hw=4, c1=3, c2=2)
+    wl = workload(net, rng, steps=3, batch=2)
+    ch = chip(**{"components.fe_lut.count": 7, "components.be_mac.count": 3})
+    fast, ref = run_iteration(wl, ch, "fast"), run_iteration(wl, ch, "reference")
+    assert (fast.trace.cycles, fast.trace.actions) == (ref.trace.cycles, ref.trace.actions)
+    for a, b in zip(fast.dweights, ref.dweights):
+        np.testing.assert_array_equal(a, b)

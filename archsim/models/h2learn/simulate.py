@@ -261,4 +261,4 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
         details=details,
         outputs=np.concatenate(outputs, axis=1).reshape((steps, batch) + tuple(workload.network.layers[-1].shape)),
     )
-    return Iteration(trace, dweights, [None if d is None else d for d in dbiases], details["loss"], layers)
+    return Iteration(trace, dweights, dbiases, details["loss"], layers)
