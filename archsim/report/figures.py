@@ -144,12 +144,12 @@ def engine_timeline(result: dict):
     timeline = details.get("timeline")
     if not timeline:
         return "The trace has no engine timeline (trace.details.timeline); not an H2Learn run?"
-    engines = list(dict.fromkeys(item["engine"] for item in timeline))
+    spans = [_span(item) for item in timeline]
+    engines = list(dict.fromkeys(engine for engine, _, _ in spans))
     fig = Figure(figsize=(10, 0.5 * len(engines) + 1.5))
     ax = fig.add_subplot()
-    for item in timeline:
-        start, end = item.get("start_cycle", item.get("start", 0)), item.get("end_cycle", item.get("end", 0))
-        ax.barh(engines.index(item["engine"]), end - start, left=start, height=0.6)
+    for engine, start, end in spans:
+        ax.barh(engines.index(engine), end - start, left=start, height=0.6)
     ax.set_yticks(range(len(engines)), engines)
     ax.set_xlabel("cycle")
     ax.set_title("Engine timeline")
@@ -157,9 +157,17 @@ def engine_timeline(result: dict):
     return fig
 
 
+def _span(item) -> tuple[str, float, float]:
+    """(engine, start, end) of a timeline entry: ``{engine, start_cycle, end_cycle}`` or
+    ``[engine, tile, start_cycle, end_cycle]``."""
+    if isinstance(item, dict):
+        return item["engine"], item.get("start_cycle", item.get("start", 0)), item.get("end_cycle", item.get("end", 0))
+    return str(item[0]), item[-2], item[-1]
+
+
 def pipeline_utilisation(result: dict):
-    trace = result.get("trace") or {}
-    util = _numbers(trace.get("details", {}).get("engine_utilisation"))
+    details = (result.get("trace") or {}).get("details", {})
+    util = _numbers(details.get("engine_utilisation") or details.get("utilisation"))
     if not util:
         return "The trace has no engine utilisation (trace.details.engine_utilisation); not an H2Learn run?"
     fig = Figure(figsize=(5, 3))
