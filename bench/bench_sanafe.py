@@ -180,6 +180,10 @@ def chip_for(neurons: int) -> tuple[str, str]:
     cores = -(-neurons // 256) + 8
     side = int(np.ceil(np.sqrt(cores / (text["noc"]["mesh_x"] * text["noc"]["mesh_y"]))))
     text["noc"].update(chips_x=side, chips_y=side)
+    for component in text["components"].values():
+        component["count"] = int(component["count"]) * side * side
+    # one 64-bit off-chip link per chip border crossing direction (assumption, benchmark only)
+    text["components"]["offchip_link"] = {"class": "offchip_link", "count": max(1, 4 * side * side), "width_bits": 64}
     text["technology"]["table"] = str(ROOT / "chips" / "tech" / Path(text["technology"]["table"]).name)
     path = Path(tempfile.mkdtemp()) / "tianjic_board.yaml"
     path.write_text(yaml.safe_dump(text))
@@ -238,6 +242,14 @@ def main() -> None:
         row.update(sanafe=theirs, ratio=ratio, spikes_equal=same)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "sanafe.json").write_text(json.dumps(row, indent=1, default=str))
+    lines = [f"# bench_sanafe\n\n{args.layers} x {args.neurons} LIF, {synapses:,} synapses, {args.steps} steps; "
+             f"archsim chip: {chip_note}\n\n| simulator | wall s | synaptic events | neuron spikes |\n|---|---|---|---|",
+             f"| archsim (whole process) | {ours['wall_s']:.2f} | {ours['synaptic_events']:,} | {ours['neuron_spikes']:,} |"]
+    if theirs:
+        lines.append(f"| SANA-FE detailed (build+load+sim) | {theirs['wall_s']:.2f} | {theirs['synaptic_events']:,} | "
+                     f"{theirs['neuron_spikes'] - theirs['input_spikes_expected']:,} |")
+        lines.append(f"\nratio SANA-FE / archsim: {row['ratio']:.2f}; spike counts equal: {row['spikes_equal']}")
+    (RESULTS / "sanafe.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
