@@ -97,6 +97,11 @@ def _add_child(steps, step, channel, parent):
 # day, not one per request); an entry's columns are the flit's gid, its tree step and its packet.
 CHUNK = 16
 GID, STEP, PACKET = range(3)
+# The simulation's scalars, kept in one small array so that it can stop to grow storage and resume.
+(HOPS, INTERCHIP, CYCLE, LAST_CYCLE, NEXT_PACKET, GATHERED, NEXT_REQUEST, N_REQUESTS, INDEX_BITS,
+ FREE_CHUNK, N_FREE_CHUNKS, N_CHUNKS, NEEDED) = range(13)
+# What _advance returns: finished, or which storage must grow before it can go on.
+DONE, GROW_BATCH, GROW_CALENDAR, GROW_CHUNKS = range(4)
 
 
 @njit(cache=True)
@@ -106,6 +111,8 @@ def run_events(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
 
     ``rank_order`` lists packets oldest first; ``first_gid[p]`` is the rank of packet p's flit 0.
     Returns ``(channel_flits, channel_stalls, router_flits, packet_finish, hops, interchip_flits)``.
+    The work is in :func:`_advance`; this driver only grows its storage when it asks (so that no
+    array is reallocated inside the per-request loop, which keeps reference counting out of it).
     """
     n_packets = flits.shape[0]
     n_channels = chan_rate_num.shape[0]
@@ -114,66 +121,114 @@ def run_events(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
     channel_stalls = np.zeros(n_channels, np.int64)
     router_flits = np.zeros(n_routers, np.int64)
     packet_finish = np.zeros(n_packets, np.int64)
-    hops = 0
-    interchip = 0
     if n_packets == 0:
-        return channel_flits, channel_stalls, router_flits, packet_finish, hops, interchip
-    entries = np.empty((1024, CHUNK, 3), np.int32)
-    chunk_fill = np.zeros(1024, np.int64)
-    chunk_next = np.empty(1024, np.int64)        # next chunk of the same day, or of the free list
-    n_chunks = 0                                 # chunks ever used
-    free_chunk = -1
-    n_free_chunks = 0
+        return channel_flits, channel_stalls, router_flits, packet_finish, 0, 0
     base_cycle = inject_cycle[rank_order[0]]
-    day_first = np.full(1024, -1, np.int64)      # day = cycle - base_cycle
-    day_last = np.full(1024, -1, np.int64)
-    last_cycle = inject_cycle[rank_order[n_packets - 1]]
-    next_packet = 0                              # next packet (in rank order) to inject
-    batch = np.empty((1024, 3), np.int64)        # this cycle's requests: gid, step, packet
-    keys = np.empty(1024, np.int64)
-    cycle = base_cycle - 1
-    while cycle < last_cycle:
-        cycle += 1
-        day = cycle - base_cycle
-        m = 0
-        # Every flit of a packet requests its injection port in the packet's injection cycle.
-        while next_packet < n_packets and inject_cycle[rank_order[next_packet]] == cycle:
-            p = rank_order[next_packet]
-            next_packet += 1
-            if m + flits[p] > batch.shape[0]:
-                batch = _grown_rows(batch, 2 * (m + flits[p]))
-                keys = np.empty(batch.shape[0], np.int64)
-            for flit in range(flits[p]):
-                batch[m, GID] = first_gid[p] + flit
-                batch[m, STEP] = root_step[p]
-                batch[m, PACKET] = p
-                m += 1
-        chunk = day_first[day] if day < day_first.shape[0] else -1
-        while chunk >= 0:
-            if m + CHUNK > batch.shape[0]:
-                batch = _grown_rows(batch, 2 * (m + CHUNK))
-                keys = np.empty(batch.shape[0], np.int64)
-            for i in range(chunk_fill[chunk]):
-                batch[m, GID] = entries[chunk, i, GID]
-                batch[m, STEP] = entries[chunk, i, STEP]
-                batch[m, PACKET] = entries[chunk, i, PACKET]
-                m += 1
-            following = chunk_next[chunk]
-            chunk_next[chunk] = free_chunk
-            free_chunk = chunk
-            n_free_chunks += 1
-            chunk = following
-        if m == 0:
-            continue
-        # Arbitration order within the cycle: by gid (keys pack gid above the batch index).
-        index_bits = 1
-        while (1 << index_bits) < m:
-            index_bits += 1
-        for j in range(m):
-            keys[j] = (batch[j, GID] << index_bits) | j
-        keys[:m].sort()
-        for j in range(m):
-            k = keys[j] & ((1 << index_bits) - 1)
+    state = np.zeros(13, np.int64)
+    state[CYCLE] = base_cycle - 1
+    state[LAST_CYCLE] = inject_cycle[rank_order[n_packets - 1]]
+    state[FREE_CHUNK] = -1
+    batch = np.empty((256, 3), np.int64)         # one cycle's requests: gid, step, packet
+    keys = np.empty(256, np.int64)               # their arbitration order
+    entries = np.empty((256, CHUNK, 3), np.int32)
+    chunk_fill = np.zeros(256, np.int64)
+    chunk_next = np.empty(256, np.int64)         # next chunk of the same day, or of the free list
+    day_first = np.full(256, -1, np.int64)       # per day (cycle - base_cycle): first chunk,
+    day_last = np.full(256, -1, np.int64)        # last chunk,
+    day_count = np.zeros(256, np.int64)          # and requests waiting
+    while True:
+        status = _advance(state, base_cycle, flits, inject_cycle, rank_order, first_gid, root_step,
+                          steps, chan_rate_num, chan_rate_den, chan_latency, chan_target,
+                          link_interchip, router_latency, n_routers, next_free_slot, channel_flits,
+                          channel_stalls, router_flits, packet_finish, batch, keys, entries,
+                          chunk_fill, chunk_next, day_first, day_last, day_count)
+        if status == DONE:
+            break
+        if status == GROW_BATCH:
+            batch = np.empty((2 * state[NEEDED], 3), np.int64)
+            keys = np.empty(2 * state[NEEDED], np.int64)
+        elif status == GROW_CALENDAR:
+            if state[NEEDED] >= MAX_SPAN_CYCLES:
+                raise ValueError("NoC: a phase spans more cycles than the kernel's calendar allows")
+            days = max(2 * day_first.shape[0], state[NEEDED] + 1)
+            day_first = _grown_filled(day_first, days, -1)
+            day_last = _grown_filled(day_last, days, -1)
+            day_count = _grown_filled(day_count, days, 0)
+        else:
+            entries = _grown_rows(entries, 2 * entries.shape[0])
+            chunk_fill = _grown_filled(chunk_fill, entries.shape[0], 0)
+            chunk_next = _grown_filled(chunk_next, entries.shape[0], -1)
+    return channel_flits, channel_stalls, router_flits, packet_finish, state[HOPS], state[INTERCHIP]
+
+
+@njit(cache=True)
+def _advance(state, base_cycle, flits, inject_cycle, rank_order, first_gid, root_step, steps,
+             chan_rate_num, chan_rate_den, chan_latency, chan_target, link_interchip, router_latency,
+             n_routers, next_free_slot, channel_flits, channel_stalls, router_flits, packet_finish,
+             batch, keys, entries, chunk_fill, chunk_next, day_first, day_last, day_count):
+    """Run the calendar from where ``state`` stands until done (DONE) or until storage must grow
+    (GROW_*, with ``state[NEEDED]`` the size needed); no work is lost by stopping.
+
+    Each busy cycle: gather its requests (the flits of packets injected in it, then the requests
+    waiting for the day, freeing their chunks), sort them by gid, grant them in that order, and
+    queue the requests that follow each grant (one per child step, on the day the flit is ready
+    at the next router).
+    """
+    n_packets = flits.shape[0]
+    cycle = state[CYCLE]
+    while True:
+        if not state[GATHERED]:
+            if cycle >= state[LAST_CYCLE]:
+                return DONE
+            cycle += 1
+            day = cycle - base_cycle
+            m = day_count[day] if day < day_count.shape[0] else 0
+            last_packet = state[NEXT_PACKET]
+            while last_packet < n_packets and inject_cycle[rank_order[last_packet]] == cycle:
+                m += flits[rank_order[last_packet]]
+                last_packet += 1
+            if m == 0:
+                continue
+            if m > batch.shape[0]:
+                state[CYCLE] = cycle - 1
+                state[NEEDED] = m
+                return GROW_BATCH
+            n = 0
+            for q in range(state[NEXT_PACKET], last_packet):
+                p = rank_order[q]
+                for flit in range(flits[p]):
+                    batch[n, GID] = first_gid[p] + flit
+                    batch[n, STEP] = root_step[p]
+                    batch[n, PACKET] = p
+                    n += 1
+            state[NEXT_PACKET] = last_packet
+            chunk = day_first[day] if day < day_first.shape[0] else -1
+            while chunk >= 0:
+                for i in range(chunk_fill[chunk]):
+                    batch[n, GID] = entries[chunk, i, GID]
+                    batch[n, STEP] = entries[chunk, i, STEP]
+                    batch[n, PACKET] = entries[chunk, i, PACKET]
+                    n += 1
+                following = chunk_next[chunk]
+                chunk_next[chunk] = state[FREE_CHUNK]
+                state[FREE_CHUNK] = chunk
+                state[N_FREE_CHUNKS] += 1
+                chunk = following
+            # Arbitration order: a key packs the gid above the batch index.
+            index_bits = 1
+            while (1 << index_bits) < m:
+                index_bits += 1
+            for j in range(m):
+                keys[j] = (batch[j, GID] << index_bits) | j
+            keys[:m].sort()
+            state[GATHERED] = 1
+            state[NEXT_REQUEST] = 0
+            state[N_REQUESTS] = m
+            state[INDEX_BITS] = index_bits
+        m = state[N_REQUESTS]
+        mask = (1 << state[INDEX_BITS]) - 1
+        for j in range(state[NEXT_REQUEST], m):
+            k = keys[j] & mask
             gid = batch[k, GID]
             step = batch[k, STEP]
             p = batch[k, PACKET]
@@ -181,42 +236,43 @@ def run_events(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
             num = chan_rate_num[channel]
             den = chan_rate_den[channel]
             slot = max(next_free_slot[channel], (cycle * num + den - 1) // den)
-            next_free_slot[channel] = slot + 1
             granted = slot * den // num
+            arrival = granted + chan_latency[channel]
+            ejection = channel >= 5 * n_routers
+            ready_day = arrival + router_latency - base_cycle
+            if not ejection:
+                status = DONE
+                if ready_day >= day_first.shape[0]:
+                    status = GROW_CALENDAR
+                elif state[N_FREE_CHUNKS] + chunk_fill.shape[0] - state[N_CHUNKS] < 5:
+                    status = GROW_CHUNKS              # a router has at most 5 outputs
+                if status != DONE:
+                    state[CYCLE] = cycle
+                    state[NEXT_REQUEST] = j
+                    state[NEEDED] = ready_day
+                    return status
+            next_free_slot[channel] = slot + 1
             channel_flits[channel] += 1
             channel_stalls[channel] += granted - cycle
-            arrival = granted + chan_latency[channel]
-            if channel >= 5 * n_routers:          # ejection port: delivered to the core
+            if ejection:                              # delivered to the core
                 packet_finish[p] = max(packet_finish[p], arrival)
                 continue
             if channel < 4 * n_routers:
-                hops += gid == first_gid[p]
-                interchip += link_interchip[channel]
+                state[HOPS] += gid == first_gid[p]
+                state[INTERCHIP] += link_interchip[channel]
             router_flits[chan_target[channel]] += 1
-            ready = arrival + router_latency
-            last_cycle = max(last_cycle, ready)
-            ready_day = ready - base_cycle
-            if ready_day >= day_first.shape[0]:
-                if ready_day >= MAX_SPAN_CYCLES:
-                    raise ValueError("NoC: a phase spans more cycles than the kernel's calendar allows")
-                days = max(2 * day_first.shape[0], ready_day + 1)
-                day_first = _grown_filled(day_first, days)
-                day_last = _grown_filled(day_last, days)
-            if n_free_chunks + entries.shape[0] - n_chunks < 5:    # a router has at most 5 outputs
-                entries = _grown_rows(entries, 2 * entries.shape[0])
-                chunk_fill = _grown_filled(chunk_fill, entries.shape[0])
-                chunk_next = _grown_filled(chunk_next, entries.shape[0])
+            state[LAST_CYCLE] = max(state[LAST_CYCLE], ready_day + base_cycle)
             child = steps[step, FIRST_CHILD]
             while child >= 0:
                 chunk = day_last[ready_day]
                 if chunk < 0 or chunk_fill[chunk] == CHUNK:
-                    if free_chunk >= 0:
-                        fresh = free_chunk
-                        free_chunk = chunk_next[fresh]
-                        n_free_chunks -= 1
+                    if state[FREE_CHUNK] >= 0:
+                        fresh = state[FREE_CHUNK]
+                        state[FREE_CHUNK] = chunk_next[fresh]
+                        state[N_FREE_CHUNKS] -= 1
                     else:
-                        fresh = n_chunks
-                        n_chunks += 1
+                        fresh = state[N_CHUNKS]
+                        state[N_CHUNKS] += 1
                     chunk_fill[fresh] = 0
                     chunk_next[fresh] = -1
                     if chunk < 0:
@@ -230,14 +286,15 @@ def run_events(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
                 entries[chunk, i, STEP] = child
                 entries[chunk, i, PACKET] = p
                 chunk_fill[chunk] = i + 1
+                day_count[ready_day] += 1
                 child = steps[child, NEXT_SIBLING]
-    return channel_flits, channel_stalls, router_flits, packet_finish, hops, interchip
+        state[GATHERED] = 0
 
 
 @njit(cache=True)
-def _grown_filled(array, length):
-    """``array`` extended to ``length`` entries with -1."""
-    longer = np.full(length, -1, array.dtype)
+def _grown_filled(array, length, fill):
+    """``array`` extended to ``length`` entries with ``fill``."""
+    longer = np.full(length, fill, array.dtype)
     longer[:array.shape[0]] = array
     return longer
 
