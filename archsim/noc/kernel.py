@@ -32,8 +32,11 @@ CHANNEL, FIRST_CHILD, NEXT_SIBLING = range(3)
 
 
 @njit(cache=True)
-def build_trees(src, dst_ptr, dst, router_x, router_y, link_target, n_routers):
+def build_trees(src, dst_ptr, dst, rank_order, router_x, router_y, link_target, n_routers):
     """The XY multicast tree of every packet as steps (channel uses of one flit).
+
+    Trees are laid out in ``rank_order`` (oldest packet first), so that packets in flight at the
+    same time have their steps close together in memory.
 
     Returns ``(root_step[P], steps[S, 3])`` (int32 steps): step ``root_step[p]`` is packet p's
     injection port; the children of a step are the channels a flit copy takes at the router the
@@ -47,7 +50,7 @@ def build_trees(src, dst_ptr, dst, router_x, router_y, link_target, n_routers):
     ejects = np.full(n_routers, -1, np.int64)       # packet already ejecting at the router
     step_at = np.empty(n_routers, np.int64)         # the step that reaches the router
     n_steps = 0
-    for p in range(n_packets):
+    for p in rank_order:
         if n_steps + 1 > steps.shape[0]:
             steps = _grown_rows(steps, 2 * steps.shape[0])
         root_step[p] = n_steps

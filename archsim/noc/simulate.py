@@ -36,7 +36,8 @@ def simulate_fast(packets: Packets, config: NocConfig) -> NocStats:
     if packets.total_flits >= MAX_FLITS:
         raise ValueError(f"NoC: at most {MAX_FLITS - 1} flits per phase")
     root_step, steps = build_trees(
-        packets.src, packets.dst_ptr, packets.dst, topo.router_x, topo.router_y, topo.link_target, n)
+        packets.src, packets.dst_ptr, packets.dst, order, topo.router_x, topo.router_y,
+        topo.link_target, n)
     channel_flits, channel_stalls, router_flits, packet_finish, hops, interchip = run_events(
         packets.flits, packets.inject_cycle, order, first_gid, root_step, steps, topo.chan_rate_num,
         topo.chan_rate_den, topo.chan_latency_cycles, topo.chan_target, topo.link_interchip,
