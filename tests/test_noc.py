@@ -68,6 +68,8 @@ def test_two_packets_sharing_a_link_serialize():
     link_1_to_2 = 4 * 1 + 0
     assert stats.link_flits[link_1_to_2] == 8
     assert stats.link_stall_cycles[link_1_to_2] == 8
+    # Left waiting after cycles 4..9: {B2}, {A1 B3}, {B3 A2}, {A2 A3}, {A3}, {}: at most 2.
+    assert stats.link_peak_waiting_flits[link_1_to_2] == stats.peak_waiting_flits == 2
     assert list(stats.packet_finish_cycles) == [14, 12]   # B3 granted at 7, +5
 
 
@@ -119,6 +121,7 @@ def test_stats_of_successive_phases_add():
     total = a + b
     assert total.finish_cycle == a.finish_cycle + b.finish_cycle
     assert total.flit_hops == 6 and total.packets == 2
+    assert total.peak_waiting_flits == max(a.peak_waiting_flits, b.peak_waiting_flits)
     assert isinstance(total, NocStats)
 
 

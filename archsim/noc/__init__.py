@@ -39,7 +39,8 @@ Micro-architecture (the rules both engines implement; numbers come from :class:`
 7. **Counts.** Flits per link (link loads), flits entering each router, injected and ejected
    flits per core, tree hops per packet, inter-chip flits, stall cycles (cycles between a flit's
    request for a link or ejection port and its grant: contention, and waiting for the next slot of
-   a slower channel) and, apart, the cycles flits wait at their source for the injection port. Energy is not computed here: ``archsim.cost`` prices these counts.
+   a slower channel), apart from them the cycles flits wait at their source for the injection
+   port, and the most flits ever left waiting for one channel (the buffer depth rule 2 assumes). Energy is not computed here: ``archsim.cost`` prices these counts.
 
 Engines: ``reference`` (:mod:`archsim.noc.reference`) steps every cycle in plain Python;
 ``fast`` (:mod:`archsim.noc.kernel`) is a Numba event kernel that processes channel requests in the

@@ -113,8 +113,8 @@ def run_events(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
     """Simulate every flit; returns the per-channel, per-router and per-packet counts.
 
     ``rank_order`` lists packets oldest first; ``first_gid[p]`` is the rank of packet p's flit 0.
-    Returns ``(channel_flits, channel_stalls, router_flits, packet_finish, hops, interchip_flits)``.
-    The work is in :func:`_advance`; this driver only grows its storage when it asks (so that no
+    Returns ``(channel_flits, channel_stalls, channel_peak_waiting, router_flits, packet_finish,
+    hops, interchip_flits)``. The work is in :func:`_advance`; this driver only grows its storage when it asks (so that no
     array is reallocated inside the per-request loop, which keeps reference counting out of it).
     """
     n_packets = flits.shape[0]
@@ -122,10 +122,11 @@ def run_events(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
     next_free_slot = np.zeros(n_channels, np.int64)
     channel_flits = np.zeros(n_channels, np.int64)
     channel_stalls = np.zeros(n_channels, np.int64)
+    channel_peak = np.zeros(n_channels, np.int64)
     router_flits = np.zeros(n_routers, np.int64)
     packet_finish = np.zeros(n_packets, np.int64)
     if n_packets == 0:
-        return channel_flits, channel_stalls, router_flits, packet_finish, 0, 0
+        return channel_flits, channel_stalls, channel_peak, router_flits, packet_finish, 0, 0
     base_cycle = inject_cycle[rank_order[0]]
     state = np.zeros(13, np.int64)
     state[CYCLE] = base_cycle - 1
@@ -143,7 +144,7 @@ def run_events(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
         status = _advance(state, base_cycle, flits, inject_cycle, rank_order, first_gid, root_step,
                           steps, chan_rate_num, chan_rate_den, chan_latency, chan_target,
                           link_interchip, router_latency, n_routers, next_free_slot, channel_flits,
-                          channel_stalls, router_flits, packet_finish, batch, keys, entries,
+                          channel_stalls, channel_peak, router_flits, packet_finish, batch, keys, entries,
                           chunk_fill, chunk_next, day_first, day_last, day_count)
         if status == DONE:
             break
@@ -161,14 +162,15 @@ def run_events(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
             entries = _grown_rows(entries, 2 * entries.shape[0])
             chunk_fill = _grown_filled(chunk_fill, entries.shape[0], 0)
             chunk_next = _grown_filled(chunk_next, entries.shape[0], -1)
-    return channel_flits, channel_stalls, router_flits, packet_finish, state[HOPS], state[INTERCHIP]
+    return (channel_flits, channel_stalls, channel_peak, router_flits, packet_finish, state[HOPS],
+            state[INTERCHIP])
 
 
 @njit(cache=True)
 def _advance(state, base_cycle, flits, inject_cycle, rank_order, first_gid, root_step, steps,
              chan_rate_num, chan_rate_den, chan_latency, chan_target, link_interchip, router_latency,
-             n_routers, next_free_slot, channel_flits, channel_stalls, router_flits, packet_finish,
-             batch, keys, entries, chunk_fill, chunk_next, day_first, day_last, day_count):
+             n_routers, next_free_slot, channel_flits, channel_stalls, channel_peak, router_flits,
+             packet_finish, batch, keys, entries, chunk_fill, chunk_next, day_first, day_last, day_count):
     """Run the calendar from where ``state`` stands until done (DONE) or until storage must grow
     (GROW_*, with ``state[NEEDED]`` the size needed); no work is lost by stopping.
 
@@ -257,6 +259,9 @@ def _advance(state, base_cycle, flits, inject_cycle, rank_order, first_gid, root
             next_free_slot[channel] = slot + 1
             channel_flits[channel] += 1
             channel_stalls[channel] += granted - cycle
+            # Flits left waiting after this cycle's grants: granted slots in later cycles.
+            waiting = slot + 1 - ((cycle + 1) * num + den - 1) // den
+            channel_peak[channel] = max(channel_peak[channel], waiting)
             if ejection:                              # delivered to the core
                 packet_finish[p] = max(packet_finish[p], arrival)
                 continue

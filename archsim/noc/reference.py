@@ -58,6 +58,7 @@ def simulate_reference(packets: Packets, config: NocConfig) -> NocStats:
 
     channel_flits = np.zeros(topo.n_channels, dtype=np.int64)
     channel_stalls = np.zeros(topo.n_channels, dtype=np.int64)
+    channel_peak = np.zeros(topo.n_channels, dtype=np.int64)
     router_flits = np.zeros(n, dtype=np.int64)
     packet_finish = np.zeros(n_packets, dtype=np.int64)
     hops = interchip = 0
@@ -70,6 +71,7 @@ def simulate_reference(packets: Packets, config: NocConfig) -> NocStats:
             queue = waiting[channel]
             free = slots_in_cycle(cycle, int(topo.chan_rate_num[channel]), int(topo.chan_rate_den[channel]))
             granted, waiting[channel] = queue[:free], queue[free:]
+            channel_peak[channel] = max(channel_peak[channel], len(waiting[channel]))
             if not waiting[channel]:
                 del waiting[channel]
             for requested, gid, p, k in granted:
@@ -91,5 +93,5 @@ def simulate_reference(packets: Packets, config: NocConfig) -> NocStats:
                     requests[ready].append((gid, p, k, topo.ejection_channel(router)))
         cycle += 1
 
-    return NocStats.from_channel_counts(channel_flits, channel_stalls, router_flits, packet_finish,
-                                        hops, interchip, config.flit_bits)
+    return NocStats.from_channel_counts(channel_flits, channel_stalls, channel_peak, router_flits,
+                                        packet_finish, hops, interchip, config.flit_bits)

@@ -38,9 +38,9 @@ def simulate_fast(packets: Packets, config: NocConfig) -> NocStats:
     root_step, steps = build_trees(
         packets.src, packets.dst_ptr, packets.dst, order, topo.router_x, topo.router_y,
         topo.link_target, n)
-    channel_flits, channel_stalls, router_flits, packet_finish, hops, interchip = run_events(
+    channel_flits, channel_stalls, channel_peak, router_flits, packet_finish, hops, interchip = run_events(
         packets.flits, packets.inject_cycle, order, first_gid, root_step, steps, topo.chan_rate_num,
         topo.chan_rate_den, topo.chan_latency_cycles, topo.chan_target, topo.link_interchip,
         config.router_latency_cycles, n)
-    return NocStats.from_channel_counts(channel_flits, channel_stalls, router_flits, packet_finish,
-                                        hops, interchip, config.flit_bits)
+    return NocStats.from_channel_counts(channel_flits, channel_stalls, channel_peak, router_flits,
+                                        packet_finish, hops, interchip, config.flit_bits)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-ARRAY_FIELDS = ("link_flits", "link_stall_cycles", "router_flits", "inject_flits", "eject_flits",
+ARRAY_FIELDS = ("link_flits", "link_stall_cycles", "link_peak_waiting_flits", "router_flits", "inject_flits", "eject_flits",
                 "packet_finish_cycles")
 
 
@@ -31,7 +31,11 @@ class NocStats:
       of a fractional-bandwidth channel.
     - ``inject_wait_cycles``: flit-cycles flits wait at their source for the injection port (a
       packet's own flits queue there behind each other: flit k waits k cycles at rate 1).
-    - arrays: ``link_flits[4N]``, ``link_stall_cycles[4N]``, ``router_flits[N]``,
+    - ``peak_waiting_flits``: the most flits ever left waiting for one link or ejection port at
+      the end of a cycle: the input-buffer depth that would have avoided backpressure, which the
+      model does not apply (compare with the router's ``buffer_flits``).
+    - arrays: ``link_flits[4N]``, ``link_stall_cycles[4N]``, ``link_peak_waiting_flits[4N]``,
+      ``router_flits[N]``,
       ``inject_flits[N]``, ``eject_flits[N]`` (per core), ``packet_finish_cycles[P]`` (delivery
       cycle of each packet's last flit at its last destination, in the input order of packets).
     """
@@ -46,17 +50,20 @@ class NocStats:
     interchip_flits: int
     stall_cycles: int
     inject_wait_cycles: int
+    peak_waiting_flits: int
     flit_bits: int
     link_flits: np.ndarray
     link_stall_cycles: np.ndarray
+    link_peak_waiting_flits: np.ndarray
     router_flits: np.ndarray
     inject_flits: np.ndarray
     eject_flits: np.ndarray
     packet_finish_cycles: np.ndarray
 
     @classmethod
-    def from_channel_counts(cls, channel_flits, channel_stalls, router_flits, packet_finish_cycles,
-                            hops: int, interchip_flits: int, flit_bits: int) -> "NocStats":
+    def from_channel_counts(cls, channel_flits, channel_stalls, channel_peak_waiting, router_flits,
+                            packet_finish_cycles, hops: int, interchip_flits: int,
+                            flit_bits: int) -> "NocStats":
         """Assemble from per-channel arrays (links, then injection ports, then ejection ports)."""
         n = len(router_flits)
         link_flits = np.asarray(channel_flits[:4 * n], dtype=np.int64)
@@ -71,9 +78,12 @@ class NocStats:
             interchip_flits=int(interchip_flits),
             stall_cycles=int(channel_stalls[:4 * n].sum() + channel_stalls[5 * n:].sum()),
             inject_wait_cycles=int(channel_stalls[4 * n:5 * n].sum()),
+            peak_waiting_flits=int(max(np.max(channel_peak_waiting[:4 * n], initial=0),
+                                       np.max(channel_peak_waiting[5 * n:], initial=0))),
             flit_bits=int(flit_bits),
             link_flits=link_flits.copy(),
             link_stall_cycles=np.array(channel_stalls[:4 * n], dtype=np.int64),
+            link_peak_waiting_flits=np.array(channel_peak_waiting[:4 * n], dtype=np.int64),
             router_flits=np.array(router_flits, dtype=np.int64),
             inject_flits=np.array(channel_flits[4 * n:5 * n], dtype=np.int64),
             eject_flits=np.array(channel_flits[5 * n:], dtype=np.int64),
@@ -101,7 +111,8 @@ class NocStats:
 
     def __add__(self, later: "NocStats") -> "NocStats":
         """Stats of two phases run one after the other: counts add, ``finish_cycle`` adds (total
-        communication cycles), ``packet_finish_cycles`` are concatenated (each relative to its phase)."""
+        communication cycles), peaks take the larger, ``packet_finish_cycles`` are concatenated
+        (each relative to its phase)."""
         if self.link_flits.shape != later.link_flits.shape or self.flit_bits != later.flit_bits:
             raise ValueError("NocStats: can only add stats of the same NoC")
         data = {}
@@ -111,6 +122,8 @@ class NocStats:
                 data[f.name] = mine
             elif f.name == "packet_finish_cycles":
                 data[f.name] = np.concatenate([mine, theirs])
+            elif "peak" in f.name:
+                data[f.name] = np.maximum(mine, theirs)
             else:
                 data[f.name] = mine + theirs
         return NocStats(**data)
