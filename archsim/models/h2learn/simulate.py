@@ -71,25 +71,27 @@ def _check(workload, chip: Chip, engine: str) -> tuple[H2LearnParams, np.ndarray
     return params, x
 
 
-def _check_buffers(layers: list[TrainLayer], params: H2LearnParams, chip: Chip, steps: int, mode: str) -> None:
-    """Each tile must fit the on-chip buffers (one clear line naming the buffer otherwise)."""
-    tile = params.tile_samples
+def _tile_samples(layers: list[TrainLayer], params: H2LearnParams, chip: Chip, steps: int, mode: str) -> int:
+    """Samples per tile: ``tiling.tile_samples``, lowered until the largest layer's input spikes over T fit
+    the activation buffer; a one-line error when even one sample (or one step's gradients) does not fit."""
+    per_sample = max(steps * layer.in_size * layer.input_planes for layer in layers)
+    if per_sample > params.activation_buffer_bits:
+        worst = max(layers, key=lambda l: l.in_size * l.input_planes)
+        raise UserError(
+            f"{chip.path}: components.activation_buffer.size_kb: {params.activation_buffer_bits / 8192:g} KB cannot "
+            f"hold one tile (one sample) of layer {worst.name!r} (needs {per_sample / 8192:g} KB: T x inputs; "
+            f"allowed: >= {per_sample / 8192:g})")
     for layer in layers:
-        need = steps * tile * layer.in_size * layer.input_planes
-        if need > params.activation_buffer_bits:
-            raise UserError(
-                f"{chip.path}: components.activation_buffer.size_kb: {params.activation_buffer_bits / 8192:g} KB cannot "
-                f"hold one tile of layer {layer.name!r} (needs {need / 8192:g} KB: T x tiling.tile_samples x inputs; "
-                f"lower tiling.tile_samples or enlarge the buffer)")
         need = (layer.in_size + layer.out_size) * params.grad_bits
         if mode == "train" and need > params.gradient_buffer_bits:
             raise UserError(
                 f"{chip.path}: components.gradient_buffer.size_kb: {params.gradient_buffer_bits / 8192:g} KB cannot hold "
-                f"one step of dL/du and dL/ds of layer {layer.name!r} (needs {need / 8192:g} KB)")
+                f"one step of dL/du and dL/ds of layer {layer.name!r} (allowed: >= {need / 8192:g})")
         need = int(np.prod(layer.kernel_shape[1:])) * params.weight_bits
         if need > params.weight_buffer_bits:
             raise UserError(f"{chip.path}: components.weight_buffer.size_kb: {params.weight_buffer_bits / 8192:g} KB "
-                            f"cannot hold one output channel's kernel of layer {layer.name!r} ({need / 8192:g} KB)")
+                            f"cannot hold one output channel's kernel of layer {layer.name!r} (allowed: >= {need / 8192:g})")
+    return max(1, min(params.tile_samples, params.activation_buffer_bits // per_sample))
 
 
 def _merge(total: dict, actions: dict) -> None:
@@ -108,7 +110,7 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
         layers = build_layers(workload.network, params, input_valued=valued)
     train_mode = workload.mode == "train"
     steps, batch = workload.steps, workload.batch
-    _check_buffers(layers, params, chip, steps, workload.mode)
+    tile_samples = _tile_samples(layers, params, chip, steps, workload.mode)
     x_q = fixed.quantize_input(x_raw, layers[0].input_planes).reshape((steps, batch) + layers[0].in_shape)
     labels = None if workload.labels is None else np.asarray(workload.labels, dtype=np.int64)
 
@@ -125,8 +127,8 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
     tiles, loss_sum, synaptic_ops, spikes = [], 0.0, 0, 0
     outputs = []
 
-    for b0 in range(0, batch, params.tile_samples):
-        b1 = min(b0 + params.tile_samples, batch)
+    for b0 in range(0, batch, tile_samples):
+        b1 = min(b0 + tile_samples, batch)
         tb = b1 - b0
         n = steps * tb
         tile_steps = {e: [] for e in ENGINES}
@@ -239,7 +241,7 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
     details = {
         "loss": loss_sum / batch if train_mode else None,
         "weights_resident": weights_resident,
-        "tile_samples": params.tile_samples,
+        "tile_samples": tile_samples,
         "sparsity": {
             name: {
                 "input_spike_rate": st["input_spikes"] / st["inputs"] if st["inputs"] else 0.0,
