@@ -14,7 +14,7 @@ one process-internal run, split into
 ``events/s`` is simulated synaptic events (synaptic ops) per second of ``sim`` wall time; ``cyc/s``
 simulated chip cycles per second. Peak memory is the process's maximum resident set size
 (``resource.getrusage``), so each case runs in its own child process. Figures go to
-``bench/results/manycore.json`` and ``.md``. The issue-3 case (``conv-3.5M``) is a conv SNN of
+``bench/results/manycore.json`` and ``.md`` (rows of cases not run this time are kept). The issue-3 case (``conv-3.5M``) is a conv SNN of
 about 3.5 M synapses; the goal is >= 30 M synaptic events/s on one core.
 """
 from __future__ import annotations
@@ -33,24 +33,27 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def conv_lif_network(layers: int, channels: int, side: int, groups: int, seed: int = 0,
-                     threshold: float = 1.0, decay: float = 0.875):
-    """A feedforward LIF stack: input (C, S, S) -> ``layers`` x [grouped 3x3 conv (pad 1) -> LIF].
+                     threshold: float = 1.0, decay: float = 0.875, kernel: int = 3):
+    """A feedforward LIF stack: input (C, S, S) -> ``layers`` x [grouped ``kernel`` conv -> LIF].
 
-    Weights are uniform in [-0.2, 0.6) (excitatory on average, so activity survives the depth).
+    ``kernel=3`` (padding 1) is a conv SNN; ``kernel=1`` over ``S = 1`` is a block-sparse random
+    network (``C / groups`` inputs per neuron, all from its block). Weights are uniform in
+    [-0.2, 0.6) (excitatory on average, so activity survives the depth).
     """
     from archsim.graph.network import LIF, Conv2d, Layer, Network, Projection
 
     rng = np.random.default_rng(seed)
     shape = (channels, side, side)
     body, source = [], "x"
+    pad = kernel // 2
     for i in range(layers):
-        weight = rng.uniform(-0.2, 0.6, size=(channels, channels // groups, 3, 3)).round(2)
-        conv = Conv2d(weight, padding=(1, 1), groups=groups)
+        weight = rng.uniform(-0.2, 0.6, size=(channels, channels // groups, kernel, kernel)).round(2)
+        conv = Conv2d(weight, padding=(pad, pad), groups=groups)
         name = f"l{i}"
         body.append(Layer(name, shape, (Projection(source, (conv,)),),
                           LIF(decay=np.float64(decay), threshold=np.float64(threshold))))
         source = name
-    return Network(f"conv{layers}x{channels}x{side}x{side}g{groups}", {"x": shape}, body, [source])
+    return Network(f"conv{layers}x{channels}x{side}x{side}k{kernel}g{groups}", {"x": shape}, body, [source])
 
 
 def spike_input(shape, steps: int, rate: float = 0.2, seed: int = 1) -> np.ndarray:
@@ -58,14 +61,15 @@ def spike_input(shape, steps: int, rate: float = 0.2, seed: int = 1) -> np.ndarr
     return (rng.random((steps, 1, *shape)) < rate).astype(np.float64)
 
 
-# name, layers, channels, side, groups (neurons = layers * channels * side^2; fan-in = 9 * C / groups)
+# name, layers, channels, side, groups, kernel (neurons = layers * channels * side^2).
+# "block" cases: kernel 1 over 1x1 maps = block-sparse random layers, fan-in channels / groups.
 CASES = [
-    ("1e3", 4, 4, 8, 2, ),
-    ("1e4", 8, 8, 12, 2),
-    ("conv-3.5M", 8, 16, 16, 2),          # 32,768 neurons, ~3.9 M synapse-uses... see table
-    ("65k-16L", 16, 16, 16, 2),
-    ("1e5", 16, 16, 28, 2),
-    ("1e6", 16, 64, 32, 6),
+    ("block-1e3", 4, 256, 1, 4, 1),          # 1,024 neurons, fan-in 64
+    ("block-1e4", 16, 1024, 1, 16, 1),       # 16,384 neurons
+    ("block-65k", 16, 4096, 1, 64, 1),       # 65,536 neurons, 4.2 M synapses (issue 8's size)
+    ("block-2.6e5", 16, 16384, 1, 128, 1),   # 262,144 neurons, fan-in 128: 33.5 M synapses
+    ("block-1e6", 16, 65536, 1, 512, 1),     # 1,048,576 neurons, fan-in 128: 134 M synapses
+    ("conv-3.5M", 28, 64, 8, 16, 3),         # conv SNN, 3x3 grouped (4 in-channels) over 64 x 8 x 8: ~3.5 M synapses
 ]
 
 
@@ -79,10 +83,12 @@ def board_for(chip, cores: int):
 
 
 def prepare_on_board(work, chip):
-    """``prepare`` on ``chip``, or on a board of it as large as the mapper says the network needs."""
+    """``prepare`` on a board of ``chip`` sized for the network (a first guess of 200 neurons per core;
+    if the mapper says it needs more cores, once more on a board that large)."""
     from archsim.errors import UserError
     from archsim.models.manycore import prepare
 
+    chip = board_for(chip, -(-work.network.neuron_count // 200))
     try:
         return chip, prepare(work, chip)
     except UserError as err:
@@ -99,7 +105,7 @@ def run_case(case, chip_path: str, steps: int, queue) -> None:
     from archsim.graph.workload import Workload
     from archsim.models.manycore import prepare, run_program
 
-    name, layers, channels, side, groups = case
+    name, layers, channels, side, groups, kernel = case
     t0 = time.perf_counter()
     tiny = conv_lif_network(2, 2, 4, 1)      # two layers: spikes cross the NoC
     chip = load_chip(chip_path)
@@ -108,7 +114,7 @@ def run_case(case, chip_path: str, steps: int, queue) -> None:
     compile_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    net = conv_lif_network(layers, channels, side, groups)
+    net = conv_lif_network(layers, channels, side, groups, kernel=kernel)
     work = Workload(name, net, {"x": spike_input(net.inputs["x"], steps)}, steps, 1)
     t1 = time.perf_counter()
     chip, (mapping, prog, qnet) = prepare_on_board(work, chip)
@@ -128,10 +134,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--chip", default="chips/tianjic.yaml")
     ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--max-neurons", type=float, default=1.1e5)
+    ap.add_argument("--max-neurons", type=float, default=1.2e5)
     ap.add_argument("--timeout-s", type=float, default=600)
     ap.add_argument("--cases", nargs="*", help="only these case names")
     args = ap.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    previous = RESULTS / "manycore.json"
+    kept = json.loads(previous.read_text())["rows"] if previous.exists() else []
     rows = []
     header = (f"{'case':10s} {'neurons':>9s} {'synapses':>11s} {'cores':>6s} {'load s':>7s} {'map s':>7s} "
               f"{'compile s':>9s} {'sim s':>7s} {'syn events':>11s} {'events/s':>11s} {'cycles/s':>10s} {'peak MB':>8s}")
@@ -158,7 +167,9 @@ def main() -> None:
         print(f"{r['case']:10s} {r['neurons']:>9,d} {r['synapses']:>11,d} {r['cores']:>6d} {r['load_s']:>7.2f} "
               f"{r['map_s']:>7.2f} {r['compile_s']:>9.2f} {r['sim_s']:>7.2f} {r['synaptic_events']:>11,d} "
               f"{r['events_per_s']:>11,.0f} {r['cycles_per_s']:>10,.0f} {r['peak_rss_mb']:>8.0f}")
-    RESULTS.mkdir(exist_ok=True)
+    order = [c[0] for c in CASES]
+    rows = sorted([r for r in kept if r["case"] not in {x["case"] for x in rows}] + rows,
+                  key=lambda r: order.index(r["case"]) if r["case"] in order else len(order))
     (RESULTS / "manycore.json").write_text(json.dumps({"chip": args.chip, "rows": rows}, indent=1))
     with open(RESULTS / "manycore.md", "w") as f:
         f.write(f"# bench_manycore ({args.chip}, {args.steps} steps)\n\n")
