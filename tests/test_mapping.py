@@ -22,7 +22,7 @@ def test_fan_in_split_and_limits_hold():
     chip = load_chip(CHIP)
     mapping = map_network(_mlp(), chip)
     assert "h" in mapping.summary["split_layers"]
-    assert mapping.group_sizes["h"] == 256
+    assert mapping.input_groups["h"] == [0, 256, 512, 768, 784]
     for part in mapping.parts:
         assert part.neurons[1] - part.neurons[0] <= 256
     validate_mapping(mapping, _mlp(), chip)

@@ -15,12 +15,15 @@ import numpy as np
 from archsim.errors import UserError
 from archsim.mapping.layout import Mapping, Part
 from archsim.mapping.lowering import LoweredLayer, lower_layer
-from archsim.mapping.partition import CoreLimits, neuron_order, split_layer
+from archsim.mapping.partition import CoreLimits, kernel_bits_per_group, neuron_order, split_layer
 from archsim.mapping.placement import place
 from archsim.mapping.routing import Routes, build_routes, traffic_edges
 
 __all__ = ["Mapping", "Part", "map_network", "validate_mapping", "lower_network", "BoardShape", "core_limits",
            "Routes", "build_routes"]
+
+#: Membrane words a neuron keeps between steps, by neuron class (archsim.graph.network).
+STATE_WORDS = {"LIF": 1, "LI": 1, "CubaLIF": 2}
 
 #: Placement's weight of one hop over an inter-chip link relative to an on-chip hop (assumption:
 #: the inter-chip link is several times slower; the NoC config holds the real latency).
@@ -54,7 +57,10 @@ def core_limits(chip) -> CoreLimits:
     core = chip.params["core"]
     weight_bits = int(chip.params["precision"]["weight_bits"])
     limits = CoreLimits(neurons=int(core["neurons"]), axons=int(core["axons"]),
-                        memory_bits=int(float(core["synapse_memory_kb"]) * 8192), weight_bits=weight_bits)
+                        memory_bits=int(float(core["synapse_memory_kb"]) * 8192), weight_bits=weight_bits,
+                        max_fold=int(core.get("max_fold", 1)),
+                        state_bits=int(float(core.get("neuron_memory_kb", 0)) * 8192),
+                        membrane_bits=int(chip.params["precision"]["membrane_bits"]))
     if limits.memory_bits < weight_bits:
         raise UserError(f"{chip.path}: core.synapse_memory_kb: {core['synapse_memory_kb']} holds no "
                         f"{weight_bits}-bit synapse, a core too small for any neuron (allowed: >= {weight_bits / 8192:.6f})")
@@ -64,7 +70,8 @@ def core_limits(chip) -> CoreLimits:
 def lower_network(network, quantized=None) -> dict[str, LoweredLayer]:
     """Lowered layers (integer ones from ``quantized`` when given, else the float network's)."""
     layers = quantized.layers if quantized is not None else network.layers
-    return {layer.name: lower_layer(layer.name, layer.shape, layer.projections, network.shape_of)
+    state = {layer.name: STATE_WORDS.get(type(layer.neuron).__name__, 0) for layer in network.layers}
+    return {layer.name: lower_layer(layer.name, layer.shape, layer.projections, network.shape_of, state[layer.name])
             for layer in layers}
 
 
@@ -78,9 +85,10 @@ def map_network(network, chip, quantized=None) -> Mapping:
     if len(specs) > board.cores:
         per_layer = ", ".join(f"{n}: {sum(1 for s in specs if s[0] == n)}" for n in lowered)
         raise UserError(f"{network.name}: needs {len(specs)} cores but {chip.path} has {board.cores} "
-                        f"({per_layer}); use a board (noc.chips_x, noc.chips_y) or a larger mesh")
+                        f"({per_layer}); use a board (noc.chips_x, noc.chips_y, e.g. chips/tianjic-board.yaml) "
+                        "or a larger mesh")
     draft = Mapping(network=network.name, chip=chip.name, board_shape=board.size,
-                    orders={n: c.order for n, c in cuts.items()}, group_sizes={n: c.group_size for n, c in cuts.items()},
+                    orders={n: c.order for n, c in cuts.items()}, input_groups={n: c.input_groups for n, c in cuts.items()},
                     parts=[Part(layer=n, core=(0, 0), neurons=(p[0], p[1]), inputs=(p[2], p[3])) for n, p in specs])
     routes = build_routes(draft, lowered)
     options = chip.params.get("mapping", {})
@@ -88,7 +96,7 @@ def map_network(network, chip, quantized=None) -> Mapping:
                    passes=int(options.get("placement_passes", 20)), interchip_hop_weight=INTERCHIP_HOP_WEIGHT,
                    seed=int(options.get("seed", 0)))
     mapping = Mapping(network=draft.network, chip=draft.chip, board_shape=draft.board_shape, orders=draft.orders,
-                      group_sizes=draft.group_sizes,
+                      input_groups=draft.input_groups,
                       parts=[Part(p.layer, (int(c[0]), int(c[1])), p.neurons, p.inputs) for p, c in zip(draft.parts, coords)])
     mapping.summary = summarize(mapping, build_routes(mapping, lowered), lowered, limits, board)
     return mapping
@@ -107,7 +115,8 @@ def summarize(mapping: Mapping, routes: Routes, lowered: dict[str, LoweredLayer]
     return {"cores_used": len(routes.parts), "cores_available": board.cores,
             "neuron_utilisation": round(neurons / (used * limits.neurons), 4),
             "axon_utilisation": round(axons / (used * limits.axons), 4),
-            "split_layers": sorted(n for n, g in mapping.group_sizes.items() if g < lowered[n].input_size),
+            "folded_cores": sum(1 for p in routes.parts if len(p.neurons) > limits.neurons),
+            "split_layers": sorted(n for n, g in mapping.input_groups.items() if len(g) > 2),
             "expected_packets_per_step": round(packets, 1), "expected_packet_hops_per_step": round(hop_packets, 1)}
 
 
@@ -145,20 +154,26 @@ def _validate_layer(mapping: Mapping, name: str, low: LoweredLayer, limits: Core
         if not (0 <= a < b <= low.size) or not (0 <= i < j <= max(low.input_size, 1)):
             raise UserError(f"{key}.parts: neurons {list(part.neurons)} / inputs {list(part.inputs)} outside "
                             f"the layer (allowed: neurons within [0, {low.size}], inputs within [0, {low.input_size}])")
-        if b - a > limits.neurons:
-            raise UserError(f"{key}.parts: {b - a} neurons on core {list(part.core)} (allowed: <= {limits.neurons})")
+        if b - a > limits.max_neurons:
+            raise UserError(f"{key}.parts: {b - a} neurons on core {list(part.core)} "
+                            f"(allowed: <= {limits.max_neurons}, core.neurons x core.max_fold)")
         block = csc[i:j][:, perm[a:b]]
         axons = int(np.count_nonzero(np.diff(block.tocsr().indptr)))
-        if axons > limits.axons:
-            raise UserError(f"{key}.parts: {axons} axons on core {list(part.core)} (allowed: <= {limits.axons})")
+        if axons > limits.axons * limits.max_fold:
+            raise UserError(f"{key}.parts: {axons} axons on core {list(part.core)} "
+                            f"(allowed: <= {limits.axons * limits.max_fold}, core.axons x core.max_fold)")
         if low.shared_kernel_weights is None:
             bits = block.nnz * limits.weight_bits
         else:
             channels = np.unique(perm[a:b][np.diff(block.indptr) > 0] // max(low.size // low.channels, 1))
-            bits = len(channels) * low.shared_kernel_weights * limits.weight_bits
+            bits = len(channels) * int(kernel_bits_per_group(low, np.array([i, j]), limits.weight_bits)[0])
         if bits > limits.memory_bits:
             raise UserError(f"{key}.parts: {bits // 8} bytes of weights on core {list(part.core)} "
-                            f"(allowed: <= {limits.memory_bits // 8})")
+                            f"(allowed: <= {limits.memory_bits // 8}, core.synapse_memory_kb)")
+        state = (b - a) * low.state_words * limits.membrane_bits
+        if limits.state_bits and state > limits.state_bits:
+            raise UserError(f"{key}.parts: {state // 8} bytes of neuron state on core {list(part.core)} "
+                            f"(allowed: <= {limits.state_bits // 8}, core.neuron_memory_kb)")
         synapses[perm[a:b]] += np.diff(block.indptr)
     wrong = np.flatnonzero(synapses != np.diff(csc.indptr))
     if len(wrong):

@@ -1,7 +1,8 @@
 """The Mapping: which core runs which part of which layer, saved as a readable YAML file.
 
 A mapping file lists, per layer, how it was cut (``order``: neuron order "chw" or "hwc";
-``group_size``: fan-in group width, the whole input space when fan-in is not split) and its parts,
+``input_groups``: boundaries of the fan-in groups over the layer's input space, ``[0, size]`` when
+fan-in is not split; a group holds whole input-channel planes where it can) and its parts,
 each ``{core: [x, y], neurons: [start, stop], inputs: [start, stop]}`` with board coordinates
 (x across all chips' columns, y across all chips' rows) and half-open ranges over the layer's
 neuron order and input space (see :mod:`archsim.mapping.lowering`). Edit a file by hand (move a
@@ -36,7 +37,7 @@ class Mapping:
     chip: str
     board_shape: tuple[int, int]
     orders: dict[str, str]
-    group_sizes: dict[str, int]
+    input_groups: dict[str, list[int]]
     parts: list[Part]
     summary: dict = field(default_factory=dict)
 
@@ -50,7 +51,7 @@ class Mapping:
     def to_dict(self) -> dict:
         layers = {}
         for name in self.orders:
-            layers[name] = {"order": self.orders[name], "group_size": self.group_sizes[name],
+            layers[name] = {"order": self.orders[name], "input_groups": list(self.input_groups[name]),
                             "parts": [{"core": list(p.core), "neurons": list(p.neurons), "inputs": list(p.inputs)}
                                       for p in self.layer_parts(name)]}
         return {"network": self.network, "chip": self.chip, "board_shape": list(self.board_shape),
@@ -66,11 +67,11 @@ class Mapping:
                      for name, spec in data["layers"].items() for p in spec["parts"]]
             return cls(network=str(data["network"]), chip=str(data["chip"]), board_shape=_pair(data["board_shape"]),
                        orders={n: str(s["order"]) for n, s in data["layers"].items()},
-                       group_sizes={n: int(s["group_size"]) for n, s in data["layers"].items()},
+                       input_groups={n: [int(b) for b in s["input_groups"]] for n, s in data["layers"].items()},
                        parts=parts, summary=dict(data.get("summary") or {}))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UserError(f"{source}: not a mapping file ({type(exc).__name__}: {exc}); "
-                            "expected network, chip, board_shape, layers.<name>.{order, group_size, parts}") from None
+                            "expected network, chip, board_shape, layers.<name>.{order, input_groups, parts}") from None
 
     @classmethod
     def load(cls, path: str | Path) -> "Mapping":

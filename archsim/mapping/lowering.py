@@ -26,6 +26,10 @@ class LoweredLayer:
     ``segments[i] = (source, offset, size, recurrent)`` places projection ``i`` in the input space.
     ``shared_kernel_weights`` is the number of distinct weights per output channel when the layer's
     projections are convolutions (folded mapping stores a kernel once per core), else ``None``.
+    ``input_planes`` are the boundaries of the input space's channel planes (a source of shape
+    (C, H, W) gives C planes of H x W inputs, a flat source one plane per input): fan-in groups are
+    made of whole planes where they can be. ``state_words`` is the membrane words per neuron (LIF and
+    LI 1, CubaLIF 2, stateless neurons 0).
     """
 
     name: str
@@ -34,6 +38,8 @@ class LoweredLayer:
     segments: list[tuple[str, int, int, bool]]
     channels: int
     shared_kernel_weights: int | None
+    input_planes: np.ndarray
+    state_words: int = 0
 
     @property
     def input_size(self) -> int:
@@ -44,9 +50,9 @@ class LoweredLayer:
         return int(self.matrix.shape[1])
 
 
-def lower_layer(name: str, shape: Shape, projections, shape_of) -> LoweredLayer:
+def lower_layer(name: str, shape: Shape, projections, shape_of, state_words: int = 0) -> LoweredLayer:
     """Lower ``projections`` (objects with ``source``, ``ops``, ``recurrent``) of a layer of ``shape``."""
-    blocks, segments, offset = [], [], 0
+    blocks, segments, planes, offset = [], [], [np.zeros(1, dtype=np.int64)], 0
     size = int(np.prod(shape))
     bias = np.zeros(size, dtype=np.int64 if _integer(projections) else np.float64)
     shared = _shared_kernel_weights(projections)
@@ -57,12 +63,14 @@ def lower_layer(name: str, shape: Shape, projections, shape_of) -> LoweredLayer:
         if proj_bias is not None:
             bias = bias + proj_bias.astype(bias.dtype)
         segments.append((proj.source, offset, matrix.shape[0], bool(proj.recurrent)))
+        plane = int(np.prod(in_shape[1:])) if len(in_shape) == 3 else 1
+        planes.append(offset + np.arange(plane, matrix.shape[0] + 1, plane, dtype=np.int64))
         offset += matrix.shape[0]
     matrix = sp.vstack(blocks, format="csr") if len(blocks) > 1 else blocks[0].tocsr()
     matrix.sort_indices()
     channels = int(shape[0]) if len(shape) == 3 else 1
     return LoweredLayer(name=name, matrix=matrix, bias=bias, segments=segments, channels=channels,
-                        shared_kernel_weights=shared)
+                        shared_kernel_weights=shared, input_planes=np.concatenate(planes), state_words=state_words)
 
 
 def lower_chain(ops, in_shape: Shape) -> tuple[sp.csr_matrix, np.ndarray | None]:

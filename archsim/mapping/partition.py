@@ -1,18 +1,26 @@
 """Partition: cut each layer into parts that each fit one core.
 
-A part is a run of the layer's neurons (in a chosen neuron order) times a group of its input space
-(fan-in). Limits per core: ``neurons``, ``axons`` (distinct inputs it receives) and synapse memory
-(``synapse_memory_kb``; a convolution layer stores each output channel's kernel once per core,
-Tianjic's folded mapping; other layers store every synapse).
+A part is a run of the layer's neurons (in a chosen neuron order) times one *fan-in group* of its
+input space. Limits per core (:class:`CoreLimits`): neurons, axons (distinct inputs it receives),
+synapse memory (a convolution layer stores each output channel's kernel slice once per core,
+Tianjic's folded mapping; other layers store every synapse) and neuron-state memory.
 
-* **Split fan-out**: the neuron order is cut greedily into the longest runs that fit.
-* **Split fan-in**: when one neuron alone needs more axons than a core has, the input space is cut
-  into contiguous groups of ``axons`` inputs; every run of neurons then has one part per group
-  that reaches it, and the parts' partial sums are merged on the run's *owner* (its first group
-  with synapses), which alone holds the membranes.
-* **Folded conv**: conv layers are tried in channel-major order (channel groups over whole maps)
-  and row-major order (bands of feature-map rows over all channels); the order needing fewer cores
-  wins.
+* **Fan-in groups** (when one neuron alone needs more axons than a core has): the input space is
+  cut into groups of whole channel planes (input channel groups: a 3x3 conv on 64 channels gets
+  groups of 28 channels, each neuron's window in a group <= ``axons``); a plane too wide for one
+  group is sliced by rows. A dense layer's planes are single inputs, so its groups are runs of
+  ``axons`` inputs. Every run of neurons has one part per group that reaches it; partial sums
+  merge on the run's *owner* (its first part), which alone holds the membranes.
+* **Split fan-out**: the neuron order is cut greedily into the longest runs that fit. Conv layers
+  are tried in channel-major order ("chw": channel slices of whole maps) and row-major order
+  ("hwc": bands of feature-map rows over all channels, the folded mapping's rows); the order
+  needing fewer cores wins. Within a run, a window's axons are received once and shared by every
+  neuron that reads them (a band of rows needs its rows plus the kernel's halo).
+* **Folding** (``max_fold`` > 1): a core may time-multiplex up to ``max_fold`` passes of
+  ``neurons`` neurons (Tianjic's folded mapping reuses a core's weights for several feature-map
+  rows), so a run holds up to ``neurons x max_fold`` neurons and ``axons x passes`` inputs, limited
+  by the weight memory and by the membrane memory (``state_bits``). The chip model's phases then
+  take the longer work of the folded core, so folding trades cycles for cores.
 """
 from __future__ import annotations
 
@@ -28,36 +36,46 @@ ORDERS = ("chw", "hwc")
 
 @dataclass(frozen=True)
 class CoreLimits:
-    """What one core holds."""
+    """What one core holds. ``state_bits`` 0 means no separate limit on neuron-state memory."""
 
     neurons: int
     axons: int
     memory_bits: int
     weight_bits: int
+    max_fold: int = 1
+    state_bits: int = 0
+    membrane_bits: int = 24
+
+    @property
+    def max_neurons(self) -> int:
+        return self.neurons * self.max_fold
 
 
 @dataclass(eq=False)
 class LayerSplit:
-    """How one layer is cut: neuron order, runs of neurons and fan-in groups."""
+    """How one layer is cut: neuron order, fan-in group boundaries and runs of neurons."""
 
     order: str
-    fan_in_groups: int
-    group_size: int
+    input_groups: list[int]
     runs: list[tuple[int, int]]
+
+    @property
+    def fan_in_groups(self) -> int:
+        return len(self.input_groups) - 1
 
     def parts(self, lowered: LoweredLayer) -> list[tuple[int, int, int, int]]:
         """(run start, run stop, input start, input stop) for each non-empty part, owners first per run."""
         perm = neuron_order(lowered, self.order)
         csc = lowered.matrix.tocsc()
+        bounds = np.asarray(self.input_groups, dtype=np.int64)
         out = []
         for start, stop in self.runs:
             cols = perm[start:stop]
             rows = np.concatenate([csc.indices[csc.indptr[c]:csc.indptr[c + 1]] for c in cols]) if len(cols) else []
-            groups = np.unique(np.asarray(rows, dtype=np.int64) // self.group_size)
+            groups = np.unique(np.searchsorted(bounds, np.asarray(rows, dtype=np.int64), side="right") - 1)
             groups = groups if len(groups) else np.zeros(1, dtype=np.int64)
             for g in groups:
-                out.append((start, stop, int(g * self.group_size),
-                            int(min((g + 1) * self.group_size, lowered.input_size))))
+                out.append((start, stop, int(bounds[g]), int(bounds[g + 1])))
         return out
 
 
@@ -70,85 +88,173 @@ def neuron_order(lowered: LoweredLayer, order: str) -> np.ndarray:
     return np.arange(n, dtype=np.int64).reshape(c, n // c).T.reshape(-1).copy()
 
 
+def input_groups(lowered: LoweredLayer, axons: int) -> list[int]:
+    """Fan-in group boundaries: whole input planes while every neuron's fan-in in the group <= ``axons``."""
+    csr = lowered.matrix
+    n_rows = lowered.input_size
+    if n_rows == 0:
+        return [0, 1]
+    fan_in = np.diff(lowered.matrix.tocsc().indptr)
+    if not fan_in.size or int(fan_in.max()) <= axons:
+        return [0, n_rows]
+    bounds = _group_bounds(csr.indptr.astype(np.int64), csr.indices.astype(np.int64),
+                           lowered.input_planes.astype(np.int64), lowered.size, axons)
+    return [int(b) for b in bounds]
+
+
+def kernel_bits_per_group(lowered: LoweredLayer, bounds: np.ndarray, weight_bits: int) -> np.ndarray:
+    """Bits of one output channel's kernel slice per fan-in group (conv layers), or -1 (store every synapse)."""
+    if lowered.shared_kernel_weights is None:
+        return np.full(len(bounds) - 1, -1, dtype=np.int64)
+    planes = lowered.input_planes
+    per_group = np.diff(np.searchsorted(planes, bounds))
+    share = np.maximum(per_group, 1) / max(len(planes) - 1, 1)
+    return np.ceil(lowered.shared_kernel_weights * share).astype(np.int64) * weight_bits
+
+
 def split_layer(lowered: LoweredLayer, limits: CoreLimits) -> LayerSplit:
     """The cheapest split of a layer (fewest parts) under ``limits``."""
+    bounds = input_groups(lowered, limits.axons)
     orders = ORDERS if lowered.channels > 1 else ("chw",)
     best = None
     for order in orders:
-        split = _split_in_order(lowered, limits, order)
+        split = _split_in_order(lowered, limits, order, bounds)
         cost = len(split.parts(lowered))
         if best is None or cost < best[0]:
             best = (cost, split)
     return best[1]
 
 
-def _split_in_order(lowered: LoweredLayer, limits: CoreLimits, order: str) -> LayerSplit:
+def _split_in_order(lowered: LoweredLayer, limits: CoreLimits, order: str, bounds: list[int]) -> LayerSplit:
     csc = lowered.matrix.tocsc()
     csc.sort_indices()
     perm = neuron_order(lowered, order)
-    fan_in = np.diff(csc.indptr)
-    needs_split = fan_in.size and int(fan_in.max()) > limits.axons
-    group_size = limits.axons if needs_split else max(lowered.input_size, 1)
-    groups = (lowered.input_size + group_size - 1) // group_size if lowered.input_size else 1
+    edges = np.asarray(bounds, dtype=np.int64)
+    group_of = np.searchsorted(edges, np.arange(max(lowered.input_size, 1)), side="right") - 1
     channel = perm // max(lowered.size // lowered.channels, 1)
-    shared = -1 if lowered.shared_kernel_weights is None else lowered.shared_kernel_weights
+    state_bits_per_neuron = lowered.state_words * limits.membrane_bits if limits.state_bits else 0
     starts = _greedy_runs(csc.indptr.astype(np.int64), csc.indices.astype(np.int64), perm, channel,
-                          lowered.input_size, group_size, groups, limits.neurons, limits.axons,
-                          limits.memory_bits, limits.weight_bits, shared, lowered.channels)
-    bounds = list(starts) + [lowered.size]
-    runs = [(int(bounds[i]), int(bounds[i + 1])) for i in range(len(starts))]
-    return LayerSplit(order=order, fan_in_groups=int(groups), group_size=int(group_size), runs=runs)
+                          group_of.astype(np.int64), len(edges) - 1,
+                          kernel_bits_per_group(lowered, edges, limits.weight_bits), lowered.channels,
+                          limits.neurons, limits.max_fold, limits.axons, limits.memory_bits, limits.weight_bits,
+                          state_bits_per_neuron, limits.state_bits)
+    stops = list(starts[1:]) + [lowered.size]
+    return LayerSplit(order=order, input_groups=list(bounds),
+                      runs=[(int(a), int(b)) for a, b in zip(starts, stops)])
 
 
 @nb.njit(cache=True)
-def _greedy_runs(indptr, indices, perm, channel, n_inputs, group_size, groups, max_neurons, max_axons,
-                 memory_bits, weight_bits, shared, channels):
-    """Start positions of the longest runs of ``perm`` that fit a core, in every fan-in group."""
-    seen_input = np.full(max(n_inputs, 1), -1, np.int64)
+def _group_bounds(indptr, indices, planes, n_cols, max_axons):
+    """Greedy fan-in groups: add whole planes, else rows, while no column has more than ``max_axons`` rows."""
+    counts = np.zeros(n_cols, np.int64)
+    bounds = [0]
+    for p in range(planes.shape[0] - 1):
+        a, b = planes[p], planes[p + 1]
+        if _add_rows(counts, indptr, indices, a, b, max_axons):
+            continue
+        _remove_rows(counts, indptr, indices, a, b)
+        if bounds[-1] < a:
+            _remove_rows(counts, indptr, indices, bounds[-1], a)
+            bounds.append(a)
+        for r in range(a, b):
+            if _add_rows(counts, indptr, indices, r, r + 1, max_axons):
+                continue
+            _remove_rows(counts, indptr, indices, r, r + 1)
+            if bounds[-1] < r:
+                _remove_rows(counts, indptr, indices, bounds[-1], r)
+                bounds.append(r)
+            _add_rows(counts, indptr, indices, r, r + 1, max_axons)
+    bounds.append(planes[-1])
+    return np.array(bounds, np.int64)
+
+
+@nb.njit(cache=True)
+def _add_rows(counts, indptr, indices, a, b, limit):
+    ok = True
+    for k in range(indptr[a], indptr[b]):
+        counts[indices[k]] += 1
+        if counts[indices[k]] > limit:
+            ok = False
+    return ok
+
+
+@nb.njit(cache=True)
+def _remove_rows(counts, indptr, indices, a, b):
+    for k in range(indptr[a], indptr[b]):
+        counts[indices[k]] -= 1
+
+
+@nb.njit(cache=True)
+def _greedy_runs(indptr, indices, perm, channel, group_of, groups, kernel_bits, channels, neurons_per_pass,
+                 max_fold, max_axons, memory_bits, weight_bits, state_bits_per_neuron, state_bits):
+    """Start positions of the longest runs of ``perm`` that fit a core, in every fan-in group.
+
+    A run is up to ``max_fold`` passes; a pass holds <= ``neurons_per_pass`` neurons whose inputs
+    in each group are <= ``max_axons``. Weights (per group) and neuron state are per run.
+    """
+    seen_input = np.full(group_of.shape[0], -1, np.int64)
     seen_channel = np.full((channels, groups), -1, np.int64)
+    touched = np.full(groups, -1, np.int64)
     axons = np.zeros(groups, np.int64)
     synapses = np.zeros(groups, np.int64)
     kernels = np.zeros(groups, np.int64)
+    new_axons = np.zeros(groups, np.int64)
+    new_syn = np.zeros(groups, np.int64)
+    new_kernels = np.zeros(groups, np.int64)
     starts = [0]
     run = 0
+    pass_id = 0
+    passes = 1
     count = 0
+    in_pass = 0
+    attempt = 0
     n = perm.shape[0]
     i = 0
     while i < n:
         col = perm[i]
-        # tentatively add neuron col to the current run
-        new_axons = axons.copy()
-        new_syn = synapses.copy()
-        new_kernels = kernels.copy()
+        attempt += 1
+        new_axons[:] = axons
+        new_syn[:] = synapses
+        new_kernels[:] = kernels
         for k in range(indptr[col], indptr[col + 1]):
             r = indices[k]
-            g = r // group_size
-            if seen_input[r] != run:
+            g = group_of[r]
+            if seen_input[r] != pass_id:
                 new_axons[g] += 1
             new_syn[g] += 1
-            if shared >= 0 and seen_channel[channel[i], g] != run:
+            if kernel_bits[g] >= 0 and seen_channel[channel[i], g] != run and touched[g] != attempt:
                 new_kernels[g] += 1
-        fits = count + 1 <= max_neurons
+                touched[g] = attempt
+        pass_fits = in_pass + 1 <= neurons_per_pass
+        run_fits = (count + 1) * state_bits_per_neuron <= state_bits
         for g in range(groups):
-            mem = new_kernels[g] * shared * weight_bits if shared >= 0 else new_syn[g] * weight_bits
-            if new_axons[g] > max_axons or mem > memory_bits:
-                fits = False
-        if fits or count == 0:
+            mem = new_kernels[g] * kernel_bits[g] if kernel_bits[g] >= 0 else new_syn[g] * weight_bits
+            if new_axons[g] > max_axons:
+                pass_fits = False
+            if mem > memory_bits:
+                run_fits = False
+        if (pass_fits and run_fits) or count == 0:
             for k in range(indptr[col], indptr[col + 1]):
                 r = indices[k]
-                seen_input[r] = run
-                if shared >= 0:
-                    seen_channel[channel[i], r // group_size] = run
+                seen_input[r] = pass_id
+                seen_channel[channel[i], group_of[r]] = run
             axons[:] = new_axons
             synapses[:] = new_syn
             kernels[:] = new_kernels
             count += 1
+            in_pass += 1
             i += 1
-        else:
-            run += 1
-            starts.append(i)
-            axons[:] = 0
-            synapses[:] = 0
-            kernels[:] = 0
-            count = 0
+            continue
+        pass_id += 1
+        axons[:] = 0
+        in_pass = 0
+        if run_fits and passes < max_fold:
+            passes += 1
+            continue
+        run += 1
+        passes = 1
+        starts.append(i)
+        synapses[:] = 0
+        kernels[:] = 0
+        count = 0
     return np.array(starts, np.int64)
