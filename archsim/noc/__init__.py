@@ -11,9 +11,9 @@ Micro-architecture (the rules both engines implement; numbers come from :class:`
    routers are joined by one directed link each way: ``link_flits_per_cycle`` / ``hop_latency_cycles``
    on a chip, ``interchip_flits_per_cycle`` / ``interchip_latency_cycles`` between facing border
    routers of neighbouring chips.
-2. **Flits move on their own.** Every flit is a self-contained single-flit packet carrying the
-   route (as in Tianjic/TianjicX, whose NoC packet is one 8-byte payload). A "packet" of F flits is
-   F such flits sent back to back; flits of different packets may interleave on a link. Switching
+2. **Flits move on their own.** Every flit is a self-contained single-flit packet carrying its
+   route (as in TianjicX, whose NoC packet is one 8-byte payload; BiMap toolchain). A "packet" of
+   F flits here is a message of F such flits sent back to back; flits of different packets may interleave on a link. Switching
    is therefore cut-through per flit; input buffers are unbounded (no backpressure, no deadlock:
    an assumption that holds while phases drain their traffic before the next phase starts).
 3. **Slots.** A channel of rate ``r = num/den`` flits per cycle has slots numbered 0, 1, 2, ...
@@ -40,7 +40,8 @@ Micro-architecture (the rules both engines implement; numbers come from :class:`
    flits per core, tree hops per packet, inter-chip flits, stall cycles (cycles between a flit's
    request for a link or ejection port and its grant: contention, and waiting for the next slot of
    a slower channel), apart from them the cycles flits wait at their source for the injection
-   port, and the most flits ever left waiting for one channel (the buffer depth rule 2 assumes). Energy is not computed here: ``archsim.cost`` prices these counts.
+   port, and the most flits ever left waiting for one channel (the buffer depth rule 2 assumes).
+   Energy is not computed here: ``archsim.cost`` prices these counts.
 
 Engines: ``reference`` (:mod:`archsim.noc.reference`) steps every cycle in plain Python;
 ``fast`` (:mod:`archsim.noc.kernel`) is a Numba event kernel that processes channel requests in the
