@@ -106,7 +106,7 @@ def _part_synapses(col_ptr, col_rows, neurons, row_start, row_stop, row_mark):
     """One part's synapses: the layer's columns ``neurons`` restricted to input rows [start, stop).
 
     Returns ``(rows, indptr, indices, entries)``: the used input rows ascending (the part's axons),
-    a CSR over them with local neuron indices ascending per row, and for each synapse its position
+    a CSR over them with local neuron indices (int32) ascending per row, and for each synapse its position
     in the layer's CSC arrays (to pick its weight). ``row_mark`` (all -1, input-space long) is
     scratch space, left all -1.
     """
@@ -126,7 +126,7 @@ def _part_synapses(col_ptr, col_rows, neurons, row_start, row_stop, row_mark):
     for a in range(used.shape[0]):
         indptr[a + 1] = indptr[a] + row_mark[used[a]]
         row_mark[used[a]] = indptr[a]            # now: next free slot of the row
-    indices = np.empty(indptr[-1], np.int64)
+    indices = np.empty(indptr[-1], np.int32)
     entries = np.empty(indptr[-1], np.int64)
     for j in range(neurons.shape[0]):            # local neurons ascending: each row comes out sorted
         c = neurons[j]

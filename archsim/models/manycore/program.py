@@ -49,7 +49,7 @@ class CoreParams:
 
 @dataclass(eq=False)
 class CoreProgram:
-    """One core: a part of a layer. Local axons x local neurons synapses in CSR (int64)."""
+    """One core: a part of a layer. Local axons x local neurons synapses in CSR (indices int32)."""
 
     index: int
     layer: str
@@ -164,11 +164,12 @@ def build_program(qnet: QuantizedNetwork, chip, mapping: Mapping) -> Program:
         seg_spiking[name] = np.zeros(low.input_size, dtype=np.int64)
         for source, offset, size, _ in low.segments:
             seg_spiking[name][offset:offset + size] = int(spiking_source[source])
+    weight_dtype = np.int32 if qnet.qmax < 2 ** 31 else np.int64     # 8 bytes a synapse with int32 indices
     for part in routes.parts:
         cores.append(CoreProgram(index=part.index, layer=part.layer, core_id=cid(part.core), owner=part.owner,
                                  neurons=part.neurons, axon_source=part.axon_rows,
                                  axon_spiking=seg_spiking[part.layer][part.axon_rows], indptr=part.indptr,
-                                 indices=part.indices, weights=np.asarray(part.weights, dtype=np.int64),
+                                 indices=part.indices, weights=np.asarray(part.weights, dtype=weight_dtype),
                                  merge_senders=senders.get(part.index, 0)))
     part_core = np.array([c.core_id for c in cores], dtype=np.int64)
     layers = {}

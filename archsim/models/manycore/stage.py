@@ -74,8 +74,8 @@ def _build_stage(prog: Program, stage: list[str]) -> StageProgram:
     syn_ptr = np.zeros(int(axon_ptr[-1]) + 1, np.int64)
     for k, c in enumerate(cores):
         syn_ptr[axon_ptr[k] + 1:axon_ptr[k + 1] + 1] = c.indptr[1:] + syn_base[k]
-    indices = np.concatenate([c.indices for c in cores] or [np.zeros(0, np.int64)]).astype(np.int64)
-    weights = np.concatenate([c.weights for c in cores] or [np.zeros(0, np.int64)]).astype(np.int64)
+    indices = np.concatenate([c.indices for c in cores] or [np.zeros(0, np.int32)])
+    weights = np.concatenate([c.weights for c in cores] or [np.zeros(0, np.int32)])
     for k, c in enumerate(cores):                      # the cores keep views, not copies
         c.indices = indices[syn_base[k]:syn_base[k + 1]]
         c.weights = weights[syn_base[k]:syn_base[k + 1]]
