@@ -74,3 +74,58 @@ def test_routes_match_scipy_statement(seed, conv, n_in, hidden, axons, neurons):
     spike_edges = sum(len(r) for per_neuron in receivers.values() for r in per_neuron)
     psum = sum(0.5 * len(p.neurons) for p in routes.parts if p.owner != p.index)
     assert sum(edges.values()) == spike_edges + psum
+
+
+def _python_packets(prog, stage, outputs, per_packet, rate):
+    """The route phase's packets by the rule in archsim.models.manycore.machine, in plain Python."""
+    packets = []
+    for name in stage.layers:
+        layer = prog.layers[name]
+        out = outputs[name]
+        for i in layer.owners:
+            core = prog.cores[i]
+            sends = []
+            dests = [layer.dest_cores[layer.dest_ptr[n]:layer.dest_ptr[n + 1]].tolist() for n in core.neurons]
+            if layer.spiking:
+                sends = [d for n, d in zip(core.neurons, dests) if out[n] and d]
+            else:
+                for start in range(0, len(core.neurons), per_packet):
+                    d = sorted(set(sum(dests[start:start + per_packet], [])))
+                    if d:
+                        sends.append(d)
+            packets += [(core.core_id, d, k * rate) for k, d in enumerate(sends)]
+    return packets
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 1000), neurons=st.sampled_from([4, 16]), per_packet=st.sampled_from([1, 3, 8]))
+def test_route_packets_kernel_matches_python(seed, neurons, per_packet):
+    from archsim.graph.network import ReLU
+    from archsim.models.manycore.kernels import route_packets
+    from archsim.models.manycore.program import build_program
+    from archsim.models.manycore.stage import build_stages
+
+    rng = np.random.default_rng(seed)
+    lif = LIF(decay=np.float64(0.9), threshold=np.float64(1.0))
+    net = Network("r", {"x": (30,)}, [
+        Layer("a", (20,), (Projection("x", (Dense(rng.normal(size=(20, 30))),)),), lif),
+        Layer("v", (12,), (Projection("x", (Dense(rng.normal(size=(12, 30))),)),), ReLU()),
+        Layer("b", (6,), (Projection("a", (Dense(rng.normal(size=(6, 20))),)),
+                          Projection("v", (Dense(rng.normal(size=(6, 12))),))), lif)], ["b"],
+        metadata={"quant": {"activation_scale": {"v": 0.05}}})
+    chip = load_chip("chips/tianjic.yaml").with_overrides({"core.neurons": neurons, "noc.mesh_x": 8, "noc.mesh_y": 8})
+    qnet = quantize(net, Precision.from_config(chip.params["precision"]))
+    prog = build_program(qnet, chip, map_network(net, chip, qnet))
+    stage = build_stages(prog)[0]
+    outputs = {"a": (rng.random(20) < 0.5).astype(np.int64), "v": rng.integers(0, 3, 12)}
+    flat = np.concatenate([outputs[n] for n in stage.layers])
+    src, ptr, dst, inject, last = route_packets(flat, stage.route_core_ids, stage.route_spiking,
+                                                stage.route_neuron_ptr, stage.route_neurons, stage.dest_ptr,
+                                                stage.dest_cores, per_packet, 2, prog.noc.n_cores)
+    got = [(int(s), dst[ptr[k]:ptr[k + 1]].tolist(), int(c)) for k, (s, c) in enumerate(zip(src, inject))]
+    expected = _python_packets(prog, stage, outputs, per_packet, 2)
+    assert got == expected
+    per_core = {}
+    for s, _, _ in expected:
+        per_core[s] = per_core.get(s, 0) + 1
+    assert last == 2 * max(per_core.values(), default=0)
