@@ -21,7 +21,7 @@ Timed: SANA-FE's build (network objects, connections, mapping) + load + ``sim(ti
 "detailed")`` in one thread; archsim's whole process (warm compile cache: import, build the network,
 quantise, map, simulate with the NoC at flit level, write RESULT.json) as a child process (it builds
 the network in Python: NIR cannot mark a forward projection as delayed). Chip: ``chips/loihi.yaml`` when present, else ``chips/tianjic.yaml`` on a
-board large enough (said in the output). Results: ``bench/results/sanafe.json`` and ``.md``.
+board large enough (said in the output). Results: ``bench/results/sanafe[_recurrent].json`` and ``.md``.
 """
 from __future__ import annotations
 
@@ -241,7 +241,8 @@ def main() -> None:
               "step it is sent, archsim in the step its synapses are read (the next one, beyond the run)")
         row.update(sanafe=theirs, ratio=ratio, spikes_equal=same)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "sanafe.json").write_text(json.dumps(row, indent=1, default=str))
+    stem = "sanafe_recurrent" if args.recurrent else "sanafe"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(row, indent=1, default=str))
     lines = [f"# bench_sanafe\n\n{args.layers} x {args.neurons} LIF, {synapses:,} synapses, {args.steps} steps; "
              f"archsim chip: {chip_note}\n\n| simulator | wall s | synaptic events | neuron spikes |\n|---|---|---|---|",
              f"| archsim (whole process) | {ours['wall_s']:.2f} | {ours['synaptic_events']:,} | {ours['neuron_spikes']:,} |"]
@@ -249,7 +250,7 @@ def main() -> None:
         lines.append(f"| SANA-FE detailed (build+load+sim) | {theirs['wall_s']:.2f} | {theirs['synaptic_events']:,} | "
                      f"{theirs['neuron_spikes'] - theirs['input_spikes_expected']:,} |")
         lines.append(f"\nratio SANA-FE / archsim: {row['ratio']:.2f}; spike counts equal: {row['spikes_equal']}")
-    (RESULTS / "sanafe.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
