@@ -200,6 +200,7 @@ def main() -> None:
     ap.add_argument("--decay", type=float, default=1.0)
     ap.add_argument("--recurrent", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--chip", help="archsim chip config (default: chips/loihi.yaml, else a Tianjic board)")
     ap.add_argument("--archsim-child", help=argparse.SUPPRESS)
     ap.add_argument("--chip-path", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -209,7 +210,7 @@ def main() -> None:
     spec = make_spec(args.layers, args.neurons, args.fan_in, args.recurrent, args.seed)
     total = args.neurons * args.layers
     synapses = sum(w.size for w in spec["forward"]) + (sum(w.size for w in spec["recurrent"]) if args.recurrent else 0)
-    chip, chip_note = chip_for(total)
+    chip, chip_note = (args.chip, args.chip) if args.chip else chip_for(total)
     print(f"network: {args.layers} x {args.neurons} LIF (+{args.neurons} input neurons), {synapses:,} synapses, "
           f"fan-in {args.fan_in}{' + recurrent' if args.recurrent else ''}, {args.steps} steps; archsim chip: {chip_note}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -241,7 +242,7 @@ def main() -> None:
               "step it is sent, archsim in the step its synapses are read (the next one, beyond the run)")
         row.update(sanafe=theirs, ratio=ratio, spikes_equal=same)
     RESULTS.mkdir(exist_ok=True)
-    stem = "sanafe_recurrent" if args.recurrent else "sanafe"
+    stem = ("sanafe_recurrent" if args.recurrent else "sanafe") + (f"_{Path(args.chip).stem}" if args.chip else "")
     (RESULTS / f"{stem}.json").write_text(json.dumps(row, indent=1, default=str))
     lines = [f"# bench_sanafe\n\n{args.layers} x {args.neurons} LIF, {synapses:,} synapses, {args.steps} steps; "
              f"archsim chip: {chip_note}\n\n| simulator | wall s | synaptic events | neuron spikes |\n|---|---|---|---|",
