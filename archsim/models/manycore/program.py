@@ -61,7 +61,6 @@ class CoreProgram:
     indptr: np.ndarray
     indices: np.ndarray
     weights: np.ndarray
-    merge_senders: int           # non-owner parts that send partial sums here (owner only)
 
     @property
     def is_owner(self) -> bool:
@@ -107,12 +106,6 @@ class Program:
     membrane_max: int
     qmax_act: int
 
-    def owner_of_neuron(self, layer: str) -> np.ndarray:
-        owner = np.zeros(self.layers[layer].size, dtype=np.int64)
-        for p in self.layers[layer].owners:
-            owner[self.cores[p].neurons] = p
-        return owner
-
 
 def _flat(value, shape, default=0) -> np.ndarray:
     value = default if value is None else value
@@ -155,10 +148,6 @@ def build_program(qnet: QuantizedNetwork, chip, mapping: Mapping) -> Program:
     spiking_source = {name: not input_is_valued(network, name) for name in network.inputs}
     spiking_source.update({layer.name: layer.spiking for layer in qnet.layers})
     cores = []
-    senders = {}
-    for part in routes.parts:
-        if part.owner != part.index:
-            senders[part.owner] = senders.get(part.owner, 0) + 1
     seg_spiking = {}
     for name, low in lowered.items():
         seg_spiking[name] = np.zeros(low.input_size, dtype=np.int64)
@@ -169,8 +158,7 @@ def build_program(qnet: QuantizedNetwork, chip, mapping: Mapping) -> Program:
         cores.append(CoreProgram(index=part.index, layer=part.layer, core_id=cid(part.core), owner=part.owner,
                                  neurons=part.neurons, axon_source=part.axon_rows,
                                  axon_spiking=seg_spiking[part.layer][part.axon_rows], indptr=part.indptr,
-                                 indices=part.indices, weights=np.asarray(part.weights, dtype=weight_dtype),
-                                 merge_senders=senders.get(part.index, 0)))
+                                 indices=part.indices, weights=np.asarray(part.weights, dtype=weight_dtype)))
     part_core = np.array([c.core_id for c in cores], dtype=np.int64)
     layers = {}
     for q in qnet.layers:
