@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -47,39 +48,54 @@ class RunOutcome:
 def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str = "infer",
             steps: int | None = None, batch: int | None = None, engine: str = "fast",
             precision: str = "chip", gpu: str | Path | Chip | None = DEFAULT_GPU, seed: int = 0,
-            input_path: str | None = None, mapping=None, dt: float = 1e-4) -> RunOutcome:
+            input_path: str | None = None, mapping=None, dt: float = 1e-4,
+            log: Callable[[str], None] | None = None) -> RunOutcome:
     """Simulate ``network`` on ``chip`` and return the result with the outputs.
 
     ``chip=None`` with ``precision="float"`` is a functional run only (no timing, no cost); ``gpu=None``
-    leaves out the GPU comparison.
+    (or ``"none"``) leaves out the GPU comparison. ``log`` receives a line as each stage starts.
+    Everything the user gave is checked before the long work starts.
     """
     from archsim.api import load_network
     from archsim.graph.workload import make_workload
 
-    if isinstance(network, str):
-        network = load_network(network, dt=dt)
+    log = log or (lambda message: None)
     if batch is not None and batch < 1:
         raise UserError(f"--batch: {batch} is not allowed (allowed: >= 1)")
     if steps is not None and steps < 1:
         raise UserError(f"--steps: {steps} is not allowed (allowed: >= 1)")
-    workload = make_workload(network, input_path=input_path, steps=steps, batch=batch, mode=mode, seed=seed)
-    if chip is None:
-        if precision != "float":
-            raise UserError("--chip: required unless --precision float (a functional run)")
-        return _functional(workload)
-    chip = resolve_chip(chip)
     if isinstance(gpu, str) and gpu.lower() == "none":
         gpu = None
+    if chip is None and precision != "float":
+        raise UserError("--chip: required unless --precision float (a functional run)")
+    if chip is not None:
+        chip = resolve_chip(chip)
+        if precision == "float" and chip.family != "gpu":
+            raise UserError(f"--precision float: {chip.family} chips compute in their own integer precision "
+                            "(allowed with a chip: chip; leave out --chip for a float functional run)")
+    gpu_chip = _gpu_chip(gpu) if gpu is not None and chip is not None and chip.family != "gpu" else None
+    if isinstance(network, str):
+        log(f"loading {network}")
+        network = load_network(network, dt=dt)
+    workload = make_workload(network, input_path=input_path, steps=steps, batch=batch, mode=mode, seed=seed)
+    if chip is None:
+        log("functional run (float)")
+        return _functional(workload)
     if chip.family == "gpu":
+        log(f"estimating {workload.name} on {chip.name}")
         return _gpu_alone(workload, chip)
-    if precision == "float":
-        raise UserError(f"--precision float: {chip.family} chips compute in their own integer precision "
-                        "(allowed with a chip: chip; leave out --chip for a float functional run)")
+    log(f"simulating {workload.name} on {chip.name} ({engine} engine, {workload.steps} steps, batch {workload.batch})")
     trace = _simulate(workload, chip, engine, mapping)
     from archsim.cost import evaluate
 
+    log("costing energy and area")
     cost = evaluate(trace, chip)
-    gpu_estimate = _gpu_estimate(workload, gpu, chip) if gpu is not None else None
+    gpu_estimate = None
+    if gpu_chip is not None:
+        from archsim.gpu import estimate
+
+        log(f"estimating the same work on {gpu_chip.name}")
+        gpu_estimate = estimate(workload, gpu_chip)
     result = result_mod.build(trace, cost, gpu_estimate)
     return RunOutcome(result=result, outputs=trace.outputs, workload=workload)
 
@@ -113,13 +129,11 @@ def _simulate(workload: Workload, chip: Chip, engine: str, mapping):
     raise UserError(f"{chip.path}: family: {chip.family!r} cannot be simulated (allowed: manycore, h2learn, gpu)")
 
 
-def _gpu_estimate(workload: Workload, gpu, chip: Chip):
-    from archsim.gpu import estimate
-
+def _gpu_chip(gpu) -> Chip:
     gpu_chip = resolve_chip(gpu)
     if gpu_chip.family != "gpu":
         raise UserError(f"{gpu_chip.path}: family: {gpu_chip.family!r} is not a GPU (allowed: gpu)")
-    return estimate(workload, gpu_chip)
+    return gpu_chip
 
 
 def _gpu_alone(workload: Workload, chip: Chip) -> RunOutcome:

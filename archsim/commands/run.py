@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import time
 
 import numpy as np
 
@@ -19,7 +21,8 @@ def main(args) -> int:
         mapping = load_mapping(args.mapping)
     outcome = execute(args.network, args.chip, mode=args.mode, steps=args.steps, batch=args.batch,
                       engine=args.engine, precision=args.precision, gpu=args.gpu or DEFAULT_GPU,
-                      seed=args.seed, input_path=args.input, mapping=mapping, dt=args.dt)
+                      seed=args.seed, input_path=args.input, mapping=mapping, dt=args.dt,
+                      log=None if args.quiet or args.json else stage_logger())
     if args.save_outputs:
         _save_outputs(args.save_outputs, outcome, args.input)
     if args.out:
@@ -31,6 +34,12 @@ def main(args) -> int:
         if args.out:
             print(f"wrote {args.out}")
     return 0
+
+
+def stage_logger():
+    """Print each stage with the elapsed time, on stderr so that stdout stays the result."""
+    start = time.perf_counter()
+    return lambda message: print(f"[{time.perf_counter() - start:6.1f} s] {message}", file=sys.stderr, flush=True)
 
 
 def _save_outputs(path: str, outcome, input_path: str | None) -> None:
