@@ -20,6 +20,7 @@ import numpy as np
 from archsim.errors import UserError
 from archsim.graph.quantize import Precision, quantize
 from archsim.mapping import Mapping, map_network, validate_mapping
+from archsim.models.manycore.activity import active_units, link_load_map
 from archsim.models.manycore.engines import FastEngine, ReferenceEngine
 from archsim.models.manycore.machine import PHASES, Machine
 from archsim.models.manycore.program import build_program
@@ -85,6 +86,7 @@ def _trace(workload, chip, engine, machine: Machine, prog, mapping, outputs, per
     noc = dict(machine.noc_totals)
     if machine.link_flits is not None:
         noc["max_link_flits"] = int(machine.link_flits.max())
+    noc.update(link_load_map(prog, machine.link_flits))
     steps_total = max(workload.steps * workload.batch, 1)
     return Trace(
         chip=chip.name, family="manycore", workload=workload.name, mode=workload.mode, engine=engine,
@@ -100,8 +102,7 @@ def _trace(workload, chip, engine, machine: Machine, prog, mapping, outputs, per
         details={"cores_used": len(prog.cores), "stages": prog.stages, "mapping": mapping.summary,
                  "core_utilisation": busy.round(4).tolist(), "phase_overruns": machine.overruns,
                  "core_modes": _core_modes(prog)},
-        active_units={"synapse_sram": len(prog.cores), "axon_sram": len(prog.cores), "neuron_sram": len(prog.cores),
-                      "router_table": len(prog.cores), "router": len(prog.cores), "control": len(prog.cores)},
+        active_units=active_units(chip, prog, machine.link_flits, machine.router_flits),
         outputs=outputs)
 
 

@@ -43,7 +43,8 @@ class Machine:
         self.synaptic_ops = 0
         self.spikes = 0
         self.noc_totals = defaultdict(int)
-        self.link_flits = None
+        self.link_flits = None       # flits per link, summed over the run (None before any traffic)
+        self.router_flits = None     # flits entering each router, summed over the run
         self.stages = build_stages(prog)
 
     # ------------------------------------------------------------------ bookkeeping
@@ -78,6 +79,8 @@ class Machine:
             self.noc_totals[key] += int(getattr(stats, key))
         self.noc_totals[f"{phase}_cycles"] += int(stats.finish_cycle)
         self.link_flits = stats.link_flits.copy() if self.link_flits is None else self.link_flits + stats.link_flits
+        self.router_flits = (stats.router_flits.copy() if self.router_flits is None
+                             else self.router_flits + stats.router_flits)
         return int(stats.finish_cycle)
 
     # ------------------------------------------------------------------ one step
