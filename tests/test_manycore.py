@@ -102,3 +102,18 @@ def test_unknown_key_and_tiny_core(tmp_path):
     from archsim.mapping import core_limits
     with pytest.raises(UserError, match="core.synapse_memory_kb"):
         core_limits(chip)
+
+
+def test_folded_core_rereads_inputs_every_pass():
+    """16 neurons on one core of 4-neuron passes (max_fold 8): 4 passes, each reads all 20 inputs."""
+    net = Network("fold", {"x": (20,)}, [
+        Layer("h", (16,), (Projection("x", (Dense(np.full((16, 20), 0.01)),)),),
+              LIF(decay=np.float64(0.5), threshold=np.float64(1e9)))], ["h"])
+    chip = _small_chip(16, 1, 64, 4, 0, False)
+    work = Workload("fold", net, {"x": np.ones((1, 1, 20))}, 1, 1)
+    fast, ref = simulate(work, chip, "fast"), simulate(work, chip, "reference")
+    assert fast.details["cores_used"] == 1
+    assert fast.actions == ref.actions and fast.cycles == ref.cycles
+    assert fast.actions["axon_sram"]["read"] == 4 * 20                # one read per input per pass
+    assert fast.actions["synapse_sram"]["read"] == 4 * 20              # 4 synapses per input and pass: 1 lane cycle
+    assert fast.cycles_breakdown["per_phase"]["integrate"] == 16 + 80  # setup + 80 lane cycles, no barrier

@@ -57,7 +57,8 @@ def prepare(workload, chip, engine: str = "fast", mapping=None):
 def run_program(workload, chip, mapping, prog, qnet, engine: str = "fast") -> Trace:
     """Step ``prog`` through every sample and step of ``workload``; the Trace."""
     network = workload.network
-    machine = Machine(prog, ENGINES[engine]())
+    core = chip.params["core"]
+    machine = Machine(prog, ENGINES[engine](), int(core["neurons"]), int(core["axons"]))
     inputs_q = qnet.quantize_inputs(workload.inputs)
     out_name = network.outputs[0]
     out_layer = prog.layers[out_name]

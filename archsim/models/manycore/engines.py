@@ -1,7 +1,9 @@
 """The two engines: per-phase work of the cores, and the phase barrier.
 
 ``ReferenceEngine`` advances one clock at a time: every cycle each busy core's dendrite consumes up
-to ``lanes`` synapses of its current axon (one axon per cycle group), each soma updates up to
+to ``lanes`` synapses of its current axon (one axon per cycle group; a folded core goes pass after
+pass and reads each axon again in every pass that has synapses from it, see :mod:`.passes`;
+the phase's ``phase_setup_cycles`` are paid once, not per pass: assumption), each soma updates up to
 ``soma_lanes`` neurons; the phase ends on the first cycle at which every core is idle. Plain Python,
 small configurations only: the executable specification.
 
@@ -23,19 +25,25 @@ class ReferenceEngine:
     name = "reference"
     noc_engine = "reference"
 
-    def integrate(self, prog: Program, stage: StageProgram, space: np.ndarray):
-        """Clock by clock. Returns (partial sums per slot, per-core busy cycles, counts)."""
+    def integrate(self, prog: Program, stage: StageProgram, space: np.ndarray, passes):
+        """Clock by clock, pass after pass. Returns (partial sums per slot, per-core busy cycles, counts)."""
         p = prog.params
         cores = stage.cores
+        slot_pass, core_passes = passes
         inputs = [space[stage.axon_source[stage.axon_ptr[k]:stage.axon_ptr[k + 1]]] for k in range(len(cores))]
         partials = [np.zeros(len(c.neurons), dtype=np.int64) for c in cores]
         queues, counts = [], dict(sops=0, macs=0, reads=0, axon_reads=0)
-        for core, x in zip(cores, inputs):
-            work = []
-            for a in range(len(core.axon_source)):
-                if core.axon_spiking[a] and x[a] == 0:
-                    continue
-                work.append([a, int(core.indptr[a])])
+        for k, (core, x) in enumerate(zip(cores, inputs)):
+            pass_of = slot_pass[stage.slot_ptr[k]:stage.slot_ptr[k + 1]]
+            work = []                  # (axon, its synapse positions in this pass, next position)
+            for q in range(int(core_passes[k])):
+                for a in range(len(core.axon_source)):
+                    if core.axon_spiking[a] and x[a] == 0:
+                        continue
+                    mine = [s for s in range(int(core.indptr[a]), int(core.indptr[a + 1]))
+                            if pass_of[core.indices[s]] == q]
+                    if mine:
+                        work.append([a, mine, 0])
             queues.append(work)
         busy = [p.phase_setup_cycles] * len(cores)
         finish = [0] * len(cores)
@@ -50,22 +58,22 @@ class ReferenceEngine:
                     continue
                 if not queues[n]:
                     continue
-                a, j = queues[n][0]
+                a, mine, j = queues[n][0]
                 lanes = p.dendrite_lanes if core.axon_spiking[a] else p.mac_lanes
-                stop = min(j + lanes, int(core.indptr[a + 1]))
+                stop = min(j + lanes, len(mine))
                 x = int(inputs[n][a])
-                for s in range(j, stop):
+                for s in mine[j:stop]:
                     partials[n][core.indices[s]] += int(core.weights[s]) * x
                     counts["sops" if core.axon_spiking[a] else "macs"] += 1
                 counts["reads"] += 1
-                if j == int(core.indptr[a]):
+                if j == 0:
                     counts["axon_reads"] += 1
-                if stop == int(core.indptr[a + 1]):
+                if stop == len(mine):
                     queues[n].pop(0)
                     if not queues[n]:
                         finish[n] = cycle
                 else:
-                    queues[n][0][1] = stop
+                    queues[n][0][2] = stop
         return np.concatenate(partials or [np.zeros(0, np.int64)]), finish, counts
 
     def fire(self, prog: Program, layer: LayerProgram, stage: StageProgram, current: np.ndarray, state):
@@ -123,11 +131,13 @@ class FastEngine:
     name = "fast"
     noc_engine = "fast"
 
-    def integrate(self, prog: Program, stage: StageProgram, space: np.ndarray):
+    def integrate(self, prog: Program, stage: StageProgram, space: np.ndarray, passes):
         p = prog.params
+        slot_pass, core_passes = passes
         partial, cycles, sops, macs, reads, axon_reads = integrate_stage(
             space, stage.axon_ptr, stage.axon_source, stage.axon_spiking, stage.syn_ptr, stage.indices,
-            stage.weights, stage.slot_ptr, p.dendrite_lanes, p.mac_lanes, p.phase_setup_cycles)
+            stage.weights, stage.slot_ptr, slot_pass, core_passes, p.dendrite_lanes, p.mac_lanes,
+            p.phase_setup_cycles)
         return partial, cycles, dict(sops=int(sops), macs=int(macs), reads=int(reads), axon_reads=int(axon_reads))
 
     def fire(self, prog: Program, layer: LayerProgram, stage: StageProgram, current: np.ndarray, state):

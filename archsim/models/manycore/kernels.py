@@ -39,25 +39,29 @@ def fire_layer(kind, current, v, i_syn, decay_q, syn_decay_q, leak_q, threshold_
 
 
 @nb.njit(cache=True)
-def integrate_stage(space, axon_ptr, axon_source, axon_spiking, syn_ptr, indices, weights, slot_ptr, lanes,
-                    mac_lanes, setup):
+def integrate_stage(space, axon_ptr, axon_source, axon_spiking, syn_ptr, indices, weights, slot_ptr, slot_pass,
+                    core_passes, lanes, mac_lanes, setup):
     """Partial currents of every core of a stage and each core's dendrite cycles, in one call.
 
     Spiking axons are event driven (only non-zero inputs are read); valued axons are MACs over
-    every axon. An axon with ``k`` synapses occupies ``ceil(k / lanes)`` cycles after the core's
-    ``setup`` cycles. Arrays are the flat ones of :mod:`.stage`.
+    every axon. A core of one pass spends ``ceil(k / lanes)`` cycles on an axon with ``k`` synapses
+    and reads it once; a folded core (``core_passes`` > 1, ``slot_pass`` = pass of each slot) reads
+    the axon once in every pass with synapses into it, ``ceil(k_pass / lanes)`` cycles each
+    (:mod:`.passes`). Each core starts with ``setup`` cycles. Arrays are the flat ones of :mod:`.stage`.
 
     Returns (partial sums per slot, cycles per core, synaptic_ops, macs, weight_reads, axon_reads).
     """
     n_cores = axon_ptr.shape[0] - 1
     partial = np.zeros(slot_ptr[n_cores], np.int64)
     cycles = np.full(n_cores, setup, np.int64)
+    per_pass = np.zeros(max(1, np.max(core_passes)) if n_cores else 1, np.int64)
     sops = 0
     macs = 0
     reads = 0
     axon_reads = 0
     for core in range(n_cores):
         base = slot_ptr[core]
+        passes = core_passes[core]
         c_total = 0
         for a in range(axon_ptr[core], axon_ptr[core + 1]):
             x = space[axon_source[a]]
@@ -65,13 +69,22 @@ def integrate_stage(space, axon_ptr, axon_source, axon_spiking, syn_ptr, indices
             if axon_spiking[a]:
                 if x == 0:
                     continue
-                c = (k + lanes - 1) // lanes
+                width = lanes
                 sops += k
             else:
-                c = (k + mac_lanes - 1) // mac_lanes
+                width = mac_lanes
                 macs += k
-            c_total += c
-            axon_reads += 1
+            if passes == 1:
+                c_total += (k + width - 1) // width
+                axon_reads += 1
+            else:
+                per_pass[:passes] = 0
+                for j in range(syn_ptr[a], syn_ptr[a + 1]):
+                    per_pass[slot_pass[base + indices[j]]] += 1
+                for q in range(passes):
+                    if per_pass[q]:
+                        c_total += (per_pass[q] + width - 1) // width
+                        axon_reads += 1
             for j in range(syn_ptr[a], syn_ptr[a + 1]):
                 partial[base + indices[j]] += weights[j] * x
         cycles[core] += c_total

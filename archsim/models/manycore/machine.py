@@ -4,7 +4,10 @@ One time step = for each stage (layers grouped by depth), four phases, each clos
 of ``timing.barrier_cycles``:
 
 1. ``integrate``: every core of the stage's layers reads its axons (spikes: only active ones;
-   values: all, as MACs) and accumulates partial currents (dendrite).
+   values: all, as MACs) and accumulates partial currents (dendrite). A folded core (up to
+   ``core.max_fold`` passes of ``core.neurons`` neurons) runs its passes one after another and
+   reads each axon once per pass that needs it (:mod:`.passes`): per-pass axon reads, weight
+   reads and cycles, halo inputs of neighbouring conv bands included.
 2. ``merge`` (only when a layer of the stage has split fan-in): non-owner cores send their partial
    sums (``psum_bits`` each, packed into ``packet_bytes`` packets) to the owner through the NoC;
    the owner adds them, ``dendrite_lanes`` per cycle.
@@ -24,6 +27,7 @@ from collections import defaultdict
 import numpy as np
 
 from archsim.models.manycore.kernels import route_packets
+from archsim.models.manycore.passes import stage_passes
 from archsim.models.manycore.program import STATEFUL, KINDS, Program
 from archsim.models.manycore.stage import build_stages
 from archsim.noc import Packets, simulate as noc_simulate
@@ -32,7 +36,7 @@ PHASES = ("integrate", "merge", "fire", "route")
 
 
 class Machine:
-    def __init__(self, prog: Program, engine):
+    def __init__(self, prog: Program, engine, neurons_per_pass: int, axons_per_pass: int):
         self.prog, self.engine = prog, engine
         self.cycles = 0
         self.actions: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -46,6 +50,7 @@ class Machine:
         self.link_flits = None       # flits per link, summed over the run (None before any traffic)
         self.router_flits = None     # flits entering each router, summed over the run
         self.stages = build_stages(prog)
+        self.passes = [stage_passes(stage, neurons_per_pass, axons_per_pass) for stage in self.stages]
 
     # ------------------------------------------------------------------ bookkeeping
     def _count(self, component: str, action: str, n: int) -> None:
@@ -92,11 +97,11 @@ class Machine:
     def step(self, inputs_q: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         prog, p = self.prog, self.prog.params
         current = dict(inputs_q)
-        for stage in self.stages:
+        for stage, passes in zip(self.stages, self.passes):
             space = np.concatenate([(self.previous[src] if rec else current[src]).reshape(-1)
                                     for name in stage.layers for src, _, _, rec in prog.layers[name].segments]
                                    or [np.zeros(0, np.int64)]).astype(np.int64, copy=False)
-            partial, core_cycles, counts = self.engine.integrate(prog, stage, space)
+            partial, core_cycles, counts = self.engine.integrate(prog, stage, space, passes)
             self.core_busy[stage.core_index] += np.asarray(core_cycles, dtype=np.int64)
             self.synaptic_ops += counts["sops"] + counts["macs"]
             self._count("dendrite", "add", counts["sops"])
