@@ -240,8 +240,15 @@ def _advance(state, base_cycle, flits, inject_cycle, rank_order, first_gid, root
             channel = steps[step, CHANNEL]
             num = chan_rate_num[channel]
             den = chan_rate_den[channel]
-            slot = max(next_free_slot[channel], (cycle * num + den - 1) // den)
-            granted = slot * den // num
+            if num == den:                            # one flit per cycle: no division needed
+                slot = max(next_free_slot[channel], cycle)
+                granted = slot
+                waiting = slot - cycle
+            else:
+                slot = max(next_free_slot[channel], (cycle * num + den - 1) // den)
+                granted = slot * den // num
+                # Flits left waiting after this cycle's grants: granted slots in later cycles.
+                waiting = slot + 1 - ((cycle + 1) * num + den - 1) // den
             arrival = granted + chan_latency[channel]
             ejection = channel >= 5 * n_routers
             ready_day = arrival + router_latency - base_cycle
@@ -259,8 +266,6 @@ def _advance(state, base_cycle, flits, inject_cycle, rank_order, first_gid, root
             next_free_slot[channel] = slot + 1
             channel_flits[channel] += 1
             channel_stalls[channel] += granted - cycle
-            # Flits left waiting after this cycle's grants: granted slots in later cycles.
-            waiting = slot + 1 - ((cycle + 1) * num + den - 1) // den
             channel_peak[channel] = max(channel_peak[channel], waiting)
             if ejection:                              # delivered to the core
                 packet_finish[p] = max(packet_finish[p], arrival)
