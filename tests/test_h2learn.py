@@ -10,7 +10,8 @@ from hypothesis import given, settings, strategies as st
 
 from archsim.config import load_chip
 from archsim.errors import UserError
-from archsim.graph.network import LIF, AvgPool2d, Conv2d, Dense, Flatten, Layer, Network, Projection, ReLU
+from archsim.graph.network import (LIF, AvgPool2d, Conv2d, Dense, Flatten, Identity, Layer, Network, Projection,
+                                   ReLU)
 from archsim.graph.workload import Workload
 from archsim.models.h2learn import golden, run_iteration, simulate, train
 from archsim.models.h2learn.layers import build_layers
@@ -53,9 +54,9 @@ def test_gradients_equal_golden_bptt():
     ch = chip(**{"tiling.tile_samples": 2})
     run = run_iteration(wl, ch)
     params = read_params(ch)
-    layers = build_layers(net, params, input_valued=False)
+    layers = build_layers(net, params)
     x_q = (wl.inputs["in"] != 0).astype(np.int64)
-    ref = golden.bptt(layers, x_q, wl.labels, params)
+    ref = golden.bptt(layers, {"in": x_q}, wl.labels, params)
     assert any(np.any(d != 0) for d in ref.dweight)
     for got, want in zip(run.dweights, ref.dweight):
         np.testing.assert_array_equal(got, want)
@@ -69,7 +70,7 @@ def test_gradients_close_to_float_stbp():
     wl = workload(net, rng, steps=6, batch=8, rate=0.4)
     ch = chip()
     params = read_params(ch)
-    layers = build_layers(net, params, input_valued=False)
+    layers = build_layers(net, params)
     run = run_iteration(wl, ch)
     x = (wl.inputs["in"] != 0).astype(np.float64)
     want = float_stbp(layers, x, wl.labels, params)
@@ -88,11 +89,12 @@ def float_stbp(layers, x, labels, params):
     a = params.surrogate_width
     acts, us, ss = [], [], []
     for layer in layers:
-        w = layer.kernel() * 2.0 ** -layer.exp
+        proj = layer.projections[0]
+        w = proj.kernel() * 2.0 ** -layer.exp
         alpha = layer.decay_q / 2 ** params.decay_frac_bits
         v = layer.threshold_q * 2.0 ** -layer.exp
         acts.append(x)
-        cur = golden.conv_forward(x.reshape((-1,) + layer.in_shape), _scaled(layer, w)).astype(np.float64)
+        cur = golden.conv_forward(x.reshape((-1,) + proj.in_shape), _scaled(proj, w)).astype(np.float64)
         cur = cur.reshape((steps, batch) + layer.out_shape)
         u = np.zeros_like(cur)
         s = np.zeros_like(cur)
@@ -110,6 +112,7 @@ def float_stbp(layers, x, labels, params):
     grads = [None] * len(layers)
     for li in range(len(layers) - 1, -1, -1):
         layer = layers[li]
+        proj = layer.projections[0]
         alpha = layer.decay_q / 2 ** params.decay_frac_bits
         v = layer.threshold_q * 2.0 ** -layer.exp
         u, s = us[li], ss[li]
@@ -119,18 +122,18 @@ def float_stbp(layers, x, labels, params):
             total = ds[t] - alpha * u[t] * nxt
             du[t] = total * (np.abs(u[t] - v) < a / 2) / a + alpha * (1 - s[t]) * nxt
         flat = du.reshape((steps * batch,) + layer.out_shape)
-        grads[li] = layer.reduce_kernel(golden.conv_weight_gradient(flat, acts[li], _scaled(layer, None)))
+        grads[li] = proj.reduce_kernel(golden.conv_weight_gradient(flat, acts[li], _scaled(proj, None)))
         if li:
             below = layers[li - 1]
             vb = below.threshold_q * 2.0 ** -below.exp
-            w = layer.kernel() * 2.0 ** -layer.exp
-            sums = golden.conv_backward(flat, _scaled(layer, w)).reshape(us[li - 1].shape)
+            w = proj.kernel() * 2.0 ** -layer.exp
+            sums = golden.conv_backward(flat, _scaled(proj, w)).reshape(us[li - 1].shape)
             ds = np.where(np.abs(us[li - 1] - vb) < a / 2, sums, 0.0)
     return grads
 
 
 class _scaled:
-    """A layer view whose kernel() is a float array (for the float reference only)."""
+    """A projection view whose kernel() is a float array (for the float reference only)."""
 
     def __init__(self, layer, kernel):
         self._layer, self._kernel = layer, kernel
@@ -140,8 +143,6 @@ class _scaled:
 
     def kernel(self):
         return self._kernel if self._kernel is not None else self._layer.kernel()
-
-    bias_q = None
 
 
 def test_training_iterations_lower_the_loss():
@@ -222,7 +223,9 @@ def test_dense_backward_macs_equal_the_arithmetic():
     trace = simulate(wl, chip(**{"be.sparsity": False}))
     sp = trace.details["sparsity"]
     assert trace.actions["be_mac"]["mac"] == 4 * 16 * 3 * 4     # out x hidden x T x B, only the top layer
-    assert sp["o"]["backward_macs"] == sp["o"]["backward_macs_dense"] == 4 * 16 * 3 * 4
+    macs = trace.details["backward_macs"]
+    assert macs["o"]["performed"] == macs["o"]["dense"] == 4 * 16 * 3 * 4
+    assert sp["o"]["skipped_backward_mac_fraction"] == 0.0 and "skipped_backward_mac_fraction" not in sp["h"]
 
 
 def test_ablations_move_cycles_the_expected_way():
@@ -244,7 +247,10 @@ def test_trace_reports_engines_sparsity_and_timeline():
     d = trace.details
     assert set(d["utilisation"]) == {"fe", "be", "wue"} and all(0 < v <= 1 for v in d["utilisation"].values())
     assert {row[0] for row in d["timeline"]} == {"fe", "be", "wue"}
-    assert 0 < d["sparsity"]["o"]["du_density"] <= 1
+    for row in d["sparsity"].values():   # the report draws these as "zeros [%]": fractions only
+        assert row and all(isinstance(v, float) and 0 <= v <= 1 for v in row.values())
+    assert d["sparsity"]["o"]["du_zero_fraction"] < 1
+    assert d["sparsity"]["h"]["input_zero_fraction"] == pytest.approx(1 - np.count_nonzero(wl.inputs["in"]) / wl.inputs["in"].size)
     assert trace.actions["dram"]["read"] > 0 and trace.cycles > 0
     assert trace.outputs.shape == (3, 4, 4)
 
@@ -255,11 +261,15 @@ def test_bad_input_fails_with_one_line():
     with pytest.raises(UserError, match="batch 0"):
         simulate(wl, chip())
     rng = np.random.default_rng(0)
-    relu = Layer("r", (4,), (Projection("in", (Dense(rng.normal(size=(4, 8))),)),), ReLU())
-    net = Network("ann", {"in": (8,)}, [relu], ["r"])
-    with pytest.raises(UserError, match="layer 'r': a ReLU neuron cannot be trained") as err:
+    linear = Layer("r", (4,), (Projection("in", (Dense(rng.normal(size=(4, 8))),)),), Identity())
+    net = Network("ann", {"in": (8,)}, [linear], ["r"])
+    with pytest.raises(UserError, match="layer 'r': a Identity neuron cannot be trained") as err:
         simulate(workload_flat(net), chip())
     assert "\n" not in str(err.value)
+    relu = Layer("r", (4,), (Projection("in", (Dense(rng.normal(size=(4, 8))),)),), ReLU())
+    net = Network("ann", {"in": (8,)}, [relu], ["r"])
+    with pytest.raises(UserError, match="must be the last layer 'r' alone, a LIF or LI read-out"):
+        simulate(workload_flat(net), chip())
     rec = Layer("h", (4,), (Projection("h", (Dense(rng.normal(size=(4, 4))),), recurrent=True),), lif())
     net = Network("rec", {"in": (8,)}, [rec], ["h"])
     with pytest.raises(UserError, match="recurrent projection"):
@@ -288,9 +298,9 @@ def test_readout_gradients_equal_golden_and_training_lowers_loss():
     wl = Workload("readout", net, {"in": rng.random((4, 6, 20))}, 4, 6, "train", rng.integers(0, 3, 6))
     ch = chip(**{"tiling.tile_samples": 4})
     params = read_params(ch)
-    layers = build_layers(net, params, input_valued=True)
+    layers = build_layers(net, params, valued_inputs={"in"})
     x_q = np.clip(np.rint(wl.inputs["in"] * 255), 0, 255).astype(np.int64)
-    ref = golden.bptt(layers, x_q, wl.labels, params)
+    ref = golden.bptt(layers, {"in": x_q}, wl.labels, params)
     run = run_iteration(wl, ch)
     for got, want in zip(run.dweights, ref.dweight):
         np.testing.assert_array_equal(got, want)

@@ -1,5 +1,7 @@
 """The engines' arithmetic on one tile of samples: forward currents, dL/du, W^T dL/du and dL/dW.
 
+Synaptic functions take one projection (:class:`~.layers.TrainProjection`); neuron functions a layer.
+
 Fast path: each synaptic sum is one matrix product over an im2col view. Operands are integers held in
 floating point, which is exact while every sum stays below the mantissa (2^24 for float32, 2^53 for
 float64): :func:`_exact_dtype` picks float32 only where the bound proves it exact. The results equal the
@@ -18,67 +20,72 @@ def _exact_dtype(bound: float):
     return np.float32 if bound < 2 ** 24 else np.float64
 
 
-def _windows(x: np.ndarray, layer, dtype) -> np.ndarray:
+def _windows(x: np.ndarray, proj, dtype) -> np.ndarray:
     """(N, E, F, C, R, S) view of the padded inputs (N, C, H, W) under every kernel position."""
-    _, r, s = layer.kernel_shape[1:]
-    sh, sw = layer.stride
-    ph, pw = layer.padding
-    _, e, f = layer.out_shape
+    _, r, s = proj.kernel_shape[1:]
+    sh, sw = proj.stride
+    ph, pw = proj.padding
+    _, e, f = proj.out_shape
     xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))).astype(dtype, copy=False)
     win = sliding_window_view(xp, (r, s), axis=(2, 3))[:, :, : sh * (e - 1) + 1 : sh, : sw * (f - 1) + 1 : sw]
     return win.transpose(0, 2, 3, 1, 4, 5)
 
 
-def im2col(x: np.ndarray, layer, dtype, rows: np.ndarray | None = None) -> np.ndarray:
+def im2col(x: np.ndarray, proj, dtype, rows: np.ndarray | None = None) -> np.ndarray:
     """(N*E*F, C*R*S) patches of inputs (N, C, H, W); only the patch ``rows`` (flat indices) if given."""
-    x = x.reshape((-1,) + layer.in_shape)
-    _, r, s = layer.kernel_shape[1:]
-    if r == 1 and s == 1 and layer.padding == (0, 0) and layer.stride == (1, 1):
+    x = x.reshape((-1,) + proj.in_shape)
+    _, r, s = proj.kernel_shape[1:]
+    if r == 1 and s == 1 and proj.padding == (0, 0) and proj.stride == (1, 1):
         flat = x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
         return np.ascontiguousarray(flat if rows is None else flat[rows], dtype=dtype)
-    win = _windows(x, layer, dtype)
+    win = _windows(x, proj, dtype)
     if rows is None:
         return np.ascontiguousarray(win).reshape(-1, int(np.prod(win.shape[3:])))
-    _, e, f = layer.out_shape
+    _, e, f = proj.out_shape
     n_idx, rest = np.divmod(rows, e * f)
     e_idx, f_idx = np.divmod(rest, f)
     return win[n_idx, e_idx, f_idx].reshape(len(rows), int(np.prod(win.shape[3:])))
 
 
-def col2im(cols: np.ndarray, layer, n: int, rows: np.ndarray) -> np.ndarray:
+def col2im(cols: np.ndarray, proj, n: int, rows: np.ndarray) -> np.ndarray:
     """Scatter-add the (rows, C*R*S) columns of patch ``rows`` back to integer inputs (N, C, H, W)."""
-    c, h, w = layer.in_shape
-    _, r, s = layer.kernel_shape[1:]
-    _, e, f = layer.out_shape
+    c, h, w = proj.in_shape
+    _, r, s = proj.kernel_shape[1:]
+    _, e, f = proj.out_shape
     return kernels.scatter_columns(np.ascontiguousarray(cols), rows.astype(np.int64), n, c, h, w, e, f, r, s,
-                                   *layer.stride, *layer.padding)
+                                   *proj.stride, *proj.padding)
 
 
-def _gradient_rows(layer, du: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _gradient_rows(proj, du: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """dL/du as (positions, K) rows, keeping only positions with a non-zero entry (the others add nothing)."""
     steps, batch = du.shape[:2]
-    k = layer.kernel_shape[0]
+    k = proj.kernel_shape[0]
     rows = du.reshape(steps * batch, k, -1).transpose(0, 2, 1).reshape(-1, k)
     keep = np.flatnonzero(rows.any(axis=1))
     return rows[keep].astype(np.float64), keep
 
 
-def forward(layer, x: np.ndarray, params) -> tuple[np.ndarray, np.ndarray]:
-    """Membrane before reset and spikes, (T, Bt, K, E, F), for input codes x (T, Bt, *in_shape)."""
+def currents(proj, x: np.ndarray) -> np.ndarray:
+    """Integer currents (T, Bt, K, E, F) of one projection on its source's codes x (T, Bt, *in_shape)."""
     steps, batch = x.shape[:2]
-    kernel = layer.kernel()
-    bound = float(np.abs(kernel).reshape(kernel.shape[0], -1).sum(axis=1).max()) * (2 ** layer.input_planes - 1)
+    kernel = proj.kernel()
+    bound = float(np.abs(kernel).reshape(kernel.shape[0], -1).sum(axis=1).max()) * (2 ** proj.input_planes - 1)
     dtype = _exact_dtype(bound)
-    cols = im2col(x.reshape((steps * batch,) + layer.in_shape), layer, dtype)
+    cols = im2col(x.reshape((steps * batch,) + proj.in_shape), proj, dtype)
     cur = np.rint(cols @ kernel.reshape(kernel.shape[0], -1).T.astype(dtype)).astype(np.int64)
-    k, e, f = layer.out_shape
-    cur = cur.reshape(steps, batch, e, f, k).transpose(0, 1, 4, 2, 3)
+    k, e, f = proj.out_shape
+    return cur.reshape(steps, batch, e, f, k).transpose(0, 1, 4, 2, 3)
+
+
+def neuron_forward(layer, cur: np.ndarray, params) -> tuple[np.ndarray, np.ndarray]:
+    """Membrane before reset and output (spikes or ReLU codes), (T, Bt, K, E, F), from the summed currents."""
     if layer.bias_q is not None:
         cur = cur + layer.bias_q[None, None, :, None, None]
+    steps = cur.shape[0]
     u = np.empty(cur.shape, dtype=np.int64)
-    s = np.empty(cur.shape, dtype=np.uint8)
+    s = np.empty(cur.shape, dtype=fixed.output_dtype(layer))
     prev_u = np.zeros(cur.shape[1:], dtype=np.int64)
-    prev_s = np.zeros(cur.shape[1:], dtype=np.uint8)
+    prev_s = np.zeros(cur.shape[1:], dtype=s.dtype)
     for t in range(steps):
         prev_u, prev_s = fixed.neuron_step(layer, prev_u, prev_s, cur[t], params)
         u[t], s[t] = prev_u, prev_s
@@ -96,18 +103,18 @@ def membrane_gradient(layer, ds_spatial: np.ndarray, u: np.ndarray, s: np.ndarra
     return du
 
 
-def backward_sums(layer, du: np.ndarray) -> np.ndarray:
-    """Integer W^T dL/du onto the layer's input, (T, Bt, C, H, W)."""
+def backward_sums(proj, du: np.ndarray) -> np.ndarray:
+    """Integer W^T dL/du onto the projection's source, (T, Bt, C, H, W)."""
     steps, batch = du.shape[:2]
-    kernel = layer.kernel()
-    du_rows, keep = _gradient_rows(layer, du)
+    kernel = proj.kernel()
+    du_rows, keep = _gradient_rows(proj, du)
     cols = du_rows @ kernel.reshape(kernel.shape[0], -1).astype(np.float64)
-    return col2im(cols, layer, steps * batch, keep).reshape((steps, batch) + layer.in_shape)
+    return col2im(cols, proj, steps * batch, keep).reshape((steps, batch) + proj.in_shape)
 
 
-def weight_gradient(layer, du: np.ndarray, x: np.ndarray) -> np.ndarray:
+def weight_gradient(proj, du: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Integer sum of dL/du * x over the tile, the expanded kernel's shape."""
     steps, batch = du.shape[:2]
-    du_rows, keep = _gradient_rows(layer, du)
-    cols = im2col(x.reshape((steps * batch,) + layer.in_shape), layer, np.float64, keep)
-    return np.rint(du_rows.T @ cols).astype(np.int64).reshape(layer.kernel_shape)
+    du_rows, keep = _gradient_rows(proj, du)
+    cols = im2col(x.reshape((steps * batch,) + proj.in_shape), proj, np.float64, keep)
+    return np.rint(du_rows.T @ cols).astype(np.int64).reshape(proj.kernel_shape)

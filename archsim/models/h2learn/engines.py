@@ -8,11 +8,14 @@ Micro-architecture (interpretations of the public description; every size is a c
   steps); then each PE reads one entry per cycle for every (sample-step, output neuron, tap, group) whose
   k-bit input pattern is non-zero (all-zero patterns are skipped) and adds it to the membrane partial
   sum. Valued inputs go bit-serially, one bit plane at a time. LUT off: one add per input spike and
-  output neuron. Then ``fe.neuron_lanes`` LIF updates per cycle.
+  output neuron. A ReLU (ANN) layer's inputs are multi-bit codes, not spikes: no LUT, one shift-and-add
+  per set bit of each input code (:func:`fe_uses_lut`). Each projection of a layer is one such phase,
+  then ``fe.neuron_lanes`` neuron updates per cycle on the summed current.
 * **BE** (``be_pes`` MAC PEs). Gradient unit: ``be.neuron_lanes`` neuron-steps per cycle (surrogate,
   temporal and reset terms; the non-zero flags of dL/du are produced here, so finding non-zeros costs no
   scan). Spatial: one MAC per PE per cycle for every (non-zero dL/du, tap, input neuron of the layer below
-  with an open surrogate window); dense when ``be.sparsity`` is off. The first layer has no spatial part.
+  with an open surrogate window, or u > 0 for a ReLU source); dense when ``be.sparsity`` is off. One such
+  phase per projection whose source is a layer (a network input needs no gradient).
 * **WUE** (``wue_pes`` LUT PEs). LUT on: per sample, output neuron and chunk of ``wue.lut_steps`` steps with
   a non-zero dL/du history, one table of the 2^g sums of its gradients is written (one entry per cycle);
   then one read per (table, tap, input channel) whose spike history is non-zero, added to dL/dW.
@@ -45,6 +48,16 @@ class EngineWork:
             slot = self.actions.setdefault(component, {})
             slot[action] = slot.get(action, 0) + int(count)
 
+    def merge(self, other: "EngineWork") -> "EngineWork":
+        """Add ``other``'s cycles, actions and numeric stats (phases run one after another)."""
+        self.cycles += other.cycles
+        for comp, acts in other.actions.items():
+            for act, count in acts.items():
+                self.add(comp, act, count)
+        for key, value in other.stats.items():
+            self.stats[key] = self.stats.get(key, 0) + value
+        return self
+
 
 def _geometry(layer):
     k, c, r, s = layer.kernel_shape
@@ -61,24 +74,25 @@ def _words(bits: int, width: int) -> int:
     return ceil_div(bits, width)
 
 
-def fe_work(layer, x: np.ndarray, params) -> EngineWork:
-    """FE on input codes x (T, Bt, *in_shape)."""
-    k, c, r, s, _, _ = _geometry(layer)
+def fe_work(proj, x: np.ndarray, lut: bool, params) -> EngineWork:
+    """FE synaptic work of one projection on its source's codes x (T, Bt, *in_shape); ``lut`` from
+    :func:`fe_uses_lut`."""
+    k, c, r, s, _, _ = _geometry(proj)
     steps, batch = x.shape[:2]
     n = steps * batch
-    ke, e, f = layer.out_shape
-    x4 = np.ascontiguousarray(x.reshape((n,) + layer.in_shape), dtype=np.int64)
+    _, e, f = proj.out_shape
+    x4 = np.ascontiguousarray(x.reshape((n,) + proj.in_shape), dtype=np.int64)
     ones = np.ones((n, e, f), dtype=np.int64)
-    planes = layer.input_planes
+    planes = proj.input_planes
     work = EngineWork()
     spikes_in = kernels.set_bits(x4, planes)
-    sops = k * _pairs(ones, spikes_in, layer)
+    sops = k * _pairs(ones, spikes_in, proj)
     work.stats["synaptic_ops"] = sops
-    if params.fe_lut:
+    if lut:
         group = params.fe_group
         tables = k * r * s * ceil_div(c, group)
         entries = tables * 2 ** group
-        reads = k * _pairs(ones, kernels.nonzero_groups(x4, group, planes), layer)
+        reads = k * _pairs(ones, kernels.nonzero_groups(x4, group, planes), proj)
         passes = ceil_div(entries, params.fe_pes * params.fe_lut_entries)
         work.add("fe_lut", "write", entries)
         work.add("fe_lut", "read", reads)
@@ -89,74 +103,94 @@ def fe_work(layer, x: np.ndarray, params) -> EngineWork:
         passes = 1
         work.add("fe_adder", "add", sops)
         work.cycles = ceil_div(sops, params.fe_pes)
-    work.cycles += ceil_div(n * layer.out_size, params.fe_neuron_lanes)
-    fe_neurons_and_buffers(work, layer, n, passes, params)
+    fe_buffers(work, proj, n, passes, params)
     return work
 
 
-def fe_neurons_and_buffers(work: EngineWork, layer, n: int, passes: int, params) -> None:
-    """The FE's LIF actions and buffer traffic (shared by the fast path and the reference stepper)."""
-    k, c, r, s, _, _ = _geometry(layer)
-    lif = n * layer.out_size
-    work.add("fe_neuron_mul", "multiply", lif)
-    work.add("fe_neuron_cmp", "compare", lif)
+def fe_uses_lut(layer, params) -> bool:
+    """LUT PEs for a spiking layer when ``fe.lut`` is on. A ReLU (ANN) layer never uses them: its inputs are
+    multi-bit values, not spikes, so the FE runs it as plain bit-serial shift-and-add on its accumulate
+    adders (one add per set bit of each input code, per output neuron and tap), like ``fe.lut: false``."""
+    return params.fe_lut and not layer.relu
+
+
+def fe_buffers(work: EngineWork, proj, n: int, passes: int, params) -> None:
+    """The FE's buffer traffic for one projection (shared by the fast path and the reference stepper)."""
+    k, c, r, s, _, _ = _geometry(proj)
     width = params.buffer_width_bits
-    bits = n * layer.in_size * layer.input_planes
+    bits = n * proj.in_size * proj.input_planes
     work.add("activation_buffer", "write", _words(bits, width))
     work.add("activation_buffer", "read", passes * _words(bits, width))
     work.add("weight_buffer", "read", _words(k * c * r * s * params.weight_bits, width))
 
 
-def be_work(layer, du: np.ndarray, u_below: np.ndarray | None, below, params) -> EngineWork:
-    """BE on dL/du (T, Bt, K, E, F); ``u_below`` is the membrane of the layer below (None for the first)."""
-    k, c, _, _, _, _ = _geometry(layer)
+def fe_neurons(work: EngineWork, layer, n: int, params) -> None:
+    """The FE's neuron lanes over all neuron-steps of the tile: LIF decay multiply and threshold compare
+    (ReLU: the compare with zero; the output shift is wiring). ``fe.neuron_lanes`` per cycle."""
+    count = n * layer.out_size
+    if not layer.relu:
+        work.add("fe_neuron_mul", "multiply", count)
+    work.add("fe_neuron_cmp", "compare", count)
+    work.cycles += ceil_div(count, params.fe_neuron_lanes)
+
+
+def be_unit_work(layer, du: np.ndarray, params) -> EngineWork:
+    """BE gradient unit on the layer's dL/du (T, Bt, K, E, F)."""
     n = du.shape[0] * du.shape[1]
-    _, e, f = layer.out_shape
     work = EngineWork()
-    nonzero_du = kernels.nonzero_count(np.ascontiguousarray(du.reshape(n, k, e, f)))
-    be_gradient_unit(work, layer, n, int(nonzero_du.sum()), params)
+    be_gradient_unit(work, layer, n, int(np.count_nonzero(du)), params)
     work.cycles += ceil_div(n * layer.out_size, params.be_neuron_lanes)
-    if u_below is None:
-        return work
-    open_below = fixed.window_open(u_below, below.threshold_q, below.half_window_q)
-    open_count = kernels.nonzero_count(np.ascontiguousarray(open_below.reshape((n,) + layer.in_shape), dtype=np.int64))
-    dense = _pairs(np.full((n, e, f), k, dtype=np.int64), np.full((n,) + layer.in_shape[1:], c, dtype=np.int64), layer)
-    macs = _pairs(nonzero_du, open_count, layer) if params.be_sparsity else dense
-    be_spatial(work, layer, n, macs, dense, int(open_count.sum()), params)
-    work.cycles += ceil_div(macs, params.be_pes)
     return work
 
 
 def be_gradient_unit(work: EngineWork, layer, n: int, nonzero_du: int, params) -> None:
     """The BE's gradient unit over all neuron-steps of the tile, and the dL/du it writes."""
     neuron_steps = n * layer.out_size
-    work.add("be_unit_mul", "multiply", 3 * neuron_steps)   # surrogate, temporal decay and reset products
-    work.add("be_unit_cmp", "compare", neuron_steps)        # surrogate window test
+    if not layer.relu:   # surrogate, temporal decay and reset products; ReLU: one shift, no product
+        work.add("be_unit_mul", "multiply", 3 * neuron_steps)
+    work.add("be_unit_cmp", "compare", neuron_steps)        # surrogate window (ReLU: u > 0) test
     work.add("gradient_buffer", "write", _words(neuron_steps * params.grad_bits, params.buffer_width_bits))
     work.stats.update(du_nonzero=nonzero_du, du_total=neuron_steps)
 
 
-def be_spatial(work: EngineWork, layer, n: int, macs: int, dense_macs: int, open_below: int, params) -> None:
-    """The BE's W^T dL/du phase: ``macs`` performed on the MAC PEs, and its buffer traffic."""
-    k, c, r, s, _, _ = _geometry(layer)
+def be_spatial_work(proj, du: np.ndarray, open_src: np.ndarray, params) -> EngineWork:
+    """BE W^T dL/du of one projection whose source is a layer; ``open_src`` (T, Bt, *source shape) marks the
+    source neurons a gradient can reach (:func:`fixed.output_open`)."""
+    k, c, _, _, _, _ = _geometry(proj)
+    n = du.shape[0] * du.shape[1]
+    _, e, f = proj.out_shape
+    nonzero_du = kernels.nonzero_count(np.ascontiguousarray(du.reshape(n, k, e, f)))
+    open_count = kernels.nonzero_count(np.ascontiguousarray(open_src.reshape((n,) + proj.in_shape), dtype=np.int64))
+    dense = _pairs(np.full((n, e, f), k, dtype=np.int64), np.full((n,) + proj.in_shape[1:], c, dtype=np.int64), proj)
+    macs = _pairs(nonzero_du, open_count, proj) if params.be_sparsity else dense
+    work = EngineWork()
+    be_spatial(work, proj, n, int(nonzero_du.sum()), macs, dense, int(open_count.sum()), params)
+    work.cycles = ceil_div(macs, params.be_pes)
+    return work
+
+
+def be_spatial(work: EngineWork, proj, n: int, nonzero_du: int, macs: int, dense_macs: int, open_src: int,
+               params) -> None:
+    """The BE's W^T dL/du phase of one projection: ``macs`` performed on the MAC PEs, and its buffer traffic."""
+    k, c, r, s, _, _ = _geometry(proj)
     width = params.buffer_width_bits
     work.add("be_mac", "mac", macs)
-    read = work.stats["du_nonzero"] if params.be_sparsity else work.stats["du_total"]
+    read = nonzero_du if params.be_sparsity else n * proj.out_size
     work.add("gradient_buffer", "read", _words(read * params.grad_bits, width))
-    work.add("gradient_buffer", "write", _words(n * layer.in_size * params.grad_bits, width))
+    work.add("gradient_buffer", "write", _words(n * proj.in_size * params.grad_bits, width))
     work.add("weight_buffer", "read", _words(k * c * r * s * params.weight_bits, width))
-    work.stats.update(macs=macs, macs_dense=dense_macs, open_below=open_below, open_total=n * layer.in_size)
+    work.stats.update(macs=macs, macs_dense=dense_macs, open_below=open_src, open_total=n * proj.in_size)
 
 
-def wue_work(layer, du: np.ndarray, x: np.ndarray, params) -> EngineWork:
+def wue_work(proj, du: np.ndarray, x: np.ndarray, params) -> EngineWork:
     """WUE on dL/du (T, Bt, K, E, F) and input codes x (T, Bt, *in_shape)."""
-    k, _, _, _, _, _ = _geometry(layer)
+    k, _, _, _, _, _ = _geometry(proj)
     steps, batch = du.shape[:2]
-    _, e, f = layer.out_shape
-    planes = layer.input_planes
+    _, e, f = proj.out_shape
+    planes = proj.input_planes
     work = EngineWork()
     du5 = np.ascontiguousarray(du.reshape((steps, batch, k, e, f)))
-    x5 = np.ascontiguousarray(x.reshape((steps, batch) + layer.in_shape), dtype=np.int64)
+    x5 = np.ascontiguousarray(x.reshape((steps, batch) + proj.in_shape), dtype=np.int64)
     if params.wue_lut:
         tables = entries = builds = reads = 0
         for t0, t1 in wue_chunks(steps, params):
@@ -166,13 +200,13 @@ def wue_work(layer, du: np.ndarray, x: np.ndarray, params) -> EngineWork:
             tables += chunk_tables
             entries += chunk_tables * 2 ** g
             builds += chunk_tables * (2 ** g - g - 1)
-            reads += _pairs(out_hist, kernels.history_counts(x5, t0, t1, planes), layer)
+            reads += _pairs(out_hist, kernels.history_counts(x5, t0, t1, planes), proj)
         wue_lut_phase(work, tables, entries, builds, reads)
         work.cycles += ceil_div(entries, params.wue_pes) + ceil_div(reads, params.wue_pes)
     else:
         n = steps * batch
-        spikes_in = kernels.set_bits(x5.reshape((n,) + layer.in_shape), planes)
-        adds = _pairs(np.full((n, e, f), k, dtype=np.int64), spikes_in, layer)
+        spikes_in = kernels.set_bits(x5.reshape((n,) + proj.in_shape), planes)
+        adds = _pairs(np.full((n, e, f), k, dtype=np.int64), spikes_in, proj)
         work.add("wue_adder", "add", adds)
         work.cycles = ceil_div(adds, params.wue_pes)
     wue_buffers(work, du.size, params)
@@ -199,8 +233,8 @@ def wue_lut_phase(work: EngineWork, tables: int, entries: int, builds: int, read
 
 
 def update_work(layer, params) -> EngineWork:
-    """WUE applying ``w -= lr * dL/dw`` to one layer once per iteration."""
-    weights = int(layer.weight_q.size) + (0 if layer.bias_q is None else int(layer.bias_q.size))
+    """WUE applying ``w -= lr * dL/dw`` to one layer (all its projections and its bias) once per iteration."""
+    weights = sum(int(p.weight_q.size) for p in layer.projections) + (0 if layer.bias_q is None else int(layer.bias_q.size))
     work = EngineWork()
     work.cycles = ceil_div(weights, params.wue_update_lanes)
     work.add("wue_mul", "multiply", weights)

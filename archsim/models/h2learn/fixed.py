@@ -73,7 +73,8 @@ def gradient_step(ds_spatial: np.ndarray, du_next: np.ndarray, u: np.ndarray, s:
 
 
 def spatial_gradient(sums: np.ndarray, layer, params, open_below: np.ndarray) -> np.ndarray:
-    """dL/ds of the layer below from the integer sums ``W^T dL/du`` (zero where its window is closed)."""
+    """dL/d(output) of a source layer from the integer sums ``W^T dL/du`` of its consumer ``layer``, in the
+    source's output units (spikes, or ReLU codes); zero where the source's :func:`output_open` is closed."""
     return np.where(open_below.reshape(sums.shape), saturate(round_shift(sums, layer.exp), params.grad_bits), 0)
 
 
@@ -103,8 +104,14 @@ def updated_weights(weight_q: np.ndarray, dweight_q: np.ndarray, layer, params) 
 
 
 def neuron_step(layer, u_prev: np.ndarray, s_prev: np.ndarray, current: np.ndarray, params):
-    """One forward step of the layer's neuron: LIF (:func:`lif_step`) or, for an integrator read-out,
-    ``v = sat(((v * decay_q) >> F) + current)`` without spikes."""
+    """One forward step of the layer's neuron: (membrane before reset, output).
+
+    LIF: :func:`lif_step`, output spikes. Integrator read-out: ``v = sat(((v * decay_q) >> F) + current)``,
+    no spikes. ReLU: ``u = sat(current)``, output code ``clip(round(u / 2^relu_shift), 0, 2^bits - 1)``.
+    """
+    if layer.relu:
+        u = saturate(np.asarray(current, dtype=np.int64), params.membrane_bits)
+        return u, np.clip(round_shift(u, layer.relu_shift), 0, 2 ** params.activation_bits - 1)
     if layer.readout:
         v = saturate(((np.asarray(u_prev, dtype=np.int64) * layer.decay_q) >> params.decay_frac_bits) + current,
                      params.membrane_bits)
@@ -113,9 +120,30 @@ def neuron_step(layer, u_prev: np.ndarray, s_prev: np.ndarray, current: np.ndarr
                     params.membrane_bits)
 
 
+def output_dtype(layer):
+    """dtype of the layer's output: uint8 spikes, int64 ReLU codes."""
+    return np.int64 if layer.relu else np.uint8
+
+
+def output_open(layer, u: np.ndarray) -> np.ndarray:
+    """Where a gradient can reach the layer's membrane from its output: the open surrogate window (LIF)
+    or ``u > 0`` (ReLU). Elsewhere the BE skips W^T dL/du (output sparsity)."""
+    if layer.relu:
+        return np.asarray(u) > 0
+    return window_open(u, layer.threshold_q, layer.half_window_q)
+
+
+def add_gradients(total: np.ndarray | None, part: np.ndarray, params) -> np.ndarray:
+    """dL/d(output) summed over a layer's consumers, saturated to the gradient width."""
+    return part if total is None else saturate(total + part, params.grad_bits)
+
+
 def neuron_gradient_step(layer, d_out: np.ndarray, du_next: np.ndarray, u: np.ndarray, s: np.ndarray, params,
                          last_step: bool) -> np.ndarray:
-    """dL/du[t]: :func:`gradient_step` for LIF; for the read-out ``d_out[t] + decay * dL/du[t+1]``."""
+    """dL/du[t]: :func:`gradient_step` for LIF; for the read-out ``d_out[t] + decay * dL/du[t+1]``; for ReLU
+    ``d_out[t] * 2^(exp - relu_shift)`` (d_out is already zero where ``u <= 0``; no temporal term)."""
+    if layer.relu:
+        return saturate(round_shift(np.asarray(d_out, dtype=np.int64), layer.relu_shift - layer.exp), params.grad_bits)
     if layer.readout:
         carried = 0 if last_step else round_shift(np.asarray(du_next, dtype=np.int64) * layer.decay_q,
                                                   params.decay_frac_bits)

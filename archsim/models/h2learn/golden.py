@@ -1,7 +1,9 @@
 """Golden model: quantised BPTT of one training iteration in plain NumPy, the accelerator's specification.
 
 Straightforward on purpose: the synaptic sums are loops over kernel taps with integer ``einsum`` over the
-whole batch, no tiling, no LUTs, no skipping. The accelerator's datapath (:mod:`.datapath`) must give the
+whole batch, no tiling, no LUTs, no skipping. A layer's current is the sum over its projections (plus its
+bias); its dL/du flows back through each projection to that projection's source, and a source feeding
+several layers sums their gradients (:func:`fixed.add_gradients`, consumers in reverse layer order). The accelerator's datapath (:mod:`.datapath`) must give the
 same integers (tests/test_h2learn.py). Element-wise rules come from :mod:`.fixed`.
 """
 from __future__ import annotations
@@ -15,8 +17,9 @@ from archsim.models.h2learn import fixed
 
 @dataclass
 class BpttResult:
-    """Per layer: membrane ``u`` (T, B, K, E, F, before reset), spikes ``s``, ``du`` (dL/du),
-    ``dweight`` (the network weight's shape), ``dbias`` (or None); and the mean loss per sample."""
+    """Per layer: membrane ``u`` (T, B, K, E, F, before reset), output ``s`` (spikes or ReLU codes), ``du``
+    (dL/du), ``dbias`` (or None); per projection, layers in order: ``dweight`` (the network weight's
+    shape); and the mean loss per sample."""
 
     u: list
     s: list
@@ -40,7 +43,7 @@ def _padded(x, layer):
 
 
 def conv_forward(x: np.ndarray, layer) -> np.ndarray:
-    """Integer currents (N, K, E, F) of inputs (N, C, H, W)."""
+    """Integer currents (N, K, E, F) of one projection ``layer`` on inputs (N, C, H, W) (no bias)."""
     w = layer.kernel()
     k = w.shape[0]
     _, e, f = layer.out_shape
@@ -49,8 +52,6 @@ def conv_forward(x: np.ndarray, layer) -> np.ndarray:
     out = np.zeros((xp.shape[0], k, e, f), dtype=dtype)
     for i, j, (rows, cols) in _tap_slices(layer, e, f):
         out += np.einsum("kc,ncef->nkef", w[:, :, i, j], xp[:, :, rows, cols])
-    if layer.bias_q is not None:
-        out += layer.bias_q[None, :, None, None]
     return out
 
 
@@ -78,28 +79,34 @@ def conv_weight_gradient(du: np.ndarray, x: np.ndarray, layer) -> np.ndarray:
     return dk
 
 
-def bptt(layers, x_q: np.ndarray, labels: np.ndarray, params) -> BpttResult:
-    """One iteration over the whole batch: ``x_q`` (T, B, *input_shape) integer input codes."""
-    steps, batch = x_q.shape[:2]
-    inputs, us, ss = [], [], []
-    x = x_q
+def bptt(layers, inputs: dict, labels: np.ndarray, params) -> BpttResult:
+    """One iteration over the whole batch: ``inputs`` maps each network input to (T, B, *shape) codes."""
+    steps, batch = next(iter(inputs.values())).shape[:2]
+    acts = {name: np.asarray(x) for name, x in inputs.items()}
+    index = {layer.name: li for li, layer in enumerate(layers)}
+    us, ss = [], []
     for layer in layers:
-        inputs.append(x)
-        cur = conv_forward(x.reshape((steps * batch,) + layer.in_shape), layer)
+        cur = sum(conv_forward(acts[p.source].reshape((steps * batch,) + p.in_shape), p) for p in layer.projections)
+        if layer.bias_q is not None:
+            cur = cur + layer.bias_q[None, :, None, None]
         cur = cur.reshape((steps, batch) + layer.out_shape)
         u = np.zeros_like(cur)
-        s = np.zeros(cur.shape, dtype=np.uint8)
+        s = np.zeros(cur.shape, dtype=fixed.output_dtype(layer))
         for t in range(steps):
             prev_u = u[t - 1] if t else np.zeros_like(cur[0])
-            prev_s = s[t - 1] if t else np.zeros(cur[0].shape, dtype=np.uint8)
+            prev_s = s[t - 1] if t else np.zeros_like(s[0])
             u[t], s[t] = fixed.neuron_step(layer, prev_u, prev_s, cur[t], params)
         us.append(u)
         ss.append(s)
-        x = s
-    ds_spatial, loss = fixed.output_gradient(layers[-1], us[-1], ss[-1], labels, params)
+        acts[layer.name] = s
+    d_out = {}
+    d_out[layers[-1].name], loss = fixed.output_gradient(layers[-1], us[-1], ss[-1], labels, params)
     dus, dws, dbs = [None] * len(layers), [None] * len(layers), [None] * len(layers)
     for li in range(len(layers) - 1, -1, -1):
         layer = layers[li]
+        ds_spatial = d_out.get(layer.name)
+        if ds_spatial is None:
+            ds_spatial = np.zeros(us[li].shape, dtype=np.int64)
         du = np.zeros(us[li].shape, dtype=np.int64)
         for t in range(steps - 1, -1, -1):
             du_next = du[t + 1] if t + 1 < steps else np.zeros_like(du[0])
@@ -107,11 +114,12 @@ def bptt(layers, x_q: np.ndarray, labels: np.ndarray, params) -> BpttResult:
                                                last_step=t == steps - 1)
         dus[li] = du
         flat_du = du.reshape((steps * batch,) + layer.out_shape)
-        dws[li] = layer.reduce_kernel(conv_weight_gradient(flat_du, inputs[li], layer))
+        dws[li] = [p.reduce_kernel(conv_weight_gradient(flat_du, acts[p.source], p)) for p in layer.projections]
         dbs[li] = None if layer.bias_q is None else du.sum(axis=(0, 1, 3, 4))
-        if li > 0:
-            below = layers[li - 1]
-            sums = conv_backward(flat_du, layer).reshape((steps, batch) + below.out_shape)
-            open_below = fixed.window_open(us[li - 1], below.threshold_q, below.half_window_q)
-            ds_spatial = fixed.spatial_gradient(sums, layer, params, open_below)
-    return BpttResult(us, ss, dus, dws, dbs, loss)
+        for p in layer.projections:
+            if p.source in index:
+                si = index[p.source]
+                sums = conv_backward(flat_du, p).reshape((steps, batch) + layers[si].out_shape)
+                part = fixed.spatial_gradient(sums, layer, params, fixed.output_open(layers[si], us[si]))
+                d_out[p.source] = fixed.add_gradients(d_out.get(p.source), part, params)
+    return BpttResult(us, ss, dus, [dw for per_layer in dws for dw in per_layer], dbs, loss)

@@ -1,18 +1,32 @@
 """Which layers the accelerator can train, and their fixed-point form.
 
-Every trainable layer becomes one *binary-input convolution*: a ``Conv2d`` is one already; a ``Dense``
-is a 1x1 convolution over its flattened input; an ``AvgPool2d`` in front of either is folded into the
-kernel (each weight repeated over its p x p pooling window, the 1/p^2 folded into the weight scale), so
-the engines always see 0/1 inputs and LUT grouping stays exact. Weight gradients of the expanded kernel
-are summed back over the pooling windows (:meth:`TrainLayer.reduce_kernel`).
+A trainable layer (:class:`TrainLayer`) is a neuron population fed by one or more projections
+(:class:`TrainProjection`); its current is the sum of the projections' currents (plus the biases), so
+the gradient dL/du of the layer flows back through every projection to its own source. Each projection
+becomes one *integer-input convolution*: a ``Conv2d`` is one already; a ``Dense`` is a 1x1 convolution
+over its flattened input; an ``AvgPool2d`` in front of either is folded into the kernel (each weight
+repeated over its p x p pooling window, the 1/p^2 folded into the weight scale), so the engines see the
+source's own codes and LUT grouping stays exact. Weight gradients of the expanded kernel are summed back
+over the pooling windows (:meth:`TrainProjection.reduce_kernel`).
 
-Supported: a chain of LIF layers (reset to zero, no leak), optionally ending in an LI read-out (no
-leak potential), each fed by exactly one feed-forward projection ``[AvgPool2d] [Flatten] Dense|Conv2d``
-from the previous layer or the network input. Anything else raises a one-line :class:`~archsim.errors.UserError` naming the layer.
+Neurons (``TrainLayer.kind``):
 
-Fixed point (interpretation, documented in the package docstring): each layer keeps power-of-two
-weight scale ``2^-exp`` chosen once from the initial weights, so the membrane, the threshold and the
-window limits are integers in that unit and every gradient step is a shift.
+* ``lif``: LIF, reset to zero, no leak potential; output spikes 0/1.
+* ``readout``: an LI integrator as the last layer (no spikes; softmax cross-entropy on its last membrane).
+* ``relu``: an ANN layer, ``y = clip(round(u / 2^relu_shift), 0, 2^activation_bits - 1)``: its output is
+  an unsigned ``activation_bits`` code (not a spike), so its consumers see a valued input (bit planes).
+  The shift is chosen once from the same calibration the inference quantiser uses
+  (:func:`archsim.graph.quantize.calibrate`: the peak float activation on the synthetic input), rounded
+  up to a power of two so the hardware shifts instead of multiplying (interpretation). Its backward is
+  ``dL/du = dL/dy * 2^(exp - relu_shift)`` where ``u > 0`` (the ReLU derivative; the upper clip is passed
+  straight through), zero elsewhere: the BE treats ``u <= 0`` like a closed surrogate window.
+
+Sources: a network input (spikes or values; several inputs are allowed) or any earlier layer; no
+recurrent projections. Anything else raises a one-line :class:`~archsim.errors.UserError` naming the layer.
+
+Fixed point (interpretation): each layer keeps one power-of-two weight scale ``2^-exp`` shared by all its
+projections, chosen once from the initial weights, so the membrane, the threshold and the window limits
+are integers in that unit and every gradient step is a shift.
 """
 from __future__ import annotations
 
@@ -22,39 +36,32 @@ from dataclasses import dataclass
 import numpy as np
 
 from archsim.errors import UserError
-from archsim.graph.network import LI, LIF, AvgPool2d, Conv2d, Dense, Flatten, Network
+from archsim.graph.network import LI, LIF, AvgPool2d, Conv2d, Dense, Flatten, Network, ReLU
+from archsim.graph.quantize import Precision, calibrate
 from archsim.models.h2learn.params import H2LearnParams
 
 
 @dataclass(eq=False)
-class TrainLayer:
-    """One trainable layer in the accelerator's integer formats.
+class TrainProjection:
+    """One projection in the accelerator's integer formats.
 
     ``weight_q`` keeps the network's own weight shape ((K, C, R, S) or (K, fan_in)); ``kernel()`` gives
-    the expanded binary-input kernel (K, C, R, S) over ``in_shape`` with ``stride`` and ``padding``.
+    the expanded integer-input kernel (K, C, R, S) over ``in_shape`` with ``stride`` and ``padding``.
     """
 
-    name: str
     source: str
-    source_index: int            # index of the source layer, -1 for the network input
     in_shape: tuple[int, int, int]
     out_shape: tuple[int, int, int]
     weight_q: np.ndarray
-    bias_q: np.ndarray | None
     pool: int
     dense: bool
     pooled_shape: tuple[int, ...]  # the source shape after pooling (what the network's weight sees)
     stride: tuple[int, int]
     padding: tuple[int, int]
-    exp: int                     # weight scale 2^-exp (membrane units)
-    threshold_q: int
-    decay_q: int
-    half_window_q: int           # surrogate window half-width in membrane units
-    input_planes: int            # 1 for spikes; activation_bits for a valued network input
-    readout: bool = False        # an integrator (LI) read-out: no spikes, softmax cross-entropy on v[T-1]
+    input_planes: int            # 1 for spikes; activation_bits for a valued source (network input or ReLU)
 
     def kernel(self) -> np.ndarray:
-        """The expanded kernel over the unpooled, binary input: (K, C, R, S) int64."""
+        """The expanded kernel over the unpooled input: (K, C, R, S) int64."""
         w = self.weight_q.astype(np.int64)
         p = self.pool
         if self.dense:
@@ -97,6 +104,35 @@ class TrainLayer:
         return int(np.prod(self.in_shape))
 
 
+@dataclass(eq=False)
+class TrainLayer:
+    """One trainable layer: its neuron in integer formats and its projections (``bias_q`` is the sum of
+    the projections' biases, in membrane units, or None)."""
+
+    name: str
+    kind: str                    # "lif", "readout" or "relu"
+    out_shape: tuple[int, int, int]
+    projections: list
+    bias_q: np.ndarray | None
+    exp: int                     # weight scale 2^-exp (membrane units), shared by the projections
+    threshold_q: int
+    decay_q: int
+    half_window_q: int           # surrogate window half-width in membrane units
+    relu_shift: int = 0          # relu: output code = round(u / 2^relu_shift)
+
+    @property
+    def readout(self) -> bool:
+        return self.kind == "readout"
+
+    @property
+    def relu(self) -> bool:
+        return self.kind == "relu"
+
+    @property
+    def out_size(self) -> int:
+        return int(np.prod(self.out_shape))
+
+
 def _uniform(value, layer: str, what: str) -> float:
     arr = np.asarray(value, dtype=np.float64)
     if arr.size == 0 or not np.all(arr == arr.flat[0]):
@@ -106,12 +142,13 @@ def _uniform(value, layer: str, what: str) -> float:
 
 def _unsupported(layer, why: str) -> UserError:
     return UserError(f"layer {layer.name!r}: {why} cannot be trained on h2learn "
-                     f"(supported: LIF layers fed by one [AvgPool2d] [Flatten] Dense|Conv2d projection)")
+                     f"(supported: LIF or ReLU layers, an LI read-out last, fed by [AvgPool2d] [Flatten] "
+                     f"Dense|Conv2d projections from inputs or earlier layers)")
 
 
-def _parse_ops(layer, src_shape):
+def _parse_ops(layer, proj, src_shape):
     """(pool, weighted op, dense?) from a projection's op chain, or a UserError."""
-    ops = list(layer.projections[0].ops)
+    ops = list(proj.ops)
     pool = 1
     if ops and isinstance(ops[0], AvgPool2d):
         op = ops.pop(0)
@@ -123,7 +160,7 @@ def _parse_ops(layer, src_shape):
     if ops and isinstance(ops[0], Flatten):
         ops.pop(0)
     if len(ops) != 1 or not isinstance(ops[0], (Dense, Conv2d)):
-        names = "+".join(type(o).__name__ for o in layer.projections[0].ops)
+        names = "+".join(type(o).__name__ for o in proj.ops)
         raise _unsupported(layer, f"the projection {names}")
     op = ops[0]
     if isinstance(op, Conv2d) and (op.groups != 1 or tuple(op.dilation) != (1, 1) or len(src_shape) != 3):
@@ -131,77 +168,109 @@ def _parse_ops(layer, src_shape):
     return pool, op, isinstance(op, Dense)
 
 
-def build_layers(network: Network, params: H2LearnParams, input_valued: bool) -> list[TrainLayer]:
-    """The network as a list of :class:`TrainLayer` (raises a one-line UserError if it cannot train)."""
-    if len(network.inputs) != 1:
-        raise UserError(f"network {network.name!r}: h2learn trains networks with one input, not {len(network.inputs)}")
-    input_name = next(iter(network.inputs))
+def _kind(layer, last: bool) -> str:
+    neuron = layer.neuron
+    if isinstance(neuron, LIF):
+        return "lif"
+    if isinstance(neuron, ReLU):
+        return "relu"
+    if isinstance(neuron, LI) and last:
+        return "readout"
+    where = " before the last layer" if isinstance(neuron, LI) else ""
+    raise _unsupported(layer, f"a {type(neuron).__name__} neuron{where}")
+
+
+def _projection_geometry(layer, proj, src_shape, planes: int):
+    """(TrainProjection without weights, the op, the pooled shape) of one network projection."""
+    pool, op, dense = _parse_ops(layer, proj, src_shape)
+    pooled_shape = src_shape if pool == 1 else (src_shape[0], src_shape[1] // pool, src_shape[2] // pool)
+    if dense:
+        if int(np.prod(pooled_shape)) != op.weight.shape[1]:
+            raise _unsupported(layer, "a Dense whose fan-in does not match its source")
+        in_shape, stride, padding = (int(np.prod(src_shape)), 1, 1), (1, 1), (0, 0)
+        out_shape = (int(op.weight.shape[0]), 1, 1)
+    else:
+        in_shape = tuple(int(v) for v in src_shape)
+        stride = (op.stride[0] * pool, op.stride[1] * pool)
+        padding = (op.padding[0] * pool, op.padding[1] * pool)
+        out_shape = tuple(int(v) for v in op.output_shape(pooled_shape))
+    if int(np.prod(out_shape)) != layer.size:
+        raise _unsupported(layer, f"an output shape {out_shape} that differs from the layer's {layer.shape}")
+    return TrainProjection(source=proj.source, in_shape=in_shape, out_shape=out_shape, weight_q=np.zeros(0),
+                           pool=pool, dense=dense, pooled_shape=tuple(pooled_shape), stride=stride,
+                           padding=padding, input_planes=planes), op
+
+
+def _relu_scales(network: Network, params: H2LearnParams) -> dict[str, float]:
+    """Real units per output code of each ReLU layer (the inference quantiser's calibration)."""
+    if not any(isinstance(layer.neuron, ReLU) for layer in network.layers):
+        return {}
+    precision = Precision(weight_bits=params.weight_bits, activation_bits=params.activation_bits,
+                          membrane_bits=params.membrane_bits, decay_frac_bits=params.decay_frac_bits)
+    full_range = 2 ** params.activation_bits - 1          # h2learn codes are unsigned, the quantiser's signed
+    return {name: scale * precision.qmax_act / full_range for name, scale in calibrate(network, precision).items()}
+
+
+def build_layers(network: Network, params: H2LearnParams, valued_inputs=()) -> list[TrainLayer]:
+    """The network as a list of :class:`TrainLayer` (raises a one-line UserError if it cannot train).
+
+    ``valued_inputs``: names of network inputs that carry values in [0, 1] (the others carry spikes)."""
     qmax = params.qmax_weight
-    input_planes = params.activation_bits if input_valued else 1
-    input_sigma = 1.0 / (2 ** input_planes - 1)   # valued inputs are codes of [0, 1] (fixed.quantize_input)
+    value_sigma = 1.0 / (2 ** params.activation_bits - 1)   # valued inputs are codes of [0, 1] (fixed.quantize_input)
+    sigma = {name: (value_sigma if name in valued_inputs else 1.0) for name in network.inputs}
+    planes = {name: (params.activation_bits if name in valued_inputs else 1) for name in network.inputs}
+    relu_scales = _relu_scales(network, params)
     layers: list[TrainLayer] = []
-    prev = input_name
     for index, layer in enumerate(network.layers):
-        readout = isinstance(layer.neuron, LI) and index == len(network.layers) - 1
-        if not isinstance(layer.neuron, LIF) and not readout:
-            where = "" if not isinstance(layer.neuron, LI) else " before the last layer"
-            raise _unsupported(layer, f"a {type(layer.neuron).__name__} neuron{where}")
-        if len(layer.projections) != 1:
-            raise _unsupported(layer, f"{len(layer.projections)} projections")
-        proj = layer.projections[0]
-        if proj.recurrent:
-            raise _unsupported(layer, f"a recurrent projection from {proj.source!r}")
-        if proj.source != prev:
-            raise _unsupported(layer, f"a projection from {proj.source!r} (not the previous layer {prev!r})")
+        kind = _kind(layer, index == len(network.layers) - 1)
+        if not layer.projections:
+            raise _unsupported(layer, "a layer without projections")
         neuron = layer.neuron
-        if not readout and (neuron.reset != "zero" or _uniform(neuron.v_reset, layer.name, "v_reset") != 0.0):
-            raise _unsupported(layer, "a LIF that does not reset to zero")
-        decay = _uniform(neuron.decay, layer.name, "decay")
-        if (1.0 - decay) * _uniform(neuron.v_leak, layer.name, "v_leak") != 0.0:
-            raise _unsupported(layer, f"a {type(neuron).__name__} with a leak potential")
-        threshold = 0.0 if readout else _uniform(neuron.threshold, layer.name, "threshold")
-        gain = _uniform(neuron.gain, layer.name, "gain")
-        src_shape = tuple(network.shape_of(proj.source))
-        pool, op, dense = _parse_ops(layer, src_shape)
-        sigma = input_sigma if index == 0 else 1.0
-        w_eff = np.asarray(op.weight, dtype=np.float64) * (gain * sigma / (pool * pool))
-        bias = None if op.bias is None else np.asarray(op.bias, dtype=np.float64) * gain
-        peak = float(np.max(np.abs(w_eff))) if w_eff.size else 0.0
+        if kind == "relu":
+            decay, threshold, gain = 0.0, 0.0, 1.0
+        else:
+            if kind == "lif" and (neuron.reset != "zero" or _uniform(neuron.v_reset, layer.name, "v_reset") != 0.0):
+                raise _unsupported(layer, "a LIF that does not reset to zero")
+            decay = _uniform(neuron.decay, layer.name, "decay")
+            if (1.0 - decay) * _uniform(neuron.v_leak, layer.name, "v_leak") != 0.0:
+                raise _unsupported(layer, f"a {type(neuron).__name__} with a leak potential")
+            threshold = 0.0 if kind == "readout" else _uniform(neuron.threshold, layer.name, "threshold")
+            gain = _uniform(neuron.gain, layer.name, "gain")
+        projections, w_effs, bias = [], [], None
+        for proj in layer.projections:
+            if proj.recurrent or proj.source not in sigma:
+                raise _unsupported(layer, f"a recurrent projection from {proj.source!r}")
+            tp, op = _projection_geometry(layer, proj, tuple(network.shape_of(proj.source)), planes[proj.source])
+            projections.append(tp)
+            w_effs.append(np.asarray(op.weight, dtype=np.float64) * (gain * sigma[proj.source] / (tp.pool ** 2)))
+            if op.bias is not None:
+                b = np.asarray(op.bias, dtype=np.float64) * gain
+                bias = b if bias is None else bias + b
+        peak = max((float(np.max(np.abs(w))) for w in w_effs if w.size), default=0.0)
         if bias is not None and bias.size:
             peak = max(peak, float(np.max(np.abs(bias))) / 2 ** (params.membrane_bits - 2 - params.weight_bits))
         exp = int(math.floor(math.log2(qmax / peak))) if peak > 0 else params.weight_bits
         exp = min(exp, params.membrane_bits - 2 - max(0, math.ceil(math.log2(max(threshold, 1e-12)))))
-        weight_q = np.clip(np.rint(w_eff * 2.0 ** exp), -qmax, qmax).astype(np.int64)
-        bias_q = None if bias is None else np.rint(bias * 2.0 ** exp).astype(np.int64)
-        pooled_shape = src_shape if pool == 1 else (src_shape[0], src_shape[1] // pool, src_shape[2] // pool)
-        if dense:
-            fan_in = int(np.prod(src_shape))
-            in_shape = (fan_in, 1, 1)
-            if int(np.prod(pooled_shape)) != op.weight.shape[1]:
-                raise _unsupported(layer, "a Dense whose fan-in does not match its source")
-            stride, padding = (1, 1), (0, 0)
-            out_shape = (int(op.weight.shape[0]), 1, 1)
+        for tp, w_eff in zip(projections, w_effs):
+            tp.weight_q = np.clip(np.rint(w_eff * 2.0 ** exp), -qmax, qmax).astype(np.int64)
+        relu_shift = 0
+        if kind == "relu":
+            relu_shift = math.ceil(math.log2(relu_scales[layer.name]) + exp)   # no clipping on the calibration input
+            sigma[layer.name] = 2.0 ** (relu_shift - exp)
+            planes[layer.name] = params.activation_bits
         else:
-            in_shape = tuple(int(v) for v in src_shape)
-            stride = (op.stride[0] * pool, op.stride[1] * pool)
-            padding = (op.padding[0] * pool, op.padding[1] * pool)
-            out_shape = tuple(int(v) for v in op.output_shape(pooled_shape))
-        if int(np.prod(out_shape)) != layer.size:
-            raise _unsupported(layer, f"an output shape {out_shape} that differs from the layer's {layer.shape}")
+            sigma[layer.name], planes[layer.name] = 1.0, 1
         layers.append(TrainLayer(
-            name=layer.name, source=proj.source, source_index=index - 1, in_shape=in_shape, out_shape=out_shape,
-            weight_q=weight_q, bias_q=bias_q, pool=pool, dense=dense, pooled_shape=tuple(pooled_shape),
-            stride=stride, padding=padding, exp=exp,
+            name=layer.name, kind=kind, out_shape=projections[0].out_shape, projections=projections,
+            bias_q=None if bias is None else np.rint(bias * 2.0 ** exp).astype(np.int64), exp=exp,
             threshold_q=int(round(threshold * 2 ** exp)),
             decay_q=int(round(decay * 2 ** params.decay_frac_bits)),
-            half_window_q=0 if readout else int(round(params.surrogate_width / 2 * 2 ** exp)),
-            input_planes=input_planes if index == 0 else 1,
-            readout=readout,
+            half_window_q=int(round(params.surrogate_width / 2 * 2 ** exp)) if kind == "lif" else 0,
+            relu_shift=relu_shift,
         ))
-        prev = layer.name
     if not layers:
         raise UserError(f"network {network.name!r}: no layers to train")
-    if network.outputs != [layers[-1].name]:
+    if network.outputs != [layers[-1].name] or layers[-1].relu:
         raise UserError(f"network {network.name!r}: outputs {network.outputs} must be the last layer "
-                        f"{layers[-1].name!r} alone for h2learn training (spike-count loss)")
+                        f"{layers[-1].name!r} alone, a LIF or LI read-out, for h2learn training")
     return layers

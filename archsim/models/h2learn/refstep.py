@@ -1,6 +1,7 @@
 """Reference steppers: each engine in plain Python, one work item per PE per clock, on small shapes.
 
-The executable specification of :mod:`.engines` (same micro-architecture, read there): tables are really
+The executable specification of :mod:`.engines` (same micro-architecture, read there; synaptic steppers
+take one projection, neuron steppers a layer): tables are really
 built entry by entry, really read with the input's bit pattern, MACs really skipped, and a PE array
 advances one clock each time all its PEs have taken an item. They return the engine's work *and* its
 arithmetic results, which must equal the fast path's (:mod:`.datapath`) bit for bit.
@@ -60,8 +61,9 @@ def _build_table(values) -> tuple[list[int], int]:
     return table, adds
 
 
-def fe_reference(layer, x: np.ndarray, params):
-    """FE on input codes x (T, Bt, *in_shape): (work, membrane u, spikes s)."""
+def fe_reference(layer, x: np.ndarray, lut: bool, params):
+    """FE synaptic phase of one projection ``layer`` on its source's codes x (T, Bt, *in_shape):
+    (work, integer currents (T, Bt, K, E, F))."""
     steps, batch = x.shape[:2]
     n_ = steps * batch
     x4 = x.reshape((n_,) + layer.in_shape).astype(np.int64)
@@ -74,7 +76,7 @@ def fe_reference(layer, x: np.ndarray, params):
     cur = np.zeros((n_, k_, e_, f_), dtype=np.int64)
     sops = 0
     passes = 1
-    if params.fe_lut:
+    if lut:
         g_ = params.fe_group
         groups = [list(range(c0, min(c0 + g_, c_))) for c0 in range(0, c_, g_)]
         tables = {}
@@ -122,14 +124,21 @@ def fe_reference(layer, x: np.ndarray, params):
                                         pe.issue()
         pe.drain()
     work.stats["synaptic_ops"] = sops
-    if params.fe_lut:
+    if lut:
         work.stats.update(lut_tables=len(tables), lut_reads=work.actions.get("fe_lut", {}).get("read", 0),
                           lut_passes=passes)
+    work.cycles = pe.cycles
+    engines.fe_buffers(work, layer, n_, passes, params)
+    return work, cur.reshape((steps, batch, k_, e_, f_))
+
+
+def fe_neuron_reference(layer, cur: np.ndarray, params):
+    """FE neuron lanes on the summed currents (T, Bt, K, E, F): (work, membrane u, output s)."""
     if layer.bias_q is not None:
-        cur += layer.bias_q[None, :, None, None]
-    cur = cur.reshape((steps, batch, k_, e_, f_))
+        cur = cur + layer.bias_q[None, None, :, None, None]
+    steps, batch = cur.shape[:2]
     u = np.zeros(cur.shape, dtype=np.int64)
-    s_out = np.zeros(cur.shape, dtype=np.uint8)
+    s_out = np.zeros(cur.shape, dtype=fixed.output_dtype(layer))
     lanes = PeArray(params.fe_neuron_lanes)
     for t in range(steps):
         prev_u = u[t - 1] if t else np.zeros_like(u[0])
@@ -138,31 +147,37 @@ def fe_reference(layer, x: np.ndarray, params):
         for _ in range(u[t].size):
             lanes.issue()
     lanes.drain()
-    work.cycles = pe.cycles + lanes.cycles
-    engines.fe_neurons_and_buffers(work, layer, n_, passes, params)
+    work = EngineWork()
+    engines.fe_neurons(work, layer, steps * batch, params)
+    work.cycles = lanes.cycles
     return work, u, s_out
 
 
-def be_reference(layer, du: np.ndarray, u_below, below, params):
-    """BE on dL/du (T, Bt, K, E, F): (work, integer sums W^T du at the open inputs (T, Bt, *in_shape) or None)."""
+def be_unit_reference(layer, du: np.ndarray, params) -> EngineWork:
+    """BE gradient unit over the layer's dL/du (T, Bt, K, E, F), one neuron-step per lane per clock."""
+    n_ = du.shape[0] * du.shape[1]
+    work = EngineWork()
+    lanes = PeArray(params.be_neuron_lanes)
+    nonzero = 0
+    for value in du.flat:
+        nonzero += value != 0
+        lanes.issue()
+    lanes.drain()
+    engines.be_gradient_unit(work, layer, n_, int(nonzero), params)
+    work.cycles = lanes.cycles
+    return work
+
+
+def be_spatial_reference(layer, du: np.ndarray, open_src: np.ndarray, params):
+    """BE W^T dL/du of one projection ``layer`` whose source has ``open_src`` (T, Bt, *in_shape):
+    (work, integer sums W^T du at the open source neurons (T, Bt, *in_shape))."""
     steps, batch = du.shape[:2]
     n_ = steps * batch
     w = layer.kernel()
     k_, c_, _, _ = w.shape
     _, e_, f_ = layer.out_shape
     d4 = du.reshape(n_, k_, e_, f_)
-    work = EngineWork()
-    lanes = PeArray(params.be_neuron_lanes)
-    nonzero = 0
-    for value in d4.flat:
-        nonzero += value != 0
-        lanes.issue()
-    lanes.drain()
-    engines.be_gradient_unit(work, layer, n_, int(nonzero), params)
-    if u_below is None:
-        work.cycles = lanes.cycles
-        return work, None
-    open4 = fixed.window_open(u_below, below.threshold_q, below.half_window_q).reshape((n_,) + layer.in_shape)
+    open4 = open_src.reshape((n_,) + layer.in_shape)
     sums = np.zeros((n_,) + layer.in_shape, dtype=np.int64)
     pe = PeArray(params.be_pes)
     macs = dense = 0
@@ -180,13 +195,15 @@ def be_reference(layer, du: np.ndarray, u_below, below, params):
                             macs += 1
                             pe.issue()
     pe.drain()
-    engines.be_spatial(work, layer, n_, macs, dense, int(open4.sum()), params)
-    work.cycles = lanes.cycles + pe.cycles
+    work = EngineWork()
+    engines.be_spatial(work, layer, n_, int(np.count_nonzero(d4)), macs, dense, int(open4.sum()), params)
+    work.cycles = pe.cycles
     return work, sums.reshape((steps, batch) + layer.in_shape)
 
 
 def wue_reference(layer, du: np.ndarray, x: np.ndarray, params):
-    """WUE on dL/du (T, Bt, K, E, F) and input codes x: (work, expanded-kernel gradient)."""
+    """WUE of one projection ``layer`` on dL/du (T, Bt, K, E, F) and its source's codes x:
+    (work, expanded-kernel gradient)."""
     steps, batch = du.shape[:2]
     k_, c_, r_, s_ = layer.kernel_shape
     _, e_, f_ = layer.out_shape

@@ -2,7 +2,8 @@
 
 Order of work: the batch is cut into tiles of ``tiling.tile_samples``; for each tile the FE runs every
 layer forward (membranes and spikes go to DRAM, as BPTT needs them), the BE runs the layers backward
-(dL/du via the gradient unit, W^T dL/du into the layer below), the WUE accumulates dL/dW. The arithmetic
+(dL/du via the gradient unit, W^T dL/du into each projection's source layer), the WUE accumulates dL/dW
+per projection. The arithmetic
 is real (:mod:`.datapath`, or :mod:`.refstep` with ``engine="reference"``), the engines' work is counted on
 that data (:mod:`.engines`), and the SimPy pipeline (:mod:`.pipeline`) turns work and DRAM traffic into
 cycles. Gradients equal the golden quantised BPTT (:mod:`.golden`) bit for bit.
@@ -50,7 +51,7 @@ def train(workload, chip: Chip, iterations: int, engine: str = "fast") -> list[I
     return runs
 
 
-def _check(workload, chip: Chip, engine: str) -> tuple[H2LearnParams, np.ndarray]:
+def _check(workload, chip: Chip, engine: str) -> tuple[H2LearnParams, dict]:
     if engine not in ("fast", "reference"):
         raise UserError(f"--engine: {engine!r} is not allowed (allowed: fast, reference)")
     if workload.mode not in ("train", "infer"):
@@ -59,35 +60,43 @@ def _check(workload, chip: Chip, engine: str) -> tuple[H2LearnParams, np.ndarray
         raise UserError(f"workload {workload.name!r}: batch {workload.batch} and steps {workload.steps} "
                         f"must be at least 1 (allowed: >= 1)")
     params = read_params(chip)
-    if len(workload.inputs) != 1:
-        raise UserError(f"workload {workload.name!r}: h2learn takes one input, got {len(workload.inputs)}")
-    x = np.asarray(next(iter(workload.inputs.values())))
-    if x.shape[:2] != (workload.steps, workload.batch):
-        raise UserError(f"workload {workload.name!r}: input shape {x.shape} does not start with "
-                        f"(steps {workload.steps}, batch {workload.batch})")
+    missing = sorted(set(workload.network.inputs) - set(workload.inputs))
+    if missing:
+        raise UserError(f"workload {workload.name!r}: no data for network input {missing[0]!r} "
+                        f"(allowed inputs: {', '.join(workload.network.inputs)})")
+    inputs = {}
+    for name in workload.network.inputs:
+        x = np.asarray(workload.inputs[name])
+        if x.shape[:2] != (workload.steps, workload.batch):
+            raise UserError(f"workload {workload.name!r}: input {name!r} shape {x.shape} does not start with "
+                            f"(steps {workload.steps}, batch {workload.batch})")
+        inputs[name] = x
     if workload.mode == "train":
         if workload.labels is None or len(workload.labels) != workload.batch:
             raise UserError(f"workload {workload.name!r}: training needs labels, one per sample (--batch)")
-    return params, x
+    return params, inputs
 
 
 def _tile_samples(layers: list[TrainLayer], params: H2LearnParams, chip: Chip, steps: int, mode: str) -> int:
-    """Samples per tile: ``tiling.tile_samples``, lowered until the largest layer's input spikes over T fit
-    the activation buffer; a one-line error when even one sample (or one step's gradients) does not fit."""
-    per_sample = max(steps * layer.in_size * layer.input_planes for layer in layers)
+    """Samples per tile: ``tiling.tile_samples``, lowered until the largest layer's inputs over T fit the
+    activation buffer; a one-line error when even one sample (or one step's gradients) does not fit."""
+    def input_bits(layer):
+        return sum(p.in_size * p.input_planes for p in layer.projections)
+
+    per_sample = steps * max(input_bits(layer) for layer in layers)
     if per_sample > params.activation_buffer_bits:
-        worst = max(layers, key=lambda l: l.in_size * l.input_planes)
+        worst = max(layers, key=input_bits)
         raise UserError(
             f"{chip.path}: components.activation_buffer.size_kb: {params.activation_buffer_bits / 8192:g} KB cannot "
             f"hold one tile (one sample) of layer {worst.name!r} (needs {per_sample / 8192:g} KB: T x inputs; "
             f"allowed: >= {per_sample / 8192:g})")
     for layer in layers:
-        need = (layer.in_size + layer.out_size) * params.grad_bits
+        need = (sum(p.in_size for p in layer.projections) + layer.out_size) * params.grad_bits
         if mode == "train" and need > params.gradient_buffer_bits:
             raise UserError(
                 f"{chip.path}: components.gradient_buffer.size_kb: {params.gradient_buffer_bits / 8192:g} KB cannot hold "
                 f"one step of dL/du and dL/ds of layer {layer.name!r} (allowed: >= {need / 8192:g})")
-        need = int(np.prod(layer.kernel_shape[1:])) * params.weight_bits
+        need = max(int(np.prod(p.kernel_shape[1:])) for p in layer.projections) * params.weight_bits
         if need > params.weight_buffer_bits:
             raise UserError(f"{chip.path}: components.weight_buffer.size_kb: {params.weight_buffer_bits / 8192:g} KB "
                             f"cannot hold one output channel's kernel of layer {layer.name!r} (allowed: >= {need / 8192:g})")
@@ -101,28 +110,58 @@ def _merge(total: dict, actions: dict) -> None:
             slot[act] = slot.get(act, 0) + int(count)
 
 
+def _fraction(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def _sparsity(stats: dict, train_mode: bool) -> tuple[dict, dict]:
+    """(fractions of zeros per layer, the backward MAC counts behind them).
+
+    Fractions, each in [0, 1]: ``input_zero_fraction`` (zero spikes or input codes the FE sees),
+    ``du_zero_fraction`` (zero dL/du the BE skips: input sparsity), ``source_closed_window_fraction``
+    (neurons of the source layers whose surrogate window is closed, or u <= 0 for ReLU: output sparsity),
+    ``skipped_backward_mac_fraction`` (backward MACs not performed out of the dense count). A kind a layer
+    does not have (no backward in inference; no layer source) is left out."""
+    fractions, macs = {}, {}
+    for name, st in stats.items():
+        row = {"input_zero_fraction": 1.0 - _fraction(st["input_nonzero"], st["inputs"])}
+        if train_mode:
+            row["du_zero_fraction"] = 1.0 - _fraction(st["du_nonzero"], st["du_total"])
+            if st["open_total"]:
+                row["source_closed_window_fraction"] = 1.0 - _fraction(st["open_below"], st["open_total"])
+                row["skipped_backward_mac_fraction"] = 1.0 - _fraction(st["macs"], st["macs_dense"])
+                macs[name] = {"performed": st["macs"], "dense": st["macs_dense"]}
+        fractions[name] = row
+    return fractions, macs
+
+
 def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | None = None,
                   apply_update: bool = False) -> Iteration:
-    """The work behind :func:`simulate`, with gradients; ``layers`` continues from an earlier iteration."""
+    """The work behind :func:`simulate`, with gradients; ``layers`` continues from an earlier iteration.
+
+    ``Iteration.dweights`` lists one gradient per projection (the network weight's shape), layers in
+    order and each layer's projections in order; ``dbiases`` one per layer."""
     params, x_raw = _check(workload, chip, engine)
-    valued = bool(np.any((x_raw != 0) & (x_raw != 1)))
+    valued = {name for name, x in x_raw.items() if np.any((x != 0) & (x != 1))}
     if layers is None:
-        layers = build_layers(workload.network, params, input_valued=valued)
+        layers = build_layers(workload.network, params, valued_inputs=valued)
     train_mode = workload.mode == "train"
     steps, batch = workload.steps, workload.batch
     tile_samples = _tile_samples(layers, params, chip, steps, workload.mode)
-    x_q = fixed.quantize_input(x_raw, layers[0].input_planes).reshape((steps, batch) + layers[0].in_shape)
+    planes = {name: (params.activation_bits if name in valued else 1) for name in x_raw}
+    x_q = {name: fixed.quantize_input(x, planes[name]) for name, x in x_raw.items()}
     labels = None if workload.labels is None else np.asarray(workload.labels, dtype=np.int64)
+    index = {layer.name: li for li, layer in enumerate(layers)}
 
-    weight_bits_total = sum(int(l.weight_q.size) for l in layers) * params.weight_bits
+    weight_bits_total = sum(int(p.weight_q.size) for l in layers for p in l.projections) * params.weight_bits
     weights_resident = weight_bits_total <= params.weight_buffer_bits
     gbits, mbits, wbits = params.grad_bits, params.membrane_bits, params.weight_bits
     actions: dict = {}
     dram_read = dram_write = 0
-    dkernels = [np.zeros(l.kernel_shape, dtype=np.int64) for l in layers]
+    dkernels = [[np.zeros(p.kernel_shape, dtype=np.int64) for p in l.projections] for l in layers]
     dbiases = [None if l.bias_q is None else np.zeros(l.bias_q.shape, dtype=np.int64) for l in layers]
     per_layer = {l.name: {e: 0 for e in ENGINES} for l in layers}
-    stats = {l.name: {"input_spikes": 0, "inputs": 0, "du_nonzero": 0, "du_total": 0, "open_below": 0,
+    stats = {l.name: {"input_nonzero": 0, "inputs": 0, "du_nonzero": 0, "du_total": 0, "open_below": 0,
                       "open_total": 0, "macs": 0, "macs_dense": 0} for l in layers}
     tiles, loss_sum, synaptic_ops, spikes = [], 0.0, 0, 0
     outputs = []
@@ -132,105 +171,132 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
         tb = b1 - b0
         n = steps * tb
         tile_steps = {e: [] for e in ENGINES}
-        xs, us, ss = [], [], []
-        x = x_q[:, b0:b1]
+        acts = {name: x[:, b0:b1].reshape((steps, tb) + tuple(workload.network.inputs[name]))
+                for name, x in x_q.items()}
+        us, ss = [], []
         for li, layer in enumerate(layers):
-            xs.append(x)
+            lut = engines.fe_uses_lut(layer, params)
+            fe, cur = engines.EngineWork(), 0
+            read = 0
+            st = stats[layer.name]
+            for p in layer.projections:
+                x = acts[p.source]
+                if engine == "fast":
+                    part, work = datapath.currents(p, x), engines.fe_work(p, x, lut, params)
+                else:
+                    work, part = refstep.fe_reference(p, x, lut, params)
+                cur = cur + part
+                fe.merge(work)
+                st["input_nonzero"] += int(np.count_nonzero(x))
+                st["inputs"] += int(x.size)
+                read += n * p.in_size * p.input_planes
+                if not weights_resident or b0 == 0:
+                    read += int(p.weight_q.size) * wbits
             if engine == "fast":
-                u, s = datapath.forward(layer, x, params)
-                work = engines.fe_work(layer, x, params)
+                u, s = datapath.neuron_forward(layer, cur, params)
+                work = engines.EngineWork()
+                engines.fe_neurons(work, layer, n, params)
             else:
-                work, u, s = refstep.fe_reference(layer, x, params)
+                work, u, s = refstep.fe_neuron_reference(layer, cur, params)
+            fe.merge(work)
             us.append(u)
             ss.append(s)
-            _merge(actions, work.actions)
-            synaptic_ops += work.stats["synaptic_ops"]
-            spikes += int(s.sum())
-            st = stats[layer.name]
-            st["input_spikes"] += int(np.count_nonzero(x))
-            st["inputs"] += int(x.size)
-            read = n * layer.in_size * layer.input_planes
-            if not weights_resident or b0 == 0:
-                read += int(layer.weight_q.size) * wbits
-            write = n * layer.out_size * ((mbits + 1) if train_mode else 1)
+            acts[layer.name] = s
+            _merge(actions, fe.actions)
+            synaptic_ops += fe.stats["synaptic_ops"]
+            if not layer.relu:
+                spikes += int(s.sum())
+            out_bits = params.activation_bits if layer.relu else 1
+            write = n * layer.out_size * ((mbits + out_bits) if train_mode else out_bits)
             dram_read, dram_write = dram_read + read, dram_write + write
-            tile_steps["fe"].append(Step(layer.name, work.cycles, read + write))
-            per_layer[layer.name]["fe"] += work.cycles
-            x = s
+            tile_steps["fe"].append(Step(layer.name, fe.cycles, read + write))
+            per_layer[layer.name]["fe"] += fe.cycles
         outputs.append(ss[-1])
         if not train_mode:
-            tile_steps["be"], tile_steps["wue"] = [], []
             tiles.append(tile_steps)
             continue
 
-        ds, loss = fixed.output_gradient(layers[-1], us[-1], ss[-1], labels[b0:b1], params)
+        d_out = {}
+        d_out[layers[-1].name], loss = fixed.output_gradient(layers[-1], us[-1], ss[-1], labels[b0:b1], params)
         loss_sum += loss * tb
         for li in range(len(layers) - 1, -1, -1):
             layer = layers[li]
-            below = layers[li - 1] if li > 0 else None
-            u_below = us[li - 1] if li > 0 else None
-            du = datapath.membrane_gradient(layer, ds, us[li], ss[li], params)
-            if engine == "fast":
-                be = engines.be_work(layer, du, u_below, below, params)
-                wue = engines.wue_work(layer, du, xs[li], params)
-                dkernels[li] += datapath.weight_gradient(layer, du, xs[li])
-                sums = datapath.backward_sums(layer, du) if below is not None else None
-            else:
-                be, sums = refstep.be_reference(layer, du, u_below, below, params)
-                wue, dk = refstep.wue_reference(layer, du, xs[li], params)
-                dkernels[li] += dk
+            ds = d_out.pop(layer.name, None)
+            du = datapath.membrane_gradient(layer, np.zeros(us[li].shape, dtype=np.int64) if ds is None else ds,
+                                            us[li], ss[li], params)
+            be = engines.be_unit_work(layer, du, params) if engine == "fast" else \
+                refstep.be_unit_reference(layer, du, params)
+            wue = engines.EngineWork()
+            # BE: reads u, s (and ds from the layers above), writes du; per layer source it reads that
+            # source's membrane (the window) and writes its dL/d(output)
+            be_read = n * layer.out_size * (mbits + 1) + (n * layer.out_size * gbits if li < len(layers) - 1 else 0)
+            be_write = n * layer.out_size * gbits
+            wue_read = wue_write = 0
+            for pi, p in enumerate(layer.projections):
+                x = acts[p.source]
+                if engine == "fast":
+                    wue.merge(engines.wue_work(p, du, x, params))
+                    dkernels[li][pi] += datapath.weight_gradient(p, du, x)
+                else:
+                    work, dk = refstep.wue_reference(p, du, x, params)
+                    wue.merge(work)
+                    dkernels[li][pi] += dk
+                # WUE: reads du and the projection's input; dW accumulators round-trip through DRAM unless they fit
+                wue_read += n * layer.out_size * gbits + n * p.in_size * p.input_planes
+                acc_bits = int(np.prod(p.kernel_shape)) * params.accumulator_bits
+                if acc_bits > params.gradient_buffer_bits:
+                    wue_read += acc_bits if b0 else 0
+                    wue_write += acc_bits
+                if p.source not in index:
+                    continue
+                si = index[p.source]
+                open_src = fixed.output_open(layers[si], us[si])
+                if engine == "fast":
+                    work, sums = engines.be_spatial_work(p, du, open_src, params), datapath.backward_sums(p, du)
+                else:
+                    work, sums = refstep.be_spatial_reference(p, du, open_src, params)
+                be.merge(work)
+                part = fixed.spatial_gradient(sums, layer, params, open_src).reshape(us[si].shape)
+                d_out[p.source] = fixed.add_gradients(d_out.get(p.source), part, params)
+                be_read += n * p.in_size * mbits
+                be_write += n * p.in_size * gbits
+                if not weights_resident:
+                    be_read += int(p.weight_q.size) * wbits
             if dbiases[li] is not None:
                 dbiases[li] += du.sum(axis=(0, 1, 3, 4))
-            if below is not None:
-                open_below = fixed.window_open(u_below, below.threshold_q, below.half_window_q)
-                ds = fixed.spatial_gradient(sums, layer, params, open_below).reshape(us[li - 1].shape)
             _merge(actions, be.actions)
             _merge(actions, wue.actions)
             for key in ("du_nonzero", "du_total", "open_below", "open_total", "macs", "macs_dense"):
                 stats[layer.name][key] += int(be.stats.get(key, 0))
-            # BE: reads u, s (and ds from the layer above), the window of the layer below; writes du and ds below
-            read = n * layer.out_size * (mbits + 1) + (n * layer.out_size * gbits if li < len(layers) - 1 else 0)
-            write = n * layer.out_size * gbits
-            if below is not None:
-                read += n * layer.in_size * mbits
-                write += n * layer.in_size * gbits
-                if not weights_resident:
-                    read += int(layer.weight_q.size) * wbits
-            dram_read, dram_write = dram_read + read, dram_write + write
-            tile_steps["be"].append(Step(layer.name, be.cycles, read + write))
-            # WUE: reads du and the layer's input; dW accumulators round-trip through DRAM unless they fit
-            read = n * layer.out_size * gbits + n * layer.in_size * layer.input_planes
-            write = 0
-            acc_bits = int(np.prod(layer.kernel_shape)) * params.accumulator_bits
-            if acc_bits > params.gradient_buffer_bits:
-                read += acc_bits if b0 else 0
-                write += acc_bits
-            dram_read, dram_write = dram_read + read, dram_write + write
-            tile_steps["wue"].append(Step(layer.name, wue.cycles, read + write))
+            dram_read += be_read + wue_read
+            dram_write += be_write + wue_write
+            tile_steps["be"].append(Step(layer.name, be.cycles, be_read + be_write))
+            tile_steps["wue"].append(Step(layer.name, wue.cycles, wue_read + wue_write))
             per_layer[layer.name]["be"] += be.cycles
             per_layer[layer.name]["wue"] += wue.cycles
         tiles.append(tile_steps)
 
     update_steps = []
-    dweights = [layer.reduce_kernel(dk) for layer, dk in zip(layers, dkernels)]
+    dweights = [[p.reduce_kernel(dk) for p, dk in zip(layer.projections, dks)] for layer, dks in zip(layers, dkernels)]
     if train_mode:
         for layer in layers:
             work = engines.update_work(layer, params)
             _merge(actions, work.actions)
-            count = int(layer.weight_q.size)
-            acc_bits = int(np.prod(layer.kernel_shape)) * params.accumulator_bits
+            count = sum(int(p.weight_q.size) for p in layer.projections)
+            acc_bits = sum(int(np.prod(p.kernel_shape)) * params.accumulator_bits for p in layer.projections)
             read = count * wbits + (acc_bits if acc_bits > params.gradient_buffer_bits else 0)
             write = count * wbits
             dram_read, dram_write = dram_read + read, dram_write + write
             update_steps.append(Step(layer.name, work.cycles, read + write))
             per_layer[layer.name]["wue"] += work.cycles
         if apply_update:
-            for layer, dw, db in zip(layers, dweights, dbiases):
-                layer.weight_q = fixed.updated_weights(layer.weight_q, dw, layer, params)
+            lr_q = int(round(params.learning_rate * 2 ** fixed.LEARNING_RATE_FRAC_BITS))
+            for layer, dws, db in zip(layers, dweights, dbiases):
+                for p, dw in zip(layer.projections, dws):
+                    p.weight_q = fixed.updated_weights(p.weight_q, dw, layer, params)
                 if db is not None:
                     layer.bias_q = layer.bias_q - fixed.round_shift(
-                        db * int(round(params.learning_rate * 2 ** fixed.LEARNING_RATE_FRAC_BITS)),
-                        params.grad_frac_bits + fixed.LEARNING_RATE_FRAC_BITS - layer.exp)
+                        db * lr_q, params.grad_frac_bits + fixed.LEARNING_RATE_FRAC_BITS - layer.exp)
 
     sched = run_pipeline(tiles, update_steps, params.pipeline, params.tiles_in_flight, params.dram_bits_per_cycle)
     actions.setdefault("dram", {})
@@ -238,17 +304,13 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
     actions["dram"]["write"] = engines.ceil_div(dram_write, params.dram_width_bits)
     actions["control"] = {"cycle": sched.cycles}
     cycles = max(sched.cycles, 1)
+    fractions, backward_macs = _sparsity(stats, train_mode)
     details = {
         "loss": loss_sum / batch if train_mode else None,
         "weights_resident": weights_resident,
         "tile_samples": tile_samples,
-        "sparsity": {
-            name: {
-                "input_spike_rate": st["input_spikes"] / st["inputs"] if st["inputs"] else 0.0,
-                "du_density": st["du_nonzero"] / st["du_total"] if st["du_total"] else None,
-                "open_window_fraction_below": st["open_below"] / st["open_total"] if st["open_total"] else None,
-                "backward_macs": st["macs"], "backward_macs_dense": st["macs_dense"],
-            } for name, st in stats.items()},
+        "sparsity": fractions,
+        "backward_macs": backward_macs,
         "utilisation": {e: sched.busy_cycles[e] / cycles for e in ENGINES},
         "dram_utilisation": sched.dram_busy_cycles / cycles,
         "stall_cycles": {e: {"dram": sched.stall_cycles[e], "queue": sched.queue_stall_cycles[e]} for e in ENGINES},
@@ -263,4 +325,4 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
         details=details,
         outputs=np.concatenate(outputs, axis=1).reshape((steps, batch) + tuple(workload.network.layers[-1].shape)),
     )
-    return Iteration(trace, dweights, dbiases, details["loss"], layers)
+    return Iteration(trace, [dw for per_layer in dweights for dw in per_layer], dbiases, details["loss"], layers)
