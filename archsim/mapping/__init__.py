@@ -1,7 +1,8 @@
 """Many-core mapping: partition layers onto cores, place them on the mesh, derive routing tables.
 
 ``map_network(network, chip) -> Mapping``; ``validate_mapping(mapping, network, chip)`` checks a
-loaded or hand-edited mapping; ``lower_network`` gives the lowered layers both use. The pieces:
+loaded or hand-edited mapping; ``lower_network`` gives the lowered layers both use, and
+``lowered_and_routes`` hands the chip program builder those map_network already made. The pieces:
 :mod:`~archsim.mapping.lowering` (synapse matrices), :mod:`~archsim.mapping.partition` (cuts),
 :mod:`~archsim.mapping.placement` (mesh positions), :mod:`~archsim.mapping.routing` (axons,
 owners, multicast destinations), :mod:`~archsim.mapping.layout` (the Mapping file).
@@ -19,8 +20,8 @@ from archsim.mapping.partition import CoreLimits, kernel_bits_per_group, neuron_
 from archsim.mapping.placement import place
 from archsim.mapping.routing import Routes, build_routes, traffic_edges
 
-__all__ = ["Mapping", "Part", "map_network", "validate_mapping", "lower_network", "BoardShape", "core_limits",
-           "Routes", "build_routes"]
+__all__ = ["Mapping", "Part", "map_network", "validate_mapping", "lower_network", "lowered_and_routes", "BoardShape",
+           "core_limits", "Routes", "build_routes"]
 
 #: Membrane words a neuron keeps between steps, by neuron class (archsim.graph.network).
 STATE_WORDS = {"LIF": 1, "LI": 1, "CubaLIF": 2}
@@ -98,8 +99,21 @@ def map_network(network, chip, quantized=None) -> Mapping:
     mapping = Mapping(network=draft.network, chip=draft.chip, board_shape=draft.board_shape, orders=draft.orders,
                       input_groups=draft.input_groups,
                       parts=[Part(p.layer, (int(c[0]), int(c[1])), p.neurons, p.inputs) for p, c in zip(draft.parts, coords)])
-    mapping.summary = summarize(mapping, build_routes(mapping, lowered), lowered, limits, board)
+    routes = build_routes(mapping, lowered)
+    mapping.summary = summarize(mapping, routes, lowered, limits, board)
+    mapping.handover = (quantized, lowered, routes)
     return mapping
+
+
+def lowered_and_routes(mapping: Mapping, network, quantized) -> tuple[dict[str, LoweredLayer], Routes]:
+    """The lowered layers of ``quantized`` and ``mapping``'s routes: the ones :func:`map_network`
+    made for this quantised network (taken off the mapping, so they are freed with their user),
+    else lowered and routed now."""
+    handover, mapping.handover = mapping.handover, None
+    if handover is not None and handover[0] is quantized:
+        return handover[1], handover[2]
+    lowered = lower_network(network, quantized)
+    return lowered, build_routes(mapping, lowered)
 
 
 def summarize(mapping: Mapping, routes: Routes, lowered: dict[str, LoweredLayer], limits: CoreLimits,

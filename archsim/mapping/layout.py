@@ -40,6 +40,10 @@ class Mapping:
     input_groups: dict[str, list[int]]
     parts: list[Part]
     summary: dict = field(default_factory=dict)
+    # What map_network computed for the chip program builder (the quantised network it was given,
+    # its lowered layers and this mapping's routes), handed over once so the network is lowered
+    # only once per run; never saved.
+    handover: tuple | None = field(default=None, repr=False)
 
     @property
     def cores_used(self) -> int:

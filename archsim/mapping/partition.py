@@ -24,7 +24,7 @@ Tianjic's folded mapping; other layers store every synapse) and neuron-state mem
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba as nb
 import numpy as np
@@ -58,25 +58,49 @@ class LayerSplit:
     order: str
     input_groups: list[int]
     runs: list[tuple[int, int]]
+    _parts: list | None = field(default=None, init=False, repr=False)      # parts(), computed once
 
     @property
     def fan_in_groups(self) -> int:
         return len(self.input_groups) - 1
 
     def parts(self, lowered: LoweredLayer) -> list[tuple[int, int, int, int]]:
-        """(run start, run stop, input start, input stop) for each non-empty part, owners first per run."""
+        """(run start, run stop, input start, input stop) for each non-empty part, owners first per run.
+
+        One compiled pass over the layer's synapses marks which fan-in groups reach each run.
+        """
+        if self._parts is None:
+            self._parts = self._find_parts(lowered)
+        return self._parts
+
+    def _find_parts(self, lowered: LoweredLayer) -> list[tuple[int, int, int, int]]:
+        csr = lowered.matrix
         perm = neuron_order(lowered, self.order)
-        csc = lowered.matrix.tocsc()
+        position = np.empty(len(perm), dtype=np.int64)
+        position[perm] = np.arange(len(perm), dtype=np.int64)
+        starts = np.array([a for a, _ in self.runs], dtype=np.int64)
+        run_of_neuron = np.searchsorted(starts, position, side="right") - 1
         bounds = np.asarray(self.input_groups, dtype=np.int64)
+        group_of_row = np.searchsorted(bounds, np.arange(max(lowered.input_size, 1)), side="right") - 1
+        reached = _groups_per_run(csr.indptr.astype(np.int64), csr.indices.astype(np.int64), group_of_row,
+                                  run_of_neuron, len(self.runs), len(bounds) - 1)
         out = []
-        for start, stop in self.runs:
-            cols = perm[start:stop]
-            rows = np.concatenate([csc.indices[csc.indptr[c]:csc.indptr[c + 1]] for c in cols]) if len(cols) else []
-            groups = np.unique(np.searchsorted(bounds, np.asarray(rows, dtype=np.int64), side="right") - 1)
-            groups = groups if len(groups) else np.zeros(1, dtype=np.int64)
-            for g in groups:
+        for run, (start, stop) in enumerate(self.runs):
+            groups = np.flatnonzero(reached[run])
+            for g in groups if len(groups) else (0,):
                 out.append((start, stop, int(bounds[g]), int(bounds[g + 1])))
         return out
+
+
+@nb.njit(cache=True)
+def _groups_per_run(indptr, indices, group_of_row, run_of_neuron, n_runs, n_groups):
+    """``reached[run, group]``: some synapse from an input of ``group`` lands on a neuron of ``run``."""
+    reached = np.zeros((n_runs, max(n_groups, 1)), np.bool_)
+    for row in range(indptr.shape[0] - 1):
+        g = group_of_row[row]
+        for k in range(indptr[row], indptr[row + 1]):
+            reached[run_of_neuron[indices[k]], g] = True
+    return reached
 
 
 def neuron_order(lowered: LoweredLayer, order: str) -> np.ndarray:
@@ -94,7 +118,7 @@ def input_groups(lowered: LoweredLayer, axons: int) -> list[int]:
     n_rows = lowered.input_size
     if n_rows == 0:
         return [0, 1]
-    fan_in = np.diff(lowered.matrix.tocsc().indptr)
+    fan_in = np.bincount(csr.indices, minlength=lowered.size)
     if not fan_in.size or int(fan_in.max()) <= axons:
         return [0, n_rows]
     bounds = _group_bounds(csr.indptr.astype(np.int64), csr.indices.astype(np.int64),
@@ -116,18 +140,18 @@ def split_layer(lowered: LoweredLayer, limits: CoreLimits) -> LayerSplit:
     """The cheapest split of a layer (fewest parts) under ``limits``."""
     bounds = input_groups(lowered, limits.axons)
     orders = ORDERS if lowered.channels > 1 else ("chw",)
+    csc = lowered.matrix.tocsc()
+    csc.sort_indices()
     best = None
     for order in orders:
-        split = _split_in_order(lowered, limits, order, bounds)
+        split = _split_in_order(lowered, csc, limits, order, bounds)
         cost = len(split.parts(lowered))
         if best is None or cost < best[0]:
             best = (cost, split)
     return best[1]
 
 
-def _split_in_order(lowered: LoweredLayer, limits: CoreLimits, order: str, bounds: list[int]) -> LayerSplit:
-    csc = lowered.matrix.tocsc()
-    csc.sort_indices()
+def _split_in_order(lowered: LoweredLayer, csc, limits: CoreLimits, order: str, bounds: list[int]) -> LayerSplit:
     perm = neuron_order(lowered, order)
     edges = np.asarray(bounds, dtype=np.int64)
     group_of = np.searchsorted(edges, np.arange(max(lowered.input_size, 1)), side="right") - 1

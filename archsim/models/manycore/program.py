@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from archsim.graph.quantize import QuantizedNetwork, input_is_valued
-from archsim.mapping import BoardShape, Mapping, build_routes, lower_network
+from archsim.mapping import BoardShape, Mapping, lowered_and_routes
 from archsim.noc import NocConfig, core_id
 
 KINDS = ("lif", "cubalif", "li", "threshold", "relu", "identity")
@@ -138,8 +138,7 @@ def build_program(qnet: QuantizedNetwork, chip, mapping: Mapping) -> Program:
     network = qnet.network
     board = BoardShape.of(chip)
     noc = NocConfig.from_params(chip.params["noc"], source=f"{chip.path}: noc")
-    lowered = lower_network(network, qnet)
-    routes = build_routes(mapping, lowered)
+    lowered, routes = lowered_and_routes(mapping, network, qnet)
 
     def cid(core):
         x, y = core
