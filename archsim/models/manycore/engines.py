@@ -8,9 +8,11 @@ the phase's ``phase_setup_cycles`` are paid once, not per pass: assumption), eac
 small configurations only: the executable specification.
 
 ``FastEngine`` computes a whole stage's cores (integrate) and a whole layer (fire) per call of the
-Numba kernels in :mod:`.kernels`, over the flat arrays of :mod:`.stage`; the phase barrier is the
-slowest core's arrival (cores share nothing within a phase, so no event queue is needed; the
-contention that exists, in the NoC, is simulated flit by flit). Both return identical numbers.
+Numba kernels in :mod:`.kernels`, over the flat arrays of :mod:`.stage`; a phase's work ends at the
+slowest core's arrival, and a SimPy timeline (:mod:`.timeline`: one process per stage, a timeout
+per phase, the barrier as an event, NoC phases holding the mesh as a shared resource) places the
+phases in time. The flit-level contention of the NoC is simulated by :mod:`archsim.noc`. Both
+engines return identical numbers.
 """
 from __future__ import annotations
 
@@ -19,11 +21,13 @@ import numpy as np
 from archsim.models.manycore.kernels import fire_layer, integrate_stage
 from archsim.models.manycore.program import LayerProgram, Program
 from archsim.models.manycore.stage import StageProgram
+from archsim.models.manycore.timeline import PlainTimeline, SimpyTimeline
 
 
 class ReferenceEngine:
     name = "reference"
     noc_engine = "reference"
+    timeline = PlainTimeline
 
     def integrate(self, prog: Program, stage: StageProgram, space: np.ndarray, passes):
         """Clock by clock, pass after pass. Returns (partial sums per slot, per-core busy cycles, counts)."""
@@ -130,6 +134,7 @@ def _soma_step(prog: Program, layer: LayerProgram, n: int, current: int, state) 
 class FastEngine:
     name = "fast"
     noc_engine = "fast"
+    timeline = SimpyTimeline
 
     def integrate(self, prog: Program, stage: StageProgram, space: np.ndarray, passes):
         p = prog.params

@@ -19,6 +19,8 @@ of ``timing.barrier_cycles``:
 Phase length: ``adaptive`` = the slowest core (or the NoC's last delivery); ``fixed`` =
 ``timing.fixed_phase_cycles[phase]``, stretched when the work needs longer (counted as an
 overrun in the Trace details). A batch runs its samples one after another, state reset between.
+The phases are placed in time by the engine's timeline (:mod:`.timeline`; SimPy in the fast engine):
+stages are strictly sequential, so ``cycles`` is the sum of phase lengths and barriers.
 """
 from __future__ import annotations
 
@@ -30,9 +32,11 @@ from archsim.models.manycore.kernels import route_packets
 from archsim.models.manycore.passes import stage_passes
 from archsim.models.manycore.program import STATEFUL, KINDS, Program
 from archsim.models.manycore.stage import build_stages
+from archsim.models.manycore.timeline import Phase
 from archsim.noc import Packets, simulate as noc_simulate
 
 PHASES = ("integrate", "merge", "fire", "route")
+NOC_PHASES = ("merge", "route")
 
 
 class Machine:
@@ -50,6 +54,8 @@ class Machine:
         self.link_flits = None       # flits per link, summed over the run (None before any traffic)
         self.router_flits = None     # flits entering each router, summed over the run
         self.stages = build_stages(prog)
+        self.timeline = engine.timeline()
+        self.stage_phases: list[list[Phase]] = []
         self.passes = [stage_passes(stage, neurons_per_pass, axons_per_pass) for stage in self.stages]
 
     # ------------------------------------------------------------------ bookkeeping
@@ -58,14 +64,15 @@ class Machine:
             self.actions[component][action] += int(n)
 
     def _close_phase(self, phase: str, stage_layers, needed: int) -> None:
+        """Book a phase of the current stage; the timeline places it in time at the end of the step."""
         p = self.prog.params
         length = needed
         if p.phase_length == "fixed":
             fixed = int(p.fixed_phase_cycles.get(phase, needed))
             self.overruns += int(needed > fixed)
             length = max(fixed, needed)
+        self.stage_phases[-1].append(Phase(phase, length, p.barrier_cycles, phase in NOC_PHASES))
         length += p.barrier_cycles
-        self.cycles += length
         self.phase_cycles[phase] += length
         for name in stage_layers:
             self.layer_cycles[name] += length / len(stage_layers)
@@ -97,7 +104,9 @@ class Machine:
     def step(self, inputs_q: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         prog, p = self.prog, self.prog.params
         current = dict(inputs_q)
+        self.stage_phases = []
         for stage, passes in zip(self.stages, self.passes):
+            self.stage_phases.append([])
             space = np.concatenate([(self.previous[src] if rec else current[src]).reshape(-1)
                                     for name in stage.layers for src, _, _, rec in prog.layers[name].segments]
                                    or [np.zeros(0, np.int64)]).astype(np.int64, copy=False)
@@ -148,4 +157,5 @@ class Machine:
                 self._close_phase("route", stage.layers, p.phase_setup_cycles + max(arrival, int(last_injection)))
         for name in prog.layers:
             self.previous[name] = current[name]
+        self.cycles = self.timeline.run_step(self.stage_phases)
         return current
