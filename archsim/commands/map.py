@@ -1,8 +1,7 @@
 """``archsim map NET --chip CHIP.yaml [--out MAPPING.yaml]``: map a network and print the summary."""
 from __future__ import annotations
 
-from archsim.api import load_network
-from archsim.config import load_chip
+from archsim.api import load_network, resolve_chip
 from archsim.errors import UserError
 from archsim.graph.quantize import Precision, quantize
 from archsim.mapping import map_network
@@ -10,7 +9,7 @@ from archsim.mapping import map_network
 
 def main(args) -> int:
     network = load_network(args.network, dt=args.dt)
-    chip = load_chip(args.chip)
+    chip = resolve_chip(args.chip)
     if chip.family != "manycore":
         raise UserError(f"{args.chip}: family: {chip.family!r} has no core mapping (allowed: manycore)")
     qnet = quantize(network, Precision.from_config(chip.params["precision"]))
