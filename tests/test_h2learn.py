@@ -154,27 +154,34 @@ def test_training_iterations_lower_the_loss():
     assert min(losses[1:]) < losses[0], losses
 
 
-def small_layer_case(draw_seed, c, hw, k, kernel, stride, pad, steps, batch, planes_valued):
+def small_layer_case(draw_seed, c, hw, k, kernel, stride, pad, steps, batch, planes_valued, hybrid=False):
+    """in -> a (1x1 conv) -> b (conv); with ``hybrid`` a is a ReLU layer and b has a second projection
+    straight from the input (the same geometry), so b sums two currents and sends gradients to a only."""
     rng = np.random.default_rng(draw_seed)
     w = rng.normal(0, 0.7, (k, c, kernel, kernel))
-    first = Layer("a", (c, hw, hw), (Projection("in", (Conv2d(rng.normal(0, 0.7, (c, c, 1, 1))),)),), lif())
+    first = Layer("a", (c, hw, hw), (Projection("in", (Conv2d(rng.normal(0, 0.7, (c, c, 1, 1))),)),),
+                  ReLU() if hybrid else lif())
     conv = Conv2d(w, stride=(stride, stride), padding=(pad, pad))
     out_shape = conv.output_shape((c, hw, hw))
-    second = Layer("b", out_shape, (Projection("a", (conv,)),), lif())
+    projections = (Projection("a", (conv,)),)
+    if hybrid:
+        skip = Conv2d(rng.normal(0, 0.7, (k, c, kernel, kernel)), stride=(stride, stride), padding=(pad, pad))
+        projections += (Projection("in", (skip,)),)
+    second = Layer("b", out_shape, projections, lif())
     net = Network("case", {"in": (c, hw, hw)}, [first, second], ["b"])
     return net, workload(net, rng, steps=steps, batch=batch, rate=0.5, valued=planes_valued)
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=16, deadline=None)
 @given(seed=st.integers(0, 10_000), c=st.integers(1, 5), hw=st.integers(2, 5), k=st.integers(1, 4),
        kernel=st.integers(1, 3), stride=st.integers(1, 2), pad=st.integers(0, 1), steps=st.integers(1, 4),
        batch=st.integers(1, 3), lut=st.booleans(), sparsity=st.booleans(), group=st.integers(1, 4),
-       wue_steps=st.integers(1, 4), valued=st.booleans())
+       wue_steps=st.integers(1, 4), valued=st.booleans(), hybrid=st.booleans())
 def test_reference_steppers_equal_fast_path(seed, c, hw, k, kernel, stride, pad, steps, batch, lut, sparsity,
-                                            group, wue_steps, valued):
+                                            group, wue_steps, valued, hybrid):
     if kernel > hw + 2 * pad:
         kernel = 1
-    net, wl = small_layer_case(seed, c, hw, k, kernel, stride, pad, steps, batch, valued)
+    net, wl = small_layer_case(seed, c, hw, k, kernel, stride, pad, steps, batch, valued, hybrid)
     ch = chip(**{"fe.lut": lut, "wue.lut": lut, "be.sparsity": sparsity, "fe.lut_group": group,
                  "wue.lut_steps": wue_steps, "tiling.tile_samples": 2,
                  "components.fe_lut.count": 3, "components.be_mac.count": 5, "components.wue_lut.count": 4})
@@ -317,3 +324,53 @@ def test_reference_equals_fast_on_pooled_conv_net():
     assert (fast.trace.cycles, fast.trace.actions) == (ref.trace.cycles, ref.trace.actions)
     for a, b in zip(fast.dweights, ref.dweights):
         np.testing.assert_array_equal(a, b)
+
+
+def hybrid_net(rng):
+    """Two inputs (frames as values, events as spikes); a ReLU conv on the frames, a LIF conv on the events,
+    a LIF layer fed by both (two projections), and a read-out fed by that layer and by the ReLU layer (so
+    the ReLU layer's gradient is the sum of two consumers')."""
+    from archsim.graph.network import LI
+    ann = Layer("ann", (3, 4, 4), (Projection("frames", (Conv2d(rng.normal(0, 0.5, (3, 1, 3, 3)),
+                                                              bias=rng.normal(0, 0.1, 3), stride=(2, 2),
+                                                              padding=(1, 1)),)),), ReLU())
+    snn = Layer("snn", (3, 4, 4), (Projection("events", (Conv2d(rng.normal(0, 0.8, (3, 2, 3, 3)), stride=(2, 2),
+                                                               padding=(1, 1)),)),), lif())
+    fuse = Layer("fuse", (4, 4, 4), (Projection("ann", (Conv2d(rng.normal(0, 0.6, (4, 3, 3, 3)), padding=(1, 1)),)),
+                                     Projection("snn", (Conv2d(rng.normal(0, 0.6, (4, 3, 3, 3)), padding=(1, 1)),))),
+                 lif())
+    out = Layer("out", (3,), (Projection("fuse", (Flatten(), Dense(rng.normal(0, 0.4, (3, 64))))),
+                              Projection("ann", (AvgPool2d((2, 2), (2, 2)), Flatten(), Dense(rng.normal(0, 0.4, (3, 12)))))),
+                LI(decay=np.float64(1.0)))
+    return Network("hybrid", {"frames": (1, 8, 8), "events": (2, 8, 8)}, [ann, snn, fuse, out], ["out"])
+
+
+def test_hybrid_gradients_equal_golden_and_training_lowers_loss():
+    """ReLU layers, a two-projection layer, a source with two consumers and two network inputs."""
+    rng = np.random.default_rng(12)
+    net = hybrid_net(rng)
+    steps, batch = 4, 5
+    frames = rng.random((steps, batch, 1, 8, 8))
+    events = (rng.random((steps, batch, 2, 8, 8)) < 0.3).astype(np.float64)
+    wl = Workload("hybrid", net, {"frames": frames, "events": events}, steps, batch, "train", rng.integers(0, 3, batch))
+    ch = chip(**{"tiling.tile_samples": 2})
+    params = read_params(ch)
+    layers = build_layers(net, params, valued_inputs={"frames"})
+    assert [l.kind for l in layers] == ["relu", "lif", "lif", "readout"]
+    x_q = {"frames": np.clip(np.rint(frames * 255), 0, 255).astype(np.int64), "events": events.astype(np.int64)}
+    ref = golden.bptt(layers, x_q, wl.labels, params)
+    run = run_iteration(wl, ch)
+    assert len(run.dweights) == 6
+    assert all(np.any(d != 0) for d in ref.dweight), [float(np.abs(d).sum()) for d in ref.dweight]
+    for got, want in zip(run.dweights, ref.dweight):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(run.dbiases[0], ref.dbias[0])
+    assert run.loss == pytest.approx(ref.loss)
+    assert 0 < ref.s[0].max() <= 255 and ref.s[0].dtype == np.int64     # ReLU codes, not spikes
+    infer = Workload("hybrid", net, wl.inputs, steps, batch, "infer", None)
+    fe_cycles = [simulate(infer, chip(**{"fe.lut": lut})).cycles_breakdown["layer"] for lut in (True, False)]
+    assert fe_cycles[0]["ann"]["fe"] == fe_cycles[1]["ann"]["fe"]       # the ANN layer never uses the LUTs
+    assert fe_cycles[0]["snn"]["fe"] != fe_cycles[1]["snn"]["fe"]
+    losses = [r.loss for r in train(wl, ch, iterations=5)]
+    assert min(losses[1:]) < losses[0], losses
+
