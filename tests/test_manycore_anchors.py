@@ -33,12 +33,20 @@ def test_area_within_30_percent_of_die(chip):
     assert abs(area - 14.44) / 14.44 <= 0.30, area
 
 
-def test_trained_snn_dynamic_energy_per_synaptic_op(chip):
+def test_trained_snn_energy_per_synaptic_op(chip):
+    """Dynamic and total (dynamic + static) pJ/SOP of a trained 2-core SNN within 0.5-5 (Tianjic 1.54).
+
+    The total holds because idle cores' lanes, somas, LUTs, links and non-forwarding routers are
+    power-gated (assumption in the config) and the model reports their active units; ungated, the
+    154 idle cores' leakage put this 2-core net at ~8.5 pJ/SOP.
+    """
     net, _ = zoo.train("mlp-digits", epochs=1)
     trace = simulate(make_workload(net), chip, "fast")
     cost = evaluate(trace, chip)
-    assert trace.synaptic_ops > 0 and trace.spikes > 0
+    assert trace.synaptic_ops > 0 and trace.spikes > 0 and trace.details["cores_used"] <= 4
     assert 0.5 <= cost.dynamic_energy_pj / trace.synaptic_ops <= 5.0
+    assert 0.5 <= cost.energy_pj / trace.synaptic_ops <= 5.0
+    assert cost.static_energy_pj < cost.dynamic_energy_pj
 
 
 def test_full_chip_energy_per_synaptic_op_and_step_cycles(chip, hybrid_run):
@@ -64,6 +72,8 @@ def test_conv_snn_runs(chip):
     trace = simulate(make_workload(net, steps=4), chip, "fast", mapping=mapping)
     assert trace.spikes > 0 and trace.synaptic_ops > 0
     assert np.isfinite(trace.outputs).all()
+    cost = evaluate(trace, chip)
+    assert 0.5 <= cost.energy_pj / trace.synaptic_ops <= 5.0           # total pJ/SOP, static included
 
 
 @pytest.mark.parametrize("name", ["conv-digits", "hybrid-tracker"])

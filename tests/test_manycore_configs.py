@@ -53,6 +53,23 @@ def test_every_power_gated_component_is_reported_by_the_model():
         assert gated and all(n in trace.active_units for n in gated), (path, gated, trace.active_units)
 
 
+def test_active_units_and_link_load_grid():
+    """Every per-core component reports its active units; the NoC grid holds the run's link loads."""
+    chip = load_chip("chips/tianjic.yaml")
+    trace = simulate(_workload(_mlp(300, 40, 5)), chip, "fast")       # split fan-in: merge traffic too
+    units, cores = trace.active_units, trace.details["cores_used"]
+    for name in ("synapse_sram", "axon_sram", "neuron_sram", "router_table", "control"):
+        assert units[name] == cores
+    assert units["dendrite"] == 16 * cores and units["dendrite_mac"] == 0          # 16 lanes a core, spikes only
+    assert units["soma"] == 2 and units["soma_lut"] == 0                           # one owner core per LIF layer
+    grid = np.asarray(trace.noc["link_flits_grid"])
+    assert grid.shape == (12, 13, 4) and trace.noc["mesh"] == [12, 13]
+    assert grid.sum() == trace.noc["flit_hops"] > 0
+    assert units["link"] == int((grid > 0).sum())
+    assert cores <= units["router"] <= cores + units["link"]          # used cores plus forwarding routers
+    assert trace.noc == simulate(_workload(_mlp(300, 40, 5)), chip, "reference").noc
+
+
 def test_network_larger_than_one_chip_runs_on_the_board():
     small_core = {"core.neurons": 8, "core.max_fold": 1}
     net = _mlp(40, 1400, 6)                                     # 1,400 / 8 = 175 cores > 156 per chip
