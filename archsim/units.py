@@ -14,7 +14,7 @@ def format_quantity(value: float, unit: str) -> str:
     if unit == "pJ":
         value, unit = value * 1e-12, "J"
     if unit not in ("s", "J", "W"):
-        return f"{value:.4g} {unit}"
+        return f"{value:,.0f} {unit}" if abs(value) >= 1000 else f"{value:.4g} {unit}"
     if value == 0:
         return f"0 {unit}"
     scale, prefix = _PREFIXES[0]

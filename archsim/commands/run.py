@@ -63,20 +63,21 @@ def render(result: dict) -> str:
     rows = [("latency", "latency_s", "s"), ("throughput", "throughput_samples_per_s", "samples/s"),
             ("energy", "energy_pj", "pJ"), ("area", "area_mm2", "mm^2")]
     gpu = result.get("gpu")
-    lines = [head, f"{'':14}{result['chip']:>16}" + (f"{gpu['name']:>16}{'gpu/chip':>12}" if gpu else "")]
+    lines = [head, f"{'':14}{result['chip']:>20}" + (f"{gpu['name']:>20}{'gpu/chip':>12}" if gpu else "")]
     ratio_key = {"latency_s": "speedup", "energy_pj": "energy_saving", "area_mm2": "area_saving"}
     for label, key, unit in rows:
-        line = f"{label:14}{format_quantity(result[key], unit):>16}"
+        line = f"{label:14}{format_quantity(result[key], unit):>20}"
         if gpu:
-            line += f"{format_quantity(gpu.get(key, float('nan')), unit):>16}"
+            gpu_value = result["batch"] / gpu["latency_s"] if key == "throughput_samples_per_s" else gpu.get(key)
+            line += f"{format_quantity(gpu_value, unit):>20}"
             ratio = result.get("vs_gpu", {}).get(ratio_key.get(key, ""), None)
             line += f"{ratio:>11.3g}x" if ratio else ""
         lines.append(line)
     for label, key in (("cycles", "cycles"), ("synaptic ops", "synaptic_ops"), ("spikes", "spikes")):
         if result.get(key) is not None:
-            lines.append(f"{label:14}{result[key]:>16,}")
+            lines.append(f"{label:14}{result[key]:>20,}")
     if result.get("energy_per_synaptic_op_pj"):
-        lines.append(f"{'pJ/synaptic op':14}{result['energy_per_synaptic_op_pj']:>16.3g}")
+        lines.append(f"{'pJ/synaptic op':14}{result['energy_per_synaptic_op_pj']:>20.3g}")
     if result.get("family") == "gpu":
         lines += _kernel_table(result["gpu_detail"])
     return "\n".join(lines)
