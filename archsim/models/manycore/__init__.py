@@ -4,7 +4,9 @@
 cycle is) is documented in :mod:`.machine` (phases and barriers) and :mod:`.engines` (per-block
 throughput); the integer neuron rules are :mod:`archsim.graph.quantize`'s. ``engine="reference"``
 steps one clock at a time (small configurations); ``engine="fast"`` gives identical numbers with
-Numba kernels and a SimPy barrier. A batch runs its samples one after another (state reset between),
+Numba kernels and a SimPy timeline of phases and barriers (:mod:`.timeline`). Folded cores run their
+passes one after another (:mod:`.passes`). The Trace's ``active_units`` and NoC link-load grid come
+from :mod:`.activity`. A batch runs its samples one after another (state reset between),
 so cycles and counts add up over samples.
 
 Component names the Trace uses (a chip config's ``components:`` must name these): synapse_sram,
