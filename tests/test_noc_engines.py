@@ -59,3 +59,22 @@ def test_hotspot_contention_matches(n_sources, flits, router_latency):
     fast = simulate(packets, config, "fast")
     assert fast == simulate(packets, config, "reference")
     assert fast.finish_cycle >= n_sources * flits      # the ejection port serializes every flit
+
+
+@st.composite
+def repeated_routes(draw):
+    """Few distinct (source, destination list) routes, many packets on them (as a chip's spikes)."""
+    config = draw(boards())
+    core = st.integers(0, config.n_cores - 1)
+    routes = draw(st.lists(st.tuples(core, st.lists(core, min_size=1, max_size=4)), min_size=1, max_size=3))
+    picks = draw(st.lists(st.tuples(st.integers(0, len(routes) - 1), st.integers(1, 3), st.integers(0, 4)),
+                          min_size=1, max_size=12))
+    return config, Packets.from_list([(*routes[r], flits, cycle) for r, flits, cycle in picks])
+
+
+@settings(max_examples=60, deadline=None)
+@given(repeated_routes())
+def test_packets_sharing_routes_match(case):
+    """Packets on the same route share one multicast tree in the fast kernel: same answers."""
+    config, packets = case
+    assert simulate(packets, config, "fast") == simulate(packets, config, "reference")

@@ -36,7 +36,10 @@ def build_trees(src, dst_ptr, dst, rank_order, router_x, router_y, link_target, 
     """The XY multicast tree of every packet as steps (channel uses of one flit).
 
     Trees are laid out in ``rank_order`` (oldest packet first), so that packets in flight at the
-    same time have their steps close together in memory.
+    same time have their steps close together in memory. Packets with the same source and the same
+    destination list share one tree (a hash table finds them: a chip's spikes repeat a few routing
+    table entries); the engine only reads trees, and a flit's path and counts depend on its tree
+    alone, so sharing changes no result.
 
     Returns ``(root_step[P], steps[S, 3])`` (int32 steps): step ``root_step[p]`` is packet p's
     injection port; the children of a step are the channels a flit copy takes at the router the
@@ -49,8 +52,19 @@ def build_trees(src, dst_ptr, dst, rank_order, router_x, router_y, link_target, 
     in_tree = np.full(n_routers, -1, np.int64)      # packet whose tree already reaches the router
     ejects = np.full(n_routers, -1, np.int64)       # packet already ejecting at the router
     step_at = np.empty(n_routers, np.int64)         # the step that reaches the router
+    table_size = 1
+    while table_size < 2 * n_packets:
+        table_size *= 2
+    table = np.full(table_size, -1, np.int64)       # hash table of packets whose tree was built
     n_steps = 0
     for p in rank_order:
+        entry = _route_hash(src, dst_ptr, dst, p) & (table_size - 1)
+        while table[entry] >= 0 and not _same_route(src, dst_ptr, dst, p, table[entry]):
+            entry = (entry + 1) & (table_size - 1)
+        if table[entry] >= 0:
+            root_step[p] = root_step[table[entry]]
+            continue
+        table[entry] = p
         if n_steps + 1 > steps.shape[0]:
             steps = _grown_rows(steps, 2 * steps.shape[0])
         root_step[p] = n_steps
@@ -86,6 +100,28 @@ def build_trees(src, dst_ptr, dst, rank_order, router_x, router_y, link_target, 
                 _add_child(steps, n_steps, 5 * n_routers + d, step_at[d])
                 n_steps += 1
     return root_step, steps[:n_steps]
+
+
+@njit(cache=True)
+def _route_hash(src, dst_ptr, dst, p):
+    """A hash of packet p's source and destination list (int64 arithmetic wraps)."""
+    h = src[p] * 0x5851F42D4C957F2D + 1
+    for k in range(dst_ptr[p], dst_ptr[p + 1]):
+        h = (h ^ dst[k]) * 0x100000001B3
+        h ^= h >> 29
+    return h
+
+
+@njit(cache=True)
+def _same_route(src, dst_ptr, dst, p, q):
+    """Packets p and q have the same source and the same destination list."""
+    if src[p] != src[q] or dst_ptr[p + 1] - dst_ptr[p] != dst_ptr[q + 1] - dst_ptr[q]:
+        return False
+    offset = dst_ptr[q] - dst_ptr[p]
+    for k in range(dst_ptr[p], dst_ptr[p + 1]):
+        if dst[k] != dst[k + offset]:
+            return False
+    return True
 
 
 @njit(cache=True)
