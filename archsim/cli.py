@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--engine", choices=["fast", "reference"], default="fast")
     r.add_argument("--precision", choices=["chip", "float"], default="chip")
     r.add_argument("--gpu", help="GPU config to compare with (default chips/gpu/v100.yaml; none: no comparison)")
+    r.add_argument("--iso-node", action="store_true",
+                   help="compare area with the GPU's die redrawn at the chip's technology node")
     r.add_argument("--seed", type=int, default=0, help="seed of the synthetic input")
     r.add_argument("--save-outputs", help="write the output layer's values to this .npy")
     r.add_argument("--out", help="RESULT.json to write")

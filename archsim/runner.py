@@ -48,12 +48,13 @@ class RunOutcome:
 def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str = "infer",
             steps: int | None = None, batch: int | None = None, engine: str = "fast",
             precision: str = "chip", gpu: str | Path | Chip | None = DEFAULT_GPU, seed: int = 0,
-            input_path: str | None = None, mapping=None, dt: float = 1e-4,
+            input_path: str | None = None, mapping=None, dt: float = 1e-4, iso_node: bool = False,
             log: Callable[[str], None] | None = None) -> RunOutcome:
     """Simulate ``network`` on ``chip`` and return the result with the outputs.
 
     ``chip=None`` with ``precision="float"`` is a functional run only (no timing, no cost); ``gpu=None``
-    (or ``"none"``) leaves out the GPU comparison. ``log`` receives a line as each stage starts.
+    (or ``"none"``) leaves out the GPU comparison; ``iso_node`` compares with the GPU's die redrawn at
+    the chip's technology node (the result says which). ``log`` receives a line as each stage starts.
     Everything the user gave is checked before the long work starts.
     """
     from archsim.api import load_network
@@ -95,7 +96,8 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
         from archsim.gpu import estimate
 
         log(f"estimating the same work on {gpu_chip.name}")
-        gpu_estimate = estimate(workload, gpu_chip)
+        node_nm = chip.params["technology"]["node_nm"] if iso_node else None
+        gpu_estimate = estimate(workload, gpu_chip, iso_node_nm=node_nm)
     result = result_mod.build(trace, cost, gpu_estimate)
     return RunOutcome(result=result, outputs=trace.outputs, workload=workload)
 

@@ -85,3 +85,10 @@ def test_cli_error_exits_2_with_one_line(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "x.yaml" in proc.stderr
+
+
+def test_iso_node_redraws_the_gpu_die_at_the_chip_node():
+    plain = execute(small_snn(), "tianjic").result
+    iso = execute(small_snn(), "tianjic", iso_node=True).result
+    assert iso["gpu"]["iso_node"] and iso["gpu"]["area_node_nm"] == 28
+    assert iso["gpu"]["area_mm2"] > plain["gpu"]["area_mm2"]   # 12 nm die drawn at 28 nm is larger
