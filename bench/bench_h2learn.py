@@ -23,7 +23,7 @@ from workloads import zoo
 CHIP = Path(__file__).resolve().parents[1] / "chips" / "h2learn.yaml"
 ABLATIONS = {"baseline": {}, "lut off": {"fe.lut": False, "wue.lut": False}, "sparsity off": {"be.sparsity": False},
              "pipeline off": {"pipeline": False}}
-CASES = [("mlp-digits", 64, 8), ("conv-digits", 64, 8), ("vgg-cifar10", 64, 6)]
+CASES = [("mlp-digits", 64, 8), ("conv-digits", 64, 8), ("hybrid-tracker", 16, 8), ("vgg-cifar10", 64, 6)]
 
 
 def engine_area_mm2(cost) -> dict:
@@ -65,8 +65,11 @@ def run_case(name: str, batch: int, steps: int, ablations: list[str]) -> None:
           f"; total {base_cost.area_mm2:.2f}")
     print("  utilisation:", {k: round(v, 2) for k, v in base_trace.details["utilisation"].items()},
           "DRAM", round(base_trace.details["dram_utilisation"], 2))
-    dens = {k: round(v["du_density"], 3) for k, v in base_trace.details["sparsity"].items() if v["du_density"] is not None}
-    print("  dL/du density per layer:", dens)
+    sparsity = base_trace.details["sparsity"]
+    print("  dL/du zero fraction per layer:", {k: round(v["du_zero_fraction"], 3) for k, v in sparsity.items()})
+    print("  skipped backward MAC fraction per layer:",
+          {k: round(v["skipped_backward_mac_fraction"], 3) for k, v in sparsity.items()
+           if "skipped_backward_mac_fraction" in v})
 
 
 def main() -> None:

@@ -3,8 +3,10 @@
 Synaptic functions take one projection (:class:`~.layers.TrainProjection`); neuron functions a layer.
 
 Fast path: each synaptic sum is one matrix product over an im2col view. Operands are integers held in
-floating point, which is exact while every sum stays below the mantissa (2^24 for float32, 2^53 for
-float64): :func:`_exact_dtype` picks float32 only where the bound proves it exact. The results equal the
+floating point, which is exact while every partial sum stays below the mantissa (2^24 for float32, 2^53
+for float64): :func:`_exact_dtype` picks float32 only where a bound proves it exact (from the weights
+alone in the forward; from the tile's actual dL/du in the backward and weight-gradient products, where
+it is typically 10^4..10^6). The results equal the
 golden model's integer loops bit for bit (tests/test_h2learn.py); LUT reads and skipped MACs change the
 order of additions only, never the integer result.
 """
@@ -57,12 +59,12 @@ def col2im(cols: np.ndarray, proj, n: int, rows: np.ndarray) -> np.ndarray:
 
 
 def _gradient_rows(proj, du: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """dL/du as (positions, K) rows, keeping only positions with a non-zero entry (the others add nothing)."""
+    """dL/du as integer (positions, K) rows, keeping only positions with a non-zero entry (the others add nothing)."""
     steps, batch = du.shape[:2]
     k = proj.kernel_shape[0]
     rows = du.reshape(steps * batch, k, -1).transpose(0, 2, 1).reshape(-1, k)
     keep = np.flatnonzero(rows.any(axis=1))
-    return rows[keep].astype(np.float64), keep
+    return rows[keep], keep
 
 
 def currents(proj, x: np.ndarray) -> np.ndarray:
@@ -106,9 +108,11 @@ def membrane_gradient(layer, ds_spatial: np.ndarray, u: np.ndarray, s: np.ndarra
 def backward_sums(proj, du: np.ndarray) -> np.ndarray:
     """Integer W^T dL/du onto the projection's source, (T, Bt, C, H, W)."""
     steps, batch = du.shape[:2]
-    kernel = proj.kernel()
+    kernel = proj.kernel().reshape(proj.kernel_shape[0], -1)
     du_rows, keep = _gradient_rows(proj, du)
-    cols = du_rows @ kernel.reshape(kernel.shape[0], -1).astype(np.float64)
+    bound = float(np.abs(du_rows).max(initial=0)) * float(np.abs(kernel).sum(axis=0).max(initial=0))
+    dtype = _exact_dtype(bound)
+    cols = du_rows.astype(dtype) @ kernel.astype(dtype)
     return col2im(cols, proj, steps * batch, keep).reshape((steps, batch) + proj.in_shape)
 
 
@@ -116,5 +120,7 @@ def weight_gradient(proj, du: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Integer sum of dL/du * x over the tile, the expanded kernel's shape."""
     steps, batch = du.shape[:2]
     du_rows, keep = _gradient_rows(proj, du)
-    cols = im2col(x.reshape((steps * batch,) + proj.in_shape), proj, np.float64, keep)
-    return np.rint(du_rows.T @ cols).astype(np.int64).reshape(proj.kernel_shape)
+    bound = float(np.abs(du_rows).sum(axis=0).max(initial=0)) * (2 ** proj.input_planes - 1)
+    dtype = _exact_dtype(bound)
+    cols = im2col(x.reshape((steps * batch,) + proj.in_shape), proj, dtype, keep)
+    return np.rint(du_rows.T.astype(dtype) @ cols).astype(np.int64).reshape(proj.kernel_shape)
