@@ -261,7 +261,7 @@ def _advance(state, base_cycle, flits, inject_cycle, rank_order, first_gid, root
                 index_bits += 1
             for j in range(m):
                 keys[j] = (batch[j, GID] << index_bits) | j
-            keys[:m].sort()
+            _sort_keys(keys, m)
             state[GATHERED] = 1
             state[NEXT_REQUEST] = 0
             state[N_REQUESTS] = m
@@ -338,6 +338,27 @@ def _advance(state, base_cycle, flits, inject_cycle, rank_order, first_gid, root
                 day_count[ready_day] += 1
                 child = steps[child, NEXT_SIBLING]
         state[GATHERED] = 0
+
+
+@njit(cache=True)
+def _sort_keys(keys, m):
+    """Sort ``keys[:m]`` in place: a busy cycle usually holds a few requests, often in order
+    already, so check for that and sort short runs by insertion before calling a full sort."""
+    for j in range(1, m):
+        if keys[j] < keys[j - 1]:
+            break
+    else:
+        return
+    if m > 32:
+        keys[:m].sort()
+        return
+    for j in range(1, m):
+        key = keys[j]
+        i = j - 1
+        while i >= 0 and keys[i] > key:
+            keys[i + 1] = keys[i]
+            i -= 1
+        keys[i + 1] = key
 
 
 @njit(cache=True)
