@@ -374,3 +374,23 @@ def test_hybrid_gradients_equal_golden_and_training_lowers_loss():
     losses = [r.loss for r in train(wl, ch, iterations=5)]
     assert min(losses[1:]) < losses[0], losses
 
+
+
+def test_every_zoo_network_builds_and_the_hybrid_tracker_trains():
+    """Every zoo network maps to trainable layers; the hybrid one (two inputs, ReLU branch, fused layer)
+    runs one training iteration with non-zero gradients through the fused layer's two projections."""
+    from archsim.graph.workload import make_workload
+    from workloads import zoo
+    from archsim.graph.quantize import input_is_valued
+    params = read_params(chip())
+    for name in zoo.names():
+        net = zoo.build(name)
+        valued = {n for n in net.inputs if input_is_valued(net, n)}
+        assert [l.name for l in build_layers(net, params, valued_inputs=valued)] == [l.name for l in net.layers]
+    net = zoo.build("hybrid-tracker")
+    wl = make_workload(net, steps=2, batch=2, mode="train", seed=0)
+    run = run_iteration(wl, chip())
+    kinds = {l.name: l.kind for l in run.layers}
+    assert kinds["ann1"] == kinds["ann2"] == "relu" and len(run.layers[4].projections) == 2
+    assert run.trace.cycles > 0 and np.isfinite(run.loss)
+    assert np.any(run.dweights[4] != 0)       # fuse <- ann2

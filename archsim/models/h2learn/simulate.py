@@ -16,6 +16,7 @@ import numpy as np
 
 from archsim.config import Chip
 from archsim.errors import UserError
+from archsim.graph.quantize import input_is_valued
 from archsim.models.h2learn import datapath, engines, fixed, refstep
 from archsim.models.h2learn.layers import TrainLayer, build_layers
 from archsim.models.h2learn.params import H2LearnParams, read_params
@@ -142,7 +143,8 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
     ``Iteration.dweights`` lists one gradient per projection (the network weight's shape), layers in
     order and each layer's projections in order; ``dbiases`` one per layer."""
     params, x_raw = _check(workload, chip, engine)
-    valued = {name for name, x in x_raw.items() if np.any((x != 0) & (x != 1))}
+    valued = {name for name, x in x_raw.items()   # recorded as values, or not 0/1 data
+              if input_is_valued(workload.network, name) or np.any((x != 0) & (x != 1))}
     if layers is None:
         layers = build_layers(workload.network, params, valued_inputs=valued)
     train_mode = workload.mode == "train"
