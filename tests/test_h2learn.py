@@ -223,6 +223,17 @@ def test_forward_op_counts_equal_the_arithmetic():
     tables = k * r * r * -(-c // group)
     assert lut.actions["fe_lut"]["write"] == tables * 2 ** group
     assert lut.actions["fe_adder"]["add"] == tables * (2 ** group - group - 1) + lut.actions["fe_lut"]["read"]
+    # a ReLU layer (its inputs are codes; here 0b10110001, four set bits): one shift-and-add per set bit, no LUT
+    from archsim.models.h2learn import engines
+    relu = Layer("c", (k, e, e), (Projection("in", (conv,)),), ReLU())
+    readout = Layer("o", (2,), (Projection("c", (Flatten(), Dense(rng.normal(0, 0.3, (2, k * e * e))))),), lif())
+    net = Network("ann", {"in": (c, hw, hw)}, [relu, readout], ["o"])
+    params = read_params(chip())
+    layer = build_layers(net, params, valued_inputs={"in"})[0]
+    codes = np.full((steps, batch, c, hw, hw), 0b1011_0001)
+    work = engines.fe_work(layer.projections[0], codes, engines.fe_uses_lut(layer, params), params)
+    assert "fe_lut" not in work.actions
+    assert work.actions["fe_adder"]["add"] == k * c * r * r * e * e * steps * batch * 4
 
 
 def test_dense_backward_macs_equal_the_arithmetic():
