@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from archsim.models.h2learn import fixed, kernels
+from archsim.models.h2learn import kernels
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -155,7 +155,7 @@ def be_gradient_unit(work: EngineWork, layer, n: int, nonzero_du: int, params) -
 
 def be_spatial_work(proj, du: np.ndarray, open_src: np.ndarray, params) -> EngineWork:
     """BE W^T dL/du of one projection whose source is a layer; ``open_src`` (T, Bt, *source shape) marks the
-    source neurons a gradient can reach (:func:`fixed.output_open`)."""
+    source neurons a gradient can reach (:func:`.fixed.output_open`)."""
     k, c, _, _, _, _ = _geometry(proj)
     n = du.shape[0] * du.shape[1]
     _, e, f = proj.out_shape
