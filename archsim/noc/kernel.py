@@ -170,6 +170,7 @@ def run_events(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
     state[FREE_CHUNK] = -1
     batch = np.empty((256, 3), np.int64)         # one cycle's requests: gid, step, packet
     keys = np.empty(256, np.int64)               # their arbitration order
+    spare = np.empty(256, np.int64)              # scratch space to sort keys
     entries = np.empty((256, CHUNK, 3), np.int32)
     chunk_fill = np.zeros(256, np.int64)
     chunk_next = np.empty(256, np.int64)         # next chunk of the same day, or of the free list
@@ -180,13 +181,14 @@ def run_events(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
         status = _advance(state, base_cycle, flits, inject_cycle, rank_order, first_gid, root_step,
                           steps, chan_rate_num, chan_rate_den, chan_latency, chan_target,
                           link_interchip, router_latency, n_routers, next_free_slot, channel_flits,
-                          channel_stalls, channel_peak, router_flits, packet_finish, batch, keys, entries,
+                          channel_stalls, channel_peak, router_flits, packet_finish, batch, keys, spare, entries,
                           chunk_fill, chunk_next, day_first, day_last, day_count)
         if status == DONE:
             break
         if status == GROW_BATCH:
             batch = np.empty((2 * state[NEEDED], 3), np.int64)
             keys = np.empty(2 * state[NEEDED], np.int64)
+            spare = np.empty(2 * state[NEEDED], np.int64)
         elif status == GROW_CALENDAR:
             if state[NEEDED] >= MAX_SPAN_CYCLES:
                 raise ValueError("NoC: a phase spans more cycles than the kernel's calendar allows")
@@ -206,7 +208,7 @@ def run_events(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
 def _advance(state, base_cycle, flits, inject_cycle, rank_order, first_gid, root_step, steps,
              chan_rate_num, chan_rate_den, chan_latency, chan_target, link_interchip, router_latency,
              n_routers, next_free_slot, channel_flits, channel_stalls, channel_peak, router_flits,
-             packet_finish, batch, keys, entries, chunk_fill, chunk_next, day_first, day_last, day_count):
+             packet_finish, batch, keys, spare, entries, chunk_fill, chunk_next, day_first, day_last, day_count):
     """Run the calendar from where ``state`` stands until done (DONE) or until storage must grow
     (GROW_*, with ``state[NEEDED]`` the size needed); no work is lost by stopping.
 
@@ -261,7 +263,7 @@ def _advance(state, base_cycle, flits, inject_cycle, rank_order, first_gid, root
                 index_bits += 1
             for j in range(m):
                 keys[j] = (batch[j, GID] << index_bits) | j
-            _sort_keys(keys, m)
+            _sort_keys(keys, m, spare)
             state[GATHERED] = 1
             state[NEXT_REQUEST] = 0
             state[N_REQUESTS] = m
@@ -341,24 +343,60 @@ def _advance(state, base_cycle, flits, inject_cycle, rank_order, first_gid, root
 
 
 @njit(cache=True)
-def _sort_keys(keys, m):
-    """Sort ``keys[:m]`` in place: a busy cycle usually holds a few requests, often in order
-    already, so check for that and sort short runs by insertion before calling a full sort."""
+def _sort_keys(keys, m, spare):
+    """Sort ``keys[:m]`` in place (``spare``: scratch space of ``m`` entries). A cycle's requests
+    are runs already in order (new packets' flits; the flits each earlier cycle's grants queued
+    for it, granted in order), so: nothing to do for one run, insertion for a few keys, else
+    merge the runs pairwise (the work grows with the log of the number of runs, not of keys)."""
+    runs = 1
     for j in range(1, m):
-        if keys[j] < keys[j - 1]:
-            break
-    else:
+        runs += keys[j] < keys[j - 1]
+    if runs == 1:
         return
-    if m > 32:
-        keys[:m].sort()
+    if m <= 32:
+        for j in range(1, m):
+            key = keys[j]
+            i = j - 1
+            while i >= 0 and keys[i] > key:
+                keys[i + 1] = keys[i]
+                i -= 1
+            keys[i + 1] = key
         return
-    for j in range(1, m):
-        key = keys[j]
-        i = j - 1
-        while i >= 0 and keys[i] > key:
-            keys[i + 1] = keys[i]
-            i -= 1
-        keys[i + 1] = key
+    source, target = keys, spare
+    while runs > 1:
+        runs = 0
+        a = 0
+        while a < m:
+            middle = a + 1
+            while middle < m and source[middle] >= source[middle - 1]:
+                middle += 1
+            stop = middle
+            if stop < m:
+                stop += 1
+                while stop < m and source[stop] >= source[stop - 1]:
+                    stop += 1
+            i, j, out = a, middle, a
+            while i < middle and j < stop:
+                if source[i] <= source[j]:
+                    target[out] = source[i]
+                    i += 1
+                else:
+                    target[out] = source[j]
+                    j += 1
+                out += 1
+            while i < middle:
+                target[out] = source[i]
+                i += 1
+                out += 1
+            while j < stop:
+                target[out] = source[j]
+                j += 1
+                out += 1
+            runs += 1
+            a = stop
+        source, target = target, source
+    if source is not keys:
+        keys[:m] = source[:m]
 
 
 @njit(cache=True)
