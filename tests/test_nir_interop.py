@@ -1,0 +1,152 @@
+"""Graphs exported by snnTorch run in archsim as snnTorch runs them (and where they cannot, exactly how not).
+
+tests/data/nir/ holds networks exported by snnTorch 1.0.0 (``export_to_nir`` + ``nir.write``), a fixed
+input and snnTorch's own output spikes; tests/data/nir/make_snntorch.py made them (it needs torch and
+is not run here). snnTorch computes in float32, archsim in float64: the script guarantees that no
+membrane comes within 1e-4 of its threshold, so spikes must be equal, not merely close.
+
+What snnTorch 1.0.0 writes for ``Leaky(beta, threshold, reset_mechanism=...)``: a plain NIR ``LIF``
+with ``tau = 1e-4 / (1 - beta)``, ``r = tau / 1e-4``, ``v_leak = 0``, ``v_reset = 0`` and no node or
+graph metadata, whatever the reset mechanism; ``Synaptic`` becomes a ``CubaLIF`` with also
+``tau_syn = 1e-4 / (1 - alpha)`` and ``w_in = tau_syn / 1e-4``. Hence:
+
+* ``reset_mechanism="zero"`` (Leaky): snnTorch's ``v[t] = beta * (1 - s[t-1]) * v[t-1] + I[t]`` is
+  NIR's reset-to-``v_reset`` right after the spike: archsim reproduces it exactly.
+* ``reset_mechanism="subtract"`` (snnTorch's default): snnTorch computes
+  ``v[t] = beta * v[t-1] + I[t] - threshold * s[t-1]``. The file is the same as for "zero", so no
+  reader can tell; archsim (like snnTorch's own ``import_from_nir``) runs it as reset to zero.
+* ``Synaptic`` with "zero": snnTorch zeroes the whole update of the step after a spike,
+  ``v[t] = (1 - s[t-1]) * (beta * v[t-1] + i[t])``, so a neuron cannot fire twice in a row; NIR's
+  CubaLIF (archsim, and snnTorch's own re-import) restarts from zero and adds ``i[t]``.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nir
+import numpy as np
+import pytest
+
+from archsim.graph.functional import simulate
+from archsim.graph.network import LIF, CubaLIF
+from archsim.graph.nir_io import read_network
+from archsim.graph.ops import apply_ops
+
+DATA = Path(__file__).parent / "data" / "nir"
+DT_SNNTORCH_S = 1e-4
+
+
+def load(name: str):
+    network = read_network(DATA / f"{name}.nir", dt=DT_SNNTORCH_S)
+    x = np.load(DATA / f"{name}.input.npy")
+    return network, x
+
+
+def archsim_spikes(network, x) -> np.ndarray:
+    (input_name,) = network.inputs
+    run = simulate(network, {input_name: x.astype(np.float64)}, precision=None)
+    (out,) = network.outputs
+    return run.outputs[out]
+
+
+def snntorch_semantics(network, x, reset: str) -> np.ndarray:
+    """Output spikes under snnTorch's documented update (reset_delay=True), from archsim's parsed layers.
+
+    ``reset="subtract"``: ``v = beta v + I - threshold s_prev`` (Leaky); ``reset="zero"`` on a CubaLIF:
+    ``v = (1 - s_prev) (beta v + i)`` with ``i = alpha i + I`` (Synaptic).
+    """
+    (input_name,) = network.inputs
+    steps, batch = x.shape[:2]
+    state = {layer.name: dict(v=np.zeros((batch, *layer.shape)), i=np.zeros((batch, *layer.shape)),
+                              s=np.zeros((batch, *layer.shape))) for layer in network.layers}
+    outputs = []
+    for t in range(steps):
+        values = {input_name: x[t].astype(np.float64)}
+        for layer in network.layers:
+            (proj,) = layer.projections
+            current = apply_ops(proj.ops, values[proj.source]).reshape(batch, *layer.shape)
+            n, st = layer.neuron, state[layer.name]
+            if isinstance(n, CubaLIF):
+                st["i"] = n.syn_decay * st["i"] + n.syn_gain * current
+                current = st["i"]
+            v = n.decay * st["v"] + n.gain * current
+            if reset == "subtract":
+                v = v - n.threshold * st["s"]
+            elif isinstance(n, CubaLIF):
+                v = (1.0 - st["s"]) * v
+            else:
+                raise AssertionError("Leaky with reset to zero is NIR's own semantics")
+            st["v"], st["s"] = v, (v > n.threshold).astype(np.float64)
+            values[layer.name] = st["s"]
+        outputs.append(values[network.outputs[0]])
+    return np.stack(outputs)
+
+
+@pytest.mark.parametrize("name", ["leaky_zero", "conv_leaky"])
+def test_leaky_reset_to_zero_runs_as_in_snntorch(name):
+    network, x = load(name)
+    assert all(isinstance(layer.neuron, LIF) and layer.neuron.reset == "zero" for layer in network.layers)
+    expected = np.load(DATA / f"{name}.spikes.npy")
+    got = archsim_spikes(network, x)
+    assert got.shape == expected.shape and expected.sum() > 10
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_snntorch_parameters_read_as_beta_and_unit_gain():
+    network, _ = load("leaky_zero")
+    hidden, out = network.layers
+    np.testing.assert_allclose(hidden.neuron.decay, np.linspace(0.6, 0.95, 12), atol=1e-6)
+    np.testing.assert_allclose(out.neuron.decay, 0.8, atol=1e-6)
+    for layer in network.layers:
+        np.testing.assert_allclose(layer.neuron.gain, 1.0, atol=1e-6)
+        np.testing.assert_array_equal(layer.neuron.v_reset, 0.0)
+
+
+@pytest.mark.parametrize("name", ["leaky_zero", "leaky_subtract", "synaptic_zero"])
+def test_same_spikes_as_snntorchs_own_reading_of_the_file(name):
+    network, x = load(name)
+    np.testing.assert_array_equal(archsim_spikes(network, x), np.load(DATA / f"{name}.reimport.spikes.npy"))
+
+
+def test_subtract_reset_is_not_in_the_file_and_runs_as_reset_to_zero():
+    zero, subtract = (nir.read(DATA / f"{name}.nir") for name in ("leaky_zero", "leaky_subtract"))
+    assert sorted(zero.edges) == sorted(subtract.edges) and not zero.metadata and not subtract.metadata
+    for key, node in zero.nodes.items():
+        other = subtract.nodes[key]
+        assert type(node) is type(other) and not node.metadata and not other.metadata
+        for attr, value in vars(node).items():
+            if isinstance(value, np.ndarray):
+                np.testing.assert_array_equal(value, getattr(other, attr))
+    network, x = load("leaky_subtract")
+    got = archsim_spikes(network, x)
+    snntorch_subtract = np.load(DATA / "leaky_subtract.spikes.npy")
+    # archsim runs the file as NIR says: reset to v_reset = 0, i.e. as snnTorch's "zero" network.
+    np.testing.assert_array_equal(got, np.load(DATA / "leaky_zero.spikes.npy"))
+    assert not np.array_equal(got, snntorch_subtract)
+    # snnTorch's subtract reset is exactly the documented recurrence, which the file cannot express.
+    np.testing.assert_array_equal(snntorch_semantics(network, x, "subtract"), snntorch_subtract)
+
+
+def test_synaptic_reset_to_zero_differs_by_the_documented_step():
+    network, x = load("synaptic_zero")
+    assert all(isinstance(layer.neuron, CubaLIF) for layer in network.layers)
+    for layer in network.layers:
+        np.testing.assert_allclose(layer.neuron.syn_gain, 1.0, atol=1e-6)
+        np.testing.assert_allclose(layer.neuron.syn_decay, 0.5, atol=1e-6)
+    snntorch_zero = np.load(DATA / "synaptic_zero.spikes.npy")
+    assert not np.array_equal(archsim_spikes(network, x), snntorch_zero)
+    np.testing.assert_array_equal(snntorch_semantics(network, x, "zero"), snntorch_zero)
+    # snnTorch's Synaptic never fires on the step right after a spike.
+    assert not np.any(snntorch_zero[1:] * snntorch_zero[:-1])
+
+
+def test_cli_run_reproduces_snntorch(tmp_path):
+    name = "leaky_zero"
+    y = tmp_path / "y.npy"
+    proc = subprocess.run([sys.executable, "-m", "archsim.cli", "run", str(DATA / f"{name}.nir"), "--precision",
+                           "float", "--input", str(DATA / f"{name}.input.npy"), "--save-outputs", str(y)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    np.testing.assert_array_equal(np.load(y), np.load(DATA / f"{name}.spikes.npy"))
