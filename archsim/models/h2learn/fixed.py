@@ -72,10 +72,15 @@ def gradient_step(ds_spatial: np.ndarray, du_next: np.ndarray, u: np.ndarray, s:
     return saturate(through_spike + temporal, params.grad_bits)
 
 
-def spatial_gradient(sums: np.ndarray, layer, params, open_below: np.ndarray) -> np.ndarray:
-    """dL/d(output) of a source layer from the integer sums ``W^T dL/du`` of its consumer ``layer``, in the
-    source's output units (spikes, or ReLU codes); zero where the source's :func:`output_open` is closed."""
-    return np.where(open_below.reshape(sums.shape), saturate(round_shift(sums, layer.exp), params.grad_bits), 0)
+def spatial_gradient(sums: np.ndarray, layer, params, source, open_src: np.ndarray) -> np.ndarray:
+    """The gradient the consumer ``layer`` sends to a ``source`` layer from the integer sums ``W^T dL/du``,
+    zero where the source's :func:`output_open` is closed.
+
+    A LIF source gets dL/ds (per spike): ``sums * 2^-exp``. A ReLU source gets its dL/du directly: the
+    code scale ``2^(exp_source - relu_shift)`` of its backward is folded into the same rounding shift, so
+    the small dL/d(code) is never rounded on its own (it would mostly underflow the gradient format)."""
+    shift = layer.exp + (source.relu_shift - source.exp if source.relu else 0)
+    return np.where(open_src.reshape(sums.shape), saturate(round_shift(sums, shift), params.grad_bits), 0)
 
 
 def loss_gradient(spike_counts: np.ndarray, labels: np.ndarray, steps: int, params) -> tuple[np.ndarray, float]:
@@ -141,9 +146,9 @@ def add_gradients(total: np.ndarray | None, part: np.ndarray, params) -> np.ndar
 def neuron_gradient_step(layer, d_out: np.ndarray, du_next: np.ndarray, u: np.ndarray, s: np.ndarray, params,
                          last_step: bool) -> np.ndarray:
     """dL/du[t]: :func:`gradient_step` for LIF; for the read-out ``d_out[t] + decay * dL/du[t+1]``; for ReLU
-    ``d_out[t] * 2^(exp - relu_shift)`` (d_out is already zero where ``u <= 0``; no temporal term)."""
+    ``d_out[t]`` itself (:func:`spatial_gradient` already gives dL/du, zero where ``u <= 0``; no temporal term)."""
     if layer.relu:
-        return saturate(round_shift(np.asarray(d_out, dtype=np.int64), layer.relu_shift - layer.exp), params.grad_bits)
+        return np.asarray(d_out, dtype=np.int64)
     if layer.readout:
         carried = 0 if last_step else round_shift(np.asarray(du_next, dtype=np.int64) * layer.decay_q,
                                                   params.decay_frac_bits)

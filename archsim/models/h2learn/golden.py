@@ -120,6 +120,6 @@ def bptt(layers, inputs: dict, labels: np.ndarray, params) -> BpttResult:
             if p.source in index:
                 si = index[p.source]
                 sums = conv_backward(flat_du, p).reshape((steps, batch) + layers[si].out_shape)
-                part = fixed.spatial_gradient(sums, layer, params, fixed.output_open(layers[si], us[si]))
+                part = fixed.spatial_gradient(sums, layer, params, layers[si], fixed.output_open(layers[si], us[si]))
                 d_out[p.source] = fixed.add_gradients(d_out.get(p.source), part, params)
     return BpttResult(us, ss, dus, [dw for per_layer in dws for dw in per_layer], dbs, loss)

@@ -19,7 +19,8 @@ Neurons (``TrainLayer.kind``):
   (:func:`archsim.graph.quantize.calibrate`: the peak float activation on the synthetic input), rounded
   up to a power of two so the hardware shifts instead of multiplying (interpretation). Its backward is
   ``dL/du = dL/dy * 2^(exp - relu_shift)`` where ``u > 0`` (the ReLU derivative; the upper clip is passed
-  straight through), zero elsewhere: the BE treats ``u <= 0`` like a closed surrogate window.
+  straight through), zero elsewhere: the BE treats ``u <= 0`` like a closed surrogate window and writes
+  dL/du of the ReLU layer directly (:func:`.fixed.spatial_gradient`).
 
 Sources: a network input (spikes or values; several inputs are allowed) or any earlier layer; no
 recurrent projections. Anything else raises a one-line :class:`~archsim.errors.UserError` naming the layer.

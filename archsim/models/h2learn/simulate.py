@@ -258,7 +258,7 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
                 else:
                     work, sums = refstep.be_spatial_reference(p, du, open_src, params)
                 be.merge(work)
-                part = fixed.spatial_gradient(sums, layer, params, open_src).reshape(us[si].shape)
+                part = fixed.spatial_gradient(sums, layer, params, layers[si], open_src).reshape(us[si].shape)
                 d_out[p.source] = fixed.add_gradients(d_out.get(p.source), part, params)
                 be_read += n * p.in_size * mbits
                 be_write += n * p.in_size * gbits
