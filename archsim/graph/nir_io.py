@@ -27,8 +27,16 @@ Exporter conventions (give ``--dt`` the value the exporter implies):
 exporter       dt          how its discrete neuron maps to NIR
 =============  ==========  =========================================================================
 snnTorch       1e-4 s      ``Leaky(beta)``: LIF with ``tau = dt / (1 - beta)``, ``r = tau / dt``,
-                           so ``v = beta * v + I``; ``Synaptic(alpha, beta)``: CubaLIF with
-                           ``tau_syn = dt / (1 - alpha)``, ``tau_mem = dt / (1 - beta)``.
+                           ``v_reset = 0``, so ``v = beta * v + I``; ``Synaptic(alpha, beta)``:
+                           CubaLIF with ``tau_syn = dt / (1 - alpha)``, ``tau_mem = dt / (1 - beta)``,
+                           ``w_in = tau_syn / dt``, so ``i = alpha * i + I``, ``v = beta * v + i``.
+                           Leaky with ``reset_mechanism="zero"`` runs exactly as in snnTorch. The
+                           file carries no reset mechanism (no metadata; snnTorch 1.0.0): Leaky's
+                           default "subtract" (snnTorch: ``v = beta * v + I - threshold * s_prev``)
+                           is read as reset to zero, as snnTorch's own ``import_from_nir`` reads
+                           it; Synaptic's "zero" (snnTorch: ``v = 0`` on the step after a spike,
+                           that step's input dropped) runs as NIR's CubaLIF (``v = 0`` right after
+                           the spike, then ``v = i``). tests/test_nir_interop.py checks all three.
 Norse          1e-3 s      LIF ``tau = 1 / tau_mem_inv`` in seconds; Norse steps at its default
                            ``dt = 0.001``, which forward Euler here reproduces.
 SpikingJelly   1e-4 s      ``nir_exchange`` maps nodes with ``dt = 1e-4`` by default (its
