@@ -13,7 +13,7 @@ from archsim.errors import UserError
 from archsim.graph.network import (LIF, AvgPool2d, Conv2d, Dense, Flatten, Identity, Layer, Network, Projection,
                                    ReLU)
 from archsim.graph.workload import Workload
-from archsim.models.h2learn import golden, run_iteration, simulate, train
+from archsim.models.h2learn import fixed, golden, run_iteration, simulate, train
 from archsim.models.h2learn.layers import build_layers
 from archsim.models.h2learn.params import read_params
 
@@ -80,11 +80,32 @@ def test_gradients_close_to_float_stbp():
         assert err < 0.05, (layer.name, err)
 
 
-def float_stbp(layers, x, labels, params):
-    """Float64 STBP backward (no gradient rounding) with the accelerator's dequantised weights.
+def test_relu_gradients_close_to_float():
+    """A ReLU layer on valued input under a LIF layer: its quantised gradients stay close to float."""
+    rng = np.random.default_rng(21)
+    ann = Layer("ann", (24,), (Projection("in", (Dense(rng.normal(0, 0.5, (24, 16))),)),), ReLU())
+    out = Layer("out", (3,), (Projection("ann", (Dense(rng.normal(0, 0.6, (3, 24))),)),), lif())
+    net = Network("relu", {"in": (16,)}, [ann, out], ["out"])
+    steps, batch = 6, 8
+    x = rng.random((steps, batch, 16))
+    wl = Workload("relu", net, {"in": x}, steps, batch, "train", rng.integers(0, 3, batch))
+    ch = chip()
+    params = read_params(ch)
+    layers = build_layers(net, params, valued_inputs={"in"})
+    run = run_iteration(wl, ch)
+    want = float_stbp(layers, fixed.quantize_input(x, params.activation_bits).astype(np.float64), wl.labels, params)
+    for layer, got, ref in zip(layers, run.dweights, want):
+        assert np.linalg.norm(ref) > 0, layer.name
+        err = np.linalg.norm(got * 2.0 ** -params.grad_frac_bits - ref) / np.linalg.norm(ref)
+        assert err < 0.05, (layer.name, err)
 
-    The forward keeps the chip's floored decay so both runs see the same spikes: the bound measures the
-    gradient arithmetic, not spike flips from the forward format."""
+
+def float_stbp(layers, x, labels, params):
+    """Float64 STBP backward (no gradient rounding) with the accelerator's dequantised weights, for a chain
+    of LIF and ReLU layers.
+
+    The forward keeps the chip's floored decay and ReLU output codes so both runs see the same spikes and
+    codes: the bound measures the gradient arithmetic, not flips from the forward format."""
     steps, batch = x.shape[:2]
     a = params.surrogate_width
     acts, us, ss = [], [], []
@@ -98,7 +119,10 @@ def float_stbp(layers, x, labels, params):
         cur = cur.reshape((steps, batch) + layer.out_shape)
         u = np.zeros_like(cur)
         s = np.zeros_like(cur)
-        for t in range(steps):
+        if layer.relu:   # codes, as the chip (u is exact: integer currents in 2^-exp)
+            u = cur
+            s = fixed.neuron_step(layer, None, None, np.rint(cur * 2.0 ** layer.exp).astype(np.int64), params)[1]
+        for t in range(0 if layer.relu else steps):
             prev = u[t - 1] * (1 - s[t - 1]) if t else 0.0
             u[t] = np.floor(alpha * prev * 2.0 ** layer.exp) * 2.0 ** -layer.exp + cur[t]
             s[t] = u[t] > v
@@ -116,8 +140,8 @@ def float_stbp(layers, x, labels, params):
         alpha = layer.decay_q / 2 ** params.decay_frac_bits
         v = layer.threshold_q * 2.0 ** -layer.exp
         u, s = us[li], ss[li]
-        du = np.zeros_like(u)
-        for t in range(steps - 1, -1, -1):
+        du = np.array(ds, dtype=np.float64) if layer.relu else np.zeros_like(u)   # ReLU: ds is already dL/du
+        for t in range(-1 if layer.relu else steps - 1, -1, -1):
             nxt = du[t + 1] if t + 1 < steps else 0.0
             total = ds[t] - alpha * u[t] * nxt
             du[t] = total * (np.abs(u[t] - v) < a / 2) / a + alpha * (1 - s[t]) * nxt
@@ -128,7 +152,10 @@ def float_stbp(layers, x, labels, params):
             vb = below.threshold_q * 2.0 ** -below.exp
             w = proj.kernel() * 2.0 ** -layer.exp
             sums = golden.conv_backward(flat, _scaled(proj, w)).reshape(us[li - 1].shape)
-            ds = np.where(np.abs(us[li - 1] - vb) < a / 2, sums, 0.0)
+            if below.relu:   # dL/d(code) -> dL/du: code scale 2^(exp - relu_shift), ReLU derivative u > 0
+                ds = np.where(us[li - 1] > 0, sums * 2.0 ** (below.exp - below.relu_shift), 0.0)
+            else:
+                ds = np.where(np.abs(us[li - 1] - vb) < a / 2, sums, 0.0)
     return grads
 
 
