@@ -112,21 +112,28 @@ def op_matrix(op, shape: Shape) -> sp.csr_matrix:
 
 
 def _conv_matrix(op: Conv2d, shape: Shape) -> sp.csr_matrix:
+    """Built column by column (output neuron by output neuron), so that every column's rows come
+    out in order and the matrix is assembled without a sort of its synapses."""
     c_in, h, w = shape
     weight = np.asarray(op.weight)
     c_out, cig, kh, kw = weight.shape
     _, oh, ow = op.output_shape(shape)
     per_group_out = c_out // op.groups
-    co, ci_local, ky, kx, oy, ox = np.meshgrid(np.arange(c_out), np.arange(cig), np.arange(kh), np.arange(kw),
-                                               np.arange(oh), np.arange(ow), indexing="ij", sparse=False)
-    ci = (co // per_group_out) * cig + ci_local
-    iy = oy * op.stride[0] - op.padding[0] + ky * op.dilation[0]
-    ix = ox * op.stride[1] - op.padding[1] + kx * op.dilation[1]
-    ok = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
-    rows = ((ci * h + iy) * w + ix)[ok]
-    cols = ((co * oh + oy) * ow + ox)[ok]
-    vals = weight[co[ok], ci_local[ok], ky[ok], kx[ok]]
-    return sp.csr_matrix((vals, (rows, cols)), shape=(c_in * h * w, c_out * oh * ow))
+    # Axes: output channel, output row, output column | input channel in group, kernel row, kernel column.
+    co = np.arange(c_out).reshape(-1, 1, 1, 1, 1, 1)
+    oy = np.arange(oh).reshape(1, -1, 1, 1, 1, 1)
+    ox = np.arange(ow).reshape(1, 1, -1, 1, 1, 1)
+    ci = (co // per_group_out) * cig + np.arange(cig).reshape(1, 1, 1, -1, 1, 1)
+    iy = oy * op.stride[0] - op.padding[0] + np.arange(kh).reshape(1, 1, 1, 1, -1, 1) * op.dilation[0]
+    ix = ox * op.stride[1] - op.padding[1] + np.arange(kw).reshape(1, 1, 1, 1, 1, -1) * op.dilation[1]
+    ok = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)                     # (1, oh, ow, 1, kh, kw)
+    full = (c_out, oh, ow, cig, kh, kw)
+    ok_full = np.broadcast_to(ok, full)
+    rows = np.broadcast_to((ci * h + iy) * w + ix, full)[ok_full]
+    vals = np.broadcast_to(weight[:, None, None], full)[ok_full]
+    per_column = np.broadcast_to(ok.sum(axis=(3, 4, 5)) * cig, (c_out, oh, ow)).reshape(-1)
+    indptr = np.concatenate([[0], np.cumsum(per_column)])
+    return sp.csc_matrix((vals, rows, indptr), shape=(c_in * h * w, c_out * oh * ow)).tocsr()
 
 
 def _pool_matrix(op, shape: Shape) -> sp.csr_matrix:
