@@ -141,10 +141,13 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     previous = RESULTS / "manycore.json"
     kept = json.loads(previous.read_text())["rows"] if previous.exists() else []
+    from machine_note import machine_note
+
+    note = machine_note()
     rows = []
     header = (f"{'case':10s} {'neurons':>9s} {'synapses':>11s} {'cores':>6s} {'load s':>7s} {'map s':>7s} "
               f"{'compile s':>9s} {'sim s':>7s} {'syn events':>11s} {'events/s':>11s} {'cycles/s':>10s} {'peak MB':>8s}")
-    print(f"chip {args.chip}, {args.steps} steps, one process per case")
+    print(f"chip {args.chip}, {args.steps} steps, one process per case; {note}")
     print(header)
     ctx = mp.get_context("spawn")
     for case in CASES:
@@ -163,6 +166,7 @@ def main() -> None:
             print(f"{case[0]:10s} {neurons:>9,d}  failed (exit code {proc.exitcode})")
             continue
         r = queue.get()
+        r["machine"] = note
         rows.append(r)
         print(f"{r['case']:10s} {r['neurons']:>9,d} {r['synapses']:>11,d} {r['cores']:>6d} {r['load_s']:>7.2f} "
               f"{r['map_s']:>7.2f} {r['compile_s']:>9.2f} {r['sim_s']:>7.2f} {r['synaptic_events']:>11,d} "
@@ -172,13 +176,17 @@ def main() -> None:
                   key=lambda r: order.index(r["case"]) if r["case"] in order else len(order))
     (RESULTS / "manycore.json").write_text(json.dumps({"chip": args.chip, "rows": rows}, indent=1))
     with open(RESULTS / "manycore.md", "w") as f:
-        f.write(f"# bench_manycore ({args.chip}, {args.steps} steps)\n\n")
-        f.write("| case | neurons | synapses | cores | load s | map s | compile s | sim s | syn events | events/s | cycles/s | peak MB |\n")
-        f.write("|" + "---|" * 12 + "\n")
+        f.write(f"# bench_manycore ({args.chip})\n\nRows run at: see the machine notes under the table.\n\n")
+        f.write("| case | neurons | synapses | cores | steps | load s | map s | compile s | sim s | syn events | events/s | "
+                "cycles/s | peak MB |\n")
+        f.write("|" + "---|" * 13 + "\n")
         for r in rows:
-            f.write(f"| {r['case']} | {r['neurons']:,} | {r['synapses']:,} | {r['cores']} | {r['load_s']:.2f} | "
+            f.write(f"| {r['case']} | {r['neurons']:,} | {r['synapses']:,} | {r['cores']} | {r['steps']} | {r['load_s']:.2f} | "
                     f"{r['map_s']:.2f} | {r['compile_s']:.2f} | {r['sim_s']:.2f} | {r['synaptic_events']:,} | "
                     f"{r['events_per_s']:,.0f} | {r['cycles_per_s']:,.0f} | {r['peak_rss_mb']:.0f} |\n")
+        f.write("\nMachine notes (when, where, load):\n\n")
+        for r in rows:
+            f.write(f"- {r['case']}: {r.get('machine', 'not recorded')}\n")
 
 
 if __name__ == "__main__":

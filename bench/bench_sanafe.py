@@ -207,6 +207,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.archsim_child:
         return archsim_child(args)
+    from machine_note import machine_note
+
+    note = machine_note()
     spec = make_spec(args.layers, args.neurons, args.fan_in, args.recurrent, args.seed)
     total = args.neurons * args.layers
     synapses = sum(w.size for w in spec["forward"]) + (sum(w.size for w in spec["recurrent"]) if args.recurrent else 0)
@@ -244,7 +247,8 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     stem = ("sanafe_recurrent" if args.recurrent else "sanafe") + (f"_{Path(args.chip).stem}" if args.chip else "")
     (RESULTS / f"{stem}.json").write_text(json.dumps(row, indent=1, default=str))
-    lines = [f"# bench_sanafe\n\n{args.layers} x {args.neurons} LIF, {synapses:,} synapses, {args.steps} steps; "
+    row["machine"] = note
+    lines = [f"# bench_sanafe\n\n{row['machine']}\n\n{args.layers} x {args.neurons} LIF, {synapses:,} synapses, {args.steps} steps; "
              f"archsim chip: {chip_note}\n\n| simulator | wall s | synaptic events | neuron spikes |\n|---|---|---|---|",
              f"| archsim (whole process) | {ours['wall_s']:.2f} | {ours['synaptic_events']:,} | {ours['neuron_spikes']:,} |"]
     if theirs:

@@ -139,7 +139,7 @@ def kernel_bits_per_group(lowered: LoweredLayer, bounds: np.ndarray, weight_bits
 def split_layer(lowered: LoweredLayer, limits: CoreLimits) -> LayerSplit:
     """The cheapest split of a layer (fewest parts) under ``limits``."""
     bounds = input_groups(lowered, limits.axons)
-    orders = ORDERS if lowered.channels > 1 else ("chw",)
+    orders = ORDERS if 1 < lowered.channels < lowered.size else ("chw",)     # 1x1 maps: both orders agree
     csc = lowered.matrix.tocsc()
     csc.sort_indices()
     best = None
