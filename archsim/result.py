@@ -6,9 +6,10 @@ interface; ``trace`` (the full Trace) is kept so that a stored result can be re-
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from archsim.atomic import write_text_atomically
+from archsim.errors import UserError
 
 SCHEMA = "archsim.result/1"
 
@@ -65,29 +66,31 @@ def compare(chip_result: dict, gpu: dict) -> dict:
 
 
 def write(result: dict, path: str | Path) -> None:
-    """Write atomically: a crash leaves either the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=1, sort_keys=True, default=_jsonable)
-        f.write("\n")
-    os.replace(tmp, path)
+    """Write ``result`` as sorted, indented JSON, atomically (the old file or the new one, never half)."""
+    write_text_atomically(path, to_json(result) + "\n")
+
+
+def to_json(result: dict, indent: int = 1) -> str:
+    """The JSON text of a result: keys sorted and NumPy values made plain, so equal results give equal bytes."""
+    return json.dumps(result, indent=indent, sort_keys=True, default=jsonable)
 
 
 def read(path: str | Path) -> dict:
-    from archsim.errors import UserError
-
+    """Load a RESULT.json; :class:`UserError` naming ``path`` when it is unreadable or not ``archsim.result/1``."""
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
         raise UserError(f"{path}: not a readable result file: {exc}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: not a result file: a JSON {type(data).__name__} (allowed: an object with "
+                        f"schema {SCHEMA})")
     if data.get("schema") != SCHEMA:
         raise UserError(f"{path}: schema: {data.get('schema')!r} is not allowed (allowed: {SCHEMA})")
     return data
 
 
-def _jsonable(value):
+def jsonable(value):
+    """``json.dumps``'s ``default=``: NumPy integers, floats and arrays as plain Python values."""
     import numpy as np
 
     if isinstance(value, np.integer):

@@ -138,7 +138,7 @@ def fake_run(network, chip, **options):
 
 
 def test_store_report_has_pareto_axis_effects_and_sortable_table(tmp_path):
-    from test_sweep import ToyChip, TOY_CHIP, write_sweep  # the sweep tests' toy chip
+    from tests.test_sweep import ToyChip, TOY_CHIP, write_sweep  # the sweep tests' toy chip
 
     path = write_sweep(tmp_path, """
         name: report-sweep

@@ -29,7 +29,7 @@ def test_chip_run_has_the_public_keys_and_gpu_comparison():
     assert result["gpu"]["name"] and result["vs_gpu"]["speedup"] == pytest.approx(
         result["gpu"]["latency_s"] / result["latency_s"])
     assert outcome.outputs.shape == (5, 2, 6)
-    json.dumps(result, default=result_mod._jsonable)
+    json.dumps(result, default=result_mod.jsonable)
 
 
 def test_recost_with_same_chip_is_identical():

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
+from archsim.atomic import write_atomically, write_text_atomically
 from archsim.graph import network as net
 from archsim.graph.quantize import Precision, input_is_valued
 from workloads.model import Model
@@ -109,18 +109,6 @@ def float_readout(network: net.Network, batches) -> np.ndarray:
     return np.concatenate([simulate(network, {name: seq}).outputs[out] for seq in batches], axis=1)
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def stats_path(nir_path: str | Path) -> Path:
     """``NET.stats.json`` beside ``NET.nir``."""
     return Path(nir_path).with_suffix(".stats.json")
@@ -131,7 +119,7 @@ def write(network: net.Network, stats: dict, path: str | Path) -> Path:
     from archsim.graph.nir_io import write_network
 
     path = Path(path)
-    _atomic_write(path, lambda tmp: write_network(network, tmp))
+    write_atomically(path, lambda tmp: write_network(network, tmp))
     side = stats_path(path)
-    _atomic_write(side, lambda tmp: tmp.write_text(json.dumps(stats, indent=1, sort_keys=True) + "\n"))
+    write_text_atomically(side, json.dumps(stats, indent=1, sort_keys=True) + "\n")
     return side

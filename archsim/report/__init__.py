@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from archsim import result as result_mod
+from archsim.atomic import write_text_atomically
 from archsim.report import figures as single_figures
 from archsim.report import sweep_figures
 from archsim.report.page import Page, Section, Table, render_html, render_markdown
@@ -21,14 +22,12 @@ def write_report(source: str | Path, out_dir: str | Path) -> Path:
     """Write the report of a RESULT.json or a STORE.db into ``out_dir``; returns the index.html path."""
     source, out_dir = Path(source), Path(out_dir)
     if is_store(source):
-        with ResultStore(source) as store:
+        with ResultStore(source, create=False) as store:
             page = store_page(store.rows(), store.meta("sweep", {}), out_dir / "figures", source.name)
     else:
         page = result_page(result_mod.read(source), out_dir / "figures")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "index.html").write_text(render_html(page))
-    (out_dir / "summary.md").write_text(render_markdown(page))
-    return out_dir / "index.html"
+    write_text_atomically(out_dir / "summary.md", render_markdown(page))
+    return write_text_atomically(out_dir / "index.html", render_html(page))
 
 
 def headline(result: dict) -> str:
@@ -53,19 +52,22 @@ def result_page(result: dict, figure_dir: Path) -> Page:
     page.sections.append(Section("Key numbers", tables=[_key_numbers(result)]))
     sections: dict[str, Section] = {}
     for stem, title, caption, build in single_figures.SINGLE_RESULT_FIGURES:
-        section = sections.setdefault(title, Section(title))
-        figure = build(result)
-        if isinstance(figure, str):
-            section.notes.append(f"{caption}: not drawn. {figure}")
-        else:
-            single_figures.save(figure, figure_dir, stem)
-            section.figures.append((stem, caption))
+        _add_figure(sections.setdefault(title, Section(title)), build(result), figure_dir, stem, caption)
     for key, figure in single_figures.other_breakdowns(result).items():
         single_figures.save(figure, figure_dir, f"cycles_{key}")
         sections.setdefault("Cycles", Section("Cycles")).figures.append((f"cycles_{key}", f"Cycles by {key.replace('_', ' ')}"))
     page.sections += list(sections.values())
     page.sections.append(_sources_section(result))
     return page
+
+
+def _add_figure(section: Section, figure, figure_dir: Path, stem: str, caption: str) -> None:
+    """Save ``figure`` and show it in ``section``; a builder returns a string instead when it has no data."""
+    if isinstance(figure, str):
+        section.notes.append(f"{caption}: not drawn. {figure}")
+    else:
+        single_figures.save(figure, figure_dir, stem)
+        section.figures.append((stem, caption))
 
 
 def _key_numbers(result: dict) -> Table:
@@ -125,12 +127,7 @@ def store_page(rows: list[dict], sweep: dict, figure_dir: Path, store_name: str)
     figures = Section("Trade-offs")
     for stem, caption, build in (("pareto", "Pareto front of the first two objectives", sweep_figures.pareto),
                                  ("axis_effects", "Each axis's effect on the objectives", sweep_figures.axis_effects)):
-        figure = build(analysis)
-        if isinstance(figure, str):
-            figures.notes.append(f"{caption}: not drawn. {figure}")
-        else:
-            single_figures.save(figure, figure_dir, stem)
-            figures.figures.append((stem, caption))
+        _add_figure(figures, build(analysis), figure_dir, stem, caption)
     if analysis.constraints:
         figures.text.append("Constraints: " + "; ".join(c.describe() for c in analysis.constraints) + ".")
     page.sections.append(figures)

@@ -19,12 +19,13 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from archsim.atomic import write_atomically
+
 
 def save(fig: Figure, folder: Path, stem: str) -> None:
-    """Write ``stem.png`` and ``stem.svg`` under ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fig.savefig(folder / f"{stem}.png", dpi=110, bbox_inches="tight")
-    fig.savefig(folder / f"{stem}.svg", bbox_inches="tight")
+    """Write ``stem.png`` and ``stem.svg`` under ``folder``, each atomically."""
+    write_atomically(folder / f"{stem}.png", lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    write_atomically(folder / f"{stem}.svg", lambda tmp: fig.savefig(tmp, format="svg", bbox_inches="tight"))
 
 
 def vs_gpu(result: dict):

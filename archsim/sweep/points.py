@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from archsim.result import _jsonable
+from archsim.result import jsonable
 from archsim.sweep.spec import SweepSpec, axis_label
 
 # Keys that change energy and area but never the simulation (the Accelergy split): technology
@@ -53,10 +53,6 @@ class Point:
     @property
     def config(self) -> dict:
         return {"workload": self.workload, "overrides": self.overrides, "axes": self.axes}
-
-    @property
-    def cost_only_overrides(self) -> dict:
-        return {k: v for k, v in self.overrides.items() if is_cost_only(k)}
 
 
 def expand_points(spec: SweepSpec) -> list[Point]:
@@ -110,7 +106,7 @@ def _is_file(value) -> bool:
 
 def canonical_json(value) -> str:
     """JSON with sorted keys and no spaces: equal values give equal text (NumPy values as plain ones)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_jsonable)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=jsonable)
 
 
 def digest(value) -> str:

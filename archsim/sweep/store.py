@@ -27,6 +27,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+from archsim.atomic import write_atomically
 from archsim.errors import UserError
 
 _SCHEMA = """
@@ -55,19 +56,33 @@ COLUMNS = ("hash", "sim_hash", "sweep", "idx", "config", "status", "how", "recos
 
 
 class ResultStore:
-    """An SQLite result store (created on first use)."""
+    """An SQLite result store (created on first use).
 
-    def __init__(self, path: str | Path):
+    ``create=False`` opens an existing store only (for reading it, as the report does): a missing file
+    or an SQLite database that is not a store is a :class:`UserError`, and nothing is added to it.
+    A database that already holds other tables is never turned into a store.
+    """
+
+    def __init__(self, path: str | Path, create: bool = True):
         self.path = Path(path)
+        allowed = "allowed: a STORE.db written by 'archsim sweep'"
+        if not create and not self.path.is_file():
+            raise UserError(f"{self.path}: no such result store ({allowed})")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None)
             self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "points" not in tables and (tables or not create):
+                self._db.close()
+                raise UserError(f"{self.path}: not a result store: it has no 'points' table ({allowed})")
+            if create:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
-            raise UserError(f"{self.path}: not a result store: {exc}") from None
+            raise UserError(f"{self.path}: not a result store: {exc} ({allowed})") from None
 
     def close(self) -> None:
         self._db.close()
@@ -135,22 +150,24 @@ class ResultStore:
         """One line per point: axis values, status, how, timings and the named metrics (with units)."""
         from archsim.sweep.objectives import METRICS, metric_value
 
-        path = Path(path)
         rows = self.rows()
         axes = list(dict.fromkeys(k for r in rows for k in r["config"]["axes"]))
         metrics = list(metrics) or [m for m in METRICS]
         header = (["idx", "sweep", "network", "mode", *axes, "status", "how", "elapsed_s"]
                   + [f"{m} [{METRICS[m].unit}]" for m in metrics] + ["error", "hash"])
-        with path.open("w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(header)
-            for r in rows:
-                workload, shown = r["config"]["workload"], r["config"]["axes"]
-                values = [metric_value(r["result"], m) if r["result"] else None for m in metrics]
-                writer.writerow([r["idx"], r["sweep"], workload["network"], workload["mode"],
-                                 *[shown.get(a) for a in axes], r["status"], r["how"], r["elapsed_s"],
-                                 *values, (r["error"] or "").split("\n")[0], r["hash"]])
-        return path
+
+        def write(tmp: Path) -> None:
+            with tmp.open("w", newline="") as f:
+                writer = csv.writer(f)
+                writer.writerow(header)
+                for r in rows:
+                    workload, shown = r["config"]["workload"], r["config"]["axes"]
+                    values = [metric_value(r["result"], m) if r["result"] else None for m in metrics]
+                    writer.writerow([r["idx"], r["sweep"], workload["network"], workload["mode"],
+                                     *[shown.get(a) for a in axes], r["status"], r["how"], r["elapsed_s"],
+                                     *values, (r["error"] or "").split("\n")[0], r["hash"]])
+
+        return write_atomically(path, write)
 
 
 def is_store(path: str | Path) -> bool:
