@@ -15,8 +15,14 @@ __all__ = ["load_network", "run", "execute", "recost", "resolve_chip"]
 
 
 def load_network(spec: str, dt: float = 1e-4) -> Network:
-    """A Network from a NIR file path or a zoo name."""
+    """A Network from a NIR file path or a zoo name; ``dt`` (seconds) discretises a NIR file's neurons.
+
+    ``dt`` is checked even for a zoo name, whose graph does not need it, so a bad ``--dt`` never passes silently.
+    """
+    from archsim.graph.nir_io import check_dt
     from workloads import zoo
+
+    check_dt(dt)
 
     if spec in zoo.names():
         return zoo.load(spec)

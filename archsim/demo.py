@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from archsim import result as result_mod
+from archsim.errors import UserError
 from archsim.runner import CHIPS_DIR, execute
 
 WORKLOAD = "mlp-digits"
@@ -23,7 +24,8 @@ def run_demo(out_dir: str | Path = "reports", log: Callable[[str], None] = print
     from workloads import zoo
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out: {out_dir} is a file (allowed: a folder, created when missing)")
     written: dict[str, Path] = {}
     start = time.perf_counter()
 

@@ -1,24 +1,25 @@
 """``archsim run``: simulate a network on a chip and print it side by side with the GPU."""
 from __future__ import annotations
 
-import json
 import sys
 import time
 
 import numpy as np
 
 from archsim import result as result_mod
+from archsim.atomic import write_atomically
 from archsim.errors import UserError
 from archsim.runner import DEFAULT_GPU, execute
 from archsim.units import format_quantity
 
 
 def main(args) -> int:
+    """Run, then save the outputs and the result where asked, and print the table or the JSON."""
     mapping = None
     if args.mapping:
-        from archsim.mapping import load_mapping
+        from archsim.mapping import Mapping
 
-        mapping = load_mapping(args.mapping)
+        mapping = Mapping.load(args.mapping)
     outcome = execute(args.network, args.chip, mode=args.mode, steps=args.steps, batch=args.batch,
                       engine=args.engine, precision=args.precision, gpu=args.gpu or DEFAULT_GPU,
                       seed=args.seed, input_path=args.input, mapping=mapping, dt=args.dt, iso_node=args.iso_node,
@@ -28,7 +29,7 @@ def main(args) -> int:
     if args.out:
         result_mod.write(outcome.result, args.out)
     if args.json:
-        print(json.dumps(outcome.result, indent=1, sort_keys=True, default=result_mod._jsonable))
+        print(result_mod.to_json(outcome.result))
     elif not args.quiet:
         print(render(outcome.result))
         if args.out:
@@ -52,7 +53,13 @@ def _save_outputs(path: str, outcome, input_path: str | None) -> None:
         input_shape = network.inputs[next(iter(network.inputs))]
         if np.load(input_path, mmap_mode="r").ndim == 1 + len(input_shape):
             outputs = outputs[:, 0]
-    np.save(path, outputs)
+    target = path if path.endswith(".npy") else path + ".npy"   # where np.save(path) would write
+    write_atomically(target, lambda tmp: _save_npy(tmp, outputs))
+
+
+def _save_npy(path, array: np.ndarray) -> None:
+    with open(path, "wb") as f:
+        np.save(f, array)
 
 
 def render(result: dict) -> str:

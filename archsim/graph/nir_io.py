@@ -72,7 +72,7 @@ def read_network(path: str | Path, dt: float = 1e-4) -> Network:
     import nir
 
     path = Path(path)
-    _check_dt(dt)
+    check_dt(dt)
     if not path.exists():
         raise UserError(f"{path}: no such file (expected a NIR graph written by nir.write)")
     if not h5py.is_hdf5(path):
@@ -134,7 +134,7 @@ def write_network(network: Network, path: str | Path) -> None:
 # ----------------------------------------------------------------------------------------------
 def from_nir_graph(graph, dt: float = 1e-4, name: str = "network", source: str | None = None) -> Network:
     """Build a Network from a ``nir.NIRGraph`` (see the module docstring for the rules)."""
-    _check_dt(dt)
+    check_dt(dt)
     where = source or name
     nodes, edges = _inline(graph, "")
     preds: dict[str, list[str]] = {n: [] for n in nodes}
@@ -227,7 +227,8 @@ def _through_pass_throughs(node: str, nodes: dict, preds: dict) -> str | None:
     return None
 
 
-def _check_dt(dt) -> None:
+def check_dt(dt) -> None:
+    """Refuse a time step that is not a finite number of seconds > 0 (``--dt``)."""
     if not (isinstance(dt, (int, float, np.floating)) and np.isfinite(dt) and dt > 0):
         raise UserError(f"--dt: {dt} is not allowed (allowed: a time step > 0 in seconds, e.g. 1e-4)")
 
@@ -563,7 +564,7 @@ def to_nir_graph(network: Network):
     import nir
 
     dt = float(network.metadata.get("dt", 1e-4))
-    _check_dt(dt)
+    check_dt(dt)
     nodes: dict = {}
     edges: list = []
     for name, shape in network.inputs.items():

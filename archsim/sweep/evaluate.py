@@ -30,6 +30,7 @@ def default_run(network_spec, chip, **options) -> dict:
 
 
 def default_recost(result: dict, chip) -> dict:
+    """The real re-cost (:func:`archsim.runner.recost`): a stored result's Trace costed with ``chip``."""
     from archsim.runner import recost
 
     return recost(result, chip)
@@ -55,9 +56,9 @@ def simulate_point(point_hash: str, base_chip: Chip, overrides: dict, workload: 
         chip = base_chip.with_overrides(overrides)
         options = run_options(workload, run)
         if options["mapping"] is not None:
-            from archsim.mapping import load_mapping
+            from archsim.mapping import Mapping
 
-            options["mapping"] = load_mapping(options["mapping"])
+            options["mapping"] = Mapping.load(options["mapping"])
         return run_fn(workload["network"], chip, **options)
 
     return _timed(point_hash, "simulated", None, work)
