@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
 from archsim.noc import NocConfig, Packets, simulate
+
+RESULTS = Path(__file__).resolve().parent / "results"
+LINES: list[str] = []
 
 
 def random_traffic(config: NocConfig, n_flits: int, flits_per_packet: int, fanout: int,
@@ -33,9 +37,12 @@ def report(name: str, packets: Packets, config: NocConfig, engine: str = "fast")
     wall_start, cpu_start = time.perf_counter(), time.process_time()
     stats = simulate(packets, config, engine)
     wall_s, cpu_s = time.perf_counter() - wall_start, time.process_time() - cpu_start
+    cpu_s = max(cpu_s, 1e-6)
     print(f"{name:44s} {engine:9s} flits {packets.total_flits:>9,d}  flit-hops {stats.flit_hops:>10,d}  "
           f"finish {stats.finish_cycle:>7,d} cyc  wall {wall_s:6.2f} s  cpu {cpu_s:6.2f} s  "
           f"{packets.total_flits / cpu_s:>10,.0f} flits/s  {stats.flit_hops / cpu_s:>11,.0f} flit-hops/s")
+    LINES.append(f"| {name} | {engine} | {packets.total_flits:,} | {stats.flit_hops:,} | {stats.finish_cycle:,} | "
+                 f"{cpu_s:.2f} | {packets.total_flits / cpu_s:,.0f} | {stats.flit_hops / cpu_s:,.0f} |")
 
 
 def main() -> None:
@@ -44,6 +51,9 @@ def main() -> None:
     parser.add_argument("--reference-flits", type=int, default=2000)
     args = parser.parse_args()
     n_flits = int(args.flits)
+    from machine_note import machine_note
+
+    note = machine_note()
 
     mesh = NocConfig(mesh_x=16, mesh_y=10)
     board = NocConfig(mesh_x=16, mesh_y=10, chips_x=2, chips_y=2)
@@ -62,6 +72,10 @@ def main() -> None:
     small = random_traffic(mesh, args.reference_flits, 4, 2, args.reference_flits // 20, 3)
     for engine in ("reference", "fast"):
         report("16x10 mesh, small case for the speed-up", small, mesh, engine)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "noc.md").write_text(
+        f"# bench_noc\n\n{note}\n\n| traffic | engine | flits | flit-hops | finish cycle | cpu s | flits/s | "
+        "flit-hops/s |\n|---|---|---|---|---|---|---|---|\n" + "\n".join(LINES) + "\n")
 
 
 if __name__ == "__main__":
