@@ -73,7 +73,7 @@ def load_sweep(path: str | Path, *, chip: Chip | None = None) -> SweepSpec:
     path = Path(path).resolve()
     data = read_yaml(path)
     validate(data, "sweep", str(path))
-    base = chip or load_chip(_relative(path, data["chip"]))
+    base = chip or load_chip(_relative(path, data["chip"], must_exist=True))
     axes = {name: _axis_settings(path, name, spec) for name, spec in data["axes"].items()}
     for name, settings in axes.items():
         _check_axis(path, base, name, settings)
@@ -103,9 +103,10 @@ def axis_label(name: str, setting: dict):
 
 
 def _relative(sweep_path: Path, name: str, must_exist: bool = False, key: str = "chip") -> Path:
+    """``name`` resolved against the sweep file's folder; ``must_exist`` makes a missing file a UserError."""
     resolved = (sweep_path.parent / name).resolve()
     if must_exist and not resolved.exists():
-        raise UserError(f"{sweep_path}: {key}: no such file {name!r}")
+        raise UserError(f"{sweep_path}: {key}: no such file {name!r} (allowed: a path relative to the sweep file)")
     return resolved
 
 
