@@ -10,7 +10,7 @@ cycles. Gradients equal the golden quantised BPTT (:mod:`.golden`) bit for bit.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -136,6 +136,167 @@ def _sparsity(stats: dict, train_mode: bool) -> tuple[dict, dict]:
     return fractions, macs
 
 
+@dataclass
+class _Tally:
+    """What one iteration accumulates over its tiles: the fixed context (layers, params, engine) and the
+    actions, DRAM bits, per-layer statistics and cycles, and the gradients."""
+
+    layers: list
+    params: H2LearnParams
+    engine: str
+    train_mode: bool
+    weights_resident: bool
+    actions: dict = field(default_factory=dict)
+    dram_read: int = 0
+    dram_write: int = 0
+    synaptic_ops: int = 0
+    spikes: int = 0
+    loss_sum: float = 0.0
+    stats: dict = field(default_factory=dict)
+    per_layer: dict = field(default_factory=dict)
+    dkernels: list = field(default_factory=list)
+    dbiases: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.index = {layer.name: li for li, layer in enumerate(self.layers)}
+        self.stats = {l.name: {"input_nonzero": 0, "inputs": 0, "du_nonzero": 0, "du_total": 0, "open_below": 0,
+                               "open_total": 0, "macs": 0, "macs_dense": 0} for l in self.layers}
+        self.per_layer = {l.name: {e: 0 for e in ENGINES} for l in self.layers}
+        self.dkernels = [[np.zeros(p.kernel_shape, dtype=np.int64) for p in l.projections] for l in self.layers]
+        self.dbiases = [None if l.bias_q is None else np.zeros(l.bias_q.shape, dtype=np.int64) for l in self.layers]
+
+    def step(self, engine: str, layer, work, read_bits: int, write_bits: int) -> Step:
+        """Book one engine's work on one layer of a tile; the pipeline Step that stands for it."""
+        _merge(self.actions, work.actions)
+        self.dram_read += read_bits
+        self.dram_write += write_bits
+        self.per_layer[layer.name][engine] += work.cycles
+        return Step(layer.name, work.cycles, read_bits + write_bits)
+
+
+def _forward_tile(tally: _Tally, acts: dict, n: int, first_tile: bool) -> tuple[list, list, list]:
+    """FE over every layer of one tile; ``acts`` (network inputs) gains each layer's output.
+    Returns the membranes, the outputs and the FE's pipeline steps."""
+    params, fast = tally.params, tally.engine == "fast"
+    us, ss, steps = [], [], []
+    for layer in tally.layers:
+        lut = engines.fe_uses_lut(layer, params)
+        fe, cur, read = engines.EngineWork(), 0, 0
+        st = tally.stats[layer.name]
+        for p in layer.projections:
+            x = acts[p.source]
+            if fast:
+                part, work = datapath.currents(p, x), engines.fe_work(p, x, lut, params)
+            else:
+                work, part = refstep.fe_reference(p, x, lut, params)
+            cur = cur + part
+            fe.merge(work)
+            st["input_nonzero"] += int(np.count_nonzero(x))
+            st["inputs"] += int(x.size)
+            read += n * p.in_size * p.input_planes
+            if not tally.weights_resident or first_tile:
+                read += int(p.weight_q.size) * params.weight_bits
+        if fast:
+            u, s = datapath.neuron_forward(layer, cur, params)
+            work = engines.EngineWork()
+            engines.fe_neurons(work, layer, n, params)
+        else:
+            work, u, s = refstep.fe_neuron_reference(layer, cur, params)
+        fe.merge(work)
+        us.append(u)
+        ss.append(s)
+        acts[layer.name] = s
+        tally.synaptic_ops += fe.stats["synaptic_ops"]
+        if not layer.relu:
+            tally.spikes += int(s.sum())
+        # membranes (for BPTT) and outputs go to DRAM
+        out_bits = params.activation_bits if layer.relu else 1
+        write = n * layer.out_size * ((params.membrane_bits + out_bits) if tally.train_mode else out_bits)
+        steps.append(tally.step("fe", layer, fe, read, write))
+    return us, ss, steps
+
+
+def _backward_tile(tally: _Tally, acts: dict, us: list, ss: list, labels: np.ndarray, n: int,
+                   first_tile: bool) -> tuple[list, list]:
+    """BE and WUE over the layers of one tile, last layer first; the BE's and the WUE's pipeline steps."""
+    params, layers, fast = tally.params, tally.layers, tally.engine == "fast"
+    gbits, mbits = params.grad_bits, params.membrane_bits
+    d_out = {}
+    d_out[layers[-1].name], loss = fixed.output_gradient(layers[-1], us[-1], ss[-1], labels, params)
+    tally.loss_sum += loss * len(labels)
+    be_steps, wue_steps = [], []
+    for li in range(len(layers) - 1, -1, -1):
+        layer = layers[li]
+        ds = d_out.pop(layer.name, None)
+        du = datapath.membrane_gradient(layer, np.zeros(us[li].shape, dtype=np.int64) if ds is None else ds,
+                                        us[li], ss[li], params)
+        be = engines.be_unit_work(layer, du, params) if fast else refstep.be_unit_reference(layer, du, params)
+        wue = engines.EngineWork()
+        # BE: reads u, s (and ds from the layers above), writes du; per layer source it reads that
+        # source's membrane (the window) and writes its gradient
+        be_read = n * layer.out_size * (mbits + 1) + (n * layer.out_size * gbits if li < len(layers) - 1 else 0)
+        be_write = n * layer.out_size * gbits
+        wue_read = wue_write = 0
+        for pi, p in enumerate(layer.projections):
+            x = acts[p.source]
+            if fast:
+                wue.merge(engines.wue_work(p, du, x, params))
+                tally.dkernels[li][pi] += datapath.weight_gradient(p, du, x)
+            else:
+                work, dk = refstep.wue_reference(p, du, x, params)
+                wue.merge(work)
+                tally.dkernels[li][pi] += dk
+            # WUE: reads du and the projection's input; dW accumulators round-trip through DRAM unless they fit
+            wue_read += n * layer.out_size * gbits + n * p.in_size * p.input_planes
+            acc_bits = int(np.prod(p.kernel_shape)) * params.accumulator_bits
+            if acc_bits > params.gradient_buffer_bits:
+                wue_read += 0 if first_tile else acc_bits
+                wue_write += acc_bits
+            if p.source not in tally.index:
+                continue   # a network input needs no gradient
+            si = tally.index[p.source]
+            open_src = fixed.output_open(layers[si], us[si])
+            if fast:
+                work, sums = engines.be_spatial_work(p, du, open_src, params), datapath.backward_sums(p, du)
+            else:
+                work, sums = refstep.be_spatial_reference(p, du, open_src, params)
+            be.merge(work)
+            part = fixed.spatial_gradient(sums, layer, params, layers[si], open_src).reshape(us[si].shape)
+            d_out[p.source] = fixed.add_gradients(d_out.get(p.source), part, params)
+            be_read += n * p.in_size * mbits
+            be_write += n * p.in_size * gbits
+            if not tally.weights_resident:
+                be_read += int(p.weight_q.size) * params.weight_bits
+        if tally.dbiases[li] is not None:
+            tally.dbiases[li] += du.sum(axis=(0, 1, 3, 4))
+        for key in ("du_nonzero", "du_total", "open_below", "open_total", "macs", "macs_dense"):
+            tally.stats[layer.name][key] += int(be.stats.get(key, 0))
+        be_steps.append(tally.step("be", layer, be, be_read, be_write))
+        wue_steps.append(tally.step("wue", layer, wue, wue_read, wue_write))
+    return be_steps, wue_steps
+
+
+def _update(tally: _Tally, dweights: list, apply_update: bool) -> list:
+    """The WUE's weight update of every layer (its pipeline steps); applied to the layers if asked."""
+    params = tally.params
+    steps = []
+    for layer in tally.layers:
+        count = sum(int(p.weight_q.size) for p in layer.projections)
+        accumulators = sum(bits for bits in (int(np.prod(p.kernel_shape)) * params.accumulator_bits
+                                             for p in layer.projections) if bits > params.gradient_buffer_bits)
+        read = count * params.weight_bits + accumulators
+        steps.append(tally.step("wue", layer, engines.update_work(layer, params), read, count * params.weight_bits))
+    if apply_update:
+        lr_q = int(round(params.learning_rate * 2 ** fixed.LEARNING_RATE_FRAC_BITS))
+        for layer, dws, db in zip(tally.layers, dweights, tally.dbiases):
+            for p, dw in zip(layer.projections, dws):
+                p.weight_q = fixed.updated_weights(p.weight_q, dw, layer, params)
+            if db is not None:
+                layer.bias_q = layer.bias_q - fixed.round_shift(
+                    db * lr_q, params.grad_frac_bits + fixed.LEARNING_RATE_FRAC_BITS - layer.exp)
+    return steps
+
+
 def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | None = None,
                   apply_update: bool = False) -> Iteration:
     """The work behind :func:`simulate`, with gradients; ``layers`` continues from an earlier iteration.
@@ -150,166 +311,38 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
     train_mode = workload.mode == "train"
     steps, batch = workload.steps, workload.batch
     tile_samples = _tile_samples(layers, params, chip, steps, workload.mode)
-    planes = {name: (params.activation_bits if name in valued else 1) for name in x_raw}
-    x_q = {name: fixed.quantize_input(x, planes[name]) for name, x in x_raw.items()}
+    x_q = {name: fixed.quantize_input(x, params.activation_bits if name in valued else 1) for name, x in x_raw.items()}
     labels = None if workload.labels is None else np.asarray(workload.labels, dtype=np.int64)
-    index = {layer.name: li for li, layer in enumerate(layers)}
-
     weight_bits_total = sum(int(p.weight_q.size) for l in layers for p in l.projections) * params.weight_bits
-    weights_resident = weight_bits_total <= params.weight_buffer_bits
-    gbits, mbits, wbits = params.grad_bits, params.membrane_bits, params.weight_bits
-    actions: dict = {}
-    dram_read = dram_write = 0
-    dkernels = [[np.zeros(p.kernel_shape, dtype=np.int64) for p in l.projections] for l in layers]
-    dbiases = [None if l.bias_q is None else np.zeros(l.bias_q.shape, dtype=np.int64) for l in layers]
-    per_layer = {l.name: {e: 0 for e in ENGINES} for l in layers}
-    stats = {l.name: {"input_nonzero": 0, "inputs": 0, "du_nonzero": 0, "du_total": 0, "open_below": 0,
-                      "open_total": 0, "macs": 0, "macs_dense": 0} for l in layers}
-    tiles, loss_sum, synaptic_ops, spikes = [], 0.0, 0, 0
-    outputs = []
+    tally = _Tally(layers, params, engine, train_mode, weights_resident=weight_bits_total <= params.weight_buffer_bits)
 
+    tiles, outputs = [], []
     for b0 in range(0, batch, tile_samples):
         b1 = min(b0 + tile_samples, batch)
-        tb = b1 - b0
-        n = steps * tb
-        tile_steps = {e: [] for e in ENGINES}
-        acts = {name: x[:, b0:b1].reshape((steps, tb) + tuple(workload.network.inputs[name]))
+        acts = {name: x[:, b0:b1].reshape((steps, b1 - b0) + tuple(workload.network.inputs[name]))
                 for name, x in x_q.items()}
-        us, ss = [], []
-        for li, layer in enumerate(layers):
-            lut = engines.fe_uses_lut(layer, params)
-            fe, cur = engines.EngineWork(), 0
-            read = 0
-            st = stats[layer.name]
-            for p in layer.projections:
-                x = acts[p.source]
-                if engine == "fast":
-                    part, work = datapath.currents(p, x), engines.fe_work(p, x, lut, params)
-                else:
-                    work, part = refstep.fe_reference(p, x, lut, params)
-                cur = cur + part
-                fe.merge(work)
-                st["input_nonzero"] += int(np.count_nonzero(x))
-                st["inputs"] += int(x.size)
-                read += n * p.in_size * p.input_planes
-                if not weights_resident or b0 == 0:
-                    read += int(p.weight_q.size) * wbits
-            if engine == "fast":
-                u, s = datapath.neuron_forward(layer, cur, params)
-                work = engines.EngineWork()
-                engines.fe_neurons(work, layer, n, params)
-            else:
-                work, u, s = refstep.fe_neuron_reference(layer, cur, params)
-            fe.merge(work)
-            us.append(u)
-            ss.append(s)
-            acts[layer.name] = s
-            _merge(actions, fe.actions)
-            synaptic_ops += fe.stats["synaptic_ops"]
-            if not layer.relu:
-                spikes += int(s.sum())
-            out_bits = params.activation_bits if layer.relu else 1
-            write = n * layer.out_size * ((mbits + out_bits) if train_mode else out_bits)
-            dram_read, dram_write = dram_read + read, dram_write + write
-            tile_steps["fe"].append(Step(layer.name, fe.cycles, read + write))
-            per_layer[layer.name]["fe"] += fe.cycles
+        n = steps * (b1 - b0)
+        us, ss, fe_steps = _forward_tile(tally, acts, n, first_tile=b0 == 0)
         outputs.append(ss[-1])
-        if not train_mode:
-            tiles.append(tile_steps)
-            continue
+        be_steps, wue_steps = _backward_tile(tally, acts, us, ss, labels[b0:b1], n, b0 == 0) if train_mode \
+            else ([], [])
+        tiles.append({"fe": fe_steps, "be": be_steps, "wue": wue_steps})
 
-        d_out = {}
-        d_out[layers[-1].name], loss = fixed.output_gradient(layers[-1], us[-1], ss[-1], labels[b0:b1], params)
-        loss_sum += loss * tb
-        for li in range(len(layers) - 1, -1, -1):
-            layer = layers[li]
-            ds = d_out.pop(layer.name, None)
-            du = datapath.membrane_gradient(layer, np.zeros(us[li].shape, dtype=np.int64) if ds is None else ds,
-                                            us[li], ss[li], params)
-            be = engines.be_unit_work(layer, du, params) if engine == "fast" else \
-                refstep.be_unit_reference(layer, du, params)
-            wue = engines.EngineWork()
-            # BE: reads u, s (and ds from the layers above), writes du; per layer source it reads that
-            # source's membrane (the window) and writes its dL/d(output)
-            be_read = n * layer.out_size * (mbits + 1) + (n * layer.out_size * gbits if li < len(layers) - 1 else 0)
-            be_write = n * layer.out_size * gbits
-            wue_read = wue_write = 0
-            for pi, p in enumerate(layer.projections):
-                x = acts[p.source]
-                if engine == "fast":
-                    wue.merge(engines.wue_work(p, du, x, params))
-                    dkernels[li][pi] += datapath.weight_gradient(p, du, x)
-                else:
-                    work, dk = refstep.wue_reference(p, du, x, params)
-                    wue.merge(work)
-                    dkernels[li][pi] += dk
-                # WUE: reads du and the projection's input; dW accumulators round-trip through DRAM unless they fit
-                wue_read += n * layer.out_size * gbits + n * p.in_size * p.input_planes
-                acc_bits = int(np.prod(p.kernel_shape)) * params.accumulator_bits
-                if acc_bits > params.gradient_buffer_bits:
-                    wue_read += acc_bits if b0 else 0
-                    wue_write += acc_bits
-                if p.source not in index:
-                    continue
-                si = index[p.source]
-                open_src = fixed.output_open(layers[si], us[si])
-                if engine == "fast":
-                    work, sums = engines.be_spatial_work(p, du, open_src, params), datapath.backward_sums(p, du)
-                else:
-                    work, sums = refstep.be_spatial_reference(p, du, open_src, params)
-                be.merge(work)
-                part = fixed.spatial_gradient(sums, layer, params, layers[si], open_src).reshape(us[si].shape)
-                d_out[p.source] = fixed.add_gradients(d_out.get(p.source), part, params)
-                be_read += n * p.in_size * mbits
-                be_write += n * p.in_size * gbits
-                if not weights_resident:
-                    be_read += int(p.weight_q.size) * wbits
-            if dbiases[li] is not None:
-                dbiases[li] += du.sum(axis=(0, 1, 3, 4))
-            _merge(actions, be.actions)
-            _merge(actions, wue.actions)
-            for key in ("du_nonzero", "du_total", "open_below", "open_total", "macs", "macs_dense"):
-                stats[layer.name][key] += int(be.stats.get(key, 0))
-            dram_read += be_read + wue_read
-            dram_write += be_write + wue_write
-            tile_steps["be"].append(Step(layer.name, be.cycles, be_read + be_write))
-            tile_steps["wue"].append(Step(layer.name, wue.cycles, wue_read + wue_write))
-            per_layer[layer.name]["be"] += be.cycles
-            per_layer[layer.name]["wue"] += wue.cycles
-        tiles.append(tile_steps)
-
-    update_steps = []
-    dweights = [[p.reduce_kernel(dk) for p, dk in zip(layer.projections, dks)] for layer, dks in zip(layers, dkernels)]
-    if train_mode:
-        for layer in layers:
-            work = engines.update_work(layer, params)
-            _merge(actions, work.actions)
-            count = sum(int(p.weight_q.size) for p in layer.projections)
-            acc_bits = sum(int(np.prod(p.kernel_shape)) * params.accumulator_bits for p in layer.projections)
-            read = count * wbits + (acc_bits if acc_bits > params.gradient_buffer_bits else 0)
-            write = count * wbits
-            dram_read, dram_write = dram_read + read, dram_write + write
-            update_steps.append(Step(layer.name, work.cycles, read + write))
-            per_layer[layer.name]["wue"] += work.cycles
-        if apply_update:
-            lr_q = int(round(params.learning_rate * 2 ** fixed.LEARNING_RATE_FRAC_BITS))
-            for layer, dws, db in zip(layers, dweights, dbiases):
-                for p, dw in zip(layer.projections, dws):
-                    p.weight_q = fixed.updated_weights(p.weight_q, dw, layer, params)
-                if db is not None:
-                    layer.bias_q = layer.bias_q - fixed.round_shift(
-                        db * lr_q, params.grad_frac_bits + fixed.LEARNING_RATE_FRAC_BITS - layer.exp)
+    dweights = [[p.reduce_kernel(dk) for p, dk in zip(layer.projections, dks)]
+                for layer, dks in zip(layers, tally.dkernels)]
+    update_steps = _update(tally, dweights, apply_update) if train_mode else []
 
     sched = run_pipeline(tiles, update_steps, params.pipeline, params.tiles_in_flight, params.dram_bits_per_cycle)
+    actions = tally.actions
     actions.setdefault("dram", {})
-    actions["dram"]["read"] = engines.ceil_div(dram_read, params.dram_width_bits)
-    actions["dram"]["write"] = engines.ceil_div(dram_write, params.dram_width_bits)
+    actions["dram"]["read"] = engines.ceil_div(tally.dram_read, params.dram_width_bits)
+    actions["dram"]["write"] = engines.ceil_div(tally.dram_write, params.dram_width_bits)
     actions["control"] = {"cycle": sched.cycles}
     cycles = max(sched.cycles, 1)
-    fractions, backward_macs = _sparsity(stats, train_mode)
+    fractions, backward_macs = _sparsity(tally.stats, train_mode)
     details = {
-        "loss": loss_sum / batch if train_mode else None,
-        "weights_resident": weights_resident,
+        "loss": tally.loss_sum / batch if train_mode else None,
+        "weights_resident": tally.weights_resident,
         "tile_samples": tile_samples,
         "sparsity": fractions,
         "backward_macs": backward_macs,
@@ -317,14 +350,15 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
         "dram_utilisation": sched.dram_busy_cycles / cycles,
         "stall_cycles": {e: {"dram": sched.stall_cycles[e], "queue": sched.queue_stall_cycles[e]} for e in ENGINES},
         "timeline": sched.timeline,
-        "dram_bytes": {"read": dram_read // 8, "write": dram_write // 8},
+        "dram_bytes": {"read": tally.dram_read // 8, "write": tally.dram_write // 8},
     }
     trace = Trace(
         chip=chip.name, family="h2learn", workload=workload.name, mode=workload.mode, engine=engine,
         steps=steps, batch=batch, cycles=sched.cycles, clock_hz=params.clock_hz, actions=actions,
-        synaptic_ops=int(synaptic_ops), spikes=int(spikes),
-        cycles_breakdown={"engine": dict(sched.busy_cycles), "dram_busy": sched.dram_busy_cycles, "layer": per_layer},
+        synaptic_ops=int(tally.synaptic_ops), spikes=int(tally.spikes),
+        cycles_breakdown={"engine": dict(sched.busy_cycles), "dram_busy": sched.dram_busy_cycles,
+                          "layer": tally.per_layer},
         details=details,
         outputs=np.concatenate(outputs, axis=1).reshape((steps, batch) + tuple(workload.network.layers[-1].shape)),
     )
-    return Iteration(trace, [dw for per_layer in dweights for dw in per_layer], dbiases, details["loss"], layers)
+    return Iteration(trace, [dw for per_layer in dweights for dw in per_layer], tally.dbiases, details["loss"], layers)
