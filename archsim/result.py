@@ -18,6 +18,9 @@ REQUIRED_KEYS = (
     "throughput_samples_per_s", "energy_pj", "energy_breakdown_pj", "static_energy_pj", "area_mm2",
     "area_breakdown_mm2", "synaptic_ops", "spikes",
 )
+# Keys that hold one number where present (reports compute with them); null where a run has no such figure.
+NUMERIC_KEYS = ("steps", "batch", "cycles", "latency_s", "throughput_samples_per_s", "energy_pj",
+                "static_energy_pj", "area_mm2", "synaptic_ops", "spikes")
 
 
 def build(trace, cost, gpu=None) -> dict:
@@ -86,6 +89,13 @@ def read(path: str | Path) -> dict:
                         f"schema {SCHEMA})")
     if data.get("schema") != SCHEMA:
         raise UserError(f"{path}: schema: {data.get('schema')!r} is not allowed (allowed: {SCHEMA})")
+    if not isinstance(data.get("workload"), str) or not isinstance(data.get("chip"), (str, type(None))):
+        raise UserError(f"{path}: workload, chip: {data.get('workload')!r}, {data.get('chip')!r} are not allowed "
+                        "(allowed: names, chip null for a functional run; a RESULT.json written by 'archsim run')")
+    for key in NUMERIC_KEYS:
+        value = data.get(key)
+        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+            raise UserError(f"{path}: {key}: {value!r} is not allowed (allowed: a number, or null)")
     return data
 
 

@@ -71,6 +71,9 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
         raise UserError("--chip: required unless --precision float (a functional run)")
     if chip is not None:
         chip = resolve_chip(chip)
+        if mode == "train" and chip.family == "manycore":
+            raise UserError(f"--mode: train is not allowed on {chip.name} (a many-core chip runs inference only; "
+                            "allowed: infer, or train on an h2learn chip or a GPU)")
         if precision == "float" and chip.family != "gpu":
             raise UserError(f"--precision float: {chip.family} chips compute in their own integer precision "
                             "(allowed with a chip: chip; leave out --chip for a float functional run)")

@@ -34,9 +34,18 @@ def test_run_with_a_saved_mapping_writes_result_and_outputs(tmp_path, capsys):
     (["report", "{tmp}/list.json"], "list.json"),
     (["report", "{tmp}/other.db"], "other.db"),
     (["demo", "--out", "{tmp}/list.json"], "list.json"),
+    (["run", "mlp-digits", "--chip", "tianjic", "--input", "{tmp}/nan.npy", "--quiet"], "nan.npy"),
+    (["run", "mlp-digits", "--chip", "tianjic", "--mode", "train", "--quiet"], "--mode"),
+    (["report", "{tmp}/functional.json"], "functional.json"),
+    (["report", "{tmp}/text_energy.json"], "energy_pj"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, named):
     (tmp_path / "list.json").write_text("[1, 2]\n")
+    np.save(tmp_path / "nan.npy", np.full((4, 64), np.nan))
+    result_mod.write({"schema": result_mod.SCHEMA, "chip": None, "workload": "w", "family": "functional"},
+                     tmp_path / "functional.json")
+    result_mod.write({"schema": result_mod.SCHEMA, "chip": "c", "workload": "w", "energy_pj": "12"},
+                     tmp_path / "text_energy.json")
     with sqlite3.connect(tmp_path / "other.db") as db:
         db.execute("CREATE TABLE t (x)")
     argv = [a.format(tmp=tmp_path) for a in argv]

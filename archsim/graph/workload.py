@@ -84,6 +84,11 @@ def load_inputs(path: str | Path, network: Network, steps: int | None = None) ->
         raise UserError(f"{path}: shape {tuple(x.shape)} does not fit input {name} (allowed: {expected})")
     if not np.issubdtype(x.dtype, np.number) and x.dtype != bool:
         raise UserError(f"{path}: dtype {x.dtype} (allowed: numbers or booleans)")
+    if np.iscomplexobj(x):
+        raise UserError(f"{path}: dtype {x.dtype} (allowed: real numbers or booleans)")
+    if not np.isfinite(x).all():
+        raise UserError(f"{path}: {int(np.size(x) - np.isfinite(x).sum())} values are NaN or infinite "
+                        "(allowed: finite numbers)")
     if steps is not None:
         if steps > x.shape[0]:
             raise UserError(f"--steps: {steps} exceeds the {x.shape[0]} steps in {path} (allowed: 1..{x.shape[0]})")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from archsim import result as result_mod
 from archsim.atomic import write_text_atomically
+from archsim.errors import UserError
 from archsim.report import figures as single_figures
 from archsim.report import sweep_figures
 from archsim.report.page import Page, Section, Table, render_html, render_markdown
@@ -25,7 +26,11 @@ def write_report(source: str | Path, out_dir: str | Path) -> Path:
         with ResultStore(source, create=False) as store:
             page = store_page(store.rows(), store.meta("sweep", {}), out_dir / "figures", source.name)
     else:
-        page = result_page(result_mod.read(source), out_dir / "figures")
+        result = result_mod.read(source)
+        if result.get("latency_s") is None:
+            raise UserError(f"{source}: latency_s: a {result.get('family', 'functional')} run has no timing or cost "
+                            "to report (allowed: a result of a run on a chip or a GPU)")
+        page = result_page(result, out_dir / "figures")
     write_text_atomically(out_dir / "summary.md", render_markdown(page))
     return write_text_atomically(out_dir / "index.html", render_html(page))
 
