@@ -11,7 +11,7 @@ from archsim.cost.estimators import COMMON_ATTRS
 @pytest.mark.parametrize("node", sorted(tech_tables.NODES))
 def test_shipped_tables_are_generated_and_valid(node):
     path = tech_tables.TECH_DIR / f"{node}nm.yaml"
-    assert path.read_text() == tech_tables.render(node), f"regenerate: python -m archsim.cost.tech_tables"
+    assert path.read_text() == tech_tables.render(node), "regenerate: python -m archsim.cost.tech_tables"
     data = read_yaml(path)
     validate(data, "technology", str(path))
     for name, entry in data["entries"].items():

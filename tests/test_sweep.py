@@ -354,24 +354,13 @@ REAL_NODES = "{set: [{technology.node_nm: 28, technology.voltage_v: 0.9, technol
              "{technology.node_nm: 12, technology.voltage_v: 0.8, technology.table: tech/12nm.yaml}]}"
 
 
-def real_runner_chip() -> Path:
-    """chips/tianjic.yaml, or a skip naming what the real evaluator still lacks."""
-    pytest.importorskip("archsim.runner", reason="archsim.runner (the real point evaluator) cannot be imported")
-    pytest.importorskip("workloads.zoo", reason="workloads.zoo (mlp-digits) cannot be imported")
-    try:
-        from archsim.models.manycore import simulate  # noqa: F401
-    except ImportError as exc:
-        pytest.skip(f"the many-core model cannot be imported yet ({exc})")
-    chip = Path(__file__).parents[1] / "chips" / "tianjic.yaml"
-    if not chip.exists():
-        pytest.skip("chips/tianjic.yaml is not there")
-    return chip
+TIANJIC = Path(__file__).parents[1] / "chips" / "tianjic.yaml"   # the real point evaluator's chip
 
 
 def test_cli_sweep_runs_and_refuses_to_overwrite(tmp_path):
     from archsim.cli import main
 
-    chip = real_runner_chip()
+    chip = TIANJIC
     sweep = tmp_path / "s.yaml"
     sweep.write_text(f"chip: {chip}\nworkloads: [{{network: mlp-digits, batch: 1, steps: 2}}]\n"
                      f"axes: {{node: {REAL_NODES}}}\n")
@@ -384,7 +373,7 @@ def test_real_runner_recost_equals_simulation(tmp_path):
     from archsim import runner
     from archsim.config import load_chip
 
-    chip_path = real_runner_chip()
+    chip_path = TIANJIC
     base = load_chip(chip_path)
     sweep = tmp_path / "s.yaml"
     sweep.write_text(f"chip: {chip_path}\nworkloads: [{{network: mlp-digits, batch: 1, steps: 2}}]\n"

@@ -8,7 +8,7 @@ import pytest
 
 from archsim.cli import main as cli_main
 from archsim.graph.functional import simulate
-from archsim.graph.quantize import Precision, quantize
+from archsim.graph.quantize import Precision
 from archsim.graph.workload import synthetic_inputs
 from workloads import zoo
 
