@@ -81,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv``, run the verb's ``archsim.commands.<verb>.main``; a UserError is one stderr line and exit code 2."""
     args = _parser().parse_args(argv)
     try:
         command = importlib.import_module(f"archsim.commands.{args.verb}")

@@ -163,6 +163,7 @@ def cache_dir() -> Path:
 
 
 def cache_path(name: str, seed: int = 0) -> Path:
+    """Where the trained graph of ``name`` (seed ``seed``) is cached."""
     return cache_dir() / f"{name}-seed{seed}.nir"
 
 

@@ -5,6 +5,7 @@ from archsim.demo import run_demo
 
 
 def main(args) -> int:
+    """Run the demo into ``--out`` and list the files it wrote."""
     log = (lambda line: None) if args.quiet else print
     written = run_demo(args.out, log=log, progress=not args.quiet)
     print("reports written:")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 
 def main(args) -> int:
+    """Print the network's layers, sizes and recorded spike rates."""
     from archsim.api import load_network
     from archsim.graph.describe import format_summary, summary
 

@@ -8,6 +8,7 @@ from archsim.report import write_report
 
 
 def main(args) -> int:
+    """Write the report of a RESULT.json or a STORE.db and print where."""
     if not Path(args.source).is_file():
         raise UserError(f"{args.source}: no such file (give a RESULT.json from 'archsim run' or a STORE.db from 'archsim sweep')")
     index = write_report(args.source, args.out)

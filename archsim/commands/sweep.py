@@ -12,6 +12,7 @@ from archsim.sweep import ResultStore, analyse, expand_points, format_summary, l
 
 
 def main(args) -> int:
+    """Run (or resume) a sweep into its store, print the summary and write the CSV beside it."""
     spec = load_sweep(args.sweep)
     store_path = Path(args.store) if args.store else spec.path.with_suffix(".db")
     with ResultStore(store_path) as store:

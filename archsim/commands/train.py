@@ -8,6 +8,7 @@ from workloads.export import stats_path
 
 
 def main(args) -> int:
+    """Train a zoo workload (or export its untrained shape) to NET.nir and NET.stats.json."""
     out = Path(args.out or f"{args.workload}.nir")
     network, stats = zoo.train(args.workload, epochs=args.epochs, seed=args.seed, out=out, log=print)
     layers = ", ".join(f"{layer.name} {'x'.join(map(str, layer.shape))}" for layer in network.layers)

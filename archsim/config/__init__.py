@@ -42,6 +42,7 @@ def read_yaml(path: str | Path) -> dict:
 
 @lru_cache(maxsize=None)
 def schema(name: str) -> dict:
+    """The JSON schema ``archsim/config/schemas/<name>.yaml`` as a dict."""
     return yaml.safe_load((SCHEMA_DIR / f"{name}.yaml").read_text())
 
 

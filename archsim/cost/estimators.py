@@ -41,6 +41,8 @@ from archsim.errors import UserError
 
 @dataclass(frozen=True)
 class Estimate:
+    """A figure (pJ, mm^2 or mW) and where it comes from (the table entries used, with their sources)."""
+
     value: float
     source: str
 
@@ -55,6 +57,7 @@ class Attr:
 
 
 def optional(kind, default) -> Attr:
+    """An attribute that may be left out; ``default`` is used then."""
     return Attr(kind, default, required=False)
 
 
@@ -75,15 +78,19 @@ class Estimator:
         self.tech = tech
 
     def action_names(self) -> tuple[str, ...]:
+        """The actions this component can be charged for (the Trace's action names)."""
         return self.actions
 
     def energy_pj(self, action: str) -> Estimate:
+        """Energy of one ``action`` of one instance, in pJ at the chip's voltage."""
         raise NotImplementedError
 
     def area_mm2(self) -> Estimate:
+        """Area of one instance, in mm^2."""
         raise NotImplementedError
 
     def leakage_mw(self) -> Estimate:
+        """Leakage power of one instance, in mW at the chip's voltage."""
         raise NotImplementedError
 
     # helpers shared by the classes
@@ -262,10 +269,14 @@ class _Arithmetic(Estimator):
 
 
 class Adder(_Arithmetic):
+    """An adder of ``width_bits`` (``number``: int or fp): energy and area from the table's add entries."""
+
     component_class, actions, op = "adder", ("add",), "add"
 
 
 class Multiplier(_Arithmetic):
+    """A multiplier of ``width_bits`` (``number``: int or fp): energy and area from the table's mult entries."""
+
     component_class, actions, op = "multiplier", ("multiply",), "mult"
 
 

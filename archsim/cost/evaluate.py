@@ -37,6 +37,7 @@ class Cost:
     technology: str = ""
 
     def to_dict(self) -> dict:
+        """The cost as plain dicts (for JSON)."""
         return asdict(self)
 
 

@@ -15,6 +15,8 @@ from archsim.cost.technology import load_technology
 
 @dataclass
 class EnergyRow:
+    """One line of the energy table: pJ per action of one component instance, with its source."""
+
     component: str
     component_class: str
     action: str
@@ -24,6 +26,8 @@ class EnergyRow:
 
 @dataclass
 class AreaRow:
+    """One line of the area table: one component's area and leakage, each and in total, with sources."""
+
     component: str
     component_class: str
     count: int

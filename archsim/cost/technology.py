@@ -36,6 +36,8 @@ TECH_DIR = CHIPS_DIR / "tech"
 
 @dataclass(frozen=True)
 class Entry:
+    """One table value and its source (a paper, a model, or 'assumption')."""
+
     value: float
     source: str
 
@@ -61,6 +63,7 @@ class Technology:
         return self.voltage_v / self.nominal_voltage_v
 
     def entry(self, name: str) -> Entry:
+        """The entry ``name``; a UserError naming the table when it is missing."""
         try:
             return self.entries[name]
         except KeyError:
@@ -86,6 +89,7 @@ class Technology:
         return "; ".join(f"{n}={self.entries[n].value:.6g} ({self.entries[n].source})" for n in dict.fromkeys(names))
 
     def describe(self) -> str:
+        """'path (node, voltage of nominal)' for a result's sources."""
         return f"{self.path} ({self.node_nm:g} nm, {self.voltage_v:g} V of nominal {self.nominal_voltage_v:g} V)"
 
 

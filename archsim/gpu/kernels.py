@@ -81,6 +81,7 @@ class Kernel:
 
     @property
     def bytes(self) -> int:
+        """Bytes moved to and from memory (read + written)."""
         return self.bytes_read + self.bytes_written
 
     @property
@@ -185,6 +186,7 @@ def op_input_shapes(network: nw.Network, projection: nw.Projection) -> list[tupl
 # Whole workload
 # ----------------------------------------------------------------------------------------------
 def forward_step(network: nw.Network, batch: int, e: int, step: int, training: bool) -> list[Kernel]:
+    """The kernels of one forward time step over every layer (``e`` bytes per element)."""
     kernels = []
     for layer in network.layers:
         for proj in layer.projections:
@@ -222,6 +224,7 @@ def gradient_consumers(network: nw.Network, steps: int) -> dict[tuple[str, int],
 
 
 def backward_step(network: nw.Network, batch: int, e: int, step: int, steps: int, consumers: dict) -> list[Kernel]:
+    """The kernels of one BPTT backward time step, last layer first (``consumers`` counts the gradient inputs of each layer and step)."""
     kernels = []
     last = step == steps - 1
     for layer in reversed(network.layers):
@@ -263,6 +266,7 @@ def loss_kernels(network: nw.Network, batch: int, e: int, steps: int) -> tuple[l
 
 
 def optimizer_kernels(network: nw.Network) -> list[Kernel]:
+    """One Adam update kernel per parameter tensor, once per training iteration."""
     kernels = []
     for layer in network.layers:
         for proj in layer.projections:

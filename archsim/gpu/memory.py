@@ -23,18 +23,23 @@ SAVED_FOR_SURROGATE = (nw.LIF, nw.CubaLIF, nw.Threshold)
 
 @dataclass(frozen=True)
 class MemoryFootprint:
+    """Device memory one run needs, by component, against the GPU's capacity."""
+
     components_bytes: dict   # parameters, gradients, optimizer_state, inputs, activations, state, framework
     capacity_bytes: float
 
     @property
     def total_bytes(self) -> float:
+        """Bytes of every component together."""
         return float(sum(self.components_bytes.values()))
 
     @property
     def fits(self) -> bool:
+        """Whether the run fits in the GPU's memory."""
         return self.total_bytes <= self.capacity_bytes
 
     def message(self, batch: int) -> str:
+        """One line: what a batch of ``batch`` needs, by component, and whether it fits (GiB)."""
         verdict = "fits in" if self.fits else "does not fit in"
         parts = ", ".join(f"{k} {v / 2**30:.2f}" for k, v in self.components_bytes.items() if v)
         return (f"batch {batch} needs {self.total_bytes / 2**30:.2f} GiB ({parts}) and {verdict} "
@@ -42,6 +47,7 @@ class MemoryFootprint:
 
 
 def parameter_count(network: nw.Network) -> int:
+    """Weights and biases of every op of the network."""
     return sum(size for layer in network.layers for proj in layer.projections for op in proj.ops
                for size in parameter_sizes(op))
 
@@ -79,6 +85,7 @@ def live_elements_per_step(network: nw.Network) -> int:
 
 
 def footprint(workload: Workload, element_bytes: int, capacity_bytes: float, framework_bytes: float) -> MemoryFootprint:
+    """The memory ``workload`` needs on a GPU with ``capacity_bytes`` (inference or training)."""
     network, batch, steps = workload.network, workload.batch, workload.steps
     params = parameter_count(network)
     training = workload.mode == "train"

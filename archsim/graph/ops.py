@@ -25,6 +25,7 @@ def apply_ops(ops, x: np.ndarray) -> np.ndarray:
 
 
 def apply_op(op, x: np.ndarray) -> np.ndarray:
+    """Apply one linear op to a batch ``x`` of shape ``(B, *input_shape)`` in float semantics."""
     if isinstance(op, Dense):
         return dense(x, op.weight, op.bias)
     if isinstance(op, Conv2d):

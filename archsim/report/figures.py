@@ -29,6 +29,7 @@ def save(fig: Figure, folder: Path, stem: str) -> None:
 
 
 def vs_gpu(result: dict):
+    """Bars of the chip against the GPU: latency, throughput, energy and area."""
     gpu = result.get("gpu")
     if not gpu:
         return "No GPU comparison in this result (run with --gpu)."
@@ -54,6 +55,7 @@ def vs_gpu(result: dict):
 
 
 def energy_breakdown(result: dict):
+    """Stacked bars of energy per component, split by action."""
     breakdown = result.get("energy_breakdown_pj") or {}
     if not breakdown:
         return "The result has no energy breakdown."
@@ -79,6 +81,7 @@ def energy_breakdown(result: dict):
 
 
 def area_breakdown(result: dict):
+    """Horizontal bars of area per component."""
     breakdown = result.get("area_breakdown_mm2") or {}
     if not breakdown:
         return "The result has no area breakdown."
@@ -93,6 +96,7 @@ def area_breakdown(result: dict):
 
 
 def per_layer(result: dict):
+    """Cycles (and energy where recorded) per layer."""
     trace = result.get("trace") or {}
     cycles = _numbers(trace.get("cycles_breakdown", {}).get("per_layer"))
     layers = trace.get("details", {}).get("layers")
@@ -123,6 +127,7 @@ def per_layer(result: dict):
 
 
 def core_utilisation(result: dict):
+    """Heat map of each core's busy fraction on the mesh."""
     details = (result.get("trace") or {}).get("details", {})
     grid = _grid(details.get("core_utilisation"), details.get("mesh"))
     if grid is None:
@@ -131,6 +136,7 @@ def core_utilisation(result: dict):
 
 
 def noc_link_load(result: dict):
+    """Heat map of the flits on the links leaving each router."""
     noc = (result.get("trace") or {}).get("noc", {})
     grid = _grid(noc.get("link_flits_grid"), None)
     if grid is None:
@@ -141,6 +147,7 @@ def noc_link_load(result: dict):
 
 
 def engine_timeline(result: dict):
+    """Gantt chart of the engines' busy spans (H2Learn pipeline)."""
     details = (result.get("trace") or {}).get("details", {})
     timeline = details.get("timeline")
     if not timeline:
@@ -167,6 +174,7 @@ def _span(item) -> tuple[str, float, float]:
 
 
 def pipeline_utilisation(result: dict):
+    """Bars of each engine's busy fraction."""
     details = (result.get("trace") or {}).get("details", {})
     util = _numbers(details.get("engine_utilisation") or details.get("utilisation"))
     if not util:
@@ -182,6 +190,7 @@ def pipeline_utilisation(result: dict):
 
 
 def sparsity(result: dict):
+    """Bars of each layer's sparsity fractions, one bar per kind the trace records."""
     raw = (result.get("trace") or {}).get("details", {}).get("sparsity")
     data = {}
     for layer, value in (raw.items() if isinstance(raw, dict) else ()):

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Table:
+    """A table: header, rows (a cell is a value, or (shown, sort key)), and whether it sorts by a click."""
+
     header: list[str]
     rows: list[list]
     sortable: bool = False
@@ -63,6 +65,7 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
 
 
 def render_html(page: Page) -> str:
+    """The page as one self-contained HTML file (inline CSS and the sorting script; figures as relative paths)."""
     esc = html.escape
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{esc(page.title)}</title>",
            f"<style>{_CSS}</style></head><body>", f"<h1>{esc(page.title)}</h1>",
@@ -96,6 +99,7 @@ def _html_table(table: Table) -> str:
 
 
 def render_markdown(page: Page) -> str:
+    """The page as Markdown (tables as pipe tables, figures as image links)."""
     out = [f"# {page.title}", "", f"**{page.headline}**", ""]
     for section in page.sections:
         out += [f"## {section.title}", ""]

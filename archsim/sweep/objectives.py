@@ -64,6 +64,8 @@ METRICS: dict[str, Metric] = {
 
 @dataclass(frozen=True)
 class Objective:
+    """A metric to minimise or maximise."""
+
     name: str
     goal: str  # "min" or "max"
 
@@ -95,6 +97,7 @@ class Constraint:
 
 
 def metric_value(result: dict, name: str) -> float | None:
+    """The metric ``name`` of a result as a float, or None when the result lacks it."""
     value = METRICS[name].read(result)
     return None if value is None else float(value)
 

@@ -110,6 +110,7 @@ def canonical_json(value) -> str:
 
 
 def digest(value) -> str:
+    """sha256 of the canonical JSON of ``value``: the key a store row is found by."""
     return hashlib.sha256(canonical_json(value).encode()).hexdigest()
 
 

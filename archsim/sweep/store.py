@@ -85,6 +85,7 @@ class ResultStore:
             raise UserError(f"{self.path}: not a result store: {exc} ({allowed})") from None
 
     def close(self) -> None:
+        """Close the database."""
         self._db.close()
 
     def __enter__(self):
@@ -103,6 +104,7 @@ class ResultStore:
 
     # --- writing ---------------------------------------------------------------------------------
     def set_meta(self, key: str, value) -> None:
+        """Store ``value`` (JSON) under ``key`` in the meta table."""
         self._write("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value, sort_keys=True)))
 
     def register(self, sweep: str, points) -> None:
@@ -121,10 +123,12 @@ class ResultStore:
 
     # --- reading ---------------------------------------------------------------------------------
     def meta(self, key: str, default=None):
+        """The meta value stored under ``key``, or ``default``."""
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row["value"]) if row else default
 
     def statuses(self) -> dict[str, str]:
+        """Status of every stored point: hash -> pending | ok | failed."""
         return {r["hash"]: r["status"] for r in self._db.execute("SELECT hash, status FROM points")}
 
     def simulated_result(self, sim_hash: str) -> tuple[str, str] | None:

@@ -48,6 +48,7 @@ def analyse(rows: list[dict], sweep: dict) -> Analysis:
 
 
 def point_label(row: dict, axes: list[str]) -> str:
+    """'network, axis=value, ...': how a point is named in tables and figures."""
     values = row["config"]["axes"]
     network = row["config"]["workload"]["network"].rsplit("/", 1)[-1]
     return ", ".join([network] + [f"{a}={values[a]}" for a in axes if a in values])
