@@ -188,3 +188,14 @@ def test_report_survives_odd_trace_shapes(tmp_path, make):
     result_mod.write(result, tmp_path / "r.json")
     write_report(tmp_path / "r.json", tmp_path / "out")
     check_report(tmp_path / "out")
+
+
+def test_same_result_gives_the_same_report_bytes(tmp_path):
+    path = tmp_path / "r.json"
+    result_mod.write(manycore_result(), path)
+    first, second = write_report(path, tmp_path / "a").parent, write_report(path, tmp_path / "b").parent
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert any(p.suffix == ".svg" for p in files)
+    assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
+    for name in files:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name

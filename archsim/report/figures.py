@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -23,9 +24,15 @@ from archsim.atomic import write_atomically
 
 
 def save(fig: Figure, folder: Path, stem: str) -> None:
-    """Write ``stem.png`` and ``stem.svg`` under ``folder``, each atomically."""
+    """Write ``stem.png`` and ``stem.svg`` under ``folder``, each atomically.
+
+    The same figure gives the same bytes: no date in the SVG metadata, and a fixed salt for the SVG's
+    element ids (matplotlib otherwise draws them at random).
+    """
     write_atomically(folder / f"{stem}.png", lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
-    write_atomically(folder / f"{stem}.svg", lambda tmp: fig.savefig(tmp, format="svg", bbox_inches="tight"))
+    with matplotlib.rc_context({"svg.hashsalt": "archsim"}):
+        write_atomically(folder / f"{stem}.svg", lambda tmp: fig.savefig(tmp, format="svg", bbox_inches="tight",
+                                                                         metadata={"Date": None}))
 
 
 def vs_gpu(result: dict):
