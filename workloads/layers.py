@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from archsim.graph import network as net
+from archsim.graph.ops import pad2d
 
 Shape = tuple[int, ...]
 
@@ -36,13 +37,6 @@ def _window_slices(i: int, j: int, stride: tuple[int, int], out_hw: tuple[int, i
     """Slices of a padded (N, C, H, W) array that kernel offset (i, j) reads for every output pixel."""
     (sh, sw), (oh, ow) = stride, out_hw
     return (slice(None), slice(None), slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw))
-
-
-def _pad(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
-    ph, pw = padding
-    if ph == 0 and pw == 0:
-        return x
-    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
 
 
 def _unpad(xp: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
@@ -112,7 +106,7 @@ class Conv2d(Op):
         n, c, _, _ = x.shape
         kh, kw = self.params["weight"].shape[2:]
         _, oh, ow = self.output_shape(x.shape[1:])
-        xp = _pad(x, self.padding)
+        xp = pad2d(x, self.padding)
         cols = np.empty((n, oh, ow, c, kh, kw), dtype=x.dtype)
         for i in range(kh):
             for j in range(kw):
@@ -169,7 +163,7 @@ class AvgPool2d(Op):
 
     def forward(self, x: np.ndarray, keep: bool = False) -> np.ndarray:
         _, oh, ow = self.output_shape(x.shape[1:])
-        xp = _pad(x, self.padding)
+        xp = pad2d(x, self.padding)
         y = np.zeros((x.shape[0], x.shape[1], oh, ow))
         for i in range(self.kernel[0]):
             for j in range(self.kernel[1]):

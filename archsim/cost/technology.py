@@ -99,6 +99,8 @@ def _is_signed(name: str) -> bool:
 
 @lru_cache(maxsize=64)
 def _read_table(path: str, mtime_ns: int) -> tuple:
+    """(node_nm, nominal voltage, entries) of a table file; ``mtime_ns`` is only part of the cache key,
+    so an edited table is read again."""
     data = read_yaml(path)
     validate(data, "technology", path)
     entries = {}

@@ -68,7 +68,8 @@ def dense(x: np.ndarray, weight: np.ndarray, bias=None) -> np.ndarray:
     return _add_bias(y, bias, (1, -1))
 
 
-def _pad(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
+def pad2d(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
+    """Zero-pad the last two axes of ``x`` (B, C, H, W) by ``padding = (ph, pw)`` on each side."""
     ph, pw = padding
     if ph == 0 and pw == 0:
         return x
@@ -80,7 +81,7 @@ def _windows(x: np.ndarray, kernel, stride, padding, dilation=(1, 1)) -> np.ndar
     kh, kw = kernel
     dh, dw = dilation
     span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
-    view = sliding_window_view(_pad(x, padding), span, axis=(2, 3))
+    view = sliding_window_view(pad2d(x, padding), span, axis=(2, 3))
     return view[:, :, ::stride[0], ::stride[1], ::dh, ::dw]
 
 
