@@ -215,7 +215,7 @@ def train(name: str, epochs: int | None = None, seed: int = 0, out: str | Path |
     """
     e = entry(name)
     if epochs is not None and epochs < 0:
-        raise UserError(f"--epochs {epochs}: must be >= 0")
+        raise UserError(f"--epochs: {epochs} is not allowed (allowed: >= 0; 0 exports the untrained shape)")
     if epochs and not e.trainable:
         trainable = ", ".join(n for n in names() if ZOO[n].trainable)
         raise UserError(f"{name}: an untrained shape for performance studies, no data to train on "

@@ -150,7 +150,7 @@ def estimate(workload: Workload, gpu_chip=None, iso_node_nm: float | None = None
     memory = footprint(workload, spec.element_bytes, spec.memory_capacity_bytes, spec.framework_memory_bytes)
     message = f"{chip.path}: {memory.message(workload.batch)}"
     if require_fit and not memory.fits:
-        raise UserError(message)
+        raise UserError(f"--batch: {message} (allowed: a smaller batch)")
 
     area_node = float(iso_node_nm) if iso_node_nm is not None else spec.node_nm
     area_mm2 = scale_area_mm2(spec.die_area_mm2, spec.node_nm, area_node) if iso_node_nm is not None else spec.die_area_mm2
