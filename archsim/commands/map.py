@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from archsim.api import load_network, resolve_chip
+from archsim.atomic import write_atomically
 from archsim.errors import UserError
 from archsim.graph.quantize import Precision, quantize
 from archsim.mapping import map_network
@@ -24,6 +25,6 @@ def main(args) -> int:
     for name in mapping.orders:
         print(f"  {name}: {len(mapping.layer_parts(name))} cores, order {mapping.orders[name]}")
     if args.out:
-        mapping.save(args.out)
+        write_atomically(args.out, mapping.save)
         print(f"mapping written to {args.out}")
     return 0
