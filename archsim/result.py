@@ -69,13 +69,17 @@ def compare(chip_result: dict, gpu: dict) -> dict:
 
 
 def write(result: dict, path: str | Path) -> None:
-    """Write ``result`` as sorted, indented JSON, atomically (the old file or the new one, never half)."""
+    """Write ``result`` as indented JSON, atomically (the old file or the new one, never half)."""
     write_text_atomically(path, to_json(result) + "\n")
 
 
 def to_json(result: dict, indent: int = 1) -> str:
-    """The JSON text of a result: keys sorted and NumPy values made plain, so equal results give equal bytes."""
-    return json.dumps(result, indent=indent, sort_keys=True, default=jsonable)
+    """The JSON text of a result with NumPy values made plain.
+
+    Keys keep the order the models wrote them in (layers in network order, engines in pipeline
+    order), which reports rely on; that order is deterministic, so equal results give equal bytes.
+    """
+    return json.dumps(result, indent=indent, default=jsonable)
 
 
 def read(path: str | Path) -> dict:

@@ -209,16 +209,16 @@ def sparsity(result: dict):
         return "The trace has no measured sparsities (trace.details.sparsity: layer -> {kind: fraction})."
     layers = list(data)
     kinds = sorted({k for v in data.values() for k in v})
-    fig = Figure(figsize=(max(5, len(layers) * 0.8 + 2), 3.5))
+    fig = Figure(figsize=(max(5, len(layers) * 0.8 + 2) + 3, 3.5))
     ax = fig.add_subplot()
     width = 0.8 / len(kinds)
     for i, kind in enumerate(kinds):
         ax.bar(np.arange(len(layers)) + i * width, [100 * data[layer].get(kind, 0) for layer in layers], width, label=kind)
     ax.set_xticks(np.arange(len(layers)) + 0.4 - width / 2, layers, rotation=60)
-    ax.set_ylabel("zeros [%]")
+    ax.set_ylabel("fraction [%]")
     ax.set_ylim(0, 100)
     ax.set_title("Measured sparsity per layer")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 
