@@ -2,17 +2,20 @@
 
 The forward pass is exactly :class:`archsim.graph.network.LIF` (gain 1, v_leak 0, v_reset 0)::
 
-    v = decay * v + current          # u[t] in STBP's notation: the membrane before reset
-    s = spike(v - threshold)         # 0/1
-    v = v * (1 - s)                  # reset "zero";  v = v - threshold * s  for reset "subtract"
+    reset "zero":      u[t] = decay * v[t-1] + current[t] ;  s[t] = spike(u[t] - threshold) ;
+                       v[t] = u[t] * (1 - s[t])
+    reset "subtract":  u[t] = decay * u[t-1] + current[t] - threshold * s[t-1] ;
+                       s[t] = spike(u[t] - threshold)      (snnTorch's Leaky default; v = u)
 
-so that an exported network simulated by ``archsim.graph.functional`` reproduces the trainer.
+(``u`` is STBP's membrane before reset), so that an exported network simulated by
+``archsim.graph.functional`` reproduces the trainer.
 
-Backward (STBP, Wu et al. 2018): with ``g_post`` = dL/d(v after reset) arriving from step t + 1,
+Backward (STBP, Wu et al. 2018), with ``du_next`` = dL/du[t+1] (0 after the last step):
 
-    dL/ds[t] = (from the next layer) + g_post * (-v[t])     (zero reset; -threshold for subtract)
-    dL/du[t] = dL/ds[t] * spike'(u[t]) + g_post * (1 - s[t])   (1 for subtract)
-    g_post(t - 1) = decay * dL/du[t]
+    reset "zero":      dL/ds[t] = (from the next layer) - decay * du_next * u[t]
+                       dL/du[t] = dL/ds[t] * spike'(u[t]) + decay * du_next * (1 - s[t])
+    reset "subtract":  dL/ds[t] = (from the next layer) - threshold * du_next
+                       dL/du[t] = dL/ds[t] * spike'(u[t]) + decay * du_next
 
 i.e. the exact gradient of the graph in which the step function's derivative is replaced by a
 surrogate. :class:`RectangularSurrogate` is the training rule (H2Learn/STBP:
@@ -84,12 +87,16 @@ class LIFCell:
         u_all = np.empty_like(current)
         s_all = np.empty_like(current)
         v = np.zeros(current.shape[1:])
+        s = np.zeros(current.shape[1:])
         for t in range(current.shape[0]):
             v = self.decay * v + current[t]
+            if self.reset == "subtract":
+                v = v - self.threshold * s
             u_all[t] = v
             s = self.spike_fn.spike(v, self.threshold)
             s_all[t] = s
-            v = v * (1.0 - s) if self.reset == "zero" else v - self.threshold * s
+            if self.reset == "zero":
+                v = v * (1.0 - s)
         if keep:
             self._u, self._s = u_all, s_all
         return s_all
@@ -98,15 +105,15 @@ class LIFCell:
         """dL/d(current) given dL/d(spikes), both (T, B, ...); the result is dL/du."""
         u, s = self._u, self._s
         d_u = np.empty_like(d_spikes)
-        g_post = np.zeros(d_spikes.shape[1:])
+        du_next = np.zeros(d_spikes.shape[1:])
         for t in reversed(range(d_spikes.shape[0])):
             if self.reset == "zero":
-                d_s = d_spikes[t] - g_post * u[t]
-                d_u[t] = d_s * self.spike_fn.derivative(u[t], self.threshold) + g_post * (1.0 - s[t])
+                d_s = d_spikes[t] - self.decay * du_next * u[t]
+                d_u[t] = d_s * self.spike_fn.derivative(u[t], self.threshold) + self.decay * du_next * (1.0 - s[t])
             else:
-                d_s = d_spikes[t] - g_post * self.threshold
-                d_u[t] = d_s * self.spike_fn.derivative(u[t], self.threshold) + g_post
-            g_post = self.decay * d_u[t]
+                d_s = d_spikes[t] - self.threshold * du_next
+                d_u[t] = d_s * self.spike_fn.derivative(u[t], self.threshold) + self.decay * du_next
+            du_next = d_u[t]
         return d_u
 
     def window_fraction(self) -> float:

@@ -121,6 +121,7 @@ class _FloatLayer:
         shape = (batch, *self.layer.shape)
         self.v = np.zeros(shape)
         self.i = np.zeros(shape)
+        self.s = np.zeros(shape, dtype=bool)
 
     @staticmethod
     def zeros(shape):
@@ -130,12 +131,13 @@ class _FloatLayer:
         n = self.neuron
         if isinstance(n, LIF):
             self.v = n.decay * self.v + (1 - n.decay) * n.v_leak + n.gain * current
-            s = self.v > n.threshold
             if n.reset == "subtract":
-                self.v = np.where(s, self.v - n.threshold, self.v)
+                self.v = self.v - np.where(self.s, n.threshold, 0.0)
+                self.s = self.v > n.threshold
             else:
-                self.v = np.where(s, n.v_reset, self.v)
-            return s.astype(np.float64)
+                self.s = self.v > n.threshold
+                self.v = np.where(self.s, n.v_reset, self.v)
+            return self.s.astype(np.float64)
         if isinstance(n, CubaLIF):
             self.i = n.syn_decay * self.i + n.syn_gain * current
             self.v = n.decay * self.v + (1 - n.decay) * n.v_leak + n.gain * self.i
@@ -168,6 +170,7 @@ class _IntLayer:
         shape = (batch, *self.q.shape)
         self.v = np.zeros(shape, dtype=np.int64)
         self.i = np.zeros(shape, dtype=np.int64)
+        self.s = np.zeros(shape, dtype=bool)
 
     @staticmethod
     def zeros(shape):
@@ -182,13 +185,13 @@ class _IntLayer:
             if kind == "cubalif":
                 self.i = np.clip(self._decayed(self.i, q.syn_decay_q) + current, self.lo, self.hi)
                 current = self.i
-            self.v = np.clip(self._decayed(self.v, q.decay_q) + q.leak_q + current, self.lo, self.hi)
-            s = self.v > q.threshold_q
             if q.reset == "subtract":
-                self.v = np.where(s, self.v - q.threshold_q, self.v)
-            else:
-                self.v = np.where(s, q.v_reset_q, self.v).astype(np.int64)
-            return s.astype(np.int64)
+                current = current - np.where(self.s, q.threshold_q, 0)
+            self.v = np.clip(self._decayed(self.v, q.decay_q) + q.leak_q + current, self.lo, self.hi)
+            self.s = self.v > q.threshold_q
+            if q.reset != "subtract":
+                self.v = np.where(self.s, q.v_reset_q, self.v).astype(np.int64)
+            return self.s.astype(np.int64)
         if kind == "li":
             self.v = np.clip(self._decayed(self.v, q.decay_q) + q.leak_q + current, self.lo, self.hi)
             return self.v.copy()

@@ -116,12 +116,16 @@ LinearOp = Union[Dense, Conv2d, AvgPool2d, SumPool2d, Flatten, Scale]
 class LIF:
     """Leaky integrate-and-fire; spikes are 0/1.
 
-    Per step::
+    Per step (``s_prev``: this layer's spikes of the previous step, 0 at the first step)::
 
-        v = decay * v + (1 - decay) * v_leak + gain * current
-        s = v > threshold
-        v = v_reset where s           (reset == "zero": to v_reset)
-        v = v - threshold where s     (reset == "subtract")
+        reset == "zero":      v = decay * v + (1 - decay) * v_leak + gain * current
+                              s = v > threshold ;  v = v_reset where s
+        reset == "subtract":  v = decay * v + (1 - decay) * v_leak + gain * current - threshold * s_prev
+                              s = v > threshold     (v is left as it is after the spike)
+
+    "zero" is NIR's LIF (reset right after the spike). "subtract" is snnTorch's ``Leaky`` default
+    (``reset_mechanism="subtract"``, ``reset_delay=True``): the threshold is taken off on the next
+    step, after the decay, so a spike costs ``threshold`` and not ``decay * threshold``.
 
     NIR's ``LIF`` (tau, r, v_leak, v_threshold, v_reset) discretised by forward Euler at ``dt`` gives
     ``decay = 1 - dt / tau`` and ``gain = r * dt / tau``; NIR's ``IF`` (``dv/dt = R I``) is ``decay = 1``,

@@ -36,10 +36,13 @@ Rules (``P`` is a :class:`Precision`; ``qmax = 2**(P.weight_bits - 1) - 1``,
   ``current_q`` is the int64 sum over projections of the integer kernels applied to the sources'
   integer outputs, biases included)::
 
-      LIF:      v = ((v * decay_q) >> F) + leak_q + current_q ; v = sat(v)
-                s = v > threshold_q ; v = v_reset_q where s (zero)  or  v - threshold_q (subtract)
+      LIF zero:      v = sat(((v * decay_q) >> F) + leak_q + current_q)
+                     s = v > threshold_q ; v = v_reset_q where s
+      LIF subtract:  v = sat(((v * decay_q) >> F) + leak_q + current_q - threshold_q * s_prev)
+                     s = v > threshold_q          (s_prev: the layer's spikes of the previous step,
+                                                   0 at the first; v is not changed after a spike)
       CubaLIF:  i = sat(((i * syn_decay_q) >> F) + current_q)
-                v = sat(((v * decay_q) >> F) + leak_q + i) ; spike and reset as LIF
+                v = sat(((v * decay_q) >> F) + leak_q + i) ; spike and reset as LIF zero
       LI:       v = sat(((v * decay_q) >> F) + leak_q + current_q) ; output v (value scale ``scale``)
       Threshold: s = current_q > threshold_q
       ReLU:     y = clip((current_q * M + 2**15) >> 16, 0, qmax_act), M = rint(scale / out_scale * 2**16)

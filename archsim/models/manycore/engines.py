@@ -107,18 +107,21 @@ class ReferenceEngine:
 
 def _soma_step(prog: Program, layer: LayerProgram, n: int, current: int, state) -> int:
     """One neuron, quantize.py rules, Python integers."""
-    v, i_syn = state
+    v, i_syn, s_prev = state
     lo, hi, frac = prog.membrane_min, prog.membrane_max, prog.frac_bits
     kind = layer.kind
     if kind in (0, 1):
         if kind == 1:
             i_syn[n] = min(max(((int(i_syn[n]) * int(layer.syn_decay_q[n])) >> frac) + current, lo), hi)
             current = int(i_syn[n])
+        if layer.subtract and s_prev[n]:
+            current -= int(layer.threshold_q[n])
         m = min(max(((int(v[n]) * int(layer.decay_q[n])) >> frac) + int(layer.leak_q[n]) + current, lo), hi)
         spike = m > int(layer.threshold_q[n])
-        if spike:
-            m = m - int(layer.threshold_q[n]) if layer.subtract else int(layer.v_reset_q[n])
+        if spike and not layer.subtract:
+            m = int(layer.v_reset_q[n])
         v[n] = m
+        s_prev[n] = int(spike)
         return int(spike)
     if kind == 2:
         v[n] = min(max(((int(v[n]) * int(layer.decay_q[n])) >> frac) + int(layer.leak_q[n]) + current, lo), hi)
@@ -148,8 +151,8 @@ class FastEngine:
     def fire(self, prog: Program, layer: LayerProgram, stage: StageProgram, current: np.ndarray, state):
         """The whole layer in one kernel call (owners hold disjoint neurons); cycles per owner."""
         p = prog.params
-        v, i_syn = state
-        out = fire_layer(layer.kind, current, v, i_syn, layer.decay_q, layer.syn_decay_q, layer.leak_q,
+        v, i_syn, s_prev = state
+        out = fire_layer(layer.kind, current, v, i_syn, s_prev, layer.decay_q, layer.syn_decay_q, layer.leak_q,
                          layer.threshold_q, layer.v_reset_q, layer.subtract, layer.relu_multiplier, layer.relu_shift,
                          prog.qmax_act, prog.frac_bits, prog.membrane_min, prog.membrane_max)
         return out, p.phase_setup_cycles + -(-stage.fire_owner_neurons[layer.name] // p.soma_lanes)

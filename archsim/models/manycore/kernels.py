@@ -6,9 +6,12 @@ import numpy as np
 
 
 @nb.njit(cache=True)
-def fire_layer(kind, current, v, i_syn, decay_q, syn_decay_q, leak_q, threshold_q, v_reset_q, subtract,
+def fire_layer(kind, current, v, i_syn, s_prev, decay_q, syn_decay_q, leak_q, threshold_q, v_reset_q, subtract,
                relu_m, relu_shift, qmax_act, frac, lo, hi):
-    """One step of ``current.shape[0]`` neurons (quantize.py rules); updates v / i_syn in place."""
+    """One step of ``current.shape[0]`` neurons (quantize.py rules); updates v / i_syn / s_prev in place.
+
+    ``s_prev`` holds each neuron's spike of the previous step (what a subtract reset takes off now).
+    """
     n = current.shape[0]
     out = np.zeros(n, np.int64)
     for k in range(n):
@@ -18,12 +21,16 @@ def fire_layer(kind, current, v, i_syn, decay_q, syn_decay_q, leak_q, threshold_
                 s = ((i_syn[k] * syn_decay_q[k]) >> frac) + c
                 i_syn[k] = min(max(s, lo), hi)
                 c = i_syn[k]
+            if subtract and s_prev[k]:
+                c = c - threshold_q[k]
             m = ((v[k] * decay_q[k]) >> frac) + leak_q[k] + c
             m = min(max(m, lo), hi)
             if m > threshold_q[k]:
                 out[k] = 1
-                m = m - threshold_q[k] if subtract else v_reset_q[k]
+                if not subtract:
+                    m = v_reset_q[k]
             v[k] = m
+            s_prev[k] = out[k]
         elif kind == 2:
             m = ((v[k] * decay_q[k]) >> frac) + leak_q[k] + c
             v[k] = min(max(m, lo), hi)

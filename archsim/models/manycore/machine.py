@@ -97,7 +97,7 @@ class Machine:
 
     # ------------------------------------------------------------------ one step
     def reset_state(self):
-        self.state = {n: (np.zeros(l.size, dtype=np.int64), np.zeros(l.size, dtype=np.int64))
+        self.state = {n: tuple(np.zeros(l.size, dtype=np.int64) for _ in range(3))   # v, i_syn, s_prev
                       for n, l in self.prog.layers.items()}
         self.previous = {n: np.zeros(l.size, dtype=np.int64) for n, l in self.prog.layers.items()}
 
