@@ -14,15 +14,18 @@ from archsim.runner import execute, recost, resolve_chip, run
 __all__ = ["load_network", "run", "execute", "recost", "resolve_chip"]
 
 
-def load_network(spec: str, dt: float = 1e-4) -> Network:
+def load_network(spec: str, dt: float = 1e-4, reset: str | None = None) -> Network:
     """A Network from a NIR file path or a zoo name; ``dt`` (seconds) discretises a NIR file's neurons.
 
-    ``dt`` is checked even for a zoo name, whose graph does not need it, so a bad ``--dt`` never passes silently.
+    ``reset`` ("zero" or "subtract") is how a NIR file's LIF/IF nodes without archsim reset metadata
+    reset (None: NIR's reset to ``v_reset``); a zoo graph records its own. ``dt`` and ``reset`` are
+    checked even for a zoo name, whose graph does not need them, so a bad value never passes silently.
     """
-    from archsim.graph.nir_io import check_dt
+    from archsim.graph.nir_io import check_dt, check_reset
     from workloads import zoo
 
     check_dt(dt)
+    check_reset(reset)
 
     if spec in zoo.names():
         return zoo.load(spec)
@@ -30,5 +33,5 @@ def load_network(spec: str, dt: float = 1e-4) -> Network:
     if path.suffix == ".nir" or path.exists():
         from archsim.graph.nir_io import read_network
 
-        return read_network(path, dt=dt)
+        return read_network(path, dt=dt, reset=reset)
     raise UserError(f"{spec}: no such file, and not a zoo workload (zoo: {', '.join(zoo.names())})")

@@ -20,6 +20,12 @@ def _zoo_listing() -> str:
     return "zoo workloads:\n" + "\n".join(f"  {name:16} {zoo.ZOO[name].summary}" for name in zoo.names())
 
 
+def _reset_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reset", choices=["zero", "subtract"], default=None,
+                        help="how a NIR file's LIF/IF nodes without archsim reset metadata reset (default: zero, "
+                             "NIR's semantics; subtract: snnTorch's Leaky default)")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="archsim", description="Cycle-accurate simulator of neuromorphic hardware.")
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
@@ -35,12 +41,14 @@ def _parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="describe a network")
     i.add_argument("network", help="NIR file or zoo name")
     i.add_argument("--dt", type=float, default=1e-4, help="time step for NIR's continuous neurons, s")
+    _reset_option(i)
 
     m = sub.add_parser("map", help="map a network onto a chip")
     m.add_argument("network", help="NIR file or zoo name")
     m.add_argument("--chip", required=True, help="chip config YAML")
     m.add_argument("--out", help="mapping file to write (YAML)")
     m.add_argument("--dt", type=float, default=1e-4)
+    _reset_option(m)
 
     r = sub.add_parser("run", help="simulate a network on a chip (or functionally)")
     r.add_argument("network", help="NIR file or zoo name")
@@ -49,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--input", help="input .npy, shape (T, *input_shape) or (T, B, *input_shape)")
     r.add_argument("--steps", type=int, help="time steps T")
     r.add_argument("--dt", type=float, default=1e-4)
+    _reset_option(r)
     r.add_argument("--mode", choices=["infer", "train"], default="infer")
     r.add_argument("--batch", type=int, default=None)
     r.add_argument("--engine", choices=["fast", "reference"], default="fast")

@@ -48,10 +48,12 @@ class RunOutcome:
 def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str = "infer",
             steps: int | None = None, batch: int | None = None, engine: str = "fast",
             precision: str = "chip", gpu: str | Path | Chip | None = DEFAULT_GPU, seed: int = 0,
-            input_path: str | None = None, mapping=None, dt: float = 1e-4, iso_node: bool = False,
+            input_path: str | None = None, mapping=None, dt: float = 1e-4, reset: str | None = None,
+            iso_node: bool = False,
             log: Callable[[str], None] | None = None) -> RunOutcome:
     """Simulate ``network`` on ``chip`` and return the result with the outputs.
 
+    ``dt`` and ``reset`` say how a NIR file's neurons are read (:func:`archsim.api.load_network`).
     ``chip=None`` with ``precision="float"`` is a functional run only (no timing, no cost); ``gpu=None``
     (or ``"none"``) leaves out the GPU comparison; ``iso_node`` compares with the GPU's die redrawn at
     the chip's technology node (the result says which). ``log`` receives a line as each stage starts.
@@ -80,7 +82,7 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
     gpu_chip = _gpu_chip(gpu) if gpu is not None and chip is not None and chip.family != "gpu" else None
     if isinstance(network, str):
         log(f"loading {network}")
-        network = load_network(network, dt=dt)
+        network = load_network(network, dt=dt, reset=reset)
     workload = make_workload(network, input_path=input_path, steps=steps, batch=batch, mode=mode, seed=seed)
     if chip is None:
         log("functional run (float)")

@@ -39,6 +39,27 @@ def test_float_matches_hand_loop():
     assert run.spike_counts["h"] == int(run.layer_outputs["h"].sum())
 
 
+def test_subtract_reset_takes_the_threshold_off_on_the_next_step():
+    """snnTorch's Leaky default: v = decay v + I - threshold s_prev, s = v > threshold, no change on the spike."""
+    net = Network("sub", {"x": (1,)}, [
+        Layer("h", (1,), (Projection("x", (Dense(np.array([[1.1]])),)),),
+              LIF(decay=np.float64(0.5), threshold=np.float64(1.0), reset="subtract"))], ["h"])
+    x = np.ones((5, 1, 1))
+    # v: 1.1 (spike), 0.55 + 1.1 - 1 = 0.65, 1.425 (spike), 0.8125, 1.50625 (spike). Subtracting right
+    # after the spike, before the decay, would leave 0.1, 1.15, ...: a spike on every step.
+    np.testing.assert_array_equal(simulate(net, {"x": x}).outputs["h"].ravel(), [1, 0, 1, 0, 1])
+    # Integers: w_q 127 (scale 1.1 / 127), threshold_q rint(127 / 1.1) = 115, decay_q 8 / 2**4.
+    run = simulate(net, {"x": x}, Precision(weight_bits=8, membrane_bits=16, decay_frac_bits=4))
+    assert int(run.quantized.layer("h").threshold_q) == 115
+    v, s_prev, spikes = 0, 0, []
+    for _ in range(5):
+        v = min(max(((v * 8) >> 4) + 127 - 115 * s_prev, -2 ** 15), 2 ** 15 - 1)
+        s_prev = int(v > 115)
+        spikes.append(s_prev)
+    np.testing.assert_array_equal(run.layer_outputs_q["h"].ravel(), spikes)
+    assert spikes == [1, 0, 1, 0, 1]
+
+
 def test_quantize_fields_and_chip_integers():
     net, w1, w2 = tiny()
     q = quantize(net, Precision(weight_bits=8, membrane_bits=16, decay_frac_bits=4))

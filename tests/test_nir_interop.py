@@ -13,8 +13,10 @@ graph metadata, whatever the reset mechanism; ``Synaptic`` becomes a ``CubaLIF``
 * ``reset_mechanism="zero"`` (Leaky): snnTorch's ``v[t] = beta * (1 - s[t-1]) * v[t-1] + I[t]`` is
   NIR's reset-to-``v_reset`` right after the spike: archsim reproduces it exactly.
 * ``reset_mechanism="subtract"`` (snnTorch's default): snnTorch computes
-  ``v[t] = beta * v[t-1] + I[t] - threshold * s[t-1]``. The file is the same as for "zero", so no
-  reader can tell; archsim (like snnTorch's own ``import_from_nir``) runs it as reset to zero.
+  ``v[t] = beta * v[t-1] + I[t] - threshold * s[t-1]``, which is archsim's LIF ``reset="subtract"``.
+  The file is the same as for "zero", so no reader can tell: told ``reset="subtract"`` (``--reset
+  subtract``) archsim reproduces it exactly; untold it runs it as reset to zero, as NIR says and as
+  snnTorch's own ``import_from_nir`` does.
 * ``Synaptic`` with "zero": snnTorch zeroes the whole update of the step after a spike,
   ``v[t] = (1 - s[t-1]) * (beta * v[t-1] + i[t])``, so a neuron cannot fire twice in a row; NIR's
   CubaLIF (archsim, and snnTorch's own re-import) restarts from zero and adds ``i[t]``.
@@ -31,15 +33,16 @@ import pytest
 
 from archsim.graph.functional import simulate
 from archsim.graph.network import LIF, CubaLIF
-from archsim.graph.nir_io import read_network
+from archsim.errors import UserError
+from archsim.graph.nir_io import read_network, write_network
 from archsim.graph.ops import apply_ops
 
 DATA = Path(__file__).parent / "data" / "nir"
 DT_SNNTORCH_S = 1e-4
 
 
-def load(name: str):
-    network = read_network(DATA / f"{name}.nir", dt=DT_SNNTORCH_S)
+def load(name: str, reset: str | None = None):
+    network = read_network(DATA / f"{name}.nir", dt=DT_SNNTORCH_S, reset=reset)
     x = np.load(DATA / f"{name}.input.npy")
     return network, x
 
@@ -110,7 +113,30 @@ def test_same_spikes_as_snntorchs_own_reading_of_the_file(name):
     np.testing.assert_array_equal(archsim_spikes(network, x), np.load(DATA / f"{name}.reimport.spikes.npy"))
 
 
-def test_subtract_reset_is_not_in_the_file_and_runs_as_reset_to_zero():
+def test_leaky_subtract_runs_as_in_snntorch_when_told():
+    network, x = load("leaky_subtract", reset="subtract")
+    assert all(isinstance(layer.neuron, LIF) and layer.neuron.reset == "subtract" for layer in network.layers)
+    expected = np.load(DATA / "leaky_subtract.spikes.npy")
+    got = archsim_spikes(network, x)
+    assert expected.sum() > 10 and not np.array_equal(expected, np.load(DATA / "leaky_zero.spikes.npy"))
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_reset_option_applies_only_to_nodes_without_archsim_reset(tmp_path):
+    network, x = load("leaky_zero", reset="zero")
+    np.testing.assert_array_equal(archsim_spikes(network, x), np.load(DATA / "leaky_zero.spikes.npy"))
+    synaptic, _ = load("synaptic_zero", reset="subtract")
+    assert all(isinstance(layer.neuron, CubaLIF) for layer in synaptic.layers)
+    # archsim's own files record each LIF's reset, which the option does not override.
+    written = tmp_path / "zero.nir"
+    write_network(network, written)
+    back = read_network(written, dt=DT_SNNTORCH_S, reset="subtract")
+    assert [layer.neuron.reset for layer in back.layers] == ["zero", "zero"]
+    with pytest.raises(UserError, match="--reset"):
+        read_network(DATA / "leaky_zero.nir", reset="delayed")
+
+
+def test_subtract_reset_is_not_in_the_file_and_runs_as_reset_to_zero_untold():
     zero, subtract = (nir.read(DATA / f"{name}.nir") for name in ("leaky_zero", "leaky_subtract"))
     assert sorted(zero.edges) == sorted(subtract.edges) and not zero.metadata and not subtract.metadata
     for key, node in zero.nodes.items():
@@ -127,6 +153,7 @@ def test_subtract_reset_is_not_in_the_file_and_runs_as_reset_to_zero():
     assert not np.array_equal(got, snntorch_subtract)
     # snnTorch's subtract reset is exactly the documented recurrence, which the file cannot express.
     np.testing.assert_array_equal(snntorch_semantics(network, x, "subtract"), snntorch_subtract)
+    np.testing.assert_array_equal(archsim_spikes(load("leaky_subtract", reset="subtract")[0], x), snntorch_subtract)
 
 
 def test_synaptic_reset_to_zero_differs_by_the_documented_step():
@@ -142,11 +169,11 @@ def test_synaptic_reset_to_zero_differs_by_the_documented_step():
     assert not np.any(snntorch_zero[1:] * snntorch_zero[:-1])
 
 
-def test_cli_run_reproduces_snntorch(tmp_path):
-    name = "leaky_zero"
+@pytest.mark.parametrize("name, reset", [("leaky_zero", []), ("leaky_subtract", ["--reset", "subtract"])])
+def test_cli_run_reproduces_snntorch(tmp_path, name, reset):
     y = tmp_path / "y.npy"
     proc = subprocess.run([sys.executable, "-m", "archsim.cli", "run", str(DATA / f"{name}.nir"), "--precision",
-                           "float", "--input", str(DATA / f"{name}.input.npy"), "--save-outputs", str(y)],
+                           "float", "--input", str(DATA / f"{name}.input.npy"), "--save-outputs", str(y), *reset],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     np.testing.assert_array_equal(np.load(y), np.load(DATA / f"{name}.spikes.npy"))

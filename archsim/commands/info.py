@@ -7,5 +7,5 @@ def main(args) -> int:
     from archsim.api import load_network
     from archsim.graph.describe import format_summary, summary
 
-    print(format_summary(summary(load_network(args.network, dt=args.dt))))
+    print(format_summary(summary(load_network(args.network, dt=args.dt, reset=args.reset))))
     return 0

@@ -16,8 +16,10 @@ Export (:func:`write_network`, :func:`to_nir_graph`) writes one NIR node per lin
 no pure linear layer node, so these layers are written as a unit ``nir.Scale`` (``scale = 1``)
 carrying node metadata ``{"archsim.activation": "relu"}`` or ``{"archsim.activation": "identity"}``;
 other NIR tools read them as identities (a ReLU is then lost to them), archsim reads them back.
-A LIF with reset by subtraction carries ``{"archsim.reset": "subtract"}`` (NIR's LIF resets to
-``v_reset``). The graph metadata holds ``archsim.network`` (the Network's ``metadata`` as JSON:
+A LIF/IF carries its reset, ``{"archsim.reset": "zero"}`` or ``{"archsim.reset": "subtract"}`` (NIR's
+LIF resets to ``v_reset``; archsim's "subtract" is snnTorch's, see :class:`~archsim.graph.network.LIF`). A LIF/IF
+node without that key resets as ``read_network(..., reset=)`` says (``--reset zero|subtract`` on the
+command line), to zero (NIR's semantics) by default. The graph metadata holds ``archsim.network`` (the Network's ``metadata`` as JSON:
 quantisation hints, statistics), ``archsim.layer_order`` and ``archsim.dt``. Writing then reading
 with the same ``dt`` gives the same Network (to float rounding of ``1 - dt / tau``).
 
@@ -30,13 +32,15 @@ snnTorch       1e-4 s      ``Leaky(beta)``: LIF with ``tau = dt / (1 - beta)``, 
                            ``v_reset = 0``, so ``v = beta * v + I``; ``Synaptic(alpha, beta)``:
                            CubaLIF with ``tau_syn = dt / (1 - alpha)``, ``tau_mem = dt / (1 - beta)``,
                            ``w_in = tau_syn / dt``, so ``i = alpha * i + I``, ``v = beta * v + i``.
-                           Leaky with ``reset_mechanism="zero"`` runs exactly as in snnTorch. The
-                           file carries no reset mechanism (no metadata; snnTorch 1.0.0): Leaky's
-                           default "subtract" (snnTorch: ``v = beta * v + I - threshold * s_prev``)
-                           is read as reset to zero, as snnTorch's own ``import_from_nir`` reads
-                           it; Synaptic's "zero" (snnTorch: ``v = 0`` on the step after a spike,
-                           that step's input dropped) runs as NIR's CubaLIF (``v = 0`` right after
-                           the spike, then ``v = i``). tests/test_nir_interop.py checks all three.
+                           The file carries no reset mechanism (no metadata; snnTorch 1.0.0), so
+                           say it: Leaky with ``reset_mechanism="zero"`` runs exactly as in
+                           snnTorch by default (or ``--reset zero``); Leaky's default "subtract"
+                           (``v = beta * v + I - threshold * s_prev``) runs exactly with
+                           ``--reset subtract`` (without it, as reset to zero, as snnTorch's own
+                           ``import_from_nir`` reads it). Synaptic's "zero" (snnTorch: ``v = 0`` on
+                           the step after a spike, that step's input dropped) runs as NIR's
+                           CubaLIF (``v = 0`` right after the spike, then ``v = i``); ``--reset``
+                           does not apply to CubaLIF. tests/test_nir_interop.py checks all of it.
 Norse          1e-3 s      LIF ``tau = 1 / tau_mem_inv`` in seconds; Norse steps at its default
                            ``dt = 0.001``, which forward Euler here reproduces.
 SpikingJelly   1e-4 s      ``nir_exchange`` maps nodes with ``dt = 1e-4`` by default (its
@@ -66,13 +70,18 @@ RESET_KEY = "archsim.reset"
 # ----------------------------------------------------------------------------------------------
 # files
 # ----------------------------------------------------------------------------------------------
-def read_network(path: str | Path, dt: float = 1e-4) -> Network:
-    """Read a NIR file into a Network, discretised at ``dt`` seconds."""
+def read_network(path: str | Path, dt: float = 1e-4, reset: str | None = None) -> Network:
+    """Read a NIR file into a Network, discretised at ``dt`` seconds.
+
+    ``reset`` ("zero" or "subtract") says how LIF/IF nodes without ``archsim.reset`` metadata reset,
+    for files whose exporter cannot say (snnTorch); None keeps NIR's semantics (reset to ``v_reset``).
+    """
     import h5py
     import nir
 
     path = Path(path)
     check_dt(dt)
+    check_reset(reset)
     if not path.exists():
         raise UserError(f"{path}: no such file (expected a NIR graph written by nir.write)")
     if not h5py.is_hdf5(path):
@@ -85,7 +94,7 @@ def read_network(path: str | Path, dt: float = 1e-4) -> Network:
         if isinstance(exc, AssertionError) or "Unknown" in detail:
             detail = f"unknown or malformed node ({detail or 'unsupported type'}; supported: {SUPPORTED})"
         raise UserError(f"{path}: cannot read NIR graph: {detail}") from None
-    network = from_nir_graph(graph, dt=dt, name=path.stem, source=str(path))
+    network = from_nir_graph(graph, dt=dt, name=path.stem, source=str(path), reset=reset)
     stats_path = path.with_suffix(".stats.json")
     if "stats" not in network.metadata and stats_path.exists():
         try:
@@ -132,9 +141,12 @@ def write_network(network: Network, path: str | Path) -> None:
 # ----------------------------------------------------------------------------------------------
 # NIR graph -> Network
 # ----------------------------------------------------------------------------------------------
-def from_nir_graph(graph, dt: float = 1e-4, name: str = "network", source: str | None = None) -> Network:
-    """Build a Network from a ``nir.NIRGraph`` (see the module docstring for the rules)."""
+def from_nir_graph(graph, dt: float = 1e-4, name: str = "network", source: str | None = None,
+                   reset: str | None = None) -> Network:
+    """Build a Network from a ``nir.NIRGraph`` (see the module docstring for the rules; ``reset`` as in
+    :func:`read_network`)."""
     check_dt(dt)
+    check_reset(reset)
     where = source or name
     nodes, edges = _inline(graph, "")
     preds: dict[str, list[str]] = {n: [] for n in nodes}
@@ -196,7 +208,7 @@ def from_nir_graph(graph, dt: float = 1e-4, name: str = "network", source: str |
                 raise UserError(f"{where}: node {lname} ({type(nodes[lname]).__name__}): shape mismatch: inputs "
                                 f"of shapes {shape} and {out_shape} (from {src}) (allowed: equal shapes)")
             projs.append(Projection(source=src, ops=tuple(ops), recurrent=recurrent))
-        neuron = _neuron(lname, nodes[lname], shape, dt, where)
+        neuron = _neuron(lname, nodes[lname], shape, dt, where, reset or "zero")
         built.append(Layer(name=lname, shape=shape, projections=tuple(projs), neuron=neuron))
     out_layers = []
     for out in outputs_nodes:
@@ -231,6 +243,12 @@ def check_dt(dt) -> None:
     """Refuse a time step that is not a finite number of seconds > 0 (``--dt``)."""
     if not (isinstance(dt, (int, float, np.floating)) and np.isfinite(dt) and dt > 0):
         raise UserError(f"--dt: {dt} is not allowed (allowed: a time step > 0 in seconds, e.g. 1e-4)")
+
+
+def check_reset(reset) -> None:
+    """Refuse a reset for plain NIR LIF nodes other than None, "zero" or "subtract" (``--reset``)."""
+    if reset not in (None, "zero", "subtract"):
+        raise UserError(f"--reset: {reset!r} is not allowed (allowed: zero, subtract)")
 
 
 def _inline(graph, prefix: str) -> tuple[dict, list]:
@@ -515,7 +533,7 @@ def _param(node_name, type_name, node, attr, shape, where, default=None):
     return _uniform(a)
 
 
-def _neuron(node_name, node, shape, dt, where):
+def _neuron(node_name, node, shape, dt, where, default_reset="zero"):
     type_name = type(node).__name__
     p = lambda attr, default=None: _param(node_name, type_name, node, attr, shape, where, default)  # noqa: E731
     meta = getattr(node, "metadata", None) or {}
@@ -524,7 +542,7 @@ def _neuron(node_name, node, shape, dt, where):
     if type_name == "Output":
         return Identity()
     if type_name in ("LIF", "IF"):
-        reset = _text(meta.get(RESET_KEY, "zero"))
+        reset = _text(meta.get(RESET_KEY, default_reset))
         if reset not in ("zero", "subtract"):
             raise UserError(f"{where}: node {node_name} ({type_name}): {RESET_KEY} = {reset!r} (allowed: zero, subtract)")
         if type_name == "LIF":
@@ -603,7 +621,7 @@ def _neuron_node(layer: Layer, dt: float):
     n, shape = layer.neuron, layer.shape
     f = lambda v: _full(v, shape)  # noqa: E731
     if isinstance(n, LIF):
-        meta = {RESET_KEY: "subtract"} if n.reset == "subtract" else {}
+        meta = {RESET_KEY: n.reset}   # explicit, so that read_network's reset= never overrides it
         if np.all(np.asarray(n.decay) == 1.0) and np.all(np.asarray(n.v_leak) == 0.0):
             return nir.IF(r=f(np.asarray(n.gain) / dt), v_threshold=f(n.threshold), v_reset=f(n.v_reset), metadata=meta)
         tau = _tau(n.decay, dt, layer)
