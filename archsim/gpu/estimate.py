@@ -1,14 +1,16 @@
 """``estimate``: latency, energy, area and memory of a workload on a GPU model, kernel by kernel.
 
-Energy = idle power x time + e_flop x FLOPs + e_byte x DRAM bytes (the AccelWattch split into a
-constant part and activity x energy), capped at TDP x time; ``power_capped`` says whether the cap
-bound. Area = die area, or, with ``iso_node_nm``, the die redrawn at that node (``area_node_nm``
+Energy, kernel by kernel (AccelWattch's constant + static + dynamic split, derivation in
+:mod:`archsim.gpu.spec`) = idle power x time + busy-SM power x busy time (the kernel's time less its
+launch gap) + e_flop x FLOPs + e_byte x (DRAM bytes, L2-served bytes), each kernel capped at TDP x its
+time; ``power_capped`` says whether the cap bound any kernel. ``framework`` (``eager`` or ``fused``)
+overrides the config's ``runtime.framework``. Area = die area, or, with ``iso_node_nm``, the die redrawn at that node (``area_node_nm``
 says which).
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from archsim.config import Chip, load_chip
@@ -16,10 +18,11 @@ from archsim.errors import UserError
 from archsim.graph.workload import Workload
 from archsim.gpu.calibration import load_calibration
 from archsim.gpu.kernels import Kernel, workload_kernels
+from archsim.gpu.l2 import dram_bytes, l2_hit_bytes
 from archsim.gpu.memory import footprint
 from archsim.gpu.roofline import kernel_time
 from archsim.gpu.scaling import scale_area_mm2
-from archsim.gpu.spec import GpuSpec, gpu_spec
+from archsim.gpu.spec import FRAMEWORKS, GpuSpec, gpu_spec
 
 CHIPS_DIR = Path(__file__).resolve().parents[2] / "chips" / "gpu"
 
@@ -103,48 +106,66 @@ def spec_for(chip: Chip) -> GpuSpec:
     return gpu_spec(chip, calibration.overrides, calibration.label)
 
 
-def _energy(spec: GpuSpec, kernels: list[Kernel], latency_s: float) -> tuple[dict, float, bool]:
-    conv_flops = sum(k.flops for k in kernels if k.kind == "gemm" and k.name.startswith("conv"))
-    dense_flops = sum(k.flops for k in kernels if k.kind == "gemm" and k.name.startswith("dense"))
-    vector_flops = sum(k.flops for k in kernels if k.kind != "gemm")
-    dram_bytes = sum(k.bytes for k in kernels)
-    idle_pj = spec.idle_w * latency_s * 1e12
-    dynamic = {"sm": {"conv_flop": conv_flops * spec.conv_flop_pj, "dense_flop": dense_flops * spec.dense_flop_pj,
-                      "elementwise_flop": vector_flops * spec.vector_flop_pj},
-               "dram": {"byte": dram_bytes * spec.dram_byte_pj}}
+def kernel_energy_pj(spec: GpuSpec, kernel: Kernel, time_s: float) -> tuple[dict, bool]:
+    """Energy of one kernel (component -> action -> pJ, idle included) and whether TDP capped it."""
+    flop_pj = (spec.vector_flop_pj if kernel.kind != "gemm" else
+               spec.conv_flop_pj if kernel.name.startswith("conv") else spec.dense_flop_pj)
+    flop_action = "elementwise_flop" if kernel.kind != "gemm" else (
+        "conv_flop" if kernel.name.startswith("conv") else "dense_flop")
+    hits = l2_hit_bytes(kernel, spec)
+    busy_s = max(time_s - spec.kernel_launch_s, 0.0)
+    dynamic = {"sm": {flop_action: kernel.flops * flop_pj, "busy": spec.sm_active_w * busy_s * 1e12},
+               "l2": {"byte": hits * spec.l2_byte_pj},
+               "dram": {"byte": (kernel.bytes - hits) * spec.dram_byte_pj}}
+    idle_pj = spec.idle_w * time_s * 1e12
     dynamic_pj = sum(v for actions in dynamic.values() for v in actions.values())
-    cap_pj = spec.tdp_w * latency_s * 1e12
+    cap_pj = spec.tdp_w * time_s * 1e12
     capped = idle_pj + dynamic_pj > cap_pj
     if capped:
         share = max(cap_pj - idle_pj, 0.0) / dynamic_pj
         dynamic = {c: {a: v * share for a, v in actions.items()} for c, actions in dynamic.items()}
-    breakdown = {**dynamic, "idle": {"time": idle_pj}}
-    return breakdown, idle_pj, capped
+    return {**dynamic, "idle": {"time": idle_pj}}, capped
+
+
+def _add_into(total: dict, part: dict) -> None:
+    for component, actions in part.items():
+        into = total.setdefault(component, {})
+        for action, value in actions.items():
+            into[action] = into.get(action, 0.0) + value
 
 
 def estimate(workload: Workload, gpu_chip=None, iso_node_nm: float | None = None,
-             require_fit: bool = False) -> GpuEstimate:
+             require_fit: bool = False, framework: str | None = None) -> GpuEstimate:
     """Model ``workload`` on ``gpu_chip`` (a Chip, a config path, or None for the default V100).
 
     ``iso_node_nm`` redraws the die at another node for an iso-node area comparison.
     ``require_fit`` raises a one-line UserError when the batch does not fit in GPU memory (for a run
     of the GPU alone); otherwise the estimate carries ``fits_in_memory`` and ``memory_message``.
+    ``framework`` (``eager`` or ``fused``) replaces the config's ``runtime.framework``.
     """
     if workload.mode not in ("infer", "train"):
         raise UserError(f"mode: {workload.mode!r} is not allowed (allowed: infer, train)")
     chip = _resolve(gpu_chip)
     spec = spec_for(chip)
-    kernels = workload_kernels(workload, spec.element_bytes)
+    if framework is not None:
+        if framework not in FRAMEWORKS:
+            raise UserError(f"framework: {framework!r} is not allowed (allowed: {', '.join(FRAMEWORKS)})")
+        spec = replace(spec, framework=framework, sources={**spec.sources, "runtime.framework": framework})
+    kernels = workload_kernels(workload, spec.element_bytes, spec.framework)
+    breakdown, capped = {}, False
     rows, time_by_kernel, time_by_bound, time_by_phase = [], defaultdict(float), defaultdict(float), defaultdict(float)
     for k in kernels:
         time_s, bound = kernel_time(k, spec)
         rows.append({"name": k.name, "layer": k.layer, "step": k.step, "phase": k.phase, "flops": k.flops,
-                     "bytes": k.bytes, "time_s": time_s, "bound": bound})
+                     "bytes": k.bytes, "dram_bytes": dram_bytes(k, spec), "time_s": time_s, "bound": bound})
+        energy, kernel_capped = kernel_energy_pj(spec, k, time_s)
+        _add_into(breakdown, energy)
+        capped = capped or kernel_capped
         time_by_kernel[k.name] += time_s
         time_by_bound[bound] += time_s
         time_by_phase[k.phase] += time_s
     latency_s = sum(time_by_kernel.values())
-    breakdown, idle_pj, capped = _energy(spec, kernels, latency_s)
+    idle_pj = breakdown.get("idle", {}).get("time", 0.0)
     energy_pj = sum(v for actions in breakdown.values() for v in actions.values())
 
     memory = footprint(workload, spec.element_bytes, spec.memory_capacity_bytes, spec.framework_memory_bytes)
@@ -167,7 +188,7 @@ def estimate(workload: Workload, gpu_chip=None, iso_node_nm: float | None = None
         memory_bytes=memory.total_bytes, memory_capacity_bytes=memory.capacity_bytes,
         memory_breakdown_bytes=memory.components_bytes, fits_in_memory=memory.fits, memory_message=message,
         power_capped=capped, average_power_w=energy_pj * 1e-12 / latency_s if latency_s else 0.0,
-        flops=sum(k.flops for k in kernels), dram_bytes=sum(k.bytes for k in kernels),
+        flops=sum(k.flops for k in kernels), dram_bytes=sum(row["dram_bytes"] for row in rows),
         synaptic_ops=sum(k.gemm[0] * k.gemm[1] * k.gemm[2] * k.gemm[3] for k in kernels
                          if k.phase == "forward" and k.gemm is not None),
         kernels=rows, time_by_kernel_s=dict(time_by_kernel), time_by_bound_s=dict(time_by_bound),

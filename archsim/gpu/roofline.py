@@ -25,15 +25,17 @@ reuse operands less); times ``gemm_max``, the fraction of peak the best library 
 problems.
 Elementwise kernels compute at ``elementwise_compute_max`` of the FMA peak (one FLOP per lane-cycle).
 
-Memory efficiency follows Little's law: a kernel moving ``b`` bytes streams at
+Memory efficiency follows Little's law: a kernel moving ``b`` bytes to and from DRAM streams at
 ``memory_max x b / (b + memory_half_bytes)``, which is the same as paying a fixed
-``memory_half_bytes / (memory_max x bandwidth)`` of latency before streaming at ``memory_max``.
+``memory_half_bytes / (memory_max x bandwidth)`` of latency before streaming at ``memory_max``. Bytes
+served by L2 (:mod:`archsim.gpu.l2`) take ``bytes / l2_bandwidth`` on top.
 """
 from __future__ import annotations
 
 import math
 
 from archsim.gpu.kernels import Kernel
+from archsim.gpu.l2 import dram_bytes, l2_hit_bytes
 from archsim.gpu.spec import GpuSpec
 
 
@@ -75,7 +77,9 @@ def kernel_time(kernel: Kernel, spec: GpuSpec) -> tuple[float, str]:
     else:
         peak = spec.vector_peak_flop_s * spec.elementwise_compute_max
     compute_s = kernel.flops / peak if kernel.flops else 0.0
-    memory_s = kernel.bytes / (spec.bandwidth_byte_s * memory_efficiency(kernel.bytes, spec)) if kernel.bytes else 0.0
+    dram = dram_bytes(kernel, spec)
+    memory_s = dram / (spec.bandwidth_byte_s * memory_efficiency(dram, spec)) if dram else 0.0
+    memory_s += l2_hit_bytes(kernel, spec) / spec.l2_bandwidth_byte_s
     busy_s = max(compute_s, memory_s)
     if spec.kernel_launch_s > busy_s:
         bound = "launch"
