@@ -17,6 +17,7 @@ graph metadata, whatever the reset mechanism; ``Synaptic`` becomes a ``CubaLIF``
   The file is the same as for "zero", so no reader can tell: told ``reset="subtract"`` (``--reset
   subtract``) archsim reproduces it exactly; untold it runs it as reset to zero, as NIR says and as
   snnTorch's own ``import_from_nir`` does.
+* With 16-bit integers (``--precision chip``, many-core chip model included) the same spikes come out.
 * ``Synaptic`` with "zero": snnTorch zeroes the whole update of the step after a spike,
   ``v[t] = (1 - s[t-1]) * (beta * v[t-1] + i[t])``, so a neuron cannot fire twice in a row; NIR's
   CubaLIF (archsim, and snnTorch's own re-import) restarts from zero and adds ``i[t]``.
@@ -33,9 +34,13 @@ import pytest
 
 from archsim.graph.functional import simulate
 from archsim.graph.network import LIF, CubaLIF
+from archsim.config import load_chip
 from archsim.errors import UserError
 from archsim.graph.nir_io import read_network, write_network
 from archsim.graph.ops import apply_ops
+from archsim.graph.quantize import Precision
+from archsim.graph.workload import Workload
+from archsim.models.manycore import simulate as simulate_chip
 
 DATA = Path(__file__).parent / "data" / "nir"
 DT_SNNTORCH_S = 1e-4
@@ -122,6 +127,28 @@ def test_leaky_subtract_runs_as_in_snntorch_when_told():
     np.testing.assert_array_equal(got, expected)
 
 
+WIDE = {"precision.weight_bits": 16, "precision.membrane_bits": 32, "precision.decay_frac_bits": 16}
+
+
+@pytest.mark.parametrize("name, reset", [("leaky_zero", None), ("leaky_subtract", "subtract"), ("conv_leaky", None)])
+def test_integer_arithmetic_with_16_bit_weights_reproduces_snntorch(name, reset):
+    """snnTorch's per-neuron gains (1 to float32 rounding) fold into one; 16-bit integers keep every spike."""
+    network, x = load(name, reset=reset)
+    (input_name,), (out,) = network.inputs, network.outputs
+    precision = Precision(**{key.split(".")[1]: value for key, value in WIDE.items()})
+    got = simulate(network, {input_name: x.astype(np.float64)}, precision=precision).outputs[out]
+    np.testing.assert_array_equal(got, np.load(DATA / f"{name}.spikes.npy"))
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_manycore_chip_runs_snntorch_subtract_network_as_snntorch(engine):
+    network, x = load("leaky_subtract", reset="subtract")
+    chip = load_chip(Path(__file__).parents[1] / "chips" / "tianjic.yaml").with_overrides(WIDE)
+    trace = simulate_chip(Workload("leaky_subtract", network, {"input": x.astype(np.float64)}, *x.shape[:2]),
+                          chip, engine)
+    np.testing.assert_array_equal(trace.outputs, np.load(DATA / "leaky_subtract.spikes.npy"))
+
+
 def test_reset_option_applies_only_to_nodes_without_archsim_reset(tmp_path):
     network, x = load("leaky_zero", reset="zero")
     np.testing.assert_array_equal(archsim_spikes(network, x), np.load(DATA / "leaky_zero.spikes.npy"))
@@ -177,3 +204,15 @@ def test_cli_run_reproduces_snntorch(tmp_path, name, reset):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     np.testing.assert_array_equal(np.load(y), np.load(DATA / f"{name}.spikes.npy"))
+
+
+def test_info_and_map_take_reset(capsys):
+    from archsim import cli
+
+    path = str(DATA / "leaky_subtract.nir")
+    assert cli.main(["info", path, "--reset", "subtract"]) == 0
+    assert cli.main(["map", path, "--chip", "tianjic", "--reset", "subtract"]) == 0
+    assert "cores" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["info", path, "--reset", "delayed"])
+    assert exc.value.code == 2

@@ -17,7 +17,8 @@ Rules (``P`` is a :class:`Precision`; ``qmax = 2**(P.weight_bits - 1) - 1``,
 * Each projection's float operator chain is folded into one integer kernel (``Dense`` matrix or
   ``Conv2d`` kernel, with integer ``SumPool2d``/``Flatten`` steps kept as shape steps):
   ``AvgPool2d`` contributes ``1 / (kh * kw)`` and a scalar ``Scale`` its value to a scalar factor;
-  the neuron's ``gain`` (and ``syn_gain`` for CubaLIF) is folded in too. The effective float weight
+  the neuron's ``gain`` (and ``syn_gain`` for CubaLIF) is folded in too (one per layer: per-neuron
+  gains must agree to ``GAIN_RTOL``, and the first is used). The effective float weight
   is ``w_eff = factor * gain * sigma_source * w``. Consecutive ``Dense`` ops are multiplied into
   one matrix and an array ``Scale`` next to a ``Dense`` is folded into its rows or columns first;
   a chain without ``Dense``/``Conv2d`` (pooling only) gets an integer ``Scale`` kernel, and an array
@@ -83,6 +84,9 @@ from archsim.graph.network import (LI, LIF, AvgPool2d, Conv2d, CubaLIF, Dense, F
                                    Network, ReLU, Scale, Shape, SumPool2d, Threshold)
 
 RELU_SHIFT = 16
+#: Per-neuron gains within this relative distance of the first count as one gain (an exporter's float32
+#: rounding: snnTorch writes r = tau / dt, so gain = r * dt / tau is 1 only to about 1e-7).
+GAIN_RTOL = 1e-6
 #: Float-domain input values of valued inputs are assumed to lie in [0, 1] without a scale hint.
 DEFAULT_VALUE_RANGE = 1.0
 
@@ -314,7 +318,7 @@ def _neuron_gain(layer) -> float | np.ndarray:
     gain = np.asarray(getattr(neuron, "gain", 1.0), dtype=np.float64)
     if isinstance(neuron, CubaLIF):
         gain = gain * np.asarray(neuron.syn_gain, dtype=np.float64)
-    if gain.ndim and not np.all(gain == gain.flat[0]):
+    if gain.ndim and not np.allclose(gain, gain.flat[0], rtol=GAIN_RTOL, atol=0.0):
         raise UserError(f"layer {layer.name}: per-neuron gain cannot be folded into shared weights "
                         "(allowed: one gain per layer)")
     return float(gain.flat[0]) if gain.ndim else float(gain)
