@@ -1,8 +1,9 @@
 """Measure real GPU times for archsim's GPU model, and write a calibration file it can load.
 
 Builds the archsim Network in PyTorch (a benchmark-only dependency: archsim never imports torch),
-runs it the way PyTorch SNN frameworks do (eager, one time step at a time, surrogate-gradient LIF,
-BPTT, Adam), and measures:
+runs it the way eager PyTorch SNN frameworks do (snnTorch, Norse: one time step at a time, the LIF
+update as the 8 elementwise operations the model's ``eager`` style lists, surrogate-gradient BPTT,
+Adam), and measures:
 
 * microbenchmarks that set the model's efficiencies: a large FP32 GEMM (-> efficiency.gemm_max), a
   large streaming elementwise kernel (-> efficiency.memory_max), a tiny kernel repeated
@@ -276,10 +277,10 @@ def main(argv=None) -> dict:
     for mode in args.modes.split(","):
         work = Workload(network.name, network, {}, args.steps, args.batch, mode)
         measured = measure_workload(network, args.batch, args.steps, mode, device, args.repeats)
-        modelled = estimate(work, chip).latency_s
+        modelled = estimate(work, chip, framework="eager").latency_s    # TorchNetwork runs eager PyTorch
         record["workloads"].append({"name": network.name, "mode": mode, "batch": args.batch, "steps": args.steps,
                                     "measured_s": measured, "model_s": modelled,
-                                    "model_chip": chip.name})
+                                    "model_chip": chip.name, "model_framework": "eager"})
         print(f"{network.name} {mode} B={args.batch} T={args.steps}: measured {measured * 1e3:.3f} ms on "
               f"{record['device_name']}, model ({chip.name}) {modelled * 1e3:.3f} ms")
     print("microbenchmarks: " + ", ".join(f"{k} {v:.4g}" for k, v in micro.items()))
