@@ -1,8 +1,10 @@
 """GPU model: the same workload as a PyTorch-style SNN framework runs it on a GPU.
 
-``estimate(workload, gpu_chip, iso_node_nm=None)`` lists the kernels (``kernels``), times each on a
-roofline with small-problem efficiency curves (``roofline``), checks the memory footprint
-(``memory``), and turns time, FLOPs and DRAM bytes into energy (``estimate``). GPU configs live in
+``estimate(workload, gpu_chip, iso_node_nm=None, require_fit=False, framework=None)`` lists the
+kernels as an eager (snnTorch-style) or fused (SpikingJelly multi-step) framework launches them
+(``kernels``), decides which reads L2 serves (``l2``), times each kernel on a roofline with
+small-problem efficiency curves (``roofline``), checks the memory footprint (``memory``), and turns
+time, FLOPs, L2 and DRAM bytes into energy (``estimate``). GPU configs live in
 ``chips/gpu/*.yaml``; ``spec`` derives energy per FLOP and per byte from their technology facts;
 ``calibration`` loads efficiencies measured by ``bench/gpu_measure.py``.
 """

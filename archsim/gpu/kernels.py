@@ -34,13 +34,14 @@ just written. These distances are upper bounds (traffic counted, not distinct by
 
 Counting rules (tests re-derive them by hand). ``B`` batch, ``e`` bytes per element (4 for fp32,
 2 for fp16), ``N`` a layer's neurons, bytes = every tensor element a kernel reads plus every one it
-writes, each once (no cache reuse across kernels):
+writes, each once (all traffic to and from the memory hierarchy; which of it reaches DRAM is
+:mod:`archsim.gpu.l2`'s call):
 
 * ``dense`` (out x in): FLOPs ``2 B in out (+ B out bias)``; reads ``e (B in + in out (+ out))``,
   writes ``e B out``. ``conv``: MACs = ``B C_out OH OW C_in/g kh kw``, FLOPs ``2 MACs (+ B C_out OH OW)``,
   reads input, weight (and bias), writes output. ``pool``: ``B C OH OW kh kw`` FLOPs, reads input,
   writes output. ``scale``: ``B N`` FLOPs, reads input (and a per-element scale), writes output.
-* neuron update per step, per element (FLOPs; tensors read; tensors written):
+* fused neuron update per step (recurrent networks), per element (FLOPs; tensors read; tensors written):
   LIF (decay multiply, gain multiply-add, compare, reset: 5; current and v; v and spikes, plus the
   pre-reset membrane h kept for BPTT when training), CubaLIF (8; current, i, v; i, v, spikes, + h),
   LI (3; current, v; v), Threshold (1; current; spikes), ReLU (1; input; output), Identity (none).
@@ -300,7 +301,7 @@ def step_reuse(step_kernels: list[Kernel], weight_bytes: dict) -> list[Kernel]:
 
 def _weight_key_bytes(kernel: Kernel, op, e: int) -> dict:
     if kernel.name in ("dense", "conv", "dense_dgrad", "conv_dgrad"):
-        return {(kernel.layer, kernel.name, kernel.gemm): e * sum(parameter_sizes(op)[:1])}
+        return {(kernel.layer, kernel.name, kernel.gemm): e * int(op.weight.size)}
     return {}
 
 
