@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--engine", choices=["fast", "reference"], default="fast")
     r.add_argument("--precision", choices=["chip", "float"], default="chip")
     r.add_argument("--gpu", help="GPU config to compare with (default chips/gpu/v100.yaml; none: no comparison)")
+    r.add_argument("--gpu-framework", choices=["eager", "fused"],
+                   help="how the GPU runs the SNN: eager (snnTorch-style, one kernel per op and step) or "
+                        "fused (SpikingJelly-style multi-step kernels); default from the GPU config")
     r.add_argument("--iso-node", action="store_true",
                    help="compare area with the GPU's die redrawn at the chip's technology node")
     r.add_argument("--seed", type=int, default=0, help="seed of the synthetic input")

@@ -49,14 +49,15 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
             steps: int | None = None, batch: int | None = None, engine: str = "fast",
             precision: str = "chip", gpu: str | Path | Chip | None = DEFAULT_GPU, seed: int = 0,
             input_path: str | None = None, mapping=None, dt: float = 1e-4, reset: str | None = None,
-            iso_node: bool = False,
+            iso_node: bool = False, gpu_framework: str | None = None,
             log: Callable[[str], None] | None = None) -> RunOutcome:
     """Simulate ``network`` on ``chip`` and return the result with the outputs.
 
     ``dt`` and ``reset`` say how a NIR file's neurons are read (:func:`archsim.api.load_network`).
     ``chip=None`` with ``precision="float"`` is a functional run only (no timing, no cost); ``gpu=None``
     (or ``"none"``) leaves out the GPU comparison; ``iso_node`` compares with the GPU's die redrawn at
-    the chip's technology node (the result says which). ``log`` receives a line as each stage starts.
+    the chip's technology node (the result says which); ``gpu_framework`` (``eager`` or ``fused``)
+    overrides the GPU config's framework style. ``log`` receives a line as each stage starts.
     Everything the user gave is checked before the long work starts.
     """
     from archsim.api import load_network
@@ -89,7 +90,7 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
         return _functional(workload)
     if chip.family == "gpu":
         log(f"estimating {workload.name} on {chip.name}")
-        return _gpu_alone(workload, chip)
+        return _gpu_alone(workload, chip, gpu_framework)
     log(f"simulating {workload.name} on {chip.name} ({engine} engine, {workload.steps} steps, batch {workload.batch})")
     trace = _simulate(workload, chip, engine, mapping)
     from archsim.cost import evaluate
@@ -102,7 +103,7 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
 
         log(f"estimating the same work on {gpu_chip.name}")
         node_nm = chip.params["technology"]["node_nm"] if iso_node else None
-        gpu_estimate = estimate(workload, gpu_chip, iso_node_nm=node_nm)
+        gpu_estimate = estimate(workload, gpu_chip, iso_node_nm=node_nm, framework=gpu_framework)
     result = result_mod.build(trace, cost, gpu_estimate)
     return RunOutcome(result=result, outputs=trace.outputs, workload=workload)
 
@@ -143,10 +144,10 @@ def _gpu_chip(gpu) -> Chip:
     return gpu_chip
 
 
-def _gpu_alone(workload: Workload, chip: Chip) -> RunOutcome:
+def _gpu_alone(workload: Workload, chip: Chip, framework: str | None) -> RunOutcome:
     from archsim.gpu import estimate
 
-    est = estimate(workload, chip, require_fit=True)
+    est = estimate(workload, chip, require_fit=True, framework=framework)
     gpu = est.to_dict()
     result = {
         "schema": result_mod.SCHEMA, "chip": chip.name, "family": "gpu", "workload": workload.name,

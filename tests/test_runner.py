@@ -92,3 +92,9 @@ def test_iso_node_redraws_the_gpu_die_at_the_chip_node():
     iso = execute(small_snn(), "tianjic", iso_node=True).result
     assert iso["gpu"]["iso_node"] and iso["gpu"]["area_node_nm"] == 28
     assert iso["gpu"]["area_mm2"] > plain["gpu"]["area_mm2"]   # 12 nm die drawn at 28 nm is larger
+
+
+def test_gpu_framework_fused_is_faster_than_eager_for_a_small_snn():
+    eager = execute(small_snn(), "tianjic", gpu_framework="eager").result
+    fused = execute(small_snn(), "tianjic", gpu_framework="fused").result
+    assert fused["gpu"]["latency_s"] < eager["gpu"]["latency_s"]
