@@ -2,6 +2,8 @@
 
 Reports and sweeps read only these dictionaries. Keys listed in ``REQUIRED_KEYS`` are the public
 interface; ``trace`` (the full Trace) is kept so that a stored result can be re-costed.
+``energy_by_layer_pj`` (layer -> dynamic pJ, plus ``shared`` for actions no layer owns; ``{}`` when
+the model does not count per layer) is recomputed with the rest of the cost on re-costing.
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ def build(trace, cost, gpu=None) -> dict:
         "energy_pj": cost.energy_pj,
         "energy_breakdown_pj": cost.energy_breakdown_pj,
         "static_energy_pj": cost.static_energy_pj,
+        "energy_by_layer_pj": cost.energy_by_layer_pj,
         "area_mm2": cost.area_mm2,
         "area_breakdown_mm2": cost.area_breakdown_mm2,
         "cost_sources": cost.sources,

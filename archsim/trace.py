@@ -16,6 +16,10 @@ class Trace:
 
     ``actions`` maps component -> action -> count (e.g. ``{"dendrite": {"synaptic_op": 1234}}``);
     the component and action names are those of the chip config's ``components`` block.
+    ``actions_by_layer`` maps layer -> component -> action -> count, layers in network order, for the
+    actions a model can attribute to one layer; summed over layers it gives ``actions`` minus the
+    *shared* remainder (barrier and control cycles, traffic of several layers at once). Empty when the
+    model does not attribute (and in traces stored before it existed).
     ``cycles_breakdown`` holds family-specific cycle splits (per core, per phase, per engine, per
     layer); ``details`` holds family-specific statistics (utilisation, sparsity, NoC link loads).
     Everything except ``outputs`` is JSON-serialisable.
@@ -31,6 +35,7 @@ class Trace:
     cycles: int
     clock_hz: float
     actions: dict[str, dict[str, int]]
+    actions_by_layer: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     synaptic_ops: int = 0
     spikes: int = 0
     cycles_breakdown: dict = field(default_factory=dict)

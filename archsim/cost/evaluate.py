@@ -7,6 +7,11 @@ the component's estimator). Static energy: per component, leakage per instance x
 component, 0 included), otherwise all ``count`` instances. Gating overheads (wake-up energy, retention)
 are not modelled. Area: count x area per instance. Nothing here looks at a model: a stored Trace
 (``Trace.from_dict``) re-costs to the same numbers.
+
+Per layer: ``energy_by_layer_pj`` prices each layer's ``trace.actions_by_layer`` with the same energies
+per action, plus a ``"shared"`` entry for the actions no layer owns (``trace.actions`` minus the sum over
+layers: barriers and control, traffic of several layers at once); the entries sum to the dynamic
+energy. A Trace without per-layer counts gets ``{}``.
 """
 from __future__ import annotations
 
@@ -35,6 +40,7 @@ class Cost:
     leakage_mw: float
     sources: dict[str, str] = field(default_factory=dict)
     technology: str = ""
+    energy_by_layer_pj: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """The cost as plain dicts (for JSON)."""
@@ -57,6 +63,38 @@ def _check_trace(trace: Trace, components: dict[str, Component], chip: Chip) -> 
                             f"0..count {components[name].count}")
 
 
+def shared_actions(trace: Trace) -> dict[str, dict[str, int]]:
+    """The actions of ``trace`` that belong to no layer: ``actions`` minus the sum of ``actions_by_layer``.
+
+    :class:`UserError` when the layers hold more of an action than the whole run (a broken Trace)."""
+    shared = {component: dict(actions) for component, actions in trace.actions.items()}
+    for layer, components in trace.actions_by_layer.items():
+        for component, actions in components.items():
+            for action, count in actions.items():
+                left = shared.get(component, {}).get(action, 0) - count
+                if left < 0:
+                    raise UserError(f"trace: actions_by_layer.{layer}.{component}.{action}: {count} exceeds what "
+                                    f"the run counted in actions (allowed: at most the run's total)")
+                shared.setdefault(component, {})[action] = left
+    return {c: {a: n for a, n in actions.items() if n} for c, actions in shared.items()
+            if any(actions.values())}
+
+
+def _energy_of(actions: dict[str, dict[str, int]], per_action_pj: dict[str, dict[str, float]]) -> float:
+    """pJ of ``actions`` (component -> action -> count) at ``per_action_pj``'s prices."""
+    return sum(count * per_action_pj[component][action]
+               for component, counts in actions.items() for action, count in counts.items() if count)
+
+
+def _energy_by_layer(trace: Trace, per_action_pj: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Dynamic pJ per layer (network order) plus ``"shared"``: together the run's dynamic energy."""
+    if not trace.actions_by_layer:
+        return {}
+    energy = {layer: _energy_of(actions, per_action_pj) for layer, actions in trace.actions_by_layer.items()}
+    energy["shared"] = _energy_of(shared_actions(trace), per_action_pj)
+    return energy
+
+
 def leaking_instances(component: Component, trace: Trace) -> int:
     """Instances that leak during the run: all of them, or the active ones when power-gated."""
     if component.power_gated and component.name in trace.active_units:
@@ -70,7 +108,7 @@ def evaluate(trace: Trace, chip: Chip) -> Cost:
     components = build_components(chip, tech)
     _check_trace(trace, components, chip)
     latency_s = trace.latency_s
-    dynamic, static, area, sources = {}, {}, {}, {}
+    dynamic, static, area, sources, prices = {}, {}, {}, {}, {}
     leakage_total_mw = 0.0
     for name, comp in components.items():
         counts = trace.actions.get(name, {})
@@ -78,6 +116,7 @@ def evaluate(trace: Trace, chip: Chip) -> Cost:
         for action in comp.actions:
             if action in counts:
                 estimate = comp.estimator.energy_pj(action)
+                prices.setdefault(name, {})[action] = estimate.value
                 per_action[action] = counts[action] * estimate.value
                 sources[f"{name}.{action}"] = estimate.source
         if per_action:
@@ -95,4 +134,5 @@ def evaluate(trace: Trace, chip: Chip) -> Cost:
     return Cost(energy_pj=dynamic_total + static_total, dynamic_energy_pj=dynamic_total,
                 static_energy_pj=static_total, energy_breakdown_pj=dynamic, static_breakdown_pj=static,
                 area_mm2=sum(area.values()), area_breakdown_mm2=area, leakage_mw=leakage_total_mw,
-                sources=sources, technology=tech.describe())
+                sources=sources, technology=tech.describe(),
+                energy_by_layer_pj=_energy_by_layer(trace, prices))

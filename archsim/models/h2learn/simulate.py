@@ -7,6 +7,11 @@ per projection. The arithmetic
 is real (:mod:`.datapath`, or :mod:`.refstep` with ``engine="reference"``), the engines' work is counted on
 that data (:mod:`.engines`), and the SimPy pipeline (:mod:`.pipeline`) turns work and DRAM traffic into
 cycles. Gradients equal the golden quantised BPTT (:mod:`.golden`) bit for bit.
+
+Per-layer actions (``Trace.actions_by_layer``): each engine's work on a layer is that layer's; DRAM
+accesses are the layer's bits in whole ``dram_width_bits`` words (rounded down); left shared: the
+control cycles and the DRAM words that rounding the per-layer bits down leaves over (at most one per
+layer and direction).
 """
 from __future__ import annotations
 
@@ -149,6 +154,8 @@ class _Tally:
     actions: dict = field(default_factory=dict)
     dram_read: int = 0
     dram_write: int = 0
+    actions_by_layer: dict = field(default_factory=dict)
+    dram_bits_by_layer: dict = field(default_factory=dict)
     synaptic_ops: int = 0
     spikes: int = 0
     loss_sum: float = 0.0
@@ -162,14 +169,19 @@ class _Tally:
         self.stats = {l.name: {"input_nonzero": 0, "inputs": 0, "du_nonzero": 0, "du_total": 0, "open_below": 0,
                                "open_total": 0, "macs": 0, "macs_dense": 0} for l in self.layers}
         self.per_layer = {l.name: {e: 0 for e in ENGINES} for l in self.layers}
+        self.actions_by_layer = {l.name: {} for l in self.layers}
+        self.dram_bits_by_layer = {l.name: {"read": 0, "write": 0} for l in self.layers}
         self.dkernels = [[np.zeros(p.kernel_shape, dtype=np.int64) for p in l.projections] for l in self.layers]
         self.dbiases = [None if l.bias_q is None else np.zeros(l.bias_q.shape, dtype=np.int64) for l in self.layers]
 
     def step(self, engine: str, layer, work, read_bits: int, write_bits: int) -> Step:
         """Book one engine's work on one layer of a tile; the pipeline Step that stands for it."""
         _merge(self.actions, work.actions)
+        _merge(self.actions_by_layer[layer.name], work.actions)
         self.dram_read += read_bits
         self.dram_write += write_bits
+        self.dram_bits_by_layer[layer.name]["read"] += read_bits
+        self.dram_bits_by_layer[layer.name]["write"] += write_bits
         self.per_layer[layer.name][engine] += work.cycles
         return Step(layer.name, work.cycles, read_bits + write_bits)
 
@@ -338,6 +350,11 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
     actions["dram"]["read"] = engines.ceil_div(tally.dram_read, params.dram_width_bits)
     actions["dram"]["write"] = engines.ceil_div(tally.dram_write, params.dram_width_bits)
     actions["control"] = {"cycle": sched.cycles}
+    by_layer = tally.actions_by_layer
+    for name, bits in tally.dram_bits_by_layer.items():
+        words = {action: n // params.dram_width_bits for action, n in bits.items()}
+        if any(words.values()):
+            by_layer[name]["dram"] = words
     cycles = max(sched.cycles, 1)
     fractions, backward_macs = _sparsity(tally.stats, train_mode)
     details = {
@@ -355,7 +372,7 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
     trace = Trace(
         chip=chip.name, family="h2learn", workload=workload.name, mode=workload.mode, engine=engine,
         steps=steps, batch=batch, cycles=sched.cycles, clock_hz=params.clock_hz, actions=actions,
-        synaptic_ops=int(tally.synaptic_ops), spikes=int(tally.spikes),
+        actions_by_layer=by_layer, synaptic_ops=int(tally.synaptic_ops), spikes=int(tally.spikes),
         cycles_breakdown={"engine": dict(sched.busy_cycles), "dram_busy": sched.dram_busy_cycles,
                           "layer": tally.per_layer},
         details=details,

@@ -6,8 +6,9 @@ throughput); the integer neuron rules are :mod:`archsim.graph.quantize`'s. ``eng
 steps one clock at a time (small configurations); ``engine="fast"`` gives identical numbers with
 Numba kernels and a SimPy timeline of phases and barriers (:mod:`.timeline`). Folded cores run their
 passes one after another (:mod:`.passes`). The Trace's ``active_units`` and NoC link-load grid come
-from :mod:`.activity`. A batch runs its samples one after another (state reset between),
-so cycles and counts add up over samples.
+from :mod:`.activity`; its per-layer action counts from :mod:`.machine` (control cycles and NoC
+phases several layers share are left unattributed). A batch runs its samples one after another
+(state reset between), so cycles and counts add up over samples.
 
 Component names the Trace uses (a chip config's ``components:`` must name these): synapse_sram,
 axon_sram, neuron_sram, router_table (sram), dendrite (adder), dendrite_mac (mac), soma (adder),
@@ -94,7 +95,10 @@ def _trace(workload, chip, engine, machine: Machine, prog, mapping, outputs, per
     return Trace(
         chip=chip.name, family="manycore", workload=workload.name, mode=workload.mode, engine=engine,
         steps=workload.steps, batch=workload.batch, cycles=int(machine.cycles), clock_hz=clock_hz,
-        actions={c: dict(a) for c, a in machine.actions.items()}, synaptic_ops=int(machine.synaptic_ops),
+        actions={c: dict(a) for c, a in machine.actions.items()},
+        actions_by_layer={layer: {c: dict(a) for c, a in components.items()}
+                          for layer, components in machine.actions_by_layer.items()},
+        synaptic_ops=int(machine.synaptic_ops),
         spikes=int(machine.spikes),
         cycles_breakdown={"per_phase": {ph: int(machine.phase_cycles.get(ph, 0)) for ph in PHASES},
                           "per_layer": {n: int(round(c)) for n, c in machine.layer_cycles.items()},

@@ -30,13 +30,15 @@ class ReferenceEngine:
     timeline = PlainTimeline
 
     def integrate(self, prog: Program, stage: StageProgram, space: np.ndarray, passes):
-        """Clock by clock, pass after pass. Returns (partial sums per slot, per-core busy cycles, counts)."""
+        """Clock by clock, pass after pass. Returns (partial sums per slot, per-core busy cycles, counts:
+        name -> one count per core of the stage)."""
         p = prog.params
         cores = stage.cores
         slot_pass, core_passes = passes
         inputs = [space[stage.axon_source[stage.axon_ptr[k]:stage.axon_ptr[k + 1]]] for k in range(len(cores))]
         partials = [np.zeros(len(c.neurons), dtype=np.int64) for c in cores]
-        queues, counts = [], dict(sops=0, macs=0, reads=0, axon_reads=0)
+        queues = []
+        counts = {name: np.zeros(len(cores), np.int64) for name in ("sops", "macs", "reads", "axon_reads")}
         for k, (core, x) in enumerate(zip(cores, inputs)):
             pass_of = slot_pass[stage.slot_ptr[k]:stage.slot_ptr[k + 1]]
             work = []                  # (axon, its synapse positions in this pass, next position)
@@ -68,10 +70,10 @@ class ReferenceEngine:
                 x = int(inputs[n][a])
                 for s in mine[j:stop]:
                     partials[n][core.indices[s]] += int(core.weights[s]) * x
-                    counts["sops" if core.axon_spiking[a] else "macs"] += 1
-                counts["reads"] += 1
+                    counts["sops" if core.axon_spiking[a] else "macs"][n] += 1
+                counts["reads"][n] += 1
                 if j == 0:
-                    counts["axon_reads"] += 1
+                    counts["axon_reads"][n] += 1
                 if stop == len(mine):
                     queues[n].pop(0)
                     if not queues[n]:
@@ -146,7 +148,7 @@ class FastEngine:
             space, stage.axon_ptr, stage.axon_source, stage.axon_spiking, stage.syn_ptr, stage.indices,
             stage.weights, stage.slot_ptr, slot_pass, core_passes, p.dendrite_lanes, p.mac_lanes,
             p.phase_setup_cycles)
-        return partial, cycles, dict(sops=int(sops), macs=int(macs), reads=int(reads), axon_reads=int(axon_reads))
+        return partial, cycles, dict(sops=sops, macs=macs, reads=reads, axon_reads=axon_reads)
 
     def fire(self, prog: Program, layer: LayerProgram, stage: StageProgram, current: np.ndarray, state):
         """The whole layer in one kernel call (owners hold disjoint neurons); cycles per owner."""

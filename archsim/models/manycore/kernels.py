@@ -56,16 +56,17 @@ def integrate_stage(space, axon_ptr, axon_source, axon_spiking, syn_ptr, indices
     the axon once in every pass with synapses into it, ``ceil(k_pass / lanes)`` cycles each
     (:mod:`.passes`). Each core starts with ``setup`` cycles. Arrays are the flat ones of :mod:`.stage`.
 
-    Returns (partial sums per slot, cycles per core, synaptic_ops, macs, weight_reads, axon_reads).
+    Returns (partial sums per slot, cycles per core, and per core: synaptic_ops, macs, weight_reads,
+    axon_reads), so that the counts can be booked to each core's layer.
     """
     n_cores = axon_ptr.shape[0] - 1
     partial = np.zeros(slot_ptr[n_cores], np.int64)
     cycles = np.full(n_cores, setup, np.int64)
     per_pass = np.zeros(max(1, np.max(core_passes)) if n_cores else 1, np.int64)
-    sops = 0
-    macs = 0
-    reads = 0
-    axon_reads = 0
+    sops = np.zeros(n_cores, np.int64)
+    macs = np.zeros(n_cores, np.int64)
+    reads = np.zeros(n_cores, np.int64)
+    axon_reads = np.zeros(n_cores, np.int64)
     for core in range(n_cores):
         base = slot_ptr[core]
         passes = core_passes[core]
@@ -77,13 +78,13 @@ def integrate_stage(space, axon_ptr, axon_source, axon_spiking, syn_ptr, indices
                 if x == 0:
                     continue
                 width = lanes
-                sops += k
+                sops[core] += k
             else:
                 width = mac_lanes
-                macs += k
+                macs[core] += k
             if passes == 1:
                 c_total += (k + width - 1) // width
-                axon_reads += 1
+                axon_reads[core] += 1
             else:
                 per_pass[:passes] = 0
                 for j in range(syn_ptr[a], syn_ptr[a + 1]):
@@ -91,11 +92,11 @@ def integrate_stage(space, axon_ptr, axon_source, axon_spiking, syn_ptr, indices
                 for q in range(passes):
                     if per_pass[q]:
                         c_total += (per_pass[q] + width - 1) // width
-                        axon_reads += 1
+                        axon_reads[core] += 1
             for j in range(syn_ptr[a], syn_ptr[a + 1]):
                 partial[base + indices[j]] += weights[j] * x
         cycles[core] += c_total
-        reads += c_total
+        reads[core] = c_total
     return partial, cycles, sops, macs, reads, axon_reads
 
 

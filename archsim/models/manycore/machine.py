@@ -21,6 +21,12 @@ Phase length: ``adaptive`` = the slowest core (or the NoC's last delivery); ``fi
 overrun in the Trace details). A batch runs its samples one after another, state reset between.
 The phases are placed in time by the engine's timeline (:mod:`.timeline`; SimPy in the fast engine):
 stages are strictly sequential, so ``cycles`` is the sum of phase lengths and barriers.
+
+Per-layer actions (``actions_by_layer``): a core's integrate work and merge adds go to its layer, a
+layer's fire work to it, and a NoC phase's traffic (router, links, routing-table reads, axon writes)
+to the layer that sent it when one layer sent all of the phase's packets. Left *shared* (booked in
+``actions`` only): NoC phases in which several layers of one stage send at once (the NoC counts the
+phase as a whole) and the control cycles of :func:`archsim.models.manycore.run_program`.
 """
 from __future__ import annotations
 
@@ -44,6 +50,7 @@ class Machine:
         self.prog, self.engine = prog, engine
         self.cycles = 0
         self.actions: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.actions_by_layer = {name: defaultdict(lambda: defaultdict(int)) for name in prog.layers}
         self.phase_cycles = defaultdict(int)
         self.layer_cycles = defaultdict(int)
         self.core_busy = np.zeros(len(prog.cores), dtype=np.int64)
@@ -57,11 +64,33 @@ class Machine:
         self.timeline = engine.timeline()
         self.stage_phases: list[list[Phase]] = []
         self.passes = [stage_passes(stage, neurons_per_pass, axons_per_pass) for stage in self.stages]
+        # per stage, for per-layer counts: each core's layer (its position in stage.layers), the layer
+        # of each owner core id, the merge adds per layer and the one layer sending merge packets (or None)
+        self.core_layer = [np.array([stage.layers.index(c.layer) for c in stage.cores], np.int64)
+                           for stage in self.stages]
+        self.owner_layer = [{c.core_id: c.layer for c in stage.cores if c.is_owner} for stage in self.stages]
+        self.merge_adds = []
+        for stage in self.stages:
+            adds: dict[str, int] = {}
+            for c in stage.cores:
+                if not c.is_owner:
+                    adds[c.layer] = adds.get(c.layer, 0) + len(c.neurons)
+            self.merge_adds.append(adds)
 
     # ------------------------------------------------------------------ bookkeeping
-    def _count(self, component: str, action: str, n: int) -> None:
+    def _count(self, component: str, action: str, n: int, layer: str | None = None) -> None:
+        """Book ``n`` actions; to ``layer`` as well when they are its work (None: shared)."""
         if n:
             self.actions[component][action] += int(n)
+            if layer is not None:
+                self.actions_by_layer[layer][component][action] += int(n)
+
+    def _count_per_core(self, component: str, action: str, per_core: np.ndarray, stage_index: int) -> None:
+        """Book a stage's per-core counts, each to its core's layer."""
+        stage = self.stages[stage_index]
+        per_layer = np.bincount(self.core_layer[stage_index], weights=per_core, minlength=len(stage.layers))
+        for name, n in zip(stage.layers, per_layer):
+            self._count(component, action, int(n), name)
 
     def _close_phase(self, phase: str, stage_layers, needed: int) -> None:
         """Book a phase of the current stage; the timeline places it in time at the end of the step."""
@@ -77,15 +106,16 @@ class Machine:
         for name in stage_layers:
             self.layer_cycles[name] += length / len(stage_layers)
 
-    def _noc(self, packets: Packets, phase: str) -> int:
+    def _noc(self, packets: Packets, phase: str, layer: str | None) -> int:
+        """Deliver a phase's packets; ``layer`` sent them all (None: several layers did, shared)."""
         if not len(packets):
             return 0
         stats = noc_simulate(packets, self.prog.noc, engine=self.engine.noc_engine)
-        self._count("router", "route", stats.router_traversals)
-        self._count("link", "transfer", stats.flit_hops - stats.interchip_flits)
-        self._count("offchip_link", "transfer", stats.interchip_flits)
-        self._count("axon_sram", "write", stats.ejected_flits)
-        self._count("router_table", "read", len(packets))
+        self._count("router", "route", stats.router_traversals, layer)
+        self._count("link", "transfer", stats.flit_hops - stats.interchip_flits, layer)
+        self._count("offchip_link", "transfer", stats.interchip_flits, layer)
+        self._count("axon_sram", "write", stats.ejected_flits, layer)
+        self._count("router_table", "read", len(packets), layer)
         for key in ("packets", "injected_flits", "ejected_flits", "hops", "flit_hops", "interchip_flits",
                     "stall_cycles"):
             self.noc_totals[key] += int(getattr(stats, key))
@@ -105,24 +135,26 @@ class Machine:
         prog, p = self.prog, self.prog.params
         current = dict(inputs_q)
         self.stage_phases = []
-        for stage, passes in zip(self.stages, self.passes):
+        for si, (stage, passes) in enumerate(zip(self.stages, self.passes)):
             self.stage_phases.append([])
             space = np.concatenate([(self.previous[src] if rec else current[src]).reshape(-1)
                                     for name in stage.layers for src, _, _, rec in prog.layers[name].segments]
                                    or [np.zeros(0, np.int64)]).astype(np.int64, copy=False)
             partial, core_cycles, counts = self.engine.integrate(prog, stage, space, passes)
             self.core_busy[stage.core_index] += np.asarray(core_cycles, dtype=np.int64)
-            self.synaptic_ops += counts["sops"] + counts["macs"]
-            self._count("dendrite", "add", counts["sops"])
-            self._count("dendrite_mac", "mac", counts["macs"])
-            self._count("synapse_sram", "read", counts["reads"])
-            self._count("axon_sram", "read", counts["axon_reads"])
+            self.synaptic_ops += int(counts["sops"].sum() + counts["macs"].sum())
+            self._count_per_core("dendrite", "add", counts["sops"], si)
+            self._count_per_core("dendrite_mac", "mac", counts["macs"], si)
+            self._count_per_core("synapse_sram", "read", counts["reads"], si)
+            self._count_per_core("axon_sram", "read", counts["axon_reads"], si)
             self._close_phase("integrate", stage.layers, self.engine.barrier(core_cycles))
 
             if stage.merge_cores:
-                arrival = self._noc(stage.merge_packets, "merge")
+                adds = self.merge_adds[si]
+                arrival = self._noc(stage.merge_packets, "merge", _only(adds))
                 np.add.at(partial, stage.merge_to, partial[stage.merge_from])
-                self._count("dendrite", "add", len(stage.merge_from))
+                for name, n in adds.items():             # owners add their senders' partial sums
+                    self._count("dendrite", "add", n, name)
                 needed = p.phase_setup_cycles + arrival + int(np.max(-(-stage.merge_adds // p.dendrite_lanes)))
                 self._close_phase("merge", stage.layers, needed)
 
@@ -139,10 +171,10 @@ class Machine:
                 current[name] = out
                 n = layer.size
                 if KINDS[layer.kind] in STATEFUL:
-                    self._count("neuron_sram", "read", n)
-                    self._count("neuron_sram", "write", n)
+                    self._count("neuron_sram", "read", n, name)
+                    self._count("neuron_sram", "write", n, name)
                 self._count("soma_lut" if KINDS[layer.kind] == "relu" else "soma",
-                            "read" if KINDS[layer.kind] == "relu" else "add", n)
+                            "read" if KINDS[layer.kind] == "relu" else "add", n, name)
                 if layer.spiking:
                     self.spikes += int(out.sum())
             self._close_phase("fire", stage.layers, self.engine.barrier(fire_cycles))
@@ -153,9 +185,17 @@ class Machine:
                 stage.dest_ptr, stage.dest_cores, max(1, p.packet_bits // p.activation_bits),
                 p.router_cycles_per_packet, prog.noc.n_cores)
             if len(src):
-                arrival = self._noc(Packets(src, dst_ptr, dst, np.ones(len(src), np.int64), inject), "route")
+                senders = stage.layers if len(stage.layers) == 1 else {self.owner_layer[si][c] for c in
+                                                                        np.unique(src).tolist()}
+                arrival = self._noc(Packets(src, dst_ptr, dst, np.ones(len(src), np.int64), inject), "route",
+                                    _only(senders))
                 self._close_phase("route", stage.layers, p.phase_setup_cycles + max(arrival, int(last_injection)))
         for name in prog.layers:
             self.previous[name] = current[name]
         self.cycles = self.timeline.run_step(self.stage_phases)
         return current
+
+
+def _only(layers):
+    """The one layer of ``layers`` (a collection of names), or None when there are several."""
+    return next(iter(layers)) if len(layers) == 1 else None
