@@ -7,7 +7,7 @@ import pytest
 
 from archsim.config import Chip
 from archsim.cost import (ESTIMATORS, area_reference_table, build_components, energy_reference_table, evaluate,
-                          format_reference_tables, load_technology)
+                          format_reference_tables, load_technology, shared_actions)
 from archsim.errors import UserError
 from archsim.trace import Trace
 
@@ -42,9 +42,10 @@ def make_chip(tmp_path: Path, node=28, components=None, **technology) -> Chip:
     return Chip("test", "manycore", tmp_path / "chip.yaml", params)
 
 
-def make_trace(actions, cycles=1000, active_units=None) -> Trace:
+def make_trace(actions, cycles=1000, active_units=None, actions_by_layer=None) -> Trace:
     return Trace(chip="test", family="manycore", workload="w", mode="infer", engine="fast", steps=1, batch=1,
-                 cycles=cycles, clock_hz=100e6, actions=actions, active_units=active_units or {})
+                 cycles=cycles, clock_hz=100e6, actions=actions, active_units=active_units or {},
+                 actions_by_layer=actions_by_layer or {})
 
 
 def test_every_class_is_covered():
@@ -234,3 +235,38 @@ def test_unknown_trace_component_or_action_names_both(tmp_path):
 def test_reference_tables_render(tmp_path):
     text = format_reference_tables(make_chip(tmp_path, 7))
     assert "| weights | sram | read |" in text and "Horowitz" in text and "| total |" in text
+
+
+LAYERED_ACTIONS = {"weights": {"read": 1000, "write": 10}, "dendrite": {"add": 500}, "router": {"route": 70},
+                   "control": {"cycle": 4000}}
+BY_LAYER = {"conv": {"weights": {"read": 600, "write": 10}, "dendrite": {"add": 300}, "router": {"route": 40}},
+            "fc": {"weights": {"read": 400}, "dendrite": {"add": 200}}}
+
+
+def test_energy_by_layer_prices_each_layer_and_the_shared_rest(tmp_path):
+    chip = make_chip(tmp_path, 28)
+    trace = make_trace(LAYERED_ACTIONS, actions_by_layer=BY_LAYER)
+    cost = evaluate(trace, chip)
+    price = {(r.component, r.action): r.energy_pj for r in energy_reference_table(chip)}
+    assert list(cost.energy_by_layer_pj) == ["conv", "fc", "shared"]
+    assert cost.energy_by_layer_pj["fc"] == pytest.approx(400 * price["weights", "read"] + 200 * price["dendrite", "add"])
+    assert shared_actions(trace) == {"router": {"route": 30}, "control": {"cycle": 4000}}
+    assert cost.energy_by_layer_pj["shared"] == pytest.approx(30 * price["router", "route"]
+                                                              + 4000 * price["control", "cycle"])
+    assert sum(cost.energy_by_layer_pj.values()) == pytest.approx(cost.dynamic_energy_pj, rel=1e-12)
+    assert cost.to_dict()["energy_by_layer_pj"] == cost.energy_by_layer_pj
+
+
+def test_old_trace_without_layers_recosts_and_stored_layers_recompute(tmp_path):
+    old = make_trace(LAYERED_ACTIONS).to_dict()
+    old.pop("actions_by_layer")                         # a trace stored before per-layer counts
+    assert evaluate(Trace.from_dict(old), make_chip(tmp_path, 28)).energy_by_layer_pj == {}
+    stored = json.loads(json.dumps(make_trace(LAYERED_ACTIONS, actions_by_layer=BY_LAYER).to_dict()))
+    at_28, at_7 = (evaluate(Trace.from_dict(stored), make_chip(tmp_path, node)) for node in (28, 7))
+    assert at_7.energy_by_layer_pj["conv"] < at_28.energy_by_layer_pj["conv"]      # new tables, new figures
+    assert sum(at_7.energy_by_layer_pj.values()) == pytest.approx(at_7.dynamic_energy_pj, rel=1e-12)
+
+
+def test_layers_holding_more_than_the_run_fail_in_one_line(tmp_path):
+    trace = make_trace(LAYERED_ACTIONS, actions_by_layer={"fc": {"weights": {"read": 1001}}})
+    _one_line_error(evaluate, trace, make_chip(tmp_path, 28), match="actions_by_layer.fc.weights.read")

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from archsim.config import load_chip
+from archsim.cost import shared_actions
 from archsim.errors import UserError
 from archsim.graph.network import (LIF, AvgPool2d, Conv2d, Dense, Flatten, Identity, Layer, Network, Projection,
                                    ReLU)
@@ -216,6 +217,7 @@ def test_reference_steppers_equal_fast_path(seed, c, hw, k, kernel, stride, pad,
     ref = run_iteration(wl, ch, "reference")
     assert fast.trace.cycles == ref.trace.cycles
     assert fast.trace.actions == ref.trace.actions
+    assert fast.trace.actions_by_layer == ref.trace.actions_by_layer
     assert fast.trace.synaptic_ops == ref.trace.synaptic_ops
     assert fast.trace.cycles_breakdown == ref.trace.cycles_breakdown
     for a, b in zip(fast.dweights, ref.dweights):
@@ -432,3 +434,18 @@ def test_every_zoo_network_builds_and_the_hybrid_tracker_trains():
     assert kinds["ann1"] == kinds["ann2"] == "relu" and len(run.layers[4].projections) == 2
     assert run.trace.cycles > 0 and np.isfinite(run.loss)
     assert np.any(run.dweights[4] != 0)       # fuse <- ann2
+
+
+def test_per_layer_actions_add_up_to_the_run_with_control_and_dram_rounding_shared():
+    net, wl = dense_case(0.4)
+    trace = run_iteration(wl, chip(), "fast").trace
+    assert list(trace.actions_by_layer) == ["h", "o"]
+    for name in ("h", "o"):
+        assert trace.actions_by_layer[name]["dram"]["read"] > 0
+    shared = shared_actions(trace)
+    assert shared.pop("control") == trace.actions["control"]
+    assert set(shared) <= {"dram"}
+    for action, words in shared.get("dram", {}).items():     # at most one rounded-down word per layer
+        assert 0 < words <= len(trace.actions_by_layer)
+    be = sum(trace.actions_by_layer[n].get("be_mac", {}).get("mac", 0) for n in ("h", "o"))
+    assert be == trace.actions["be_mac"]["mac"]

@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from archsim.config import load_chip
+from archsim.cost import shared_actions
 from archsim.errors import UserError
 from archsim.graph.functional import simulate as functional
 from archsim.graph.network import LIF, Dense, Layer, Network, Projection, ReLU
@@ -51,8 +52,11 @@ def test_reference_equals_fast_and_functional(seed, n_in, hidden, n_out, lanes, 
     assert fast.cycles == ref.cycles
     assert fast.spikes == ref.spikes
     assert fast.actions == ref.actions
+    assert fast.actions_by_layer == ref.actions_by_layer
     assert fast.cycles_breakdown == ref.cycles_breakdown
     assert fast.noc == ref.noc
+    assert list(fast.actions_by_layer) == ["h", "o"]
+    assert shared_actions(fast) == {"control": fast.actions["control"]}   # one layer per stage: all but control
     truth = functional(net, {"x": x}, Precision.from_config(chip.params["precision"]))
     np.testing.assert_array_equal(fast.outputs, truth.outputs["o"])
 
@@ -66,6 +70,8 @@ def test_split_fan_in_counts_and_phases():
     assert trace.actions["dendrite"]["add"] >= trace.synaptic_ops    # SOPs plus partial-sum adds
     assert trace.noc["packets"] > 0
     assert sum(trace.cycles_breakdown["per_phase"].values()) == trace.cycles
+    assert trace.actions_by_layer["h"]["router"]["route"] > 0           # merge traffic: the sending layer's
+    assert shared_actions(trace) == {"control": trace.actions["control"]}
 
 
 def test_full_core_round_near_tianjic_5050_cycles():
@@ -117,3 +123,36 @@ def test_folded_core_rereads_inputs_every_pass():
     assert fast.actions["axon_sram"]["read"] == 4 * 20                # one read per input per pass
     assert fast.actions["synapse_sram"]["read"] == 4 * 20              # 4 synapses per input and pass: 1 lane cycle
     assert fast.cycles_breakdown["per_phase"]["integrate"] == 16 + 80  # setup + 80 lane cycles, no barrier
+
+
+def _branching_net(rng, n_in=20, a=6, b=5, n_out=3):
+    """Two layers in one stage (both read x), merged by the output: their route phase is shared."""
+    lif = LIF(decay=np.float64(0.875), threshold=np.float64(0.5))
+    return Network("branch", {"x": (n_in,)}, [
+        Layer("a", (a,), (Projection("x", (Dense(rng.normal(size=(a, n_in))),)),), lif),
+        Layer("b", (b,), (Projection("x", (Dense(rng.normal(size=(b, n_in))),)),), lif),
+        Layer("o", (n_out,), (Projection("a", (Dense(rng.normal(size=(n_out, a))),)),
+                              Projection("b", (Dense(rng.normal(size=(n_out, b))),))), lif),
+    ], ["o"])
+
+
+def test_per_layer_actions_add_up_and_shared_noc_stays_unattributed():
+    rng = np.random.default_rng(3)
+    net = _branching_net(rng)
+    x = (rng.random((4, 1, 20)) < 0.5).astype(float)
+    work = Workload("w", net, {"x": x}, 4, 1)
+    chip = _small_chip(16, 4, 64, 32, 2, False)
+    fast, ref = simulate(work, chip, "fast"), simulate(work, chip, "reference")
+    assert fast.actions_by_layer == ref.actions_by_layer
+    assert fast.details["stages"] == [["a", "b"], ["o"]]
+    by_layer = fast.actions_by_layer
+    for name in ("a", "b", "o"):                       # every layer integrates and fires
+        assert by_layer[name]["synapse_sram"]["read"] > 0 and by_layer[name]["soma"]["add"] > 0
+    shared = shared_actions(fast)
+    assert shared["control"] == fast.actions["control"]
+    assert shared["router_table"]["read"] > 0           # a and b route in the same phase: shared
+    assert "router_table" not in by_layer["a"] and "router_table" not in by_layer["b"]
+    for component, actions in fast.actions.items():    # layers plus shared give the run's counts
+        for action, count in actions.items():
+            in_layers = sum(by_layer[n].get(component, {}).get(action, 0) for n in by_layer)
+            assert in_layers + shared.get(component, {}).get(action, 0) == count

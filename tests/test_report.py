@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from archsim import result as result_mod
-from archsim.report import headline, write_report
+from archsim.report import figures, headline, write_report
 from archsim.sweep import ResultStore, run_sweep
 from archsim.sweep.executors import InProcessExecutor
 
@@ -199,3 +199,36 @@ def test_same_result_gives_the_same_report_bytes(tmp_path):
     assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
     for name in files:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def _bar_heights(ax) -> list[float]:
+    return [round(p.get_height(), 9) for p in ax.patches]
+
+
+def test_per_layer_figure_puts_latency_and_energy_side_by_side_in_network_order():
+    result = manycore_result()
+    result["clock_hz"] = 1e9
+    result["energy_by_layer_pj"] = {"conv1": 2e6, "conv2": 3e6, "fc": 1e6, "shared": 5e5}
+    fig = figures.per_layer(result)
+    latency_ax, energy_ax = fig.axes
+    assert [t.get_text() for t in latency_ax.get_xticklabels()] == ["conv1", "conv2", "fc", "shared"]
+    assert _bar_heights(latency_ax) == [40.0, 50.0, 30.0]            # µs at 1 GHz
+    assert _bar_heights(energy_ax) == [2.0, 3.0, 1.0, 0.5]            # µJ; shared last
+    assert "µs" in latency_ax.get_ylabel() and "µJ" in energy_ax.get_ylabel()
+    assert latency_ax.patches[0].get_x() < energy_ax.patches[0].get_x()   # side by side, latency first
+
+
+def test_per_layer_figure_stacks_h2learn_engines_and_skips_what_is_absent():
+    result = h2learn_result()
+    result["clock_hz"] = 1e6
+    result["trace"]["cycles_breakdown"]["layer"] = {"hidden": {"fe": 3, "be": 1, "wue": 2}, "readout": {"fe": 1}}
+    fig = figures.per_layer(result)
+    assert len(fig.axes) == 1 and "busy time" in fig.axes[0].get_ylabel()   # no per-layer energy: one axis
+    assert _bar_heights(fig.axes[0]) == [3.0, 1.0, 1.0, 0.0, 2.0, 0.0]      # fe, be, wue stacked, in s
+    assert "layer" not in figures.other_breakdowns(result)                  # drawn here, not twice
+    result["trace"]["cycles_breakdown"] = {}
+    result["energy_by_layer_pj"] = {"hidden": 4e6, "readout": 1e6, "shared": 0.0}
+    fig = figures.per_layer(result)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["hidden", "readout"]   # no shared: 0 pJ
+    result["energy_by_layer_pj"] = {}
+    assert isinstance(figures.per_layer(result), str)

@@ -4,8 +4,9 @@ Each builder returns a ``Figure``, or a string saying why the figure cannot be d
 in this result); the page shows that sentence instead. What the builders read, besides the
 ``archsim.result/1`` keys:
 
-- ``trace.cycles_breakdown``: ``per_layer`` / ``per_engine`` / ``per_phase`` (name -> cycles, or
-  name -> {part: cycles}); any other name -> number mapping is drawn as "cycles by <key>".
+- ``energy_by_layer_pj`` (layer -> dynamic pJ, ``shared`` for what no layer owns).
+- ``trace.cycles_breakdown``: ``per_layer`` or ``layer`` / ``per_engine`` / ``per_phase`` (name -> cycles,
+  or name -> {part: cycles}); any other name -> number mapping is drawn as "cycles by <key>".
 - ``trace.details``: ``layers`` (layer -> {energy_pj, cycles, ...}), ``core_utilisation`` (a [Y][X]
   grid, or a flat per-core list with ``mesh: [Y, X]``), ``timeline`` (a list of ``{engine,
   start_cycle, end_cycle}``), ``engine_utilisation`` (engine -> fraction busy), ``sparsity``
@@ -103,34 +104,92 @@ def area_breakdown(result: dict):
 
 
 def per_layer(result: dict):
-    """Cycles (and energy where recorded) per layer."""
+    """Latency and energy of each layer side by side (two bars per layer on two axes), network order.
+
+    Latency: ``trace.cycles_breakdown.per_layer`` (many-core: the phases of the layer's stage), or
+    ``.layer`` (H2Learn: engine -> busy cycles, stacked; engines overlap in the pipeline, so the bars
+    add up to more than the run), in seconds at ``clock_hz``. Energy: ``energy_by_layer_pj`` (dynamic),
+    its ``shared`` remainder drawn apart at the end, or ``trace.details.layers[*].energy_pj``.
+    A quantity the result lacks is left out.
+    """
     trace = result.get("trace") or {}
-    cycles = _numbers(trace.get("cycles_breakdown", {}).get("per_layer"))
-    layers = trace.get("details", {}).get("layers")
-    layers = layers if isinstance(layers, dict) else {}
-    energy = {name: info.get("energy_pj") for name, info in layers.items() if isinstance(info, dict)}
-    energy = {k: v for k, v in energy.items() if isinstance(v, (int, float))}
-    if not cycles:
-        cycles = {k: v["cycles"] for k, v in layers.items() if isinstance(v, dict) and isinstance(v.get("cycles"), (int, float))}
+    cycles, stacked = _layer_cycles(trace)
+    energy = _layer_energy(result, trace)
+    shared = energy.pop("shared", None)
     if not cycles and not energy:
-        return "The trace has no per-layer cycles or energy (trace.cycles_breakdown.per_layer, trace.details.layers)."
-    panels = []
-    if cycles and result.get("clock_hz"):
-        panels.append(({k: v / result["clock_hz"] for k, v in cycles.items()}, "latency [s]"))
-    elif cycles:
-        panels.append((cycles, "cycles"))
+        return ("The result has no per-layer cycles or energy (trace.cycles_breakdown.per_layer or .layer, "
+                "energy_by_layer_pj, trace.details.layers).")
+    layers = list(dict.fromkeys([*cycles, *energy]))
+    names = layers + (["shared"] if shared else [])
+    x = np.arange(len(names))
+    has_both = bool(cycles) and bool(energy)
+    width = 0.4 if has_both else 0.8
+    fig = Figure(figsize=(max(6, 0.9 * len(names) + 3), 4))
+    ax = fig.add_subplot()
+    axes, titles = [], []
+    if cycles:
+        clock_hz = result.get("clock_hz")
+        scale, unit = _time_scale(max(_total(v) for v in cycles.values()) / clock_hz) if clock_hz else (1.0, "")
+        per_unit = scale / clock_hz if clock_hz else 1.0
+        quantity = "busy time" if stacked else "latency"
+        bottom = np.zeros(len(layers))
+        for part, colour in zip(stacked or [None], LAYER_TIME_COLOURS):
+            heights = np.array([(cycles[n].get(part, 0) if part else _total(cycles[n])) if n in cycles else 0.0
+                                for n in layers]) * per_unit
+            ax.bar(x[:len(layers)] - (width / 2 if has_both else 0), heights, width, bottom=bottom, color=colour,
+                   label=f"{quantity}: {part}" if part else quantity)
+            bottom += heights
+        ax.set_ylabel(f"{quantity} [{unit}]" if clock_hz else "cycles")
+        axes.append(ax)
+        titles.append("engine busy time (engines overlap)" if stacked else "latency")
     if energy:
-        scale, unit = _energy_scale(max(energy.values()))
-        panels.append(({k: v * scale for k, v in energy.items()}, f"energy [{unit}]"))
-    fig = Figure(figsize=(5 * len(panels), 3.5))
-    for i, (data, label) in enumerate(panels):
-        ax = fig.add_subplot(1, len(panels), i + 1)
-        ax.bar(list(data), list(data.values()))
-        ax.set_ylabel(label)
-        ax.set_title(f"Per layer: {label.split(' ')[0]}")
-        ax.tick_params(axis="x", rotation=60)
+        eax = ax.twinx() if cycles else ax
+        scale, unit = _energy_scale(max([*energy.values(), shared or 0.0]))
+        heights = [energy.get(n, 0.0) * scale for n in layers] + ([shared * scale] if shared else [])
+        colours = ["tab:orange"] * len(layers) + (["tab:gray"] if shared else [])
+        bars = eax.bar(x + (width / 2 if has_both else 0), heights, width, color=colours, label="dynamic energy")
+        if shared:
+            eax.annotate(f"{shared * scale:.3g} {unit}", (bars[-1].get_x() + width / 2, heights[-1]), ha="center",
+                         va="bottom", fontsize="small")
+        eax.set_ylabel(f"dynamic energy [{unit}]")
+        axes.append(eax)
+        titles.append("dynamic energy" + (" (grey: shared, no layer)" if shared else ""))
+    ax.set_xticks(x, names, rotation=60 if len(names) > 6 else 0)
+    handles = [h for a in axes for h in a.get_legend_handles_labels()[0]]
+    labels = [lab for a in axes for lab in a.get_legend_handles_labels()[1]]
+    ax.legend(handles, labels, fontsize="small", loc="upper left", bbox_to_anchor=(1.12 if len(axes) > 1 else 1.01, 1),
+              frameon=False)
+    ax.set_title("Per layer: " + " and ".join(titles))
     fig.tight_layout()
     return fig
+
+
+LAYER_TIME_COLOURS = ("tab:blue", "tab:cyan", "tab:purple", "tab:olive", "tab:brown", "tab:pink")
+
+
+def _layer_cycles(trace: dict) -> tuple[dict, list]:
+    """(layer -> cycles or {part: cycles}, the parts to stack, [] when single numbers)."""
+    breakdown = trace.get("cycles_breakdown") or {}
+    for key in ("per_layer", "layer"):
+        if _numbers(breakdown.get(key)):
+            cycles = breakdown[key]
+            parts = list(dict.fromkeys(p for v in cycles.values() if isinstance(v, dict) for p in v))
+            return {str(k): v for k, v in cycles.items()}, parts
+    layers = (trace.get("details") or {}).get("layers")
+    layers = layers if isinstance(layers, dict) else {}
+    return {k: v["cycles"] for k, v in layers.items()
+            if isinstance(v, dict) and isinstance(v.get("cycles"), (int, float))}, []
+
+
+def _layer_energy(result: dict, trace: dict) -> dict:
+    """layer -> dynamic pJ (with ``shared`` where the result has it), from the cost or the trace details."""
+    energy = _numbers(result.get("energy_by_layer_pj"))
+    if energy:
+        return energy
+    layers = (trace.get("details") or {}).get("layers")
+    layers = layers if isinstance(layers, dict) else {}
+    return {name: float(info["energy_pj"]) for name, info in layers.items()
+            if isinstance(info, dict) and _total(info.get("energy_pj")) is not None}
 
 
 def core_utilisation(result: dict):
@@ -228,7 +287,7 @@ def other_breakdowns(result: dict) -> dict:
     figures = {}
     for key, value in ((result.get("trace") or {}).get("cycles_breakdown") or {}).items():
         numbers = _numbers(value)
-        if key == "per_layer" or not numbers:
+        if key in ("per_layer", "layer") or not numbers:   # drawn by per_layer
             continue
         fig = Figure(figsize=(max(5, 0.4 * len(numbers) + 2), 3))
         ax = fig.add_subplot()
@@ -291,6 +350,14 @@ def _total(value):
         parts = [_total(v) for v in value.values()]
         return None if any(p is None for p in parts) else float(sum(parts))
     return None
+
+
+def _time_scale(max_s: float) -> tuple[float, str]:
+    """Factor from seconds and the unit that keeps the largest bar between 1 and 1000."""
+    for factor, unit in ((1.0, "s"), (1e3, "ms"), (1e6, "µs")):
+        if max_s * factor >= 1:
+            return factor, unit
+    return 1e9, "ns"
 
 
 def _energy_scale(max_pj: float) -> tuple[float, str]:
