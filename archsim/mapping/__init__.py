@@ -19,6 +19,7 @@ from archsim.mapping.lowering import LoweredLayer, lower_layer
 from archsim.mapping.partition import CoreLimits, kernel_bits_per_group, neuron_order, split_layer
 from archsim.mapping.placement import place
 from archsim.mapping.routing import Routes, build_routes, traffic_edges
+from archsim.mapping.tiles import Tile, tileable
 
 __all__ = ["Mapping", "Part", "map_network", "validate_mapping", "lower_network", "lowered_and_routes", "BoardShape",
            "core_limits", "Routes", "build_routes"]
@@ -158,8 +159,9 @@ def validate_mapping(mapping: Mapping, network, chip, quantized=None, source: st
 
 def _validate_layer(mapping: Mapping, name: str, low: LoweredLayer, limits: CoreLimits, source: str) -> None:
     key = f"{source}: layers.{name}"
-    if mapping.orders[name] not in ("chw", "hwc"):
-        raise UserError(f"{key}.order: {mapping.orders[name]!r} is not allowed (allowed: chw, hwc)")
+    if mapping.orders[name] not in ("chw", "hwc") and (Tile.parse(mapping.orders[name]) is None or not tileable(low)):
+        raise UserError(f"{key}.order: {mapping.orders[name]!r} is not allowed (allowed: chw, hwc, "
+                        "tile-c<channels>-r<rows>-w<columns> on a conv layer)")
     perm = neuron_order(low, mapping.orders[name])
     csc = low.matrix.tocsc()
     synapses = np.zeros(low.size, dtype=np.int64)

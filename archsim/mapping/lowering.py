@@ -29,7 +29,8 @@ class LoweredLayer:
     ``input_planes`` are the boundaries of the input space's channel planes (a source of shape
     (C, H, W) gives C planes of H x W inputs, a flat source one plane per input): fan-in groups are
     made of whole planes where they can be. ``state_words`` is the membrane words per neuron (LIF and
-    LI 1, CubaLIF 2, stateless neurons 0).
+    LI 1, CubaLIF 2, stateless neurons 0). ``map_shape`` is the (rows, columns) of the layer's
+    feature map ((1, size) for a flat layer): tile orders of the partition cut along it.
     """
 
     name: str
@@ -40,6 +41,7 @@ class LoweredLayer:
     shared_kernel_weights: int | None
     input_planes: np.ndarray
     state_words: int = 0
+    map_shape: tuple[int, int] = (1, 1)
 
     @property
     def input_size(self) -> int:
@@ -70,7 +72,18 @@ def lower_layer(name: str, shape: Shape, projections, shape_of, state_words: int
     matrix.sort_indices()
     channels = int(shape[0]) if len(shape) == 3 else 1
     return LoweredLayer(name=name, matrix=matrix, bias=bias, segments=segments, channels=channels,
-                        shared_kernel_weights=shared, input_planes=np.concatenate(planes), state_words=state_words)
+                        shared_kernel_weights=shared, input_planes=np.concatenate(planes), state_words=state_words,
+                        map_shape=(int(shape[1]), int(shape[2])) if len(shape) == 3 else (1, size))
+
+
+def kernel_bits_per_group(lowered: LoweredLayer, bounds: np.ndarray, weight_bits: int) -> np.ndarray:
+    """Bits of one output channel's kernel slice per fan-in group (conv layers), or -1 (store every synapse)."""
+    if lowered.shared_kernel_weights is None:
+        return np.full(len(bounds) - 1, -1, dtype=np.int64)
+    planes = lowered.input_planes
+    per_group = np.diff(np.searchsorted(planes, bounds))
+    share = np.maximum(per_group, 1) / max(len(planes) - 1, 1)
+    return np.ceil(lowered.shared_kernel_weights * share).astype(np.int64) * weight_bits
 
 
 def lower_chain(ops, in_shape: Shape) -> tuple[sp.csr_matrix, np.ndarray | None]:

@@ -29,9 +29,14 @@ from dataclasses import dataclass, field
 import numba as nb
 import numpy as np
 
-from archsim.mapping.lowering import LoweredLayer
+from archsim.mapping.lowering import LoweredLayer, kernel_bits_per_group
+from archsim.mapping.tiles import Tile, search_tiles, tile_permutation, tileable
 
 ORDERS = ("chw", "hwc")
+
+#: Layers with more synapses than this that the tile search cuts skip the greedy cuts (each costs a
+#: compiled pass over the synapses per order and rarely beats tiles on large convolutions; speed only).
+GREEDY_SYNAPSE_LIMIT = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -104,8 +109,12 @@ def _groups_per_run(indptr, indices, group_of_row, run_of_neuron, n_runs, n_grou
 
 
 def neuron_order(lowered: LoweredLayer, order: str) -> np.ndarray:
-    """Permutation of flat (C, H, W) neuron indices for ``order`` ("chw" natural, "hwc" rows first)."""
+    """Permutation of flat (C, H, W) neuron indices for ``order`` ("chw" natural, "hwc" rows first,
+    ``tile-c<c>-r<r>-w<w>`` tile by tile, :mod:`~archsim.mapping.tiles`)."""
     n = lowered.size
+    tile = Tile.parse(order)
+    if tile is not None:
+        return tile_permutation(lowered, tile)[0]
     if order == "chw" or lowered.channels == 1:
         return np.arange(n, dtype=np.int64)
     c = lowered.channels
@@ -126,23 +135,21 @@ def input_groups(lowered: LoweredLayer, axons: int) -> list[int]:
     return [int(b) for b in bounds]
 
 
-def kernel_bits_per_group(lowered: LoweredLayer, bounds: np.ndarray, weight_bits: int) -> np.ndarray:
-    """Bits of one output channel's kernel slice per fan-in group (conv layers), or -1 (store every synapse)."""
-    if lowered.shared_kernel_weights is None:
-        return np.full(len(bounds) - 1, -1, dtype=np.int64)
-    planes = lowered.input_planes
-    per_group = np.diff(np.searchsorted(planes, bounds))
-    share = np.maximum(per_group, 1) / max(len(planes) - 1, 1)
-    return np.ceil(lowered.shared_kernel_weights * share).astype(np.int64) * weight_bits
-
-
 def split_layer(lowered: LoweredLayer, limits: CoreLimits) -> LayerSplit:
-    """The cheapest split of a layer (fewest parts) under ``limits``."""
-    bounds = input_groups(lowered, limits.axons)
-    orders = ORDERS if 1 < lowered.channels < lowered.size else ("chw",)     # 1x1 maps: both orders agree
+    """The cheapest split of a layer (fewest parts) under ``limits``: the tile search for conv layers,
+    and the greedy cuts in "chw" / "hwc" order where they are cheap to try."""
     csc = lowered.matrix.tocsc()
     csc.sort_indices()
     best = None
+    if tileable(lowered):
+        choice = search_tiles(lowered, csc, limits)
+        if choice is not None:
+            best = (choice.cores, LayerSplit(order=choice.tile.order, input_groups=choice.input_groups,
+                                             runs=choice.runs))
+    if best is not None and lowered.matrix.nnz > GREEDY_SYNAPSE_LIMIT:
+        return best[1]
+    bounds = input_groups(lowered, limits.axons)
+    orders = ORDERS if 1 < lowered.channels < lowered.size else ("chw",)     # 1x1 maps: both orders agree
     for order in orders:
         split = _split_in_order(lowered, csc, limits, order, bounds)
         cost = len(split.parts(lowered))

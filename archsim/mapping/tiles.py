@@ -1,0 +1,281 @@
+"""Tile partition of conv layers: Tianjic's folded / semi-folded mapping, searched for fewest cores.
+
+A core holds one *tile*: a block of ``c`` output channels x a band of ``r`` output rows x a slice of
+``w`` output columns, times one fan-in group of whole input-channel planes (groups of ``g`` planes;
+partial sums of the groups merge on the tile's owner). Its axons are the group's channels over the
+rows and columns the tile's receptive field needs (band + halo). Inside a tile neurons go column by
+column (each column: the band's rows, each row: the block's channels), so the core's passes (at most
+``core.neurons`` neurons and ``core.axons`` inputs each, at most ``core.max_fold`` of them) are
+strips of the band ``r`` rows high: folding along the feature map, weights loaded once per core.
+
+The order of a tiled layer is the string ``tile-c<c>-r<r>-w<w>`` (tiles go channel block, then row
+band, then column slice). :func:`search_tiles` picks ``g, c, r, w`` by branch and bound: candidates
+in order of a lower bound on their cores, each checked on a probe tile in the middle of the map
+with exactly the pass rule of the chip model (:mod:`archsim.models.manycore.passes`); then the
+best of those (fewest cores, ties to the smaller expected traffic: input packets received plus
+partial sums) that fits on every tile.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numba as nb
+import numpy as np
+
+from archsim.mapping.lowering import LoweredLayer, kernel_bits_per_group
+
+if TYPE_CHECKING:
+    from archsim.mapping.partition import CoreLimits
+
+_TILE_ORDER = re.compile(r"tile-c([1-9]\d*)-r([1-9]\d*)-w([1-9]\d*)")
+
+#: Packets per neuron a non-owner part sends to merge its partial sums (as routing.traffic_edges).
+PSUM_PACKETS_PER_NEURON = 0.5
+
+
+@dataclass(frozen=True)
+class Tile:
+    """Output channels x rows x columns of one core's block of a conv layer."""
+
+    channels: int
+    rows: int
+    cols: int
+
+    @property
+    def order(self) -> str:
+        return f"tile-c{self.channels}-r{self.rows}-w{self.cols}"
+
+    @classmethod
+    def parse(cls, order: str) -> "Tile | None":
+        match = _TILE_ORDER.fullmatch(order)
+        return cls(*(int(v) for v in match.groups())) if match else None
+
+
+@dataclass(frozen=True)
+class TileChoice:
+    """The searched cut: tile, fan-in group boundaries, runs (one per tile) and cores it takes."""
+
+    tile: Tile
+    input_groups: list[int]
+    runs: list[tuple[int, int]]
+    cores: int
+
+
+def tile_permutation(lowered: LoweredLayer, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
+    """(flat neuron indices in tile order, start position of each tile)."""
+    c, (h, w) = lowered.channels, lowered.map_shape
+    ch, y, x = (a.reshape(-1) for a in np.meshgrid(np.arange(c), np.arange(h), np.arange(w), indexing="ij"))
+    block = ((ch // tile.channels) * -(-h // tile.rows) + y // tile.rows) * -(-w // tile.cols) + x // tile.cols
+    perm = np.lexsort((ch, y, x, block)).astype(np.int64)
+    ids = block[perm]
+    starts = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]])).astype(np.int64)
+    return perm, starts
+
+
+def tileable(lowered: LoweredLayer) -> bool:
+    """A layer with several channels over a 2-D map of more than one position."""
+    return lowered.channels > 1 and lowered.size == lowered.channels * lowered.map_shape[0] * lowered.map_shape[1] \
+        and lowered.size > lowered.channels
+
+
+def search_tiles(lowered: LoweredLayer, csc, limits: "CoreLimits") -> TileChoice | None:
+    """The tile cut with fewest cores (then least traffic) that fits ``limits`` on every core, or None."""
+    c, (h, w) = lowered.channels, lowered.map_shape
+    n_planes = len(lowered.input_planes) - 1
+    if n_planes < 1:
+        return None
+    per_core = limits.max_neurons
+    if limits.state_bits and lowered.state_words:
+        per_core = min(per_core, limits.state_bits // (lowered.state_words * limits.membrane_bits))
+    if per_core < 1:
+        return None
+    col_ptr, col_rows = csc.indptr.astype(np.int64), csc.indices.astype(np.int64)
+    channel_of = np.arange(lowered.size, dtype=np.int64) // (h * w)
+    scratch = _Scratch(lowered.input_size, c)
+    widths = _distinct_ceil(w)
+    candidates = []
+    for g, n_groups in _distinct_ceil_pairs(n_planes):
+        for cb, n_blocks in _distinct_ceil_pairs(c):
+            for rb in range(1, h + 1):
+                if cb * rb > per_core:
+                    break
+                w_cap = min(w, per_core // (cb * rb))
+                bound = n_groups * n_blocks * -(-h // rb) * -(-w // w_cap)
+                candidates.append((bound, g, n_groups, cb, n_blocks, rb, w_cap))
+    candidates.sort()
+    found = []                                  # (cores, traffic, tile, groups) that fit on the probe
+    for bound, g, n_groups, cb, n_blocks, rb, w_cap in candidates:
+        if found and bound > min(f[0] for f in found):
+            break
+        groups = _group_bounds(lowered.input_planes, g)
+        probe = _Probe(lowered, col_ptr, col_rows, channel_of, groups,
+                       kernel_bits_per_group(lowered, groups, limits.weight_bits), limits, scratch)
+        wb, axons = _widest([wb for wb in widths if wb <= w_cap], lambda wb: probe.axons_if_fits(Tile(cb, rb, wb)))
+        if wb is not None:
+            cores = n_groups * n_blocks * -(-h // rb) * -(-w // wb)
+            traffic = cores * axons + PSUM_PACKETS_PER_NEURON * (n_groups - 1) * lowered.size
+            found.append((cores, traffic, Tile(cb, rb, wb), probe))
+    for _, _, tile, probe in sorted(found, key=lambda f: f[:2]):
+        exact = probe.check_all(tile)
+        if exact is not None:
+            return TileChoice(tile, [int(b) for b in probe.groups], exact[1], exact[0])
+    return None
+
+
+def _distinct_ceil_pairs(n: int) -> list[tuple[int, int]]:
+    """(ceil(n / k), k) for each k whose block size differs from a smaller k's (block size descending)."""
+    out, seen = [], set()
+    for k in range(1, n + 1):
+        size = -(-n // k)
+        if size not in seen:
+            seen.add(size)
+            out.append((size, -(-n // size)))
+    return out
+
+
+def _distinct_ceil(n: int) -> list[int]:
+    """Block sizes ceil(n / k), ascending."""
+    return sorted({-(-n // k) for k in range(1, n + 1)})
+
+
+def _group_bounds(planes: np.ndarray, per_group: int) -> np.ndarray:
+    bounds = planes[::per_group]
+    return bounds if bounds[-1] == planes[-1] else np.append(bounds, planes[-1])
+
+
+def _widest(ascending: list[int], axons_if_fits) -> tuple[int | None, int]:
+    """The largest value in ``ascending`` that fits (binary search: a narrower tile fits when a wider one
+    does), with its axons."""
+    lo, hi, found = 0, len(ascending) - 1, (None, 0)
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        axons = axons_if_fits(ascending[mid])
+        if axons >= 0:
+            found, lo = (ascending[mid], axons), mid + 1
+        else:
+            hi = mid - 1
+    return found
+
+
+class _Scratch:
+    """Stamp arrays shared by every check of one layer (no clearing between parts)."""
+
+    def __init__(self, n_inputs: int, channels: int):
+        self.input_stamp = np.zeros(max(n_inputs, 1), np.int64)
+        self.channel_stamp = np.zeros(channels, np.int64)
+        self.stamp = np.zeros(1, np.int64)
+
+
+class _Probe:
+    """Checks of tiles of one (group size, layer) against the core limits."""
+
+    def __init__(self, lowered, col_ptr, col_rows, channel_of, groups, kernel_bits, limits, scratch):
+        self.lowered, self.col_ptr, self.col_rows, self.channel_of = lowered, col_ptr, col_rows, channel_of
+        self.groups, self.kernel_bits, self.limits, self.scratch = groups, kernel_bits, limits, scratch
+
+    def _limits(self):
+        lim = self.limits
+        state_per_neuron = self.lowered.state_words * lim.membrane_bits if lim.state_bits else 0
+        return (lim.neurons, lim.axons, lim.max_fold, lim.memory_bits, lim.weight_bits, state_per_neuron,
+                lim.state_bits)
+
+    def axons_if_fits(self, tile: Tile) -> int:
+        """Axons of the probe part (a middle tile, first channel block, each group), or -1 if it breaks a limit."""
+        c, (h, w) = self.lowered.channels, self.lowered.map_shape
+        y0, x0 = max(0, (h - tile.rows) // 2), max(0, (w - tile.cols) // 2)
+        ch, y, x = np.meshgrid(np.arange(min(tile.channels, c)), np.arange(y0, y0 + tile.rows),
+                               np.arange(x0, x0 + tile.cols), indexing="ij")
+        order = np.lexsort((ch.reshape(-1), y.reshape(-1), x.reshape(-1)))
+        neurons = ((ch.reshape(-1) * h + y.reshape(-1)) * w + x.reshape(-1))[order].astype(np.int64)
+        s = self.scratch
+        ok, _, axons = _check_runs(self.col_ptr, self.col_rows, neurons, np.array([0, len(neurons)], np.int64),
+                                   self.groups, self.kernel_bits, self.channel_of, s.input_stamp,
+                                   s.channel_stamp, s.stamp, *self._limits())
+        return int(axons) if ok else -1
+
+    def check_all(self, tile: Tile) -> tuple[int, list[tuple[int, int]]] | None:
+        """(cores, runs) when every tile of the layer fits, else None."""
+        perm, starts = tile_permutation(self.lowered, tile)
+        edges = np.append(starts, len(perm)).astype(np.int64)
+        s = self.scratch
+        ok, parts, _ = _check_runs(self.col_ptr, self.col_rows, perm, edges, self.groups, self.kernel_bits,
+                                   self.channel_of, s.input_stamp, s.channel_stamp, s.stamp, *self._limits())
+        if not ok:
+            return None
+        return int(parts), [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+@nb.njit(cache=True)
+def _check_runs(col_ptr, col_rows, neurons, run_edges, groups, kernel_bits, channel_of, input_stamp,
+                channel_stamp, stamp, neurons_per_pass, axons_per_pass, max_fold, memory_bits, weight_bits,
+                state_per_neuron, state_bits):
+    """``(all fit, parts, axons of the first run's parts)`` for runs of ``neurons`` x fan-in groups.
+
+    A part is one run restricted to one group's inputs; it exists when some synapse reaches it (a
+    run no group reaches still takes one core). Its passes follow the chip model's greedy rule, in
+    the run's neuron order: a neuron opens a new pass when the pass would exceed
+    ``neurons_per_pass`` neurons or ``axons_per_pass`` distinct inputs. A part fits with at most
+    ``max_fold`` passes, no neuron needing more than ``axons_per_pass`` inputs of the group, its
+    weights (kernel slices per channel, or every synapse) within ``memory_bits`` and its neurons'
+    state within ``state_bits``.
+    """
+    parts = 0
+    first_axons = 0
+    for run in range(run_edges.shape[0] - 1):
+        a, b = run_edges[run], run_edges[run + 1]
+        if state_bits > 0 and (b - a) * state_per_neuron > state_bits:
+            return False, parts, first_axons
+        if b - a > neurons_per_pass * max_fold:
+            return False, parts, first_axons
+        reached = 0
+        for g in range(groups.shape[0] - 1):
+            lo, hi = groups[g], groups[g + 1]
+            stamp[0] += 1
+            part_stamp = stamp[0]
+            stamp[0] += 1
+            pass_stamp = stamp[0]
+            passes, in_pass, pass_axons, synapses, kernels, axons = 1, 0, 0, 0, 0, 0
+            for i in range(a, b):
+                col = neurons[i]
+                s = col_ptr[col] + np.searchsorted(col_rows[col_ptr[col]:col_ptr[col + 1]], lo)
+                e = col_ptr[col] + np.searchsorted(col_rows[col_ptr[col]:col_ptr[col + 1]], hi)
+                if e - s > axons_per_pass:
+                    return False, parts, first_axons
+                fresh = 0
+                for k in range(s, e):
+                    if input_stamp[col_rows[k]] != pass_stamp:
+                        fresh += 1
+                if in_pass > 0 and (in_pass + 1 > neurons_per_pass or pass_axons + fresh > axons_per_pass):
+                    stamp[0] += 1
+                    pass_stamp = stamp[0]
+                    passes += 1
+                    in_pass, pass_axons, fresh = 0, 0, e - s
+                for k in range(s, e):
+                    input_stamp[col_rows[k]] = pass_stamp
+                pass_axons += fresh
+                in_pass += 1
+                synapses += e - s
+                if e > s and channel_stamp[channel_of[col]] != part_stamp:
+                    channel_stamp[channel_of[col]] = part_stamp
+                    kernels += 1
+            if passes > max_fold:
+                return False, parts, first_axons
+            mem = kernels * kernel_bits[g] if kernel_bits[g] >= 0 else synapses * weight_bits
+            if mem > memory_bits:
+                return False, parts, first_axons
+            if synapses > 0:
+                reached += 1
+                if run == 0:
+                    stamp[0] += 1
+                    for i in range(a, b):
+                        col = neurons[i]
+                        for k in range(col_ptr[col], col_ptr[col + 1]):
+                            r = col_rows[k]
+                            if lo <= r < hi and input_stamp[r] != stamp[0]:
+                                input_stamp[r] = stamp[0]
+                                axons += 1
+                    first_axons += axons
+        parts += max(reached, 1)
+    return True, parts, first_axons
