@@ -88,7 +88,8 @@ class Machine:
     def _count_per_core(self, component: str, action: str, per_core: np.ndarray, stage_index: int) -> None:
         """Book a stage's per-core counts, each to its core's layer."""
         stage = self.stages[stage_index]
-        per_layer = np.bincount(self.core_layer[stage_index], weights=per_core, minlength=len(stage.layers))
+        per_layer = np.zeros(len(stage.layers), np.int64)
+        np.add.at(per_layer, self.core_layer[stage_index], per_core)
         for name, n in zip(stage.layers, per_layer):
             self._count(component, action, int(n), name)
 
