@@ -102,3 +102,28 @@ def test_tile_order_saves_loads_and_is_checked(tmp_path):
     loaded.orders["o"] = "tile-c1-r1-w1"
     with pytest.raises(UserError, match="layers.o.order"):
         validate_mapping(loaded, net, chip, source=str(path))
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 10_000), axons=st.sampled_from([16, 32, 64]), neurons=st.sampled_from([8, 16]))
+def test_tiled_conv_runs_reference_equals_fast_and_functional(seed, axons, neurons):
+    from archsim.graph.functional import simulate as functional
+    from archsim.graph.quantize import Precision
+    from archsim.graph.workload import Workload
+    from archsim.models.manycore import simulate
+
+    rng = np.random.default_rng(seed)
+    lif = LIF(decay=np.float64(0.875), threshold=np.float64(1.0))
+    net = Network("tconv", {"x": (3, 6, 6)}, [
+        Layer("c", (4, 6, 6), (Projection("x", (Conv2d(rng.normal(size=(4, 3, 3, 3)) * 0.6, padding=(1, 1)),)),), lif),
+        Layer("o", (3,), (Projection("c", (Flatten(), Dense(rng.normal(size=(3, 144)) * 0.3))),), lif)], ["o"])
+    chip = load_chip(CHIP).with_overrides({"core.axons": axons, "core.neurons": neurons, "noc.mesh_x": 8,
+                                           "noc.mesh_y": 8})
+    x = (rng.random((3, 1, 3, 6, 6)) < 0.4).astype(float)
+    work = Workload("tconv", net, {"x": x}, 3, 1)
+    fast, ref = simulate(work, chip, "fast"), simulate(work, chip, "reference")
+    assert Tile.parse(map_network(net, chip).orders["c"]) is not None
+    assert fast.cycles == ref.cycles and fast.spikes == ref.spikes and fast.actions == ref.actions
+    assert fast.noc == ref.noc
+    truth = functional(net, {"x": x}, Precision.from_config(chip.params["precision"]))
+    np.testing.assert_array_equal(fast.outputs, truth.outputs["o"])
