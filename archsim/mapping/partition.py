@@ -36,7 +36,7 @@ ORDERS = ("chw", "hwc")
 
 #: Layers with more synapses than this that the tile search cuts skip the greedy cuts (each costs a
 #: compiled pass over the synapses per order and rarely beats tiles on large convolutions; speed only).
-GREEDY_SYNAPSE_LIMIT = 20_000_000
+GREEDY_SYNAPSE_LIMIT = 80_000_000
 
 
 @dataclass(frozen=True)
