@@ -1,6 +1,7 @@
 """The Mapping: which core runs which part of which layer, saved as a readable YAML file.
 
-A mapping file lists, per layer, how it was cut (``order``: neuron order "chw" or "hwc";
+A mapping file lists, per layer, how it was cut (``order``: neuron order "chw", "hwc" or, for a
+conv layer cut into tiles, ``tile-c<channels>-r<rows>-w<columns>`` (:mod:`~archsim.mapping.tiles`);
 ``input_groups``: boundaries of the fan-in groups over the layer's input space, ``[0, size]`` when
 fan-in is not split; a group holds whole input-channel planes where it can) and its parts,
 each ``{core: [x, y], neurons: [start, stop], inputs: [start, stop]}`` with board coordinates

@@ -16,6 +16,10 @@ Tianjic's folded mapping; other layers store every synapse) and neuron-state mem
   ("hwc": bands of feature-map rows over all channels, the folded mapping's rows); the order
   needing fewer cores wins. Within a run, a window's axons are received once and shared by every
   neuron that reads them (a band of rows needs its rows plus the kernel's halo).
+* **Tiles** (conv layers, :mod:`~archsim.mapping.tiles`): output channels x row band x column
+  slice per core, fan-in groups of whole input-channel planes, sizes searched for fewest cores
+  under every limit below; the greedy cuts are tried beside it where they are cheap
+  (``GREEDY_SYNAPSE_LIMIT``) and the cheaper cut wins.
 * **Folding** (``max_fold`` > 1): a core may time-multiplex up to ``max_fold`` passes of
   ``neurons`` neurons (Tianjic's folded mapping reuses a core's weights for several feature-map
   rows), so a run holds up to ``neurons x max_fold`` neurons and ``axons x passes`` inputs, limited
