@@ -51,7 +51,7 @@ def test_trained_snn_energy_per_synaptic_op(chip):
 
 def test_full_chip_energy_per_synaptic_op_and_step_cycles(chip, hybrid_run):
     work, trace, cost = hybrid_run
-    assert trace.details["cores_used"] > 100                           # most of the 156 cores busy
+    assert trace.details["cores_used"] > 156 // 2                      # most of the 156 cores busy
     assert 0.5 <= cost.energy_pj / trace.synaptic_ops <= 5.0           # static included
     assert 1_000 <= trace.cycles / work.steps <= 100_000               # thousands of cycles, not millions
 
