@@ -48,7 +48,10 @@ def headline(result: dict) -> str:
 
 
 def _times(ratio: float, better: str, worse: str) -> str:
-    return f"{ratio:.3g}x {better}" if ratio >= 1 else f"{1 / ratio:.3g}x {worse}"
+    """``12.3x faster`` / ``215,000x less``: three significant figures, no exponents."""
+    factor, word = (ratio, better) if ratio >= 1 else (1 / ratio, worse)
+    rounded = float(f"{factor:.3g}")
+    return f"{rounded:,.0f}x {word}" if rounded >= 100 else f"{rounded:.3g}x {word}"
 
 
 def result_page(result: dict, figure_dir: Path) -> Page:
