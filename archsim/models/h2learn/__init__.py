@@ -11,6 +11,7 @@ network inputs (spikes or values) or earlier layers (:mod:`.layers`).
 * ``datapath`` the engines' arithmetic, fast;    ``kernels`` Numba work counters
 * ``engines``  work and cycles per engine (fast path; micro-architecture in its docstring)
 * ``refstep``  reference steppers, one clock at a time;  ``pipeline`` SimPy engines and DRAM
+* ``pipeline_refstep``  the pipeline's reference stepper, one clock at a time
 """
 from archsim.models.h2learn.simulate import Iteration, run_iteration, simulate, train
 
