@@ -106,7 +106,9 @@ def pipeline_reference(tiles: list[dict], update_steps: list, pipelined: bool, t
             if job.inbox is not None:
                 if not job.inbox.tiles:
                     return False
-                assert job.inbox.tiles.pop(0) == job.label
+                taken = job.inbox.tiles.pop(0)
+                if taken != job.label:
+                    raise RuntimeError(f"{job.engine} took tile {taken} while expecting tile {job.label}")
             w.tile_start, w.step = now, 0
             next_step_or_end_tile(w)
             return True
