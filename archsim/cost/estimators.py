@@ -33,6 +33,7 @@ one operation (adder, multiplier, mac, comparator), one flit through one router 
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from archsim.cost.technology import Technology
@@ -65,7 +66,7 @@ COMMON_ATTRS = {"count": optional("count", 1), "power_gated": optional("bool", F
                 "description": optional("text", "")}
 
 
-class Estimator:
+class Estimator(ABC):
     """Base: ``attrs`` are validated attributes (defaults filled); subclasses define the figures."""
 
     component_class = ""
@@ -81,17 +82,17 @@ class Estimator:
         """The actions this component can be charged for (the Trace's action names)."""
         return self.actions
 
+    @abstractmethod
     def energy_pj(self, action: str) -> Estimate:
         """Energy of one ``action`` of one instance, in pJ at the chip's voltage."""
-        raise NotImplementedError
 
+    @abstractmethod
     def area_mm2(self) -> Estimate:
         """Area of one instance, in mm^2."""
-        raise NotImplementedError
 
+    @abstractmethod
     def leakage_mw(self) -> Estimate:
         """Leakage power of one instance, in mW at the chip's voltage."""
-        raise NotImplementedError
 
     # helpers shared by the classes
     def _energy(self, value_pj: float, formula: str, names) -> Estimate:
