@@ -93,9 +93,9 @@ def map_network(network, chip, quantized=None) -> Mapping:
     draft = Mapping(network=network.name, chip=chip.name, board_shape=board.size,
                     orders={n: c.order for n, c in cuts.items()}, input_groups={n: c.input_groups for n, c in cuts.items()},
                     parts=[Part(layer=n, core=(0, 0), neurons=(p[0], p[1]), inputs=(p[2], p[3])) for n, p in specs])
-    routes = build_routes(draft, lowered)
+    edges = traffic_edges(build_routes(draft, lowered))       # the draft's routes are freed before the final ones
     options = chip.params.get("mapping", {})
-    coords = place(len(specs), traffic_edges(routes), board.mesh_x, board.mesh_y, board.chips_x, board.chips_y,
+    coords = place(len(specs), edges, board.mesh_x, board.mesh_y, board.chips_x, board.chips_y,
                    passes=int(options.get("placement_passes", 20)), interchip_hop_weight=INTERCHIP_HOP_WEIGHT,
                    seed=int(options.get("seed", 0)))
     mapping = Mapping(network=draft.network, chip=draft.chip, board_shape=draft.board_shape, orders=draft.orders,

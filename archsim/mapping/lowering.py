@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 import scipy.sparse as sp
 
@@ -166,20 +167,67 @@ def _pool_matrix(op, shape: Shape) -> sp.csr_matrix:
 
 
 def _product(a: sp.csr_matrix, b: sp.csr_matrix) -> sp.csr_matrix:
-    """``a @ b`` keeping the synapse pattern: a path through a stored zero weight is still a synapse."""
-    pattern = (_ones(a) @ _ones(b)).tocsr()
-    values = (a @ b).tocsr()
-    pattern.sort_indices()
-    rows = np.repeat(np.arange(pattern.shape[0]), np.diff(pattern.indptr))
-    data = np.asarray(values[rows, pattern.indices]).reshape(-1) if pattern.nnz else np.zeros(0)
-    return sp.csr_matrix((data.astype(values.dtype), pattern.indices, pattern.indptr), shape=pattern.shape)
+    """``a @ b`` keeping the synapse pattern: a path through a stored zero weight is still a synapse.
+
+    One compiled row-by-row product (Gustavson) gives the pattern and the summed values together,
+    column indices sorted per row, without the pattern and value copies a SciPy product needs."""
+    a, b = a.tocsr(), b.tocsr()
+    dtype = np.result_type(a.dtype, b.dtype)
+    n_rows, n_cols = a.shape[0], b.shape[1]
+    counts = _product_row_counts(a.indptr, a.indices, b.indptr, b.indices, n_cols)
+    nnz = int(counts.sum())
+    index_dtype = np.int32 if max(nnz, n_rows, n_cols) < np.iinfo(np.int32).max else np.int64
+    indptr = np.zeros(n_rows + 1, dtype=index_dtype)
+    np.cumsum(counts, out=indptr[1:])
+    del counts
+    indices = np.empty(nnz, dtype=index_dtype)
+    data = np.empty(nnz, dtype=dtype)
+    _product_fill(a.indptr, a.indices, a.data.astype(dtype, copy=False), b.indptr, b.indices,
+                  b.data.astype(dtype, copy=False), indptr, indices, data, n_cols)
+    return sp.csr_matrix((data, indices, indptr), shape=(n_rows, n_cols))
 
 
-def _ones(m: sp.csr_matrix) -> sp.csr_matrix:
-    """The stored pattern of ``m`` with every entry 1 (explicit zeros included)."""
-    m = m.tocsr(copy=True)
-    m.data = np.ones_like(m.data, dtype=np.int64)
-    return m
+@nb.njit(cache=True)
+def _product_row_counts(a_ptr, a_idx, b_ptr, b_idx, n_cols):
+    """Distinct columns reached from each row of ``a`` through ``b`` (the product's pattern per row)."""
+    counts = np.zeros(a_ptr.shape[0] - 1, np.int64)
+    mark = np.full(n_cols, -1, np.int64)
+    for i in range(a_ptr.shape[0] - 1):
+        n = 0
+        for p in range(a_ptr[i], a_ptr[i + 1]):
+            k = a_idx[p]
+            for q in range(b_ptr[k], b_ptr[k + 1]):
+                j = b_idx[q]
+                if mark[j] != i:
+                    mark[j] = i
+                    n += 1
+        counts[i] = n
+    return counts
+
+
+@nb.njit(cache=True)
+def _product_fill(a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, indptr, indices, data, n_cols):
+    """Fill the product's columns (ascending per row) and values, summed in SciPy's order."""
+    slot = np.full(n_cols, -1, np.int64)
+    sums = np.zeros(n_cols, data.dtype)
+    for i in range(a_ptr.shape[0] - 1):
+        start = indptr[i]
+        n = 0
+        for p in range(a_ptr[i], a_ptr[i + 1]):
+            k = a_idx[p]
+            v = a_val[p]
+            for q in range(b_ptr[k], b_ptr[k + 1]):
+                j = b_idx[q]
+                if slot[j] != i:
+                    slot[j] = i
+                    sums[j] = 0
+                    indices[start + n] = j
+                    n += 1
+                sums[j] += v * b_val[q]
+        row = indices[start:start + n]
+        row.sort()
+        for t in range(n):
+            data[start + t] = sums[row[t]]
 
 
 def _integer(projections) -> bool:
