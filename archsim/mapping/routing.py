@@ -74,7 +74,7 @@ def build_routes(mapping: Mapping, lowered: dict[str, LoweredLayer]) -> Routes:
         perm = neuron_order(low, mapping.orders[name])
         owner = np.full(low.size, -1, dtype=np.int64)
         csc = low.matrix.tocsc()
-        col_ptr, col_rows = csc.indptr.astype(np.int64), csc.indices.astype(np.int64)
+        col_ptr, col_rows = csc.indptr.astype(np.int64), csc.indices          # rows stay int32: no copy of the layer
         row_mark = np.full(max(low.input_size, 1), -1, dtype=np.int64)
         for part in mapping.layer_parts(name):
             neurons = perm[part.neurons[0]:part.neurons[1]]
@@ -91,6 +91,7 @@ def build_routes(mapping: Mapping, lowered: dict[str, LoweredLayer]) -> Routes:
                     inside = rows[(rows >= offset) & (rows < offset + size)] - offset
                     receivers[source].append((inside, np.full(len(inside), index, dtype=np.int64)))
         owner_of[name] = owner
+        del csc, col_rows                        # free this layer's column copy before the next one's
     dest_ptr, dest_parts = {}, {}
     n_parts = max(len(parts), 1)
     for name, low in lowered.items():
@@ -114,7 +115,7 @@ def _part_synapses(col_ptr, col_rows, neurons, row_start, row_stop, row_mark):
     for j in range(neurons.shape[0]):
         c = neurons[j]
         for k in range(col_ptr[c], col_ptr[c + 1]):
-            r = col_rows[k]
+            r = np.int64(col_rows[k])
             if row_start <= r < row_stop:
                 if row_mark[r] < 0:
                     row_mark[r] = 0
