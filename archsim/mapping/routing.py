@@ -74,6 +74,7 @@ def build_routes(mapping: Mapping, lowered: dict[str, LoweredLayer]) -> Routes:
         perm = neuron_order(low, mapping.orders[name])
         owner = np.full(low.size, -1, dtype=np.int64)
         csc = low.matrix.tocsc()
+        csc.sort_indices()                       # rows ascending per column: a part's rows are one slice
         col_ptr, col_rows = csc.indptr.astype(np.int64), csc.indices          # rows stay int32: no copy of the layer
         row_mark = np.full(max(low.input_size, 1), -1, dtype=np.int64)
         for part in mapping.layer_parts(name):
@@ -104,7 +105,7 @@ def build_routes(mapping: Mapping, lowered: dict[str, LoweredLayer]) -> Routes:
 
 @nb.njit(cache=True)
 def _part_synapses(col_ptr, col_rows, neurons, row_start, row_stop, row_mark):
-    """One part's synapses: the layer's columns ``neurons`` restricted to input rows [start, stop).
+    """One part's synapses: the layer's columns ``neurons`` (rows ascending) restricted to input rows [start, stop).
 
     Returns ``(rows, indptr, indices, entries)``: the used input rows ascending (the part's axons),
     a CSR over them with local neuron indices (int32) ascending per row, and for each synapse its position
@@ -112,15 +113,19 @@ def _part_synapses(col_ptr, col_rows, neurons, row_start, row_stop, row_mark):
     scratch space, left all -1.
     """
     rows = []
+    first = np.empty(neurons.shape[0], np.int64)      # each column's synapses from rows [start, stop)
+    last = np.empty(neurons.shape[0], np.int64)
     for j in range(neurons.shape[0]):
         c = neurons[j]
-        for k in range(col_ptr[c], col_ptr[c + 1]):
+        column = col_rows[col_ptr[c]:col_ptr[c + 1]]
+        first[j] = col_ptr[c] + np.searchsorted(column, row_start)
+        last[j] = col_ptr[c] + np.searchsorted(column, row_stop)
+        for k in range(first[j], last[j]):
             r = np.int64(col_rows[k])
-            if row_start <= r < row_stop:
-                if row_mark[r] < 0:
-                    row_mark[r] = 0
-                    rows.append(r)
-                row_mark[r] += 1
+            if row_mark[r] < 0:
+                row_mark[r] = 0
+                rows.append(r)
+            row_mark[r] += 1
     used = np.array(rows, dtype=np.int64) if len(rows) else np.zeros(0, np.int64)
     used.sort()
     indptr = np.zeros(used.shape[0] + 1, np.int64)
@@ -130,14 +135,12 @@ def _part_synapses(col_ptr, col_rows, neurons, row_start, row_stop, row_mark):
     indices = np.empty(indptr[-1], np.int32)
     entries = np.empty(indptr[-1], np.int64)
     for j in range(neurons.shape[0]):            # local neurons ascending: each row comes out sorted
-        c = neurons[j]
-        for k in range(col_ptr[c], col_ptr[c + 1]):
+        for k in range(first[j], last[j]):
             r = col_rows[k]
-            if row_start <= r < row_stop:
-                slot = row_mark[r]
-                indices[slot] = j
-                entries[slot] = k
-                row_mark[r] = slot + 1
+            slot = row_mark[r]
+            indices[slot] = j
+            entries[slot] = k
+            row_mark[r] = slot + 1
     for a in range(used.shape[0]):
         row_mark[used[a]] = -1
     return used, indptr, indices, entries
