@@ -43,6 +43,13 @@ class NocConfig:
     interchip_flits_per_cycle: float = 0.25
     # Bits per flit: TianjicX packets carry an 8-byte payload (BiMap toolchain, see tianjic.md).
     flit_bits: int = 64
+    # Flits each router input buffer holds (one buffer per input port: 4 links and the local
+    # injection port); credit-based flow control keeps it from overflowing. Assumption: 4 flits,
+    # the depth the shipped chips' router component gives its buffers.
+    buffer_flits: int = 4
+    # Cycles from a flit leaving an input buffer to its credit being usable by the upstream sender.
+    # Assumption: one cycle (a registered credit wire to the neighbour).
+    credit_latency_cycles: int = 1
 
     def __post_init__(self):
         self.validate("NocConfig")
@@ -72,7 +79,7 @@ class NocConfig:
         minimum = {
             "mesh_x": 1, "mesh_y": 1, "chips_x": 1, "chips_y": 1,
             "hop_latency_cycles": 1, "router_latency_cycles": 0, "local_latency_cycles": 1,
-            "interchip_latency_cycles": 1, "flit_bits": 1,
+            "interchip_latency_cycles": 1, "flit_bits": 1, "buffer_flits": 1, "credit_latency_cycles": 1,
         }
         for key, low in minimum.items():
             value = getattr(self, key)
