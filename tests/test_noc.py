@@ -42,8 +42,9 @@ def test_xy_route_goes_x_first_and_crosses_chips():
 
 
 def test_single_packet_arrives_at_documented_cycle():
+    # Buffers of 6 flits cover the credit round trip of a link (2 + 3 + 1 cycles): no credit stall.
     config = NocConfig(mesh_x=5, mesh_y=4, hop_latency_cycles=2, router_latency_cycles=3,
-                       local_latency_cycles=1)
+                       local_latency_cycles=1, buffer_flits=6)
     src, dst, flits, t0 = 0, core_id(config, 0, 0, 4, 3), 6, 7
     hops = 7
     stats = both(Packets.unicast(src, dst, flits, t0), config)

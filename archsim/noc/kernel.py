@@ -1,20 +1,21 @@
 """The fast engine: Numba kernels that compute exactly what the reference stepper computes.
 
-The stepper visits every cycle and every waiting flit; this kernel touches each flit once per
-channel it uses. The insight that makes this exact: with first-come first-served arbitration and
-unbounded input buffers (``archsim/noc/__init__.py``, rules 2-5), a channel's grant to a request
-depends only on the requests to that channel that come before it in arbitration order, and when
-requests are taken in that order the slots already granted at or after the current cycle form one
-contiguous run. So each channel keeps only its next free slot, and a request made in cycle ``c`` is
-granted slot ``max(next free slot, first slot at or after c)`` the moment it is taken.
+:func:`build_trees` lays out every packet's XY multicast tree once (packets on the same route
+share one); :func:`run_cycles` then runs the routers' state (input buffers as slot counts, credit
+counters, request queues per output, credits and flits in flight) in whole arrays. Exactness: it
+executes the reference stepper's three steps per cycle (``archsim/noc/reference.py``) on the
+same state, in an order that cannot change any result: within a cycle, one output's grants read
+and change only that output's queue and credit counter, and everything a grant causes (a credit
+back, a request at the next router) lands in a later cycle (every channel and every credit wire
+is at least one cycle long). Speed comes from touching only what changes: a cycle visits the
+outputs with waiting flits, not every router; a flit copy costs O(1) per channel it uses, plus
+its share of sorting one cycle's new requests by age; a cycle in which nothing waits costs one
+array read, so idle stretches are skipped (equal by construction: nothing can happen in them but
+credits arriving, which are applied).
 
-Requests are taken in the stepper's order: cycle by cycle (a calendar of per-cycle request lists;
-a grant always leads to requests in later cycles, since every channel is at least one cycle long),
-and within a cycle by flit rank ``gid`` (flits numbered packet by packet, oldest packet first;
-each cycle's requests are sorted by it). A packet's flits all request its injection port in its
-injection cycle. Work is O(flit-hops) plus a sort of each busy cycle's requests; an idle cycle
-costs one array read. Pending requests are stored in fixed-size chunks chained per cycle, so
-reading a cycle's requests touches few cache lines.
+Unlike a grant-time formula (each output's next free slot), this stays exact when buffers fill:
+whether a flit can leave depends on credits that come back from downstream later, so the engine
+must step the cycles in which flits wait.
 """
 from __future__ import annotations
 
@@ -132,214 +133,278 @@ def _add_child(steps, step, channel, parent):
     steps[parent, FIRST_CHILD] = step
 
 
-# Pending requests wait in chunks of CHUNK entries chained per calendar day (few cache misses per
-# day, not one per request); an entry's columns are the flit's gid, its tree step and its packet.
-CHUNK = 16
-GID, STEP, PACKET = range(3)
-# The simulation's scalars, kept in one small array so that it can stop to grow storage and resume.
-(HOPS, INTERCHIP, CYCLE, LAST_CYCLE, NEXT_PACKET, GATHERED, NEXT_REQUEST, N_REQUESTS, INDEX_BITS,
- FREE_CHUNK, N_FREE_CHUNKS, N_CHUNKS, NEEDED) = range(13)
-# What _advance returns: finished, or which storage must grow before it can go on.
-DONE, GROW_BATCH, GROW_CALENDAR, GROW_CHUNKS = range(4)
+# The simulation's storage grows by doubling when it fills (rarely: it is sized from the phase).
+MIN_NODES = 1024
 
 
 @njit(cache=True)
-def run_events(flits, inject_cycle, rank_order, first_gid, root_step, steps, chan_rate_num,
-               chan_rate_den, chan_latency, chan_target, link_interchip, router_latency, n_routers):
-    """Simulate every flit; returns the per-channel, per-router and per-packet counts.
+def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, steps, chan_rate_num,
+               chan_rate_den, chan_latency, chan_target, link_interchip, router_latency, n_routers,
+               buffer_flits, credit_latency):
+    """Simulate every flit with input buffers and credits; returns the per-channel, per-buffer,
+    per-router and per-packet counts.
 
     ``rank_order`` lists packets oldest first; ``first_gid[p]`` is the rank of packet p's flit 0.
-    Returns ``(channel_flits, channel_stalls, channel_peak_waiting, router_flits, packet_finish,
-    hops, interchip_flits)``. The work is in :func:`_advance`; this driver only grows its storage when it asks (so that no
-    array is reallocated inside the per-request loop, which keeps reference counting out of it).
+    Returns ``(channel_flits, channel_stalls, channel_no_credit, channel_peak_waiting,
+    buffer_peak, router_flits, packet_finish, hops, interchip_flits)``.
+
+    The state is the reference stepper's, held in arrays: a pool of *requests* (a flit copy
+    waiting for a channel: gid, tree step, packet, the buffer slot it holds), chained either into
+    the calendar day on which it becomes ready or into its channel's queue (oldest first); a pool
+    of *buffer slots* (copies still to leave, the channel that fed the buffer); a credit counter
+    per link and injection port; credit returns chained into the day they arrive. A cycle touches
+    only the channels with waiting requests (the active list); a cycle with none costs one
+    calendar read (credits arriving in it are applied, nothing else can happen in it).
     """
     n_packets = flits.shape[0]
     n_channels = chan_rate_num.shape[0]
-    next_free_slot = np.zeros(n_channels, np.int64)
+    n_buffered = 5 * n_routers                  # links and injection ports carry credits
     channel_flits = np.zeros(n_channels, np.int64)
     channel_stalls = np.zeros(n_channels, np.int64)
+    channel_no_credit = np.zeros(n_channels, np.int64)
     channel_peak = np.zeros(n_channels, np.int64)
+    buffer_peak = np.zeros(n_buffered, np.int64)
     router_flits = np.zeros(n_routers, np.int64)
     packet_finish = np.zeros(n_packets, np.int64)
+    hops = 0
+    interchip = 0
     if n_packets == 0:
-        return channel_flits, channel_stalls, channel_peak, router_flits, packet_finish, 0, 0
+        return (channel_flits, channel_stalls, channel_no_credit, channel_peak, buffer_peak,
+                router_flits, packet_finish, hops, interchip)
+    credit = np.full(n_buffered, buffer_flits, np.int64)
+    # request pool
+    size = MIN_NODES
+    node_gid = np.empty(size, np.int64)
+    node_step = np.empty(size, np.int64)
+    node_packet = np.empty(size, np.int64)
+    node_slot = np.empty(size, np.int64)
+    node_next = np.empty(size, np.int64)
+    free_node = -1
+    n_nodes = 0
+    # buffer-slot pool
+    slot_size = MIN_NODES
+    slot_left = np.empty(slot_size, np.int64)
+    slot_buffer = np.empty(slot_size, np.int64)
+    free_slot = -1
+    n_slots = 0
+    # calendar (day = cycle - base_cycle): ready requests and arriving credits
     base_cycle = inject_cycle[rank_order[0]]
-    state = np.zeros(13, np.int64)
-    state[CYCLE] = base_cycle - 1
-    state[LAST_CYCLE] = inject_cycle[rank_order[n_packets - 1]]
-    state[FREE_CHUNK] = -1
-    batch = np.empty((256, 3), np.int64)         # one cycle's requests: gid, step, packet
-    keys = np.empty(256, np.int64)               # their arbitration order
-    spare = np.empty(256, np.int64)              # scratch space to sort keys
-    entries = np.empty((256, CHUNK, 3), np.int32)
-    chunk_fill = np.zeros(256, np.int64)
-    chunk_next = np.empty(256, np.int64)         # next chunk of the same day, or of the free list
-    day_first = np.full(256, -1, np.int64)       # per day (cycle - base_cycle): first chunk,
-    day_last = np.full(256, -1, np.int64)        # last chunk,
-    day_count = np.zeros(256, np.int64)          # and requests waiting
+    days = 256
+    day_head = np.full(days, -1, np.int64)
+    day_tail = np.full(days, -1, np.int64)
+    day_count = np.zeros(days, np.int64)
+    credit_head = np.full(days, -1, np.int64)
+    # channel queues and the active list
+    queue_head = np.full(n_channels, -1, np.int64)
+    queue_tail = np.full(n_channels, -1, np.int64)
+    queue_len = np.zeros(n_channels, np.int64)
+    active = np.empty(n_channels, np.int64)
+    n_active = 0
+    batch = np.empty(256, np.int64)
+    keys = np.empty(256, np.int64)
+    spare = np.empty(256, np.int64)
+    pending_requests = 0           # requests in the calendar
+    pending_credits = 0            # credits in the calendar
+    next_packet = 0
+    cycle = base_cycle
     while True:
-        status = _advance(state, base_cycle, flits, inject_cycle, rank_order, first_gid, root_step,
-                          steps, chan_rate_num, chan_rate_den, chan_latency, chan_target,
-                          link_interchip, router_latency, n_routers, next_free_slot, channel_flits,
-                          channel_stalls, channel_peak, router_flits, packet_finish, batch, keys, spare, entries,
-                          chunk_fill, chunk_next, day_first, day_last, day_count)
-        if status == DONE:
-            break
-        if status == GROW_BATCH:
-            batch = np.empty((2 * state[NEEDED], 3), np.int64)
-            keys = np.empty(2 * state[NEEDED], np.int64)
-            spare = np.empty(2 * state[NEEDED], np.int64)
-        elif status == GROW_CALENDAR:
-            if state[NEEDED] >= MAX_SPAN_CYCLES:
-                raise ValueError("NoC: a phase spans more cycles than the kernel's calendar allows")
-            days = max(2 * day_first.shape[0], state[NEEDED] + 1)
-            day_first = _grown_filled(day_first, days, -1)
-            day_last = _grown_filled(day_last, days, -1)
-            day_count = _grown_filled(day_count, days, 0)
-        else:
-            entries = _grown_rows(entries, 2 * entries.shape[0])
-            chunk_fill = _grown_filled(chunk_fill, entries.shape[0], 0)
-            chunk_next = _grown_filled(chunk_next, entries.shape[0], -1)
-    return (channel_flits, channel_stalls, channel_peak, router_flits, packet_finish, state[HOPS],
-            state[INTERCHIP])
-
-
-@njit(cache=True)
-def _advance(state, base_cycle, flits, inject_cycle, rank_order, first_gid, root_step, steps,
-             chan_rate_num, chan_rate_den, chan_latency, chan_target, link_interchip, router_latency,
-             n_routers, next_free_slot, channel_flits, channel_stalls, channel_peak, router_flits,
-             packet_finish, batch, keys, spare, entries, chunk_fill, chunk_next, day_first, day_last, day_count):
-    """Run the calendar from where ``state`` stands until done (DONE) or until storage must grow
-    (GROW_*, with ``state[NEEDED]`` the size needed); no work is lost by stopping.
-
-    Each busy cycle: gather its requests (the flits of packets injected in it, then the requests
-    waiting for the day, freeing their chunks), sort them by gid, grant them in that order, and
-    queue the requests that follow each grant (one per child step, on the day the flit is ready
-    at the next router).
-    """
-    n_packets = flits.shape[0]
-    cycle = state[CYCLE]
-    while True:
-        if not state[GATHERED]:
-            if cycle >= state[LAST_CYCLE]:
-                return DONE
+        day = cycle - base_cycle
+        if day < days:
+            node = credit_head[day]
+            while node >= 0:
+                credit[node_gid[node]] += 1
+                following = node_next[node]
+                node_next[node] = free_node
+                free_node = node
+                pending_credits -= 1
+                node = following
+            credit_head[day] = -1
+        # ---- gather this cycle's new requests: injected flits, then those ready after a router
+        m = day_count[day] if day < days else 0
+        last_packet = next_packet
+        while last_packet < n_packets and inject_cycle[rank_order[last_packet]] == cycle:
+            m += flits[rank_order[last_packet]]
+            last_packet += 1
+        if m == 0 and n_active == 0:
+            if last_packet >= n_packets and pending_requests == 0:
+                break
             cycle += 1
-            day = cycle - base_cycle
-            m = day_count[day] if day < day_count.shape[0] else 0
-            last_packet = state[NEXT_PACKET]
-            while last_packet < n_packets and inject_cycle[rank_order[last_packet]] == cycle:
-                m += flits[rank_order[last_packet]]
-                last_packet += 1
-            if m == 0:
-                continue
-            if m > batch.shape[0]:
-                state[CYCLE] = cycle - 1
-                state[NEEDED] = m
-                return GROW_BATCH
-            n = 0
-            for q in range(state[NEXT_PACKET], last_packet):
-                p = rank_order[q]
-                for flit in range(flits[p]):
-                    batch[n, GID] = first_gid[p] + flit
-                    batch[n, STEP] = root_step[p]
-                    batch[n, PACKET] = p
-                    n += 1
-            state[NEXT_PACKET] = last_packet
-            chunk = day_first[day] if day < day_first.shape[0] else -1
-            while chunk >= 0:
-                for i in range(chunk_fill[chunk]):
-                    batch[n, GID] = entries[chunk, i, GID]
-                    batch[n, STEP] = entries[chunk, i, STEP]
-                    batch[n, PACKET] = entries[chunk, i, PACKET]
-                    n += 1
-                following = chunk_next[chunk]
-                chunk_next[chunk] = state[FREE_CHUNK]
-                state[FREE_CHUNK] = chunk
-                state[N_FREE_CHUNKS] += 1
-                chunk = following
-            # Arbitration order: a key packs the gid above the batch index.
+            continue
+        if m > batch.shape[0]:
+            batch = np.empty(2 * m, np.int64)
+            keys = np.empty(2 * m, np.int64)
+            spare = np.empty(2 * m, np.int64)
+        n = 0
+        for q in range(next_packet, last_packet):
+            p = rank_order[q]
+            for flit in range(flits[p]):
+                if free_node < 0 and n_nodes == size:
+                    size *= 2
+                    node_gid = _grown_rows(node_gid, size)
+                    node_step = _grown_rows(node_step, size)
+                    node_packet = _grown_rows(node_packet, size)
+                    node_slot = _grown_rows(node_slot, size)
+                    node_next = _grown_rows(node_next, size)
+                if free_node >= 0:
+                    node = free_node
+                    free_node = node_next[node]
+                else:
+                    node = n_nodes
+                    n_nodes += 1
+                node_gid[node] = first_gid[p] + flit
+                node_step[node] = root_step[p]
+                node_packet[node] = p
+                node_slot[node] = -1
+                batch[n] = node
+                n += 1
+        next_packet = last_packet
+        if day < days:
+            node = day_head[day]
+            while node >= 0:
+                batch[n] = node
+                n += 1
+                node = node_next[node]
+            pending_requests -= day_count[day]
+            day_head[day] = -1
+            day_tail[day] = -1
+            day_count[day] = 0
+        if m > 0:
             index_bits = 1
             while (1 << index_bits) < m:
                 index_bits += 1
             for j in range(m):
-                keys[j] = (batch[j, GID] << index_bits) | j
+                keys[j] = (node_gid[batch[j]] << index_bits) | j
             _sort_keys(keys, m, spare)
-            state[GATHERED] = 1
-            state[NEXT_REQUEST] = 0
-            state[N_REQUESTS] = m
-            state[INDEX_BITS] = index_bits
-        m = state[N_REQUESTS]
-        mask = (1 << state[INDEX_BITS]) - 1
-        for j in range(state[NEXT_REQUEST], m):
-            k = keys[j] & mask
-            gid = batch[k, GID]
-            step = batch[k, STEP]
-            p = batch[k, PACKET]
-            channel = steps[step, CHANNEL]
+            mask = (1 << index_bits) - 1
+            for j in range(m):                       # join the channel queues, oldest first
+                node = batch[keys[j] & mask]
+                channel = steps[node_step[node], CHANNEL]
+                node_next[node] = -1
+                if queue_len[channel] == 0:
+                    queue_head[channel] = node
+                    active[n_active] = channel
+                    n_active += 1
+                else:
+                    node_next[queue_tail[channel]] = node
+                queue_tail[channel] = node
+                queue_len[channel] += 1
+        # ---- every active channel grants this cycle's slots to its oldest requests
+        kept = 0
+        blocked = 0
+        for a in range(n_active):
+            channel = active[a]
             num = chan_rate_num[channel]
             den = chan_rate_den[channel]
-            if num == den:                            # one flit per cycle: no division needed
-                slot = max(next_free_slot[channel], cycle)
-                granted = slot
-                waiting = slot - cycle
+            if num == den:
+                free = 1
             else:
-                slot = max(next_free_slot[channel], (cycle * num + den - 1) // den)
-                granted = slot * den // num
-                # Flits left waiting after this cycle's grants: granted slots in later cycles.
-                waiting = slot + 1 - ((cycle + 1) * num + den - 1) // den
-            arrival = granted + chan_latency[channel]
-            ejection = channel >= 5 * n_routers
-            ready_day = arrival + router_latency - base_cycle
-            if not ejection:
-                status = DONE
-                if ready_day >= day_first.shape[0]:
-                    status = GROW_CALENDAR
-                elif state[N_FREE_CHUNKS] + chunk_fill.shape[0] - state[N_CHUNKS] < 5:
-                    status = GROW_CHUNKS              # a router has at most 5 outputs
-                if status != DONE:
-                    state[CYCLE] = cycle
-                    state[NEXT_REQUEST] = j
-                    state[NEEDED] = ready_day
-                    return status
-            next_free_slot[channel] = slot + 1
-            channel_flits[channel] += 1
-            channel_stalls[channel] += granted - cycle
-            channel_peak[channel] = max(channel_peak[channel], waiting)
-            if ejection:                              # delivered to the core
-                packet_finish[p] = max(packet_finish[p], arrival)
-                continue
-            if channel < 4 * n_routers:
-                state[HOPS] += gid == first_gid[p]
-                state[INTERCHIP] += link_interchip[channel]
-            router_flits[chan_target[channel]] += 1
-            state[LAST_CYCLE] = max(state[LAST_CYCLE], ready_day + base_cycle)
-            child = steps[step, FIRST_CHILD]
-            while child >= 0:
-                chunk = day_last[ready_day]
-                if chunk < 0 or chunk_fill[chunk] == CHUNK:
-                    if state[FREE_CHUNK] >= 0:
-                        fresh = state[FREE_CHUNK]
-                        state[FREE_CHUNK] = chunk_next[fresh]
-                        state[N_FREE_CHUNKS] -= 1
+                free = ((cycle + 1) * num + den - 1) // den - (cycle * num + den - 1) // den
+            waiting = queue_len[channel]
+            have = credit[channel] if channel < n_buffered else waiting
+            grants = min(waiting, free, have)
+            blocked += have == 0
+            for g in range(grants):
+                node = queue_head[channel]
+                queue_head[channel] = node_next[node]
+                gid = node_gid[node]
+                step = node_step[node]
+                p = node_packet[node]
+                held = node_slot[node]
+                channel_flits[channel] += 1
+                if channel < n_buffered:
+                    credit[channel] -= 1
+                    buffer_peak[channel] = max(buffer_peak[channel], buffer_flits - credit[channel])
+                returned_day = -1
+                if held >= 0:
+                    slot_left[held] -= 1
+                    if slot_left[held] == 0:              # last copy out: the credit goes back
+                        returned_day = cycle + credit_latency - base_cycle
+                        node_gid[node] = slot_buffer[held]
+                        slot_left[held] = free_slot
+                        free_slot = held
+                arrival = cycle + chan_latency[channel]
+                ready_day = arrival + router_latency - base_cycle
+                grow_to = max(returned_day, ready_day)
+                if grow_to >= days:
+                    if grow_to >= MAX_SPAN_CYCLES:
+                        raise ValueError("NoC: a phase spans more cycles than the kernel's calendar allows")
+                    days = max(2 * days, grow_to + 1)
+                    day_head = _grown_filled(day_head, days, -1)
+                    day_tail = _grown_filled(day_tail, days, -1)
+                    day_count = _grown_filled(day_count, days, 0)
+                    credit_head = _grown_filled(credit_head, days, -1)
+                if returned_day >= 0:                     # the granted request becomes the credit
+                    node_next[node] = credit_head[returned_day]
+                    credit_head[returned_day] = node
+                    pending_credits += 1
+                else:
+                    node_next[node] = free_node
+                    free_node = node
+                if channel >= n_buffered:                 # ejection port: delivered to the core
+                    packet_finish[p] = max(packet_finish[p], arrival)
+                    continue
+                if channel < 4 * n_routers:
+                    hops += gid == first_gid[p]
+                    interchip += link_interchip[channel]
+                router_flits[chan_target[channel]] += 1
+                if free_slot < 0 and n_slots == slot_size:
+                    slot_size *= 2
+                    slot_left = _grown_rows(slot_left, slot_size)
+                    slot_buffer = _grown_rows(slot_buffer, slot_size)
+                if free_slot >= 0:
+                    slot = free_slot
+                    free_slot = slot_left[slot]
+                else:
+                    slot = n_slots
+                    n_slots += 1
+                slot_buffer[slot] = channel
+                copies = 0
+                child = steps[step, FIRST_CHILD]
+                while child >= 0:
+                    if free_node < 0 and n_nodes == size:
+                        size *= 2
+                        node_gid = _grown_rows(node_gid, size)
+                        node_step = _grown_rows(node_step, size)
+                        node_packet = _grown_rows(node_packet, size)
+                        node_slot = _grown_rows(node_slot, size)
+                        node_next = _grown_rows(node_next, size)
+                    if free_node >= 0:
+                        fresh = free_node
+                        free_node = node_next[fresh]
                     else:
-                        fresh = state[N_CHUNKS]
-                        state[N_CHUNKS] += 1
-                    chunk_fill[fresh] = 0
-                    chunk_next[fresh] = -1
-                    if chunk < 0:
-                        day_first[ready_day] = fresh
+                        fresh = n_nodes
+                        n_nodes += 1
+                    node_gid[fresh] = gid
+                    node_step[fresh] = child
+                    node_packet[fresh] = p
+                    node_slot[fresh] = slot
+                    node_next[fresh] = -1
+                    if day_tail[ready_day] < 0:
+                        day_head[ready_day] = fresh
                     else:
-                        chunk_next[chunk] = fresh
-                    day_last[ready_day] = fresh
-                    chunk = fresh
-                i = chunk_fill[chunk]
-                entries[chunk, i, GID] = gid
-                entries[chunk, i, STEP] = child
-                entries[chunk, i, PACKET] = p
-                chunk_fill[chunk] = i + 1
-                day_count[ready_day] += 1
-                child = steps[child, NEXT_SIBLING]
-        state[GATHERED] = 0
+                        node_next[day_tail[ready_day]] = fresh
+                    day_tail[ready_day] = fresh
+                    day_count[ready_day] += 1
+                    copies += 1
+                    child = steps[child, NEXT_SIBLING]
+                slot_left[slot] = copies
+                pending_requests += copies
+            left = waiting - grants
+            queue_len[channel] = left
+            channel_stalls[channel] += left
+            if have < free:                               # a slot was there, the credit was not
+                channel_no_credit[channel] += left
+            channel_peak[channel] = max(channel_peak[channel], left)
+            if left > 0:
+                active[kept] = channel
+                kept += 1
+        n_active = kept
+        if (n_active > 0 and blocked == n_active and pending_requests == 0 and pending_credits == 0
+                and next_packet >= n_packets):
+            raise ValueError("NoC: deadlock (every waiting flit lacks a credit)")
+        cycle += 1
+    return (channel_flits, channel_stalls, channel_no_credit, channel_peak, buffer_peak,
+            router_flits, packet_finish, hops, interchip)
 
 
 @njit(cache=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from archsim.noc.config import NocConfig
-from archsim.noc.kernel import MAX_FLITS, build_trees, run_events
+from archsim.noc.kernel import MAX_FLITS, build_trees, run_cycles
 from archsim.noc.packets import Packets
 from archsim.noc.reference import simulate_reference
 from archsim.noc.stats import NocStats
@@ -38,9 +38,8 @@ def simulate_fast(packets: Packets, config: NocConfig) -> NocStats:
     root_step, steps = build_trees(
         packets.src, packets.dst_ptr, packets.dst, order, topo.router_x, topo.router_y,
         topo.link_target, n)
-    channel_flits, channel_stalls, channel_peak, router_flits, packet_finish, hops, interchip = run_events(
+    counts = run_cycles(
         packets.flits, packets.inject_cycle, order, first_gid, root_step, steps, topo.chan_rate_num,
         topo.chan_rate_den, topo.chan_latency_cycles, topo.chan_target, topo.link_interchip,
-        config.router_latency_cycles, n)
-    return NocStats.from_channel_counts(channel_flits, channel_stalls, channel_peak, router_flits,
-                                        packet_finish, hops, interchip, config.flit_bits)
+        config.router_latency_cycles, n, config.buffer_flits, config.credit_latency_cycles)
+    return NocStats.from_channel_counts(*counts, config.flit_bits)

@@ -10,8 +10,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-ARRAY_FIELDS = ("link_flits", "link_stall_cycles", "link_peak_waiting_flits", "router_flits", "inject_flits", "eject_flits",
-                "packet_finish_cycles")
+ARRAY_FIELDS = ("link_flits", "link_stall_cycles", "link_no_credit_cycles", "link_peak_waiting_flits",
+                "buffer_peak_flits", "router_flits", "inject_flits", "eject_flits", "packet_finish_cycles")
 
 
 @dataclass
@@ -27,14 +27,22 @@ class NocStats:
     - ``router_traversals``: flits entering a router (from its core or a link), summed over routers.
     - ``interchip_flits``: flits carried by inter-chip links (``interchip_bits`` = times ``flit_bits``).
     - ``stall_cycles``: flit-cycles spent inside the network waiting between requesting a link or
-      an ejection port and being granted a slot on it: contention, plus waiting for the next slot
-      of a fractional-bandwidth channel.
+      an ejection port and being granted a slot on it, by cause: ``stall_no_credit_cycles`` (the
+      output had a slot that cycle but no credit for the buffer behind it: backpressure) and
+      ``stall_output_busy_cycles`` (older flits took the cycle's slots, or a fractional-bandwidth
+      channel had none that cycle); the two add up to ``stall_cycles``.
     - ``inject_wait_cycles``: flit-cycles flits wait at their source for the injection port (a
-      packet's own flits queue there behind each other: flit k waits k cycles at rate 1).
+      packet's own flits queue there behind each other: flit k waits k cycles at rate 1), of
+      which ``inject_no_credit_cycles`` for want of a credit of the router's local input buffer.
     - ``peak_waiting_flits``: the most flits ever left waiting for one link or ejection port at
-      the end of a cycle: the input-buffer depth that would have avoided backpressure, which the
-      model does not apply (compare with the router's ``buffer_flits``).
-    - arrays: ``link_flits[4N]``, ``link_stall_cycles[4N]``, ``link_peak_waiting_flits[4N]``,
+      the end of a cycle (they sit in the input buffers of the router, spread over its ports).
+    - ``peak_buffer_flits``: the most slots of one input buffer ever held at once (credits in use
+      at the end of a cycle: flits on the channel towards it, stored in it, or whose credit is on
+      its way back). At most ``buffer_flits``; a run whose peak stays below ``buffer_flits`` never
+      lacked a credit, and equals a run with deeper buffers.
+    - arrays: ``link_flits[4N]``, ``link_stall_cycles[4N]``, ``link_no_credit_cycles[4N]``,
+      ``link_peak_waiting_flits[4N]``, ``buffer_peak_flits[5N]`` (the input buffer fed by each
+      link, then each core's local input buffer, indexed like the channel feeding it),
       ``router_flits[N]``,
       ``inject_flits[N]``, ``eject_flits[N]`` (per core), ``packet_finish_cycles[P]`` (delivery
       cycle of each packet's last flit at its last destination, in the input order of packets).
@@ -49,24 +57,33 @@ class NocStats:
     router_traversals: int
     interchip_flits: int
     stall_cycles: int
+    stall_no_credit_cycles: int
+    stall_output_busy_cycles: int
     inject_wait_cycles: int
+    inject_no_credit_cycles: int
     peak_waiting_flits: int
+    peak_buffer_flits: int
     flit_bits: int
     link_flits: np.ndarray
     link_stall_cycles: np.ndarray
+    link_no_credit_cycles: np.ndarray
     link_peak_waiting_flits: np.ndarray
+    buffer_peak_flits: np.ndarray
     router_flits: np.ndarray
     inject_flits: np.ndarray
     eject_flits: np.ndarray
     packet_finish_cycles: np.ndarray
 
     @classmethod
-    def from_channel_counts(cls, channel_flits, channel_stalls, channel_peak_waiting, router_flits,
-                            packet_finish_cycles, hops: int, interchip_flits: int,
-                            flit_bits: int) -> "NocStats":
-        """Assemble from per-channel arrays (links, then injection ports, then ejection ports)."""
+    def from_channel_counts(cls, channel_flits, channel_stalls, channel_no_credit, channel_peak_waiting,
+                            buffer_peak, router_flits, packet_finish_cycles, hops: int,
+                            interchip_flits: int, flit_bits: int) -> "NocStats":
+        """Assemble from per-channel arrays (links, then injection ports, then ejection ports) and
+        the per-input-buffer peaks (indexed by the link or injection port feeding the buffer)."""
         n = len(router_flits)
         link_flits = np.asarray(channel_flits[:4 * n], dtype=np.int64)
+        stall_cycles = int(channel_stalls[:4 * n].sum() + channel_stalls[5 * n:].sum())
+        stall_no_credit = int(channel_no_credit[:4 * n].sum())      # ejection ports need no credit
         return cls(
             finish_cycle=int(np.max(packet_finish_cycles, initial=0)),
             packets=len(packet_finish_cycles),
@@ -76,14 +93,20 @@ class NocStats:
             flit_hops=int(link_flits.sum()),
             router_traversals=int(router_flits.sum()),
             interchip_flits=int(interchip_flits),
-            stall_cycles=int(channel_stalls[:4 * n].sum() + channel_stalls[5 * n:].sum()),
+            stall_cycles=stall_cycles,
+            stall_no_credit_cycles=stall_no_credit,
+            stall_output_busy_cycles=stall_cycles - stall_no_credit,
             inject_wait_cycles=int(channel_stalls[4 * n:5 * n].sum()),
+            inject_no_credit_cycles=int(channel_no_credit[4 * n:5 * n].sum()),
             peak_waiting_flits=int(max(np.max(channel_peak_waiting[:4 * n], initial=0),
                                        np.max(channel_peak_waiting[5 * n:], initial=0))),
+            peak_buffer_flits=int(np.max(buffer_peak, initial=0)),
             flit_bits=int(flit_bits),
             link_flits=link_flits.copy(),
             link_stall_cycles=np.array(channel_stalls[:4 * n], dtype=np.int64),
+            link_no_credit_cycles=np.array(channel_no_credit[:4 * n], dtype=np.int64),
             link_peak_waiting_flits=np.array(channel_peak_waiting[:4 * n], dtype=np.int64),
+            buffer_peak_flits=np.array(buffer_peak, dtype=np.int64),
             router_flits=np.array(router_flits, dtype=np.int64),
             inject_flits=np.array(channel_flits[4 * n:5 * n], dtype=np.int64),
             eject_flits=np.array(channel_flits[5 * n:], dtype=np.int64),
