@@ -171,19 +171,3 @@ def test_engines_agree_on_a_long_congested_phase():
     stats = both(packets, config)
     assert stats.finish_cycle > 3000
     assert stats.injected_flits == 3000 + many
-
-
-def test_kernel_sorts_requests_in_runs():
-    """The kernel's request sort (runs merged, insertion for few keys) equals a plain sort."""
-    from archsim.noc.kernel import _sort_keys
-
-    rng = np.random.default_rng(0)
-    for _ in range(300):
-        m = int(rng.integers(1, 400))
-        runs = np.array_split(rng.permutation(10 ** 6)[:m], int(rng.integers(1, 12)))
-        keys = np.concatenate([np.sort(run) for run in runs]).astype(np.int64)
-        if rng.random() < 0.3:
-            keys = rng.permutation(keys)
-        buffer = np.concatenate([keys, [-5, -6]])
-        _sort_keys(buffer, m, np.empty(len(buffer), np.int64))
-        assert np.array_equal(buffer[:m], np.sort(keys)) and list(buffer[m:]) == [-5, -6]

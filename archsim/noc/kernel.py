@@ -8,8 +8,8 @@ same state, in an order that cannot change any result: within a cycle, one outpu
 and change only that output's queue and credit counter, and everything a grant causes (a credit
 back, a request at the next router) lands in a later cycle (every channel and every credit wire
 is at least one cycle long). Speed comes from touching only what changes: a cycle visits the
-outputs with waiting flits, not every router; a flit copy costs O(1) per channel it uses, plus
-its share of sorting one cycle's new requests by age; a cycle in which nothing waits costs one
+outputs with waiting flits, not every router; a flit copy costs O(1) per channel it uses, and
+O(1) per cycle it waits there; a cycle in which nothing waits costs one
 array read, so idle stretches are skipped (equal by construction: nothing can happen in them but
 credits arriving, which are applied).
 
@@ -24,8 +24,6 @@ from numba import njit
 
 # Cycles one phase may span (calendar length); beyond it the kernel refuses rather than allocate.
 MAX_SPAN_CYCLES = 1 << 28
-# Flits one phase may hold (gids are packed above a batch index into one int64 sort key).
-MAX_FLITS = 1 << 31
 
 
 # Columns of a tree step (one channel use of a flit copy): its channel, first child, next sibling.
@@ -133,8 +131,17 @@ def _add_child(steps, step, channel, parent):
     steps[parent, FIRST_CHILD] = step
 
 
-# The simulation's storage grows by doubling when it fills (rarely: it is sized from the phase).
+# The simulation's storage grows by doubling when it fills.
 MIN_NODES = 1024
+# Columns of a request (one row = one cache line): its flit's gid, tree step, packet, the buffer
+# slot it holds (-1 at the source), the cycle it became ready, and its neighbours in the list it
+# is chained into (a calendar day: NEXT only; a channel queue: NEXT and PREV).
+GID, STEP, PACKET, SLOT, READY, NEXT, PREV = range(7)
+REQUEST_COLUMNS = 8
+# Columns of a channel: first and last request of its queue, requests waiting.
+HEAD, TAIL, LENGTH = range(3)
+# Columns of a calendar day: first and last request becoming ready, their number, first credit arriving.
+FIRST, LAST, COUNT, CREDITS = range(4)
 
 
 @njit(cache=True)
@@ -149,12 +156,13 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
     buffer_peak, router_flits, packet_finish, hops, interchip_flits)``.
 
     The state is the reference stepper's, held in arrays: a pool of *requests* (a flit copy
-    waiting for a channel: gid, tree step, packet, the buffer slot it holds), chained either into
-    the calendar day on which it becomes ready or into its channel's queue (oldest first); a pool
-    of *buffer slots* (copies still to leave, the channel that fed the buffer); a credit counter
-    per link and injection port; credit returns chained into the day they arrive. A cycle touches
-    only the channels with waiting requests (the active list); a cycle with none costs one
-    calendar read (credits arriving in it are applied, nothing else can happen in it).
+    waiting for a channel), chained either into the calendar day on which it becomes ready or into
+    its channel's queue, which is kept in arbitration order (a request joins at the tail and moves
+    forward past the same cycle's younger ones: few, so no sort is needed); a pool of *buffer
+    slots* (copies still to leave, the channel that fed the buffer); a credit counter per link and
+    injection port; credit returns chained into the day they arrive. A cycle touches only the
+    channels with waiting requests (the active list); a cycle with none costs one calendar read
+    (credits arriving in it are applied, nothing else can happen in it).
     """
     n_packets = flits.shape[0]
     n_channels = chan_rate_num.shape[0]
@@ -172,122 +180,74 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
         return (channel_flits, channel_stalls, channel_no_credit, channel_peak, buffer_peak,
                 router_flits, packet_finish, hops, interchip)
     credit = np.full(n_buffered, buffer_flits, np.int64)
-    # request pool
-    size = MIN_NODES
-    node_gid = np.empty(size, np.int64)
-    node_step = np.empty(size, np.int64)
-    node_packet = np.empty(size, np.int64)
-    node_slot = np.empty(size, np.int64)
-    node_next = np.empty(size, np.int64)
-    free_node = -1
-    n_nodes = 0
-    # buffer-slot pool
-    slot_size = MIN_NODES
-    slot_left = np.empty(slot_size, np.int64)
-    slot_buffer = np.empty(slot_size, np.int64)
+    request = np.empty((MIN_NODES, REQUEST_COLUMNS), np.int64)
+    free_request = -1
+    n_requests = 0
+    slot_left = np.empty(MIN_NODES, np.int64)      # copies still to leave (free slots: next free)
+    slot_buffer = np.empty(MIN_NODES, np.int64)    # the channel feeding the buffer
     free_slot = -1
     n_slots = 0
-    # calendar (day = cycle - base_cycle): ready requests and arriving credits
     base_cycle = inject_cycle[rank_order[0]]
-    days = 256
-    day_head = np.full(days, -1, np.int64)
-    day_tail = np.full(days, -1, np.int64)
-    day_count = np.zeros(days, np.int64)
-    credit_head = np.full(days, -1, np.int64)
-    # channel queues and the active list
-    queue_head = np.full(n_channels, -1, np.int64)
-    queue_tail = np.full(n_channels, -1, np.int64)
-    queue_len = np.zeros(n_channels, np.int64)
+    calendar = np.full((256, 4), -1, np.int64)     # per day (cycle - base_cycle)
+    calendar[:, COUNT] = 0
+    queue = np.zeros((n_channels, 3), np.int64)
+    queue[:, HEAD] = -1
+    queue[:, TAIL] = -1
     active = np.empty(n_channels, np.int64)
     n_active = 0
-    batch = np.empty(256, np.int64)
-    keys = np.empty(256, np.int64)
-    spare = np.empty(256, np.int64)
     pending_requests = 0           # requests in the calendar
     pending_credits = 0            # credits in the calendar
     next_packet = 0
     cycle = base_cycle
     while True:
         day = cycle - base_cycle
-        if day < days:
-            node = credit_head[day]
+        in_calendar = day < calendar.shape[0]
+        if in_calendar:
+            node = calendar[day, CREDITS]
             while node >= 0:
-                credit[node_gid[node]] += 1
-                following = node_next[node]
-                node_next[node] = free_node
-                free_node = node
+                credit[request[node, GID]] += 1
+                following = request[node, NEXT]
+                request[node, NEXT] = free_request
+                free_request = node
                 pending_credits -= 1
                 node = following
-            credit_head[day] = -1
-        # ---- gather this cycle's new requests: injected flits, then those ready after a router
-        m = day_count[day] if day < days else 0
-        last_packet = next_packet
-        while last_packet < n_packets and inject_cycle[rank_order[last_packet]] == cycle:
-            m += flits[rank_order[last_packet]]
-            last_packet += 1
-        if m == 0 and n_active == 0:
-            if last_packet >= n_packets and pending_requests == 0:
+            calendar[day, CREDITS] = -1
+        arriving = calendar[day, COUNT] if in_calendar else 0
+        if (arriving == 0 and n_active == 0 and
+                (next_packet >= n_packets or inject_cycle[rank_order[next_packet]] != cycle)):
+            if next_packet >= n_packets and pending_requests == 0:
                 break
             cycle += 1
             continue
-        if m > batch.shape[0]:
-            batch = np.empty(2 * m, np.int64)
-            keys = np.empty(2 * m, np.int64)
-            spare = np.empty(2 * m, np.int64)
-        n = 0
-        for q in range(next_packet, last_packet):
-            p = rank_order[q]
+        # ---- new requests join their channel's queue: injected flits, then those past a router
+        while next_packet < n_packets and inject_cycle[rank_order[next_packet]] == cycle:
+            p = rank_order[next_packet]
+            next_packet += 1
             for flit in range(flits[p]):
-                if free_node < 0 and n_nodes == size:
-                    size *= 2
-                    node_gid = _grown_rows(node_gid, size)
-                    node_step = _grown_rows(node_step, size)
-                    node_packet = _grown_rows(node_packet, size)
-                    node_slot = _grown_rows(node_slot, size)
-                    node_next = _grown_rows(node_next, size)
-                if free_node >= 0:
-                    node = free_node
-                    free_node = node_next[node]
+                if free_request < 0 and n_requests == request.shape[0]:
+                    request = _grown_rows(request, 2 * request.shape[0])
+                if free_request >= 0:
+                    node = free_request
+                    free_request = request[node, NEXT]
                 else:
-                    node = n_nodes
-                    n_nodes += 1
-                node_gid[node] = first_gid[p] + flit
-                node_step[node] = root_step[p]
-                node_packet[node] = p
-                node_slot[node] = -1
-                batch[n] = node
-                n += 1
-        next_packet = last_packet
-        if day < days:
-            node = day_head[day]
+                    node = n_requests
+                    n_requests += 1
+                request[node, GID] = first_gid[p] + flit
+                request[node, STEP] = root_step[p]
+                request[node, PACKET] = p
+                request[node, SLOT] = -1
+                n_active = _enqueue(request, node, cycle, steps[root_step[p], CHANNEL], queue, active, n_active)
+        if arriving:
+            node = calendar[day, FIRST]
             while node >= 0:
-                batch[n] = node
-                n += 1
-                node = node_next[node]
-            pending_requests -= day_count[day]
-            day_head[day] = -1
-            day_tail[day] = -1
-            day_count[day] = 0
-        if m > 0:
-            index_bits = 1
-            while (1 << index_bits) < m:
-                index_bits += 1
-            for j in range(m):
-                keys[j] = (node_gid[batch[j]] << index_bits) | j
-            _sort_keys(keys, m, spare)
-            mask = (1 << index_bits) - 1
-            for j in range(m):                       # join the channel queues, oldest first
-                node = batch[keys[j] & mask]
-                channel = steps[node_step[node], CHANNEL]
-                node_next[node] = -1
-                if queue_len[channel] == 0:
-                    queue_head[channel] = node
-                    active[n_active] = channel
-                    n_active += 1
-                else:
-                    node_next[queue_tail[channel]] = node
-                queue_tail[channel] = node
-                queue_len[channel] += 1
+                following = request[node, NEXT]
+                n_active = _enqueue(request, node, cycle, steps[request[node, STEP], CHANNEL], queue,
+                                    active, n_active)
+                node = following
+            pending_requests -= arriving
+            calendar[day, FIRST] = -1
+            calendar[day, LAST] = -1
+            calendar[day, COUNT] = 0
         # ---- every active channel grants this cycle's slots to its oldest requests
         kept = 0
         blocked = 0
@@ -299,17 +259,17 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
                 free = 1
             else:
                 free = ((cycle + 1) * num + den - 1) // den - (cycle * num + den - 1) // den
-            waiting = queue_len[channel]
+            waiting = queue[channel, LENGTH]
             have = credit[channel] if channel < n_buffered else waiting
             grants = min(waiting, free, have)
             blocked += have == 0
             for g in range(grants):
-                node = queue_head[channel]
-                queue_head[channel] = node_next[node]
-                gid = node_gid[node]
-                step = node_step[node]
-                p = node_packet[node]
-                held = node_slot[node]
+                node = queue[channel, HEAD]
+                queue[channel, HEAD] = request[node, NEXT]
+                gid = request[node, GID]
+                step = request[node, STEP]
+                p = request[node, PACKET]
+                held = request[node, SLOT]
                 channel_flits[channel] += 1
                 if channel < n_buffered:
                     credit[channel] -= 1
@@ -319,27 +279,23 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
                     slot_left[held] -= 1
                     if slot_left[held] == 0:              # last copy out: the credit goes back
                         returned_day = cycle + credit_latency - base_cycle
-                        node_gid[node] = slot_buffer[held]
+                        request[node, GID] = slot_buffer[held]
                         slot_left[held] = free_slot
                         free_slot = held
                 arrival = cycle + chan_latency[channel]
                 ready_day = arrival + router_latency - base_cycle
                 grow_to = max(returned_day, ready_day)
-                if grow_to >= days:
+                if grow_to >= calendar.shape[0]:
                     if grow_to >= MAX_SPAN_CYCLES:
                         raise ValueError("NoC: a phase spans more cycles than the kernel's calendar allows")
-                    days = max(2 * days, grow_to + 1)
-                    day_head = _grown_filled(day_head, days, -1)
-                    day_tail = _grown_filled(day_tail, days, -1)
-                    day_count = _grown_filled(day_count, days, 0)
-                    credit_head = _grown_filled(credit_head, days, -1)
-                if returned_day >= 0:                     # the granted request becomes the credit
-                    node_next[node] = credit_head[returned_day]
-                    credit_head[returned_day] = node
+                    calendar = _grown_calendar(calendar, max(2 * calendar.shape[0], grow_to + 1))
+                if returned_day >= 0:                     # the granted request carries the credit
+                    request[node, NEXT] = calendar[returned_day, CREDITS]
+                    calendar[returned_day, CREDITS] = node
                     pending_credits += 1
                 else:
-                    node_next[node] = free_node
-                    free_node = node
+                    request[node, NEXT] = free_request
+                    free_request = node
                 if channel >= n_buffered:                 # ejection port: delivered to the core
                     packet_finish[p] = max(packet_finish[p], arrival)
                     continue
@@ -347,10 +303,9 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
                     hops += gid == first_gid[p]
                     interchip += link_interchip[channel]
                 router_flits[chan_target[channel]] += 1
-                if free_slot < 0 and n_slots == slot_size:
-                    slot_size *= 2
-                    slot_left = _grown_rows(slot_left, slot_size)
-                    slot_buffer = _grown_rows(slot_buffer, slot_size)
+                if free_slot < 0 and n_slots == slot_left.shape[0]:
+                    slot_left = _grown_rows(slot_left, 2 * slot_left.shape[0])
+                    slot_buffer = _grown_rows(slot_buffer, slot_left.shape[0])
                 if free_slot >= 0:
                     slot = free_slot
                     free_slot = slot_left[slot]
@@ -361,43 +316,41 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
                 copies = 0
                 child = steps[step, FIRST_CHILD]
                 while child >= 0:
-                    if free_node < 0 and n_nodes == size:
-                        size *= 2
-                        node_gid = _grown_rows(node_gid, size)
-                        node_step = _grown_rows(node_step, size)
-                        node_packet = _grown_rows(node_packet, size)
-                        node_slot = _grown_rows(node_slot, size)
-                        node_next = _grown_rows(node_next, size)
-                    if free_node >= 0:
-                        fresh = free_node
-                        free_node = node_next[fresh]
+                    if free_request < 0 and n_requests == request.shape[0]:
+                        request = _grown_rows(request, 2 * request.shape[0])
+                    if free_request >= 0:
+                        fresh = free_request
+                        free_request = request[fresh, NEXT]
                     else:
-                        fresh = n_nodes
-                        n_nodes += 1
-                    node_gid[fresh] = gid
-                    node_step[fresh] = child
-                    node_packet[fresh] = p
-                    node_slot[fresh] = slot
-                    node_next[fresh] = -1
-                    if day_tail[ready_day] < 0:
-                        day_head[ready_day] = fresh
+                        fresh = n_requests
+                        n_requests += 1
+                    request[fresh, GID] = gid
+                    request[fresh, STEP] = child
+                    request[fresh, PACKET] = p
+                    request[fresh, SLOT] = slot
+                    request[fresh, NEXT] = -1
+                    if calendar[ready_day, LAST] < 0:
+                        calendar[ready_day, FIRST] = fresh
                     else:
-                        node_next[day_tail[ready_day]] = fresh
-                    day_tail[ready_day] = fresh
-                    day_count[ready_day] += 1
+                        request[calendar[ready_day, LAST], NEXT] = fresh
+                    calendar[ready_day, LAST] = fresh
+                    calendar[ready_day, COUNT] += 1
                     copies += 1
                     child = steps[child, NEXT_SIBLING]
                 slot_left[slot] = copies
                 pending_requests += copies
             left = waiting - grants
-            queue_len[channel] = left
-            channel_stalls[channel] += left
-            if have < free:                               # a slot was there, the credit was not
-                channel_no_credit[channel] += left
-            channel_peak[channel] = max(channel_peak[channel], left)
+            queue[channel, LENGTH] = left
             if left > 0:
+                request[queue[channel, HEAD], PREV] = -1
                 active[kept] = channel
                 kept += 1
+                channel_stalls[channel] += left
+                if have < free:                           # a slot was there, the credit was not
+                    channel_no_credit[channel] += left
+                channel_peak[channel] = max(channel_peak[channel], left)
+            else:
+                queue[channel, TAIL] = -1
         n_active = kept
         if (n_active > 0 and blocked == n_active and pending_requests == 0 and pending_credits == 0
                 and next_packet >= n_packets):
@@ -408,67 +361,44 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
 
 
 @njit(cache=True)
-def _sort_keys(keys, m, spare):
-    """Sort ``keys[:m]`` in place (``spare``: scratch space of ``m`` entries). A cycle's requests
-    are runs already in order (new packets' flits; the flits each earlier cycle's grants queued
-    for it, granted in order), so: nothing to do for one run, insertion for a few keys, else
-    merge the runs pairwise (the work grows with the log of the number of runs, not of keys)."""
-    runs = 1
-    for j in range(1, m):
-        runs += keys[j] < keys[j - 1]
-    if runs == 1:
-        return
-    if m <= 32:
-        for j in range(1, m):
-            key = keys[j]
-            i = j - 1
-            while i >= 0 and keys[i] > key:
-                keys[i + 1] = keys[i]
-                i -= 1
-            keys[i + 1] = key
-        return
-    source, target = keys, spare
-    while runs > 1:
-        runs = 0
-        a = 0
-        while a < m:
-            middle = a + 1
-            while middle < m and source[middle] >= source[middle - 1]:
-                middle += 1
-            stop = middle
-            if stop < m:
-                stop += 1
-                while stop < m and source[stop] >= source[stop - 1]:
-                    stop += 1
-            i, j, out = a, middle, a
-            while i < middle and j < stop:
-                if source[i] <= source[j]:
-                    target[out] = source[i]
-                    i += 1
-                else:
-                    target[out] = source[j]
-                    j += 1
-                out += 1
-            while i < middle:
-                target[out] = source[i]
-                i += 1
-                out += 1
-            while j < stop:
-                target[out] = source[j]
-                j += 1
-                out += 1
-            runs += 1
-            a = stop
-        source, target = target, source
-    if source is not keys:
-        keys[:m] = source[:m]
+def _enqueue(request, node, cycle, channel, queue, active, n_active):
+    """Put a request that becomes ready in ``cycle`` into ``channel``'s queue at its place in
+    arbitration order (by ready cycle, then gid: it passes only the same cycle's younger
+    requests at the tail); returns the new length of the active list."""
+    request[node, READY] = cycle
+    gid = request[node, GID]
+    if queue[channel, LENGTH] == 0:
+        request[node, NEXT] = -1
+        request[node, PREV] = -1
+        queue[channel, HEAD] = node
+        queue[channel, TAIL] = node
+        queue[channel, LENGTH] = 1
+        active[n_active] = channel
+        return n_active + 1
+    before = queue[channel, TAIL]
+    while before >= 0 and request[before, READY] == cycle and request[before, GID] > gid:
+        before = request[before, PREV]
+    after = queue[channel, HEAD] if before < 0 else request[before, NEXT]
+    request[node, PREV] = before
+    request[node, NEXT] = after
+    if before < 0:
+        queue[channel, HEAD] = node
+    else:
+        request[before, NEXT] = node
+    if after < 0:
+        queue[channel, TAIL] = node
+    else:
+        request[after, PREV] = node
+    queue[channel, LENGTH] += 1
+    return n_active
 
 
 @njit(cache=True)
-def _grown_filled(array, length, fill):
-    """``array`` extended to ``length`` entries with ``fill``."""
-    longer = np.full(length, fill, array.dtype)
-    longer[:array.shape[0]] = array
+def _grown_calendar(calendar, days):
+    """``calendar`` extended to ``days`` empty days."""
+    longer = np.full((days, 4), -1, np.int64)
+    longer[:, COUNT] = 0
+    longer[:calendar.shape[0]] = calendar
     return longer
 
 

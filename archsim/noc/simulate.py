@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from archsim.noc.config import NocConfig
-from archsim.noc.kernel import MAX_FLITS, build_trees, run_cycles
+from archsim.noc.kernel import build_trees, run_cycles
 from archsim.noc.packets import Packets
 from archsim.noc.reference import simulate_reference
 from archsim.noc.stats import NocStats
@@ -33,8 +33,6 @@ def simulate_fast(packets: Packets, config: NocConfig) -> NocStats:
     order = np.argsort(packets.inject_cycle, kind="stable")     # oldest packet first, then input order
     first_gid = np.empty(len(packets), dtype=np.int64)
     first_gid[order] = np.cumsum(packets.flits[order]) - packets.flits[order]
-    if packets.total_flits >= MAX_FLITS:
-        raise ValueError(f"NoC: at most {MAX_FLITS - 1} flits per phase")
     root_step, steps = build_trees(
         packets.src, packets.dst_ptr, packets.dst, order, topo.router_x, topo.router_y,
         topo.link_target, n)
