@@ -144,6 +144,8 @@ def test_from_params_and_errors():
         ({"mesh_x": 2, "mesh_y": 2, "hop_latency_cycles": 1.5}, "not an integer"),
         ({"mesh_x": 2, "mesh_y": 2, "link_flits_per_cycle": 0}, "too small"),
         ({"mesh_x": 2, "mesh_y": 2, "link_flits_per_cycle": 3.14159265}, "ratio of small integers"),
+        ({"mesh_x": 2, "mesh_y": 2, "buffer_flits": 0}, "noc.buffer_flits: 0 is too small"),
+        ({"mesh_x": 2, "mesh_y": 2, "credit_latency_cycles": 0}, "noc.credit_latency_cycles: 0 is too small"),
     ]
     for params, message in bad:
         with pytest.raises(UserError, match=message):

@@ -19,6 +19,8 @@ def boards(draw):
         local_latency_cycles=draw(st.integers(1, 2)),
         interchip_latency_cycles=draw(st.integers(1, 6)),
         interchip_flits_per_cycle=draw(st.sampled_from(RATES)),
+        buffer_flits=draw(st.integers(1, 8)),
+        credit_latency_cycles=draw(st.integers(1, 3)),
     )
 
 
