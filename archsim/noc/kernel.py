@@ -22,8 +22,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# Cycles one phase may span (calendar length); beyond it the kernel refuses rather than allocate.
-MAX_SPAN_CYCLES = 1 << 28
 
 
 # Columns of a tree step (one channel use of a flit copy): its channel, first child, next sibling.
@@ -40,7 +38,8 @@ def build_trees(src, dst_ptr, dst, rank_order, router_x, router_y, link_target, 
     table entries); the engine only reads trees, and a flit's path and counts depend on its tree
     alone, so sharing changes no result.
 
-    Returns ``(root_step[P], steps[S, 3])`` (int32 steps): step ``root_step[p]`` is packet p's
+    Returns ``(root_step[P], tree_steps[P], steps[S, 3])`` (int32 steps): ``tree_steps[p]`` is
+    the number of steps (channel uses) of packet p's tree; step ``root_step[p]`` is packet p's
     injection port; the children of a step are the channels a flit copy takes at the router the
     step leads to (tree links, and the ejection port if that router's core is a destination),
     chained through the FIRST_CHILD / NEXT_SIBLING columns (-1 ends a chain).
@@ -48,6 +47,7 @@ def build_trees(src, dst_ptr, dst, rank_order, router_x, router_y, link_target, 
     n_packets = src.shape[0]
     steps = np.empty((max(16, 4 * n_packets), 3), np.int32)
     root_step = np.empty(n_packets, np.int64)
+    tree_steps = np.empty(n_packets, np.int64)
     in_tree = np.full(n_routers, -1, np.int64)      # packet whose tree already reaches the router
     ejects = np.full(n_routers, -1, np.int64)       # packet already ejecting at the router
     step_at = np.empty(n_routers, np.int64)         # the step that reaches the router
@@ -62,6 +62,7 @@ def build_trees(src, dst_ptr, dst, rank_order, router_x, router_y, link_target, 
             entry = (entry + 1) & (table_size - 1)
         if table[entry] >= 0:
             root_step[p] = root_step[table[entry]]
+            tree_steps[p] = tree_steps[table[entry]]
             continue
         table[entry] = p
         if n_steps + 1 > steps.shape[0]:
@@ -98,7 +99,8 @@ def build_trees(src, dst_ptr, dst, rank_order, router_x, router_y, link_target, 
                 ejects[d] = p
                 _add_child(steps, n_steps, 5 * n_routers + d, step_at[d])
                 n_steps += 1
-    return root_step, steps[:n_steps]
+        tree_steps[p] = n_steps - root_step[p]
+    return root_step, tree_steps, steps[:n_steps]
 
 
 @njit(cache=True)
@@ -131,8 +133,6 @@ def _add_child(steps, step, channel, parent):
     steps[parent, FIRST_CHILD] = step
 
 
-# The simulation's storage grows by doubling when it fills.
-MIN_NODES = 1024
 # Columns of a request (one row = one cache line): its flit's gid, tree step, packet, the buffer
 # slot it holds (-1 at the source), the cycle it became ready, and its neighbours in the list it
 # is chained into (a calendar day: NEXT only; a channel queue: NEXT and PREV).
@@ -140,12 +140,13 @@ GID, STEP, PACKET, SLOT, READY, NEXT, PREV = range(7)
 REQUEST_COLUMNS = 8
 # Columns of a channel: first and last request of its queue, requests waiting.
 HEAD, TAIL, LENGTH = range(3)
-# Columns of a calendar day: first and last request becoming ready, their number, first credit arriving.
+# Columns of a calendar day (a ring of days, longer than anything is scheduled ahead): first and
+# last request becoming ready, their number, first credit arriving.
 FIRST, LAST, COUNT, CREDITS = range(4)
 
 
 @njit(cache=True)
-def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, steps, chan_rate_num,
+def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps, steps, chan_rate_num,
                chan_rate_den, chan_latency, chan_target, link_interchip, router_latency, n_routers,
                buffer_flits, credit_latency):
     """Simulate every flit with input buffers and credits; returns the per-channel, per-buffer,
@@ -180,15 +181,30 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
         return (channel_flits, channel_stalls, channel_no_credit, channel_peak, buffer_peak,
                 router_flits, packet_finish, hops, interchip)
     credit = np.full(n_buffered, buffer_flits, np.int64)
-    request = np.empty((MIN_NODES, REQUEST_COLUMNS), np.int64)
+    # Storage sized once, so that nothing grows inside the loop. Live requests: at most every flit
+    # at its source, plus at most 5 copies per occupied buffer slot; a buffer slot is occupied, or
+    # its credit on the way back, only while its credit is in use: at most 5N x buffer_flits of
+    # them. (And never more than the requests of the whole phase.)
+    copies = 0
+    for p in range(n_packets):
+        copies += flits[p] * tree_steps[p]
+    held_slots = min(n_buffered * buffer_flits, copies)
+    request = np.empty((np.sum(flits) + min(6 * held_slots, 2 * copies) + 1, REQUEST_COLUMNS), np.int64)
     free_request = -1
     n_requests = 0
-    slot_left = np.empty(MIN_NODES, np.int64)      # copies still to leave (free slots: next free)
-    slot_buffer = np.empty(MIN_NODES, np.int64)    # the channel feeding the buffer
+    slot_left = np.empty(held_slots + 1, np.int64)     # copies still to leave (free slots: next free)
+    slot_buffer = np.empty(held_slots + 1, np.int64)   # the channel feeding the buffer
     free_slot = -1
     n_slots = 0
     base_cycle = inject_cycle[rank_order[0]]
-    calendar = np.full((256, 4), -1, np.int64)     # per day (cycle - base_cycle)
+    horizon = credit_latency + router_latency + 1
+    for channel in range(n_channels):
+        horizon = max(horizon, chan_latency[channel] + router_latency + 1)
+    days = 1
+    while days < horizon:
+        days *= 2
+    ring = days - 1                                # day of a cycle: (cycle - base_cycle) & ring
+    calendar = np.full((days, 4), -1, np.int64)
     calendar[:, COUNT] = 0
     queue = np.zeros((n_channels, 3), np.int64)
     queue[:, HEAD] = -1
@@ -200,19 +216,17 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
     next_packet = 0
     cycle = base_cycle
     while True:
-        day = cycle - base_cycle
-        in_calendar = day < calendar.shape[0]
-        if in_calendar:
-            node = calendar[day, CREDITS]
-            while node >= 0:
-                credit[request[node, GID]] += 1
-                following = request[node, NEXT]
-                request[node, NEXT] = free_request
-                free_request = node
-                pending_credits -= 1
-                node = following
-            calendar[day, CREDITS] = -1
-        arriving = calendar[day, COUNT] if in_calendar else 0
+        day = (cycle - base_cycle) & ring
+        node = calendar[day, CREDITS]
+        while node >= 0:
+            credit[request[node, GID]] += 1
+            following = request[node, NEXT]
+            request[node, NEXT] = free_request
+            free_request = node
+            pending_credits -= 1
+            node = following
+        calendar[day, CREDITS] = -1
+        arriving = calendar[day, COUNT]
         if (arriving == 0 and n_active == 0 and
                 (next_packet >= n_packets or inject_cycle[rank_order[next_packet]] != cycle)):
             if next_packet >= n_packets and pending_requests == 0:
@@ -224,12 +238,12 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
             p = rank_order[next_packet]
             next_packet += 1
             for flit in range(flits[p]):
-                if free_request < 0 and n_requests == request.shape[0]:
-                    request = _grown_rows(request, 2 * request.shape[0])
                 if free_request >= 0:
                     node = free_request
                     free_request = request[node, NEXT]
                 else:
+                    if n_requests == request.shape[0]:
+                        raise AssertionError("NoC kernel: request pool bound exceeded")
                     node = n_requests
                     n_requests += 1
                 request[node, GID] = first_gid[p] + flit
@@ -278,17 +292,12 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
                 if held >= 0:
                     slot_left[held] -= 1
                     if slot_left[held] == 0:              # last copy out: the credit goes back
-                        returned_day = cycle + credit_latency - base_cycle
+                        returned_day = (cycle + credit_latency - base_cycle) & ring
                         request[node, GID] = slot_buffer[held]
                         slot_left[held] = free_slot
                         free_slot = held
                 arrival = cycle + chan_latency[channel]
-                ready_day = arrival + router_latency - base_cycle
-                grow_to = max(returned_day, ready_day)
-                if grow_to >= calendar.shape[0]:
-                    if grow_to >= MAX_SPAN_CYCLES:
-                        raise ValueError("NoC: a phase spans more cycles than the kernel's calendar allows")
-                    calendar = _grown_calendar(calendar, max(2 * calendar.shape[0], grow_to + 1))
+                ready_day = (arrival + router_latency - base_cycle) & ring
                 if returned_day >= 0:                     # the granted request carries the credit
                     request[node, NEXT] = calendar[returned_day, CREDITS]
                     calendar[returned_day, CREDITS] = node
@@ -303,25 +312,24 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, steps, cha
                     hops += gid == first_gid[p]
                     interchip += link_interchip[channel]
                 router_flits[chan_target[channel]] += 1
-                if free_slot < 0 and n_slots == slot_left.shape[0]:
-                    slot_left = _grown_rows(slot_left, 2 * slot_left.shape[0])
-                    slot_buffer = _grown_rows(slot_buffer, slot_left.shape[0])
                 if free_slot >= 0:
                     slot = free_slot
                     free_slot = slot_left[slot]
                 else:
+                    if n_slots == slot_left.shape[0]:
+                        raise AssertionError("NoC kernel: buffer slot bound exceeded")
                     slot = n_slots
                     n_slots += 1
                 slot_buffer[slot] = channel
                 copies = 0
                 child = steps[step, FIRST_CHILD]
                 while child >= 0:
-                    if free_request < 0 and n_requests == request.shape[0]:
-                        request = _grown_rows(request, 2 * request.shape[0])
                     if free_request >= 0:
                         fresh = free_request
                         free_request = request[fresh, NEXT]
                     else:
+                        if n_requests == request.shape[0]:
+                            raise AssertionError("NoC kernel: request pool bound exceeded")
                         fresh = n_requests
                         n_requests += 1
                     request[fresh, GID] = gid
@@ -391,15 +399,6 @@ def _enqueue(request, node, cycle, channel, queue, active, n_active):
         request[after, PREV] = node
     queue[channel, LENGTH] += 1
     return n_active
-
-
-@njit(cache=True)
-def _grown_calendar(calendar, days):
-    """``calendar`` extended to ``days`` empty days."""
-    longer = np.full((days, 4), -1, np.int64)
-    longer[:, COUNT] = 0
-    longer[:calendar.shape[0]] = calendar
-    return longer
 
 
 @njit(cache=True)

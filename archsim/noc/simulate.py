@@ -33,11 +33,11 @@ def simulate_fast(packets: Packets, config: NocConfig) -> NocStats:
     order = np.argsort(packets.inject_cycle, kind="stable")     # oldest packet first, then input order
     first_gid = np.empty(len(packets), dtype=np.int64)
     first_gid[order] = np.cumsum(packets.flits[order]) - packets.flits[order]
-    root_step, steps = build_trees(
+    root_step, tree_steps, steps = build_trees(
         packets.src, packets.dst_ptr, packets.dst, order, topo.router_x, topo.router_y,
         topo.link_target, n)
     counts = run_cycles(
-        packets.flits, packets.inject_cycle, order, first_gid, root_step, steps, topo.chan_rate_num,
+        packets.flits, packets.inject_cycle, order, first_gid, root_step, tree_steps, steps, topo.chan_rate_num,
         topo.chan_rate_den, topo.chan_latency_cycles, topo.chan_target, topo.link_interchip,
         config.router_latency_cycles, n, config.buffer_flits, config.credit_latency_cycles)
     return NocStats.from_channel_counts(*counts, config.flit_bits)
