@@ -9,8 +9,8 @@ and change only that output's queue and credit counter, and everything a grant c
 back, a request at the next router) lands in a later cycle (every channel and every credit wire
 is at least one cycle long). Speed comes from touching only what changes: a cycle visits the
 outputs with waiting flits, not every router; a flit copy costs O(1) per channel it uses, and
-O(1) per cycle it waits there; a cycle in which nothing waits costs one
-array read, so idle stretches are skipped (equal by construction: nothing can happen in them but
+an output O(1) per cycle that flits wait for it; a cycle in which nothing waits costs one array
+read, so idle stretches are skipped (equal by construction: nothing can happen in them but
 credits arriving, which are applied).
 
 Unlike a grant-time formula (each output's next free slot), this stays exact when buffers fill:
@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-
-
 
 # Columns of a tree step (one channel use of a flit copy): its channel, first child, next sibling.
 CHANNEL, FIRST_CHILD, NEXT_SIBLING = range(3)
