@@ -153,11 +153,13 @@ def test_a_buffer_as_deep_as_the_peak_changes_nothing(case):
 def test_zero_load_latency(hop, router, local, credit, flits, t0, x, y, src_x):
     """A lone packet: injection + hops x (router + link) + ejection + serialisation, exactly,
     when buffers cover the credit round trip (here: one cycle shallower stalls a long packet)."""
-    round_trip = max(hop, local) + router + credit
-    config = NocConfig(mesh_x=5, mesh_y=4, hop_latency_cycles=hop, router_latency_cycles=router,
-                       local_latency_cycles=local, credit_latency_cycles=credit, buffer_flits=round_trip)
     src, dst = src_x, y * 5 + x
     hops = abs(x - src_x) + y
+    # The slowest buffer on the path to refill: the local one (fed by the injection port), and a
+    # link-fed one when the packet leaves its router.
+    round_trip = (max(hop, local) if hops else local) + router + credit
+    config = NocConfig(mesh_x=5, mesh_y=4, hop_latency_cycles=hop, router_latency_cycles=router,
+                       local_latency_cycles=local, credit_latency_cycles=credit, buffer_flits=round_trip)
     injection = local + router                    # core -> router, through the source router
     ejection = local
     stats = both(Packets.unicast(src, dst, flits, t0), config)

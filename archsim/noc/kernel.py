@@ -9,9 +9,11 @@ and change only that output's queue and credit counter, and everything a grant c
 back, a request at the next router) lands in a later cycle (every channel and every credit wire
 is at least one cycle long). Speed comes from touching only what changes: a cycle visits the
 outputs with waiting flits, not every router; a flit copy costs O(1) per channel it uses, and
-an output O(1) per cycle that flits wait for it; a cycle in which nothing waits costs one array
-read, so idle stretches are skipped (equal by construction: nothing can happen in them but
-credits arriving, which are applied).
+an output O(1) per cycle that flits wait for it, except while it lacks a credit: then it is
+parked until a credit comes back and its stall cycles are counted in one go (equal by
+construction: without a credit it can grant nothing, and the stepper would add the same waiting
+count every cycle). A cycle in which nothing is active costs one array read, so idle stretches
+are skipped (nothing can happen in them but credits arriving, which are applied).
 
 Unlike a grant-time formula (each output's next free slot), this stays exact when buffers fill:
 whether a flit can leave depends on credits that come back from downstream later, so the engine
@@ -160,8 +162,8 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
     forward past the same cycle's younger ones: few, so no sort is needed); a pool of *buffer
     slots* (copies still to leave, the channel that fed the buffer); a credit counter per link and
     injection port; credit returns chained into the day they arrive. A cycle touches only the
-    channels with waiting requests (the active list); a cycle with none costs one calendar read
-    (credits arriving in it are applied, nothing else can happen in it).
+    channels with waiting requests and a credit (the active list; those without one are parked);
+    a cycle with none costs one calendar read.
     """
     n_packets = flits.shape[0]
     n_channels = chan_rate_num.shape[0]
@@ -209,6 +211,10 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
     queue[:, TAIL] = -1
     active = np.empty(n_channels, np.int64)
     n_active = 0
+    # A channel whose flits wait without a credit is parked: off the active list until a credit
+    # comes back, its stall cycles counted in one go (_settle) when a credit or a request arrives.
+    parked_since = np.full(n_channels, -1, np.int64)
+    n_parked = 0
     pending_requests = 0           # requests in the calendar
     pending_credits = 0            # credits in the calendar
     next_packet = 0
@@ -217,7 +223,15 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
         day = (cycle - base_cycle) & ring
         node = calendar[day, CREDITS]
         while node >= 0:
-            credit[request[node, GID]] += 1
+            channel = request[node, GID]
+            credit[channel] += 1
+            if parked_since[channel] >= 0:                # its flits may go again this cycle
+                _settle(channel, cycle, parked_since, queue, chan_rate_num, chan_rate_den,
+                        channel_stalls, channel_no_credit)
+                parked_since[channel] = -1
+                n_parked -= 1
+                active[n_active] = channel
+                n_active += 1
             following = request[node, NEXT]
             request[node, NEXT] = free_request
             free_request = node
@@ -228,7 +242,10 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
         if (arriving == 0 and n_active == 0 and
                 (next_packet >= n_packets or inject_cycle[rank_order[next_packet]] != cycle)):
             if next_packet >= n_packets and pending_requests == 0:
-                break
+                if n_parked == 0:
+                    break
+                if pending_credits == 0:
+                    raise ValueError("NoC: deadlock (every waiting flit lacks a credit)")
             cycle += 1
             continue
         # ---- new requests join their channel's queue: injected flits, then those past a router
@@ -248,13 +265,22 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
                 request[node, STEP] = root_step[p]
                 request[node, PACKET] = p
                 request[node, SLOT] = -1
-                n_active = _enqueue(request, node, cycle, steps[root_step[p], CHANNEL], queue, active, n_active)
+                channel = steps[root_step[p], CHANNEL]
+                if parked_since[channel] >= 0:
+                    _settle(channel, cycle, parked_since, queue, chan_rate_num, chan_rate_den,
+                            channel_stalls, channel_no_credit)
+                n_active = _enqueue(request, node, cycle, channel, queue, active, n_active)
+                channel_peak[channel] = max(channel_peak[channel], queue[channel, LENGTH] * (parked_since[channel] >= 0))
         if arriving:
             node = calendar[day, FIRST]
             while node >= 0:
                 following = request[node, NEXT]
-                n_active = _enqueue(request, node, cycle, steps[request[node, STEP], CHANNEL], queue,
-                                    active, n_active)
+                channel = steps[request[node, STEP], CHANNEL]
+                if parked_since[channel] >= 0:
+                    _settle(channel, cycle, parked_since, queue, chan_rate_num, chan_rate_den,
+                            channel_stalls, channel_no_credit)
+                n_active = _enqueue(request, node, cycle, channel, queue, active, n_active)
+                channel_peak[channel] = max(channel_peak[channel], queue[channel, LENGTH] * (parked_since[channel] >= 0))
                 node = following
             pending_requests -= arriving
             calendar[day, FIRST] = -1
@@ -262,7 +288,6 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
             calendar[day, COUNT] = 0
         # ---- every active channel grants this cycle's slots to its oldest requests
         kept = 0
-        blocked = 0
         for a in range(n_active):
             channel = active[a]
             num = chan_rate_num[channel]
@@ -274,7 +299,6 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
             waiting = queue[channel, LENGTH]
             have = credit[channel] if channel < n_buffered else waiting
             grants = min(waiting, free, have)
-            blocked += have == 0
             for g in range(grants):
                 node = queue[channel, HEAD]
                 queue[channel, HEAD] = request[node, NEXT]
@@ -349,21 +373,44 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
             queue[channel, LENGTH] = left
             if left > 0:
                 request[queue[channel, HEAD], PREV] = -1
-                active[kept] = channel
-                kept += 1
                 channel_stalls[channel] += left
                 if have < free:                           # a slot was there, the credit was not
                     channel_no_credit[channel] += left
                 channel_peak[channel] = max(channel_peak[channel], left)
+                if channel < n_buffered and credit[channel] == 0:
+                    parked_since[channel] = cycle + 1     # counted up to here; parked until a credit
+                    n_parked += 1
+                else:
+                    active[kept] = channel
+                    kept += 1
             else:
                 queue[channel, TAIL] = -1
         n_active = kept
-        if (n_active > 0 and blocked == n_active and pending_requests == 0 and pending_credits == 0
-                and next_packet >= n_packets):
-            raise ValueError("NoC: deadlock (every waiting flit lacks a credit)")
         cycle += 1
     return (channel_flits, channel_stalls, channel_no_credit, channel_peak, buffer_peak,
             router_flits, packet_finish, hops, interchip)
+
+
+@njit(cache=True)
+def _settle(channel, cycle, parked_since, queue, chan_rate_num, chan_rate_den, channel_stalls,
+            channel_no_credit):
+    """Count a parked channel's stall cycles from ``parked_since[channel]`` up to ``cycle``
+    (excluded), as the active loop would have one cycle at a time: every waiting request stalls
+    every cycle, for want of a credit in each cycle that has a slot."""
+    start = parked_since[channel]
+    span = cycle - start
+    if span <= 0:
+        return
+    waiting = queue[channel, LENGTH]
+    num = chan_rate_num[channel]
+    den = chan_rate_den[channel]
+    if num >= den:                                # a slot in every cycle
+        slotted = span
+    else:                                         # at most one slot per cycle
+        slotted = (cycle * num + den - 1) // den - (start * num + den - 1) // den
+    channel_stalls[channel] += waiting * span
+    channel_no_credit[channel] += waiting * slotted
+    parked_since[channel] = cycle
 
 
 @njit(cache=True)
