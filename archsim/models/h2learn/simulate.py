@@ -87,7 +87,7 @@ def _tile_samples(layers: list[TrainLayer], params: H2LearnParams, chip: Chip, s
     """Samples per tile: ``tiling.tile_samples``, lowered until the largest layer's inputs over T fit the
     activation buffer; a one-line error when even one sample (or one step's gradients) does not fit."""
     def input_bits(layer):
-        return sum(p.in_size * p.input_planes for p in layer.projections)
+        return sum(p.source_size * p.source_planes for p in layer.projections)
 
     per_sample = steps * max(input_bits(layer) for layer in layers)
     if per_sample > params.activation_buffer_bits:
@@ -196,7 +196,7 @@ def _forward_tile(tally: _Tally, acts: dict, n: int, first_tile: bool) -> tuple[
         fe, cur, read = engines.EngineWork(), 0, 0
         st = tally.stats[layer.name]
         for p in layer.projections:
-            x = acts[p.source]
+            x = p.gather(acts[p.source])
             if fast:
                 part, work = datapath.currents(p, x), engines.fe_work(p, x, lut, params)
             else:
@@ -250,7 +250,7 @@ def _backward_tile(tally: _Tally, acts: dict, us: list, ss: list, labels: np.nda
         be_write = n * layer.out_size * gbits
         wue_read = wue_write = 0
         for pi, p in enumerate(layer.projections):
-            x = acts[p.source]
+            x = p.gather(acts[p.source])
             if fast:
                 wue.merge(engines.wue_work(p, du, x, params))
                 tally.dkernels[li][pi] += datapath.weight_gradient(p, du, x)
@@ -268,12 +268,14 @@ def _backward_tile(tally: _Tally, acts: dict, us: list, ss: list, labels: np.nda
                 continue   # a network input needs no gradient
             si = tally.index[p.source]
             open_src = fixed.output_open(layers[si], us[si])
+            open_in = p.gather_open(open_src)
             if fast:
-                work, sums = engines.be_spatial_work(p, du, open_src, params), datapath.backward_sums(p, du)
+                work, sums = engines.be_spatial_work(p, du, open_in, params), datapath.backward_sums(p, du)
             else:
-                work, sums = refstep.be_spatial_reference(p, du, open_src, params)
+                work, sums = refstep.be_spatial_reference(p, du, open_in, params)
             be.merge(work)
-            part = fixed.spatial_gradient(sums, layer, params, layers[si], open_src).reshape(us[si].shape)
+            part = fixed.spatial_gradient(p.scatter(sums), layer, params, layers[si],
+                                          open_src.reshape(us[si].shape)).reshape(us[si].shape)
             d_out[p.source] = fixed.add_gradients(d_out.get(p.source), part, params)
             be_read += n * p.in_size * mbits
             be_write += n * p.in_size * gbits
