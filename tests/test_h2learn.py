@@ -18,7 +18,7 @@ from archsim.models.h2learn import fixed, golden, run_iteration, simulate, train
 from archsim.models.h2learn.layers import build_layers
 from archsim.models.h2learn.params import read_params
 
-CHIP = Path(__file__).resolve().parents[1] / "chips" / "h2learn.yaml"
+CHIP = Path(__file__).resolve().parents[1] / "chips" / "h2learn-edge.yaml"
 
 
 def lif(decay=0.25, threshold=0.25):
