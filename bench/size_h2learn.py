@@ -46,7 +46,7 @@ V100_HBM2_STACKS = 4          # NVIDIA Tesla V100 whitepaper (2017)
 HBM2_STACK_GB_S = 256.0       # JEDEC JESD235A: 1024 bits x 2.0 Gb/s per pin
 BENCHMARK = ("vgg-cifar10", 6)  # network and T of the group's public BPTT library (snn_gpu_training_bptt)
 ENGINE_COMPONENTS = {"fe": ("fe_lut", "fe_adder", "fe_neuron_mul", "fe_neuron_cmp"),
-                     "be": ("be_mac", "be_unit_mul", "be_unit_cmp"),
+                     "be": ("be_mac", "be_unit_mul", "be_unit_cmp", "be_index"),
                      "wue": ("wue_lut", "wue_adder")}
 
 
@@ -115,7 +115,7 @@ def check(config: Path, rule: dict) -> list[str]:
     for engine, names in (("fe", ("fe_lut", "fe_adder")), ("be", ("be_mac",)), ("wue", ("wue_lut", "wue_adder"))):
         for name in names:
             want[(name, "count")] = rule["pes"][engine]
-    for engine, names in (("fe", ("fe_neuron_mul", "fe_neuron_cmp")), ("be", ("be_unit_mul", "be_unit_cmp"))):
+    for engine, names in (("fe", ("fe_neuron_mul", "fe_neuron_cmp")), ("be", ("be_unit_mul", "be_unit_cmp", "be_index"))):
         for name in names:
             want[(name, "count")] = rule["neuron_lanes"][engine]
     diffs = [f"components.{c}.{k}: {comp[c][k]} (rule: {v})" for (c, k), v in want.items() if float(comp[c][k]) != v]
