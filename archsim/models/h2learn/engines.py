@@ -114,6 +114,42 @@ def fe_work(proj, x: np.ndarray, lut: bool, params) -> EngineWork:
     return work
 
 
+def dense_macs(proj, n: int) -> int:
+    """The arithmetic MAC count of one projection over ``n`` sample-steps: K*C*R*S*E*F*n on its (pooled)
+    input shape, padded taps included (the same for the forward, the backward and the update)."""
+    _, c, r, s = proj.kernel_shape
+    return c * r * s * proj.out_size * n
+
+
+def forward_macs_performed(proj, x: np.ndarray) -> int:
+    """Forward MACs with a non-zero input: K x (non-zero inputs under each output's in-bounds taps)."""
+    k = proj.kernel_shape[0]
+    n = x.shape[0] * x.shape[1]
+    x4 = np.ascontiguousarray(x.reshape((n,) + proj.in_shape), dtype=np.int64)
+    _, e, f = proj.out_shape
+    return k * _pairs(np.ones((n, e, f), dtype=np.int64), kernels.nonzero_count(x4), proj)
+
+
+def update_macs_performed(proj, du: np.ndarray, x: np.ndarray) -> int:
+    """Weight-update MACs with a non-zero dL/du and a non-zero input."""
+    k = proj.kernel_shape[0]
+    n = x.shape[0] * x.shape[1]
+    _, e, f = proj.out_shape
+    nz_du = kernels.nonzero_count(np.ascontiguousarray(du.reshape(n, k, e, f)))
+    nz_x = kernels.nonzero_count(np.ascontiguousarray(x.reshape((n,) + proj.in_shape), dtype=np.int64))
+    return _pairs(nz_du, nz_x, proj)
+
+
+def fe_pool_work(proj, n: int, params) -> EngineWork:
+    """The FE pooling a projection's source over ``n`` sample-steps: p^2 - 1 adds per pooled value on the
+    FE adders, one per PE per cycle, before the synaptic phase (none without a pool)."""
+    work = EngineWork()
+    adds = n * proj.pool_adds_per_sample_step
+    work.add("fe_adder", "add", adds)
+    work.cycles = ceil_div(adds, params.fe_pes)
+    return work
+
+
 def fe_uses_lut(layer, params) -> bool:
     """LUT PEs for a spiking layer when ``fe.lut`` is on. A ReLU (ANN) layer never uses them: its inputs are
     multi-bit values, not spikes, so the FE runs it as plain bit-serial shift-and-add on its accumulate
