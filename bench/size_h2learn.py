@@ -85,10 +85,11 @@ def size() -> dict:
     act_kb = _kb(tile * steps * max(sum(p.source_size * p.source_planes for p in l.projections) for l in layers))
     grad_kb = _kb(tile * steps * max(l.out_size for l in layers) * (params.grad_bits + 1))
     rows = {r.component: r for r in area_reference_table(edge)}
-    sram_per_kb = {name: rows[name].area_mm2_total / float(edge.params["components"][name]["size_kb"])
-                   for name in ("weight_buffer", "activation_buffer", "gradient_buffer")}
-    sram_mm2 = (weight_kb * sram_per_kb["weight_buffer"] + act_kb * sram_per_kb["activation_buffer"]
-                + grad_kb * sram_per_kb["gradient_buffer"])
+    sized = edge.with_overrides({"components.weight_buffer.size_kb": weight_kb,
+                                 "components.activation_buffer.size_kb": act_kb,
+                                 "components.gradient_buffer.size_kb": grad_kb})
+    sized_rows = {r.component: r for r in area_reference_table(sized)}   # the cost model's SRAM area at those sizes
+    sram_mm2 = sum(sized_rows[name].area_mm2_total for name in ("weight_buffer", "activation_buffer", "gradient_buffer"))
     fixed_mm2 = sram_mm2 + rows["control"].area_mm2_total + rows["wue_mul"].area_mm2_total
     pes_edge = {"fe": params.fe_pes, "be": params.be_pes, "wue": params.wue_pes}
     pe_mm2 = {e: sum(rows[c].area_mm2_total for c in comps) / pes_edge[e] for e, comps in ENGINE_COMPONENTS.items()}
