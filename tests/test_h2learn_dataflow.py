@@ -144,3 +144,14 @@ def test_search_never_overflows_the_gradient_buffer(grad_kb, accs, outs, n):
     assert dataflow.gradient_buffer_use(shapes, maps, n, params) <= params.gradient_buffer_bits
     for s, m in zip(shapes, maps):
         assert m.dw in ("on-chip", "dram", "blocked") and (m.dw != "blocked" or m.du == "dram")
+
+
+def test_report_lists_the_chosen_dataflow_per_layer():
+    from archsim.report import _dataflow_section
+    rng = np.random.default_rng(6)
+    trace = simulate(workload(pooled_vgg(rng), rng, steps=2, batch=2, rate=0.3), chip())
+    section = _dataflow_section({"trace": {"details": trace.details}})
+    rows = {row[0]: row for row in section.tables[0].rows}
+    assert set(rows) == set(trace.details["mapping"])
+    assert rows["d2"][1:5] == [trace.details["mapping"]["d2"][k] for k in ("fe_order", "window", "du", "dw")]
+    assert _dataflow_section({"trace": {"details": {}}}) is None
