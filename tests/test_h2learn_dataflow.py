@@ -155,3 +155,4 @@ def test_report_lists_the_chosen_dataflow_per_layer():
     assert set(rows) == set(trace.details["mapping"])
     assert rows["d2"][1:5] == [trace.details["mapping"]["d2"][k] for k in ("fe_order", "window", "du", "dw")]
     assert _dataflow_section({"trace": {"details": {}}}) is None
+    assert _dataflow_section({"trace": {"details": {"mapping": {"cores": 3}}}}) is None

@@ -76,8 +76,9 @@ def _dataflow_section(result: dict) -> Section | None:
     """The dataflow chosen per layer (an H2Learn trace's ``details.mapping``) and its DRAM bytes by tensor."""
     details = (result.get("trace") or {}).get("details", {})
     mapping, ops = details.get("mapping"), details.get("ops") or {}
-    if not mapping:
-        return None
+    if not isinstance(mapping, dict) or not mapping or \
+            not all(isinstance(m, dict) and "fe_order" in m for m in mapping.values()):
+        return None   # no H2Learn dataflow (a many-core trace's mapping is another thing)
     tensors = list(next(iter(ops.values()), {}).get("dram_bytes", {}))
     header = ["layer", "FE order", "window", "dL/du", "dW"] + [f"DRAM {t} [B]" for t in tensors]
     rows = []
