@@ -1,11 +1,13 @@
-"""H2Learn ablations and simulator speed: one training iteration per zoo network and configuration.
+"""H2Learn ablations and simulator speed: one training iteration per zoo network, for both configs.
 
-Prints, per workload: simulated time per iteration, samples/s, energy per iteration (archsim.cost),
-FE/BE/WUE busy cycles, and the wall time of the simulation, for the baseline and each ablation
-(fe.lut off, be.sparsity off, pipeline off). Usage:
+Prints, per config (the published design point chips/h2learn.yaml and the edge chips/h2learn-edge.yaml)
+and workload: simulated time per iteration, samples/s, energy per iteration (archsim.cost), FE/BE/WUE busy
+cycles, DRAM utilisation and the wall time of the simulation, for the baseline and each ablation
+(fe.lut off, be.sparsity off, pipeline off); then for the baseline: energy by engine / buffer / DRAM,
+DRAM bytes by tensor, area by engine, and the dataflow the search chose per layer. Usage:
 
     python bench/bench_h2learn.py                      # digits networks, then vgg-cifar10 (batch 64, T 6)
-    python bench/bench_h2learn.py --only mlp-digits --batch 16
+    python bench/bench_h2learn.py --only mlp-digits --batch 16 --chip chips/h2learn-edge.yaml
     OMP_NUM_THREADS=1 python bench/bench_h2learn.py    # the one-core wall-time figure
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ from archsim.graph.workload import make_workload
 from archsim.models.h2learn import simulate
 from workloads import zoo
 
-CHIP = Path(__file__).resolve().parents[1] / "chips" / "h2learn.yaml"
+CHIPS = [Path(__file__).resolve().parents[1] / "chips" / name for name in ("h2learn.yaml", "h2learn-edge.yaml")]
 ABLATIONS = {"baseline": {}, "lut off": {"fe.lut": False, "wue.lut": False}, "sparsity off": {"be.sparsity": False},
              "pipeline off": {"pipeline": False}}
 CASES = [("mlp-digits", 64, 8), ("conv-digits", 64, 8), ("hybrid-tracker", 16, 8), ("vgg-cifar10", 64, 6)]
@@ -35,13 +37,13 @@ def engine_area_mm2(cost) -> dict:
     return groups
 
 
-def run_case(name: str, batch: int, steps: int, ablations: list[str]) -> None:
+def run_case(name: str, batch: int, steps: int, ablations: list[str], chip_path: Path) -> None:
     network = zoo.build(name)
     workload = make_workload(network, steps=steps, batch=batch, mode="train", seed=0)
-    base_chip = load_chip(CHIP)
-    print(f"\n{name}: batch {batch}, T {steps}")
+    base_chip = load_chip(chip_path)
+    print(f"\n{base_chip.name}, {name}: batch {batch}, T {steps}")
     print(f"{'config':<14}{'sim ms/iter':>12}{'samples/s':>11}{'energy mJ':>11}{'FE Mcyc':>9}{'BE Mcyc':>9}"
-          f"{'WUE Mcyc':>9}{'wall s':>8}{'cpu s':>7}")
+          f"{'WUE Mcyc':>9}{'DRAM util':>10}{'wall s':>8}{'cpu s':>7}")
     for label in ablations:
         chip = base_chip.with_overrides(ABLATIONS[label]) if ABLATIONS[label] else base_chip
         start, cpu_start = time.perf_counter(), time.process_time()
@@ -50,7 +52,8 @@ def run_case(name: str, batch: int, steps: int, ablations: list[str]) -> None:
         cost = evaluate(trace, chip)
         busy = trace.cycles_breakdown["engine"]
         print(f"{label:<14}{trace.latency_s * 1e3:>12.2f}{batch / trace.latency_s:>11.1f}{cost.energy_pj * 1e-9:>11.3f}"
-              f"{busy['fe'] / 1e6:>9.2f}{busy['be'] / 1e6:>9.2f}{busy['wue'] / 1e6:>9.2f}{wall:>8.1f}{cpu:>7.1f}")
+              f"{busy['fe'] / 1e6:>9.2f}{busy['be'] / 1e6:>9.2f}{busy['wue'] / 1e6:>9.2f}"
+              f"{trace.details['dram_utilisation']:>10.2f}{wall:>8.1f}{cpu:>7.1f}")
         if label == "baseline":
             base_cost, base_trace = cost, trace
     by_engine = {}
@@ -65,6 +68,15 @@ def run_case(name: str, batch: int, steps: int, ablations: list[str]) -> None:
           f"; total {base_cost.area_mm2:.2f}")
     print("  utilisation:", {k: round(v, 2) for k, v in base_trace.details["utilisation"].items()},
           "DRAM", round(base_trace.details["dram_utilisation"], 2))
+    tensors: dict = {}
+    for row in base_trace.details["ops"].values():
+        for tensor, n in row["dram_bytes"].items():
+            tensors[tensor] = tensors.get(tensor, 0) + n
+    print("  DRAM MB by tensor:", ", ".join(f"{k} {v / 1e6:.1f}" for k, v in tensors.items()))
+    mapping = base_trace.details["mapping"]
+    print("  dataflow per layer:", "; ".join(
+        f"{layer} {m['fe_order'].split('-')[0]}/{m['window']}/du {m['du']}/dW {m['dw']}"
+        + (f" x{m['dw_blocks']}" if m["dw"] == "blocked" else "") for layer, m in mapping.items()))
     sparsity = base_trace.details["sparsity"]
     print("  dL/du zero fraction per layer:", {k: round(v["du_zero_fraction"], 3) for k, v in sparsity.items()})
     print("  skipped backward MAC fraction per layer:",
@@ -78,12 +90,14 @@ def main() -> None:
     ap.add_argument("--batch", type=int)
     ap.add_argument("--steps", type=int)
     ap.add_argument("--baseline-only", action="store_true")
+    ap.add_argument("--chip", type=Path, action="append", help="a config (repeatable; default: both H2Learn configs)")
     args = ap.parse_args()
     ablations = ["baseline"] if args.baseline_only else list(ABLATIONS)
-    for name, batch, steps in CASES:
-        if args.only and name != args.only:
-            continue
-        run_case(name, args.batch or batch, args.steps or steps, ablations)
+    for chip_path in args.chip or CHIPS:
+        for name, batch, steps in CASES:
+            if args.only and name != args.only:
+                continue
+            run_case(name, args.batch or batch, args.steps or steps, ablations, chip_path)
 
 
 if __name__ == "__main__":

@@ -65,8 +65,28 @@ def result_page(result: dict, figure_dir: Path) -> Page:
         single_figures.save(figure, figure_dir, f"cycles_{key}")
         sections.setdefault("Cycles", Section("Cycles")).figures.append((f"cycles_{key}", f"Cycles by {key.replace('_', ' ')}"))
     page.sections += list(sections.values())
+    dataflow = _dataflow_section(result)
+    if dataflow is not None:
+        page.sections.append(dataflow)
     page.sections.append(_sources_section(result))
     return page
+
+
+def _dataflow_section(result: dict) -> Section | None:
+    """The dataflow chosen per layer (an H2Learn trace's ``details.mapping``) and its DRAM bytes by tensor."""
+    details = (result.get("trace") or {}).get("details", {})
+    mapping, ops = details.get("mapping"), details.get("ops") or {}
+    if not isinstance(mapping, dict) or not mapping or \
+            not all(isinstance(m, dict) and "fe_order" in m for m in mapping.values()):
+        return None   # no H2Learn dataflow (a many-core trace's mapping is another thing)
+    tensors = list(next(iter(ops.values()), {}).get("dram_bytes", {}))
+    header = ["layer", "FE order", "window", "dL/du", "dW"] + [f"DRAM {t} [B]" for t in tensors]
+    rows = []
+    for layer, m in mapping.items():
+        dw = m["dw"] + (f" ({m['dw_blocks']} blocks)" if m.get("dw") == "blocked" else "")
+        dram = (ops.get(layer) or {}).get("dram_bytes", {})
+        rows.append([layer, m["fe_order"], m["window"], m["du"], dw] + [dram.get(t, 0) for t in tensors])
+    return Section("Dataflow per layer", tables=[Table(header, rows, sortable=True)])
 
 
 def _add_figure(section: Section, figure, figure_dir: Path, stem: str, caption: str) -> None:

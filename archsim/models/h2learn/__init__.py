@@ -10,6 +10,7 @@ network inputs (spikes or values) or earlier layers (:mod:`.layers`).
 * ``fixed``    element-wise fixed-point rules;   ``golden``  the quantised BPTT specification (NumPy)
 * ``datapath`` the engines' arithmetic, fast;    ``kernels`` Numba work counters
 * ``engines``  work and cycles per engine (fast path; micro-architecture in its docstring)
+* ``dataflow`` the per-layer mapping searched under the buffer sizes, and its DRAM traffic by tensor
 * ``refstep``  reference steppers, one clock at a time;  ``pipeline`` SimPy engines and DRAM
 * ``pipeline_refstep``  the pipeline's reference stepper, one clock at a time
 """

@@ -74,7 +74,7 @@ def currents(proj, x: np.ndarray) -> np.ndarray:
     bound = float(np.abs(kernel).reshape(kernel.shape[0], -1).sum(axis=1).max()) * (2 ** proj.input_planes - 1)
     dtype = _exact_dtype(bound)
     cols = im2col(x.reshape((steps * batch,) + proj.in_shape), proj, dtype)
-    cur = np.rint(cols @ kernel.reshape(kernel.shape[0], -1).T.astype(dtype)).astype(np.int64)
+    cur = (cols @ kernel.reshape(kernel.shape[0], -1).T.astype(dtype)).astype(np.int64)   # exact integers: no rounding
     k, e, f = proj.out_shape
     return cur.reshape(steps, batch, e, f, k).transpose(0, 1, 4, 2, 3)
 
@@ -123,4 +123,4 @@ def weight_gradient(proj, du: np.ndarray, x: np.ndarray) -> np.ndarray:
     bound = float(np.abs(du_rows).sum(axis=0).max(initial=0)) * (2 ** proj.input_planes - 1)
     dtype = _exact_dtype(bound)
     cols = im2col(x.reshape((steps * batch,) + proj.in_shape), proj, dtype, keep)
-    return np.rint(du_rows.T.astype(dtype) @ cols).astype(np.int64).reshape(proj.kernel_shape)
+    return (du_rows.T.astype(dtype) @ cols).astype(np.int64).reshape(proj.kernel_shape)   # exact integers

@@ -12,15 +12,22 @@ Micro-architecture (interpretations of the public description; every size is a c
   per set bit of each input code (:func:`fe_uses_lut`). Each projection of a layer is one such phase,
   then ``fe.neuron_lanes`` neuron updates per cycle on the summed current.
 * **BE** (``be_pes`` MAC PEs). Gradient unit: ``be.neuron_lanes`` neuron-steps per cycle (surrogate,
-  temporal and reset terms; the non-zero flags of dL/du are produced here, so finding non-zeros costs no
-  scan). Spatial: one MAC per PE per cycle for every (non-zero dL/du, tap, input neuron of the layer below
-  with an open surrogate window, or u > 0 for a ReLU source); dense when ``be.sparsity`` is off. One such
-  phase per projection whose source is a layer (a network input needs no gradient).
+  temporal and reset terms; it raises a non-zero flag per dL/du). Finding the non-zeros is not free: an
+  index generator of ``components.be_index.count`` prefix-sum adders compacts the flags of dL/du (once
+  per layer) and the 1-bit window mask of each source (once per projection), one flag per adder per
+  cycle, before the MACs start (:func:`be_index_work`). Spatial: each PE takes one dL/du entry (in
+  (sample-step, channel, row, column) order, only non-zero ones when sparse, all of them when dense) and
+  does its MACs, one per cycle: every (tap, input neuron of the source with an open surrogate window, or
+  u > 0 for a ReLU source). ``be_pes`` entries form a block and the busiest PE sets the block's time
+  (load imbalance from the real data, :func:`busiest_pe_cycles`). One such phase per projection whose
+  source is a layer (a network input needs no gradient).
 * **WUE** (``wue_pes`` LUT PEs). LUT on: per sample, output neuron and chunk of ``wue.lut_steps`` steps with
   a non-zero dL/du history, one table of the 2^g sums of its gradients is written (one entry per cycle);
   then one read per (table, tap, input channel) whose spike history is non-zero, added to dL/dW.
   LUT off: one add per input spike and connected output neuron.
-* Perfect load balance across PEs is assumed: cycles = ceil(items / PEs) per phase, phases in sequence.
+* FE and WUE items (a table entry, a LUT read, an add) are independent single-cycle items spread over the
+  PEs: cycles = ceil(items / PEs) per phase, phases in sequence. The BE's items are whole dL/du entries
+  of unequal work, so its time is the sum of its blocks' busiest PE.
 """
 from __future__ import annotations
 
@@ -107,6 +114,42 @@ def fe_work(proj, x: np.ndarray, lut: bool, params) -> EngineWork:
     return work
 
 
+def dense_macs(proj, n: int) -> int:
+    """The arithmetic MAC count of one projection over ``n`` sample-steps: K*C*R*S*E*F*n on its (pooled)
+    input shape, padded taps included (the same for the forward, the backward and the update)."""
+    _, c, r, s = proj.kernel_shape
+    return c * r * s * proj.out_size * n
+
+
+def forward_macs_performed(proj, x: np.ndarray) -> int:
+    """Forward MACs with a non-zero input: K x (non-zero inputs under each output's in-bounds taps)."""
+    k = proj.kernel_shape[0]
+    n = x.shape[0] * x.shape[1]
+    x4 = np.ascontiguousarray(x.reshape((n,) + proj.in_shape), dtype=np.int64)
+    _, e, f = proj.out_shape
+    return k * _pairs(np.ones((n, e, f), dtype=np.int64), kernels.nonzero_count(x4), proj)
+
+
+def update_macs_performed(proj, du: np.ndarray, x: np.ndarray) -> int:
+    """Weight-update MACs with a non-zero dL/du and a non-zero input."""
+    k = proj.kernel_shape[0]
+    n = x.shape[0] * x.shape[1]
+    _, e, f = proj.out_shape
+    nz_du = kernels.nonzero_count(np.ascontiguousarray(du.reshape(n, k, e, f)))
+    nz_x = kernels.nonzero_count(np.ascontiguousarray(x.reshape((n,) + proj.in_shape), dtype=np.int64))
+    return _pairs(nz_du, nz_x, proj)
+
+
+def fe_pool_work(proj, n: int, params) -> EngineWork:
+    """The FE pooling a projection's source over ``n`` sample-steps: p^2 - 1 adds per pooled value on the
+    FE adders, one per PE per cycle, before the synaptic phase (none without a pool)."""
+    work = EngineWork()
+    adds = n * proj.pool_adds_per_sample_step
+    work.add("fe_adder", "add", adds)
+    work.cycles = ceil_div(adds, params.fe_pes)
+    return work
+
+
 def fe_uses_lut(layer, params) -> bool:
     """LUT PEs for a spiking layer when ``fe.lut`` is on. A ReLU (ANN) layer never uses them: its inputs are
     multi-bit values, not spikes, so the FE runs it as plain bit-serial shift-and-add on its accumulate
@@ -140,6 +183,8 @@ def be_unit_work(layer, du: np.ndarray, params) -> EngineWork:
     work = EngineWork()
     be_gradient_unit(work, layer, n, int(np.count_nonzero(du)), params)
     work.cycles += ceil_div(n * layer.out_size, params.be_neuron_lanes)
+    if params.be_sparsity:
+        work.merge(be_index_work(n * layer.out_size, params))
     return work
 
 
@@ -153,19 +198,50 @@ def be_gradient_unit(work: EngineWork, layer, n: int, nonzero_du: int, params) -
     work.stats.update(du_nonzero=nonzero_du, du_total=neuron_steps)
 
 
+def busiest_pe_cycles(entry_work: np.ndarray, pes: int) -> int:
+    """Cycles of a PE array that takes ``pes`` consecutive entries per block, one entry per PE, and
+    waits for the busiest PE of each block: the sum over blocks of the largest entry's work."""
+    flat = np.asarray(entry_work, dtype=np.int64).reshape(-1)
+    if flat.size == 0:
+        return 0
+    pad = (-flat.size) % pes
+    if pad:
+        flat = np.concatenate([flat, np.zeros(pad, dtype=np.int64)])
+    return int(flat.reshape(-1, pes).max(axis=1).sum())
+
+
+def be_index_work(flags: int, params) -> EngineWork:
+    """The BE's index generator over ``flags`` non-zero flags: one prefix add per flag, ``be_index_lanes``
+    flags per cycle."""
+    work = EngineWork()
+    work.add("be_index", "add", flags)
+    work.cycles = ceil_div(flags, params.be_index_lanes)
+    return work
+
+
 def be_spatial_work(proj, du: np.ndarray, open_src: np.ndarray, params) -> EngineWork:
-    """BE W^T dL/du of one projection whose source is a layer; ``open_src`` (T, Bt, *source shape) marks the
-    source neurons a gradient can reach (:func:`.fixed.output_open`)."""
-    k, c, _, _, _, _ = _geometry(proj)
+    """BE W^T dL/du of one projection whose source is a layer; ``open_src`` (T, Bt, *in_shape) marks the
+    inputs a gradient can reach (:func:`.fixed.output_open`, gathered over a pool's window)."""
+    k, c, r, s, (sh, sw), (ph, pw) = _geometry(proj)
     n = du.shape[0] * du.shape[1]
     _, e, f = proj.out_shape
-    nonzero_du = kernels.nonzero_count(np.ascontiguousarray(du.reshape(n, k, e, f)))
+    du4 = np.ascontiguousarray(du.reshape(n, k, e, f))
+    nonzero_du = kernels.nonzero_count(du4)
     open_count = kernels.nonzero_count(np.ascontiguousarray(open_src.reshape((n,) + proj.in_shape), dtype=np.int64))
-    dense = _pairs(np.full((n, e, f), k, dtype=np.int64), np.full((n,) + proj.in_shape[1:], c, dtype=np.int64), proj)
-    macs = _pairs(nonzero_du, open_count, proj) if params.be_sparsity else dense
+    full = np.full((n,) + proj.in_shape[1:], c, dtype=np.int64)
+    dense_per_entry = kernels.tap_sums(full, e, f, r, s, sh, sw, ph, pw)
+    dense = int(dense_per_entry.sum()) * k
+    if params.be_sparsity:
+        per_position = kernels.tap_sums(open_count, e, f, r, s, sh, sw, ph, pw)
+        entry_work = np.broadcast_to(per_position[:, None], du4.shape)[du4 != 0]
+    else:
+        entry_work = np.broadcast_to(dense_per_entry[:, None], du4.shape)
+    macs = int(entry_work.sum())
     work = EngineWork()
     be_spatial(work, proj, n, int(nonzero_du.sum()), macs, dense, int(open_count.sum()), params)
-    work.cycles = ceil_div(macs, params.be_pes)
+    work.cycles = busiest_pe_cycles(entry_work, params.be_pes)
+    if params.be_sparsity:
+        work.merge(be_index_work(n * proj.in_size, params))
     return work
 
 

@@ -86,7 +86,8 @@ def bptt(layers, inputs: dict, labels: np.ndarray, params) -> BpttResult:
     index = {layer.name: li for li, layer in enumerate(layers)}
     us, ss = [], []
     for layer in layers:
-        cur = sum(conv_forward(acts[p.source].reshape((steps * batch,) + p.in_shape), p) for p in layer.projections)
+        cur = sum(conv_forward(p.gather(acts[p.source]).reshape((steps * batch,) + p.in_shape), p)
+                  for p in layer.projections)
         if layer.bias_q is not None:
             cur = cur + layer.bias_q[None, :, None, None]
         cur = cur.reshape((steps, batch) + layer.out_shape)
@@ -114,12 +115,13 @@ def bptt(layers, inputs: dict, labels: np.ndarray, params) -> BpttResult:
                                                last_step=t == steps - 1)
         dus[li] = du
         flat_du = du.reshape((steps * batch,) + layer.out_shape)
-        dws[li] = [p.reduce_kernel(conv_weight_gradient(flat_du, acts[p.source], p)) for p in layer.projections]
+        dws[li] = [p.reduce_kernel(conv_weight_gradient(flat_du, p.gather(acts[p.source]), p)) for p in layer.projections]
         dbs[li] = None if layer.bias_q is None else du.sum(axis=(0, 1, 3, 4))
         for p in layer.projections:
             if p.source in index:
                 si = index[p.source]
-                sums = conv_backward(flat_du, p).reshape((steps, batch) + layers[si].out_shape)
+                sums = p.scatter(conv_backward(flat_du, p).reshape((steps, batch) + p.in_shape)).reshape(
+                    (steps, batch) + layers[si].out_shape)
                 part = fixed.spatial_gradient(sums, layer, params, layers[si], fixed.output_open(layers[si], us[si]))
                 d_out[p.source] = fixed.add_gradients(d_out.get(p.source), part, params)
     return BpttResult(us, ss, dus, [dw for per_layer in dws for dw in per_layer], dbs, loss)

@@ -42,6 +42,29 @@ def tap_pair_sum(out_w, in_c, kh, kw, sh, sw, ph, pw):
 
 
 @njit(cache=True)
+def tap_sums(in_c, e_, f_, kh, kw, sh, sw, ph, pw):
+    """Per (n, e, f): sum over the in-bounds taps (r, s) of in_c[n, e*sh + r - ph, f*sw + s - pw]
+    (the work of one output-side item at that position; :func:`tap_pair_sum` weighted by its count)."""
+    n_ = in_c.shape[0]
+    h_, w_ = in_c.shape[1], in_c.shape[2]
+    out = np.zeros((n_, e_, f_), dtype=np.int64)
+    for n in range(n_):
+        for e in range(e_):
+            for f in range(f_):
+                acc = 0
+                for r in range(kh):
+                    h = e * sh + r - ph
+                    if h < 0 or h >= h_:
+                        continue
+                    for s in range(kw):
+                        w = f * sw + s - pw
+                        if 0 <= w < w_:
+                            acc += in_c[n, h, w]
+                out[n, e, f] = acc
+    return out
+
+
+@njit(cache=True)
 def nonzero_groups(x, group, planes):
     """Per (n, h, w): how many k-groups of consecutive channels have a non-zero bit pattern, over bit planes."""
     n_, c_, h_, w_ = x.shape

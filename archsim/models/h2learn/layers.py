@@ -4,10 +4,14 @@ A trainable layer (:class:`TrainLayer`) is a neuron population fed by one or mor
 (:class:`TrainProjection`); its current is the sum of the projections' currents (plus the biases), so
 the gradient dL/du of the layer flows back through every projection to its own source. Each projection
 becomes one *integer-input convolution*: a ``Conv2d`` is one already; a ``Dense`` is a 1x1 convolution
-over its flattened input; an ``AvgPool2d`` in front of either is folded into the kernel (each weight
-repeated over its p x p pooling window, the 1/p^2 folded into the weight scale), so the engines see the
-source's own codes and LUT grouping stays exact. Weight gradients of the expanded kernel are summed back
-over the pooling windows (:meth:`TrainProjection.reduce_kernel`).
+over its flattened input. An ``AvgPool2d`` in front of either runs as a pool: the FE sums each p x p window
+of the source's codes (p^2 - 1 adds per pooled value, :meth:`TrainProjection.gather`; the 1/p^2 is folded
+into the weight scale), and the convolution runs on the pooled shape with the network's own kernel, so its
+MACs are those of the pooled layer. A pooled spike window is a multi-bit code (0..p^2): the FE takes it in
+bit planes (``input_planes`` = bits of the largest window sum), one LUT pass per plane shifted by its
+weight, which keeps LUT grouping exact (interpretation). The gradient of a pooled value goes unchanged to
+every source neuron of its window (:meth:`TrainProjection.scatter`); a pooled value needs a gradient if any
+neuron of its window has an open surrogate window (:meth:`TrainProjection.gather_open`).
 
 Neurons (``TrainLayer.kind``):
 
@@ -46,46 +50,63 @@ from archsim.models.h2learn.params import H2LearnParams
 class TrainProjection:
     """One projection in the accelerator's integer formats.
 
-    ``weight_q`` keeps the network's own weight shape ((K, C, R, S) or (K, fan_in)); ``kernel()`` gives
-    the expanded integer-input kernel (K, C, R, S) over ``in_shape`` with ``stride`` and ``padding``.
+    ``weight_q`` keeps the network's own weight shape ((K, C, R, S) or (K, fan_in)); ``kernel()`` gives it
+    as a (K, C, R, S) kernel over ``in_shape`` (the pooled, for a Dense flattened, input) with ``stride``
+    and ``padding``. ``source_shape`` and ``source_planes`` describe the source's own codes before pooling.
     """
 
     source: str
+    source_shape: tuple[int, ...]
+    source_planes: int           # 1 for spikes; activation_bits for a valued source (network input or ReLU)
     in_shape: tuple[int, int, int]
     out_shape: tuple[int, int, int]
     weight_q: np.ndarray
     pool: int
     dense: bool
-    pooled_shape: tuple[int, ...]  # the source shape after pooling (what the network's weight sees)
     stride: tuple[int, int]
     padding: tuple[int, int]
-    input_planes: int            # 1 for spikes; activation_bits for a valued source (network input or ReLU)
+    input_planes: int            # bit planes of the convolution's input: source_planes, widened by pooling
 
     def kernel(self) -> np.ndarray:
-        """The expanded kernel over the unpooled input: (K, C, R, S) int64."""
+        """The kernel over ``in_shape``: (K, C, R, S) int64."""
         w = self.weight_q.astype(np.int64)
-        p = self.pool
-        if self.dense:
-            k = w.shape[0]
-            if p > 1:
-                c, hp, wp = self.pooled_shape
-                w = w.reshape(k, c, hp, wp).repeat(p, axis=2).repeat(p, axis=3)
-            return w.reshape(k, -1, 1, 1)
-        return w.repeat(p, axis=2).repeat(p, axis=3) if p > 1 else w
+        return w.reshape(w.shape[0], -1, 1, 1) if self.dense else w
 
     def reduce_kernel(self, dkernel: np.ndarray) -> np.ndarray:
-        """Gradient of the expanded kernel summed back to ``weight_q``'s shape."""
+        """A gradient of :meth:`kernel` in ``weight_q``'s shape."""
+        return dkernel.reshape(self.weight_q.shape)
+
+    def _windows(self, x: np.ndarray) -> np.ndarray:
         p = self.pool
-        k = dkernel.shape[0]
-        if self.dense:
-            if p > 1:
-                c, hp, wp = self.pooled_shape
-                return dkernel.reshape(k, c, hp, p, wp, p).sum(axis=(3, 5)).reshape(self.weight_q.shape)
-            return dkernel.reshape(self.weight_q.shape)
-        if p > 1:
-            kk, c, r, s = dkernel.shape
-            return dkernel.reshape(kk, c, r // p, p, s // p, p).sum(axis=(3, 5))
-        return dkernel
+        c, h, w = self.source_shape
+        return x.reshape(x.shape[:2] + (c, h // p, p, w // p, p))
+
+    def gather(self, x: np.ndarray) -> np.ndarray:
+        """The convolution's input (T, Bt, *in_shape) from the source's codes (T, Bt, *source_shape):
+        the window sums when pooled (integer, p^2 - 1 adds each), the codes themselves otherwise."""
+        if self.pool == 1:
+            return x.reshape(x.shape[:2] + self.in_shape)
+        return self._windows(x).sum(axis=(4, 6), dtype=np.int64).reshape(x.shape[:2] + self.in_shape)
+
+    def gather_open(self, open_src: np.ndarray) -> np.ndarray:
+        """Which pooled inputs (T, Bt, *in_shape) have a source neuron that a gradient can reach."""
+        if self.pool == 1:
+            return open_src.reshape(open_src.shape[:2] + self.in_shape)
+        return self._windows(open_src).any(axis=(4, 6)).reshape(open_src.shape[:2] + self.in_shape)
+
+    def scatter(self, g: np.ndarray) -> np.ndarray:
+        """A gradient on the pooled input (T, Bt, *in_shape) spread to every source neuron of its window."""
+        if self.pool == 1:
+            return g.reshape(g.shape[:2] + tuple(self.source_shape))
+        c, h, w = self.source_shape
+        p = self.pool
+        pooled = g.reshape(g.shape[:2] + (c, h // p, w // p))
+        return pooled.repeat(p, axis=3).repeat(p, axis=4)
+
+    @property
+    def pool_adds_per_sample_step(self) -> int:
+        """Adds that pool one sample-step of the source (p^2 - 1 per pooled value; 0 unpooled)."""
+        return 0 if self.pool == 1 else self.in_size * (self.pool ** 2 - 1)
 
     @property
     def kernel_shape(self) -> tuple[int, int, int, int]:
@@ -94,7 +115,7 @@ class TrainProjection:
         if self.dense:
             return (k, self.in_shape[0], 1, 1)
         _, c, r, s = self.weight_q.shape
-        return (k, int(c), int(r) * self.pool, int(s) * self.pool)
+        return (k, int(c), int(r), int(s))
 
     @property
     def out_size(self) -> int:
@@ -103,6 +124,10 @@ class TrainProjection:
     @property
     def in_size(self) -> int:
         return int(np.prod(self.in_shape))
+
+    @property
+    def source_size(self) -> int:
+        return int(np.prod(self.source_shape))
 
 
 @dataclass(eq=False)
@@ -182,24 +207,24 @@ def _kind(layer, last: bool) -> str:
 
 
 def _projection_geometry(layer, proj, src_shape, planes: int):
-    """(TrainProjection without weights, the op, the pooled shape) of one network projection."""
+    """(TrainProjection without weights, the op) of one network projection."""
     pool, op, dense = _parse_ops(layer, proj, src_shape)
     pooled_shape = src_shape if pool == 1 else (src_shape[0], src_shape[1] // pool, src_shape[2] // pool)
     if dense:
         if int(np.prod(pooled_shape)) != op.weight.shape[1]:
             raise _unsupported(layer, "a Dense whose fan-in does not match its source")
-        in_shape, stride, padding = (int(np.prod(src_shape)), 1, 1), (1, 1), (0, 0)
+        in_shape, stride, padding = (int(np.prod(pooled_shape)), 1, 1), (1, 1), (0, 0)
         out_shape = (int(op.weight.shape[0]), 1, 1)
     else:
-        in_shape = tuple(int(v) for v in src_shape)
-        stride = (op.stride[0] * pool, op.stride[1] * pool)
-        padding = (op.padding[0] * pool, op.padding[1] * pool)
+        in_shape = tuple(int(v) for v in pooled_shape)
+        stride, padding = tuple(op.stride), tuple(op.padding)
         out_shape = tuple(int(v) for v in op.output_shape(pooled_shape))
     if int(np.prod(out_shape)) != layer.size:
         raise _unsupported(layer, f"an output shape {out_shape} that differs from the layer's {layer.shape}")
-    return TrainProjection(source=proj.source, in_shape=in_shape, out_shape=out_shape, weight_q=np.zeros(0),
-                           pool=pool, dense=dense, pooled_shape=tuple(pooled_shape), stride=stride,
-                           padding=padding, input_planes=planes), op
+    in_planes = planes if pool == 1 else int(pool * pool * (2 ** planes - 1)).bit_length()
+    return TrainProjection(source=proj.source, source_shape=tuple(int(v) for v in src_shape), source_planes=planes,
+                           in_shape=in_shape, out_shape=out_shape, weight_q=np.zeros(0), pool=pool, dense=dense,
+                           stride=stride, padding=padding, input_planes=in_planes), op
 
 
 def _relu_scales(network: Network, params: H2LearnParams) -> dict[str, float]:

@@ -32,6 +32,7 @@ class H2LearnParams:
     be_sparsity: bool
     be_pes: int
     be_neuron_lanes: int
+    be_index_lanes: int
     wue_lut: bool
     wue_steps: int
     wue_pes: int
@@ -79,6 +80,7 @@ def read_params(chip: Chip) -> H2LearnParams:
         be_sparsity=bool(p["be"]["sparsity"]),
         be_pes=int(comp["be_mac"]["count"]),
         be_neuron_lanes=int(p["be"]["neuron_lanes"]),
+        be_index_lanes=int(comp["be_index"]["count"]),
         wue_lut=bool(p["wue"]["lut"]),
         wue_steps=int(p["wue"]["lut_steps"]),
         wue_pes=int(comp["wue_lut"]["count"]),

@@ -165,6 +165,13 @@ def be_unit_reference(layer, du: np.ndarray, params) -> EngineWork:
     lanes.drain()
     engines.be_gradient_unit(work, layer, n_, int(nonzero), params)
     work.cycles = lanes.cycles
+    if params.be_sparsity:        # the index generator compacts the non-zero flags of dL/du
+        index = PeArray(params.be_index_lanes)
+        for _ in range(du.size):
+            index.issue()
+        index.drain()
+        work.add("be_index", "add", du.size)
+        work.cycles += index.cycles
     return work
 
 
@@ -179,13 +186,14 @@ def be_spatial_reference(layer, du: np.ndarray, open_src: np.ndarray, params):
     d4 = du.reshape(n_, k_, e_, f_)
     open4 = open_src.reshape((n_,) + layer.in_shape)
     sums = np.zeros((n_,) + layer.in_shape, dtype=np.int64)
-    pe = PeArray(params.be_pes)
     macs = dense = 0
+    entry_macs = []            # MACs of each entry the PEs take, in (n, k, e, f) order
     for n in range(n_):
         for k in range(k_):
             for e in range(e_):
                 for f in range(f_):
                     d = int(d4[n, k, e, f])
+                    mine = 0
                     for r, s, h, wc in _taps(layer, e, f):
                         for c in range(c_):
                             dense += 1
@@ -193,11 +201,26 @@ def be_spatial_reference(layer, du: np.ndarray, open_src: np.ndarray, params):
                                 continue
                             sums[n, c, h, wc] += int(w[k, c, r, s]) * d
                             macs += 1
-                            pe.issue()
-    pe.drain()
+                            mine += 1
+                    if d != 0 or not params.be_sparsity:
+                        entry_macs.append(mine)
+    cycles = 0                 # each block of be_pes entries waits for its busiest PE
+    for b0 in range(0, len(entry_macs), params.be_pes):
+        block = [PeArray(1) for _ in entry_macs[b0:b0 + params.be_pes]]
+        for pe, count in zip(block, entry_macs[b0:b0 + params.be_pes]):
+            for _ in range(count):
+                pe.issue()
+        cycles += max(pe.cycles for pe in block)
     work = EngineWork()
     engines.be_spatial(work, layer, n_, int(np.count_nonzero(d4)), macs, dense, int(open4.sum()), params)
-    work.cycles = pe.cycles
+    work.cycles = cycles
+    if params.be_sparsity:
+        index = PeArray(params.be_index_lanes)
+        for _ in range(open4.size):
+            index.issue()
+        index.drain()
+        work.add("be_index", "add", open4.size)
+        work.cycles += index.cycles
     return work, sums.reshape((steps, batch) + layer.in_shape)
 
 

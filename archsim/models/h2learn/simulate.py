@@ -22,7 +22,7 @@ import numpy as np
 from archsim.config import Chip
 from archsim.errors import UserError
 from archsim.graph.quantize import input_is_valued
-from archsim.models.h2learn import datapath, engines, fixed, refstep
+from archsim.models.h2learn import dataflow, datapath, engines, fixed, refstep
 from archsim.models.h2learn.layers import TrainLayer, build_layers
 from archsim.models.h2learn.params import H2LearnParams, read_params
 from archsim.models.h2learn.pipeline import ENGINES, Step, run_pipeline
@@ -87,7 +87,7 @@ def _tile_samples(layers: list[TrainLayer], params: H2LearnParams, chip: Chip, s
     """Samples per tile: ``tiling.tile_samples``, lowered until the largest layer's inputs over T fit the
     activation buffer; a one-line error when even one sample (or one step's gradients) does not fit."""
     def input_bits(layer):
-        return sum(p.in_size * p.input_planes for p in layer.projections)
+        return sum(p.source_size * p.source_planes for p in layer.projections)
 
     per_sample = steps * max(input_bits(layer) for layer in layers)
     if per_sample > params.activation_buffer_bits:
@@ -107,6 +107,27 @@ def _tile_samples(layers: list[TrainLayer], params: H2LearnParams, chip: Chip, s
             raise UserError(f"{chip.path}: components.weight_buffer.size_kb: {params.weight_buffer_bits / 8192:g} KB "
                             f"cannot hold one output channel's kernel of layer {layer.name!r} (allowed: >= {need / 8192:g})")
     return max(1, min(params.tile_samples, params.activation_buffer_bits // per_sample))
+
+
+OP_KEYS = ("forward_macs_dense", "forward_macs_performed", "backward_macs_dense", "backward_macs_performed",
+           "update_macs_dense", "update_macs_performed", "lut_builds", "lut_reads", "pool_adds")
+
+
+def _ops(tally) -> dict:
+    """Per-layer op counts: the MAC counts (dense = the arithmetic K*C*R*S*E*F*T*B on the pooled shape,
+    padded taps included; performed = on non-zero operands: a non-zero input for the forward, a non-zero
+    dL/du and an open source window for the backward, a non-zero dL/du and a non-zero input for the update),
+    LUT entries written (``lut_builds``) and read, FE and WUE together, the pool adds, and DRAM bytes by
+    tensor."""
+    out = {}
+    for name, ops in tally.ops.items():
+        acts = tally.actions_by_layer[name]
+        row = {key: int(ops[key]) for key in OP_KEYS}
+        row["lut_builds"] = acts.get("fe_lut", {}).get("write", 0) + acts.get("wue_lut", {}).get("write", 0)
+        row["lut_reads"] = acts.get("fe_lut", {}).get("read", 0) + acts.get("wue_lut", {}).get("read", 0)
+        row["dram_bytes"] = {t: ops["dram_bits"][t] // 8 for t in dataflow.TENSORS}
+        out[name] = row
+    return out
 
 
 def _merge(total: dict, actions: dict) -> None:
@@ -151,6 +172,8 @@ class _Tally:
     engine: str
     train_mode: bool
     weights_resident: bool
+    shapes: tuple = ()
+    mappings: tuple = ()
     actions: dict = field(default_factory=dict)
     dram_read: int = 0
     dram_write: int = 0
@@ -169,10 +192,20 @@ class _Tally:
         self.stats = {l.name: {"input_nonzero": 0, "inputs": 0, "du_nonzero": 0, "du_total": 0, "open_below": 0,
                                "open_total": 0, "macs": 0, "macs_dense": 0} for l in self.layers}
         self.per_layer = {l.name: {e: 0 for e in ENGINES} for l in self.layers}
+        self.ops = {l.name: dict({key: 0 for key in OP_KEYS}, dram_bits=dict.fromkeys(dataflow.TENSORS, 0))
+                    for l in self.layers}
         self.actions_by_layer = {l.name: {} for l in self.layers}
         self.dram_bits_by_layer = {l.name: {"read": 0, "write": 0} for l in self.layers}
         self.dkernels = [[np.zeros(p.kernel_shape, dtype=np.int64) for p in l.projections] for l in self.layers]
         self.dbiases = [None if l.bias_q is None else np.zeros(l.bias_q.shape, dtype=np.int64) for l in self.layers]
+
+    def step_traffic(self, engine: str, layer, work, bits: dict) -> Step:
+        """:meth:`step` with DRAM bits by tensor ({"read"|"write": {tensor: bits}}), booked per tensor."""
+        tensors = self.ops[layer.name]["dram_bits"]
+        for rw in bits.values():
+            for tensor, n in rw.items():
+                tensors[tensor] += n
+        return self.step(engine, layer, work, sum(bits["read"].values()), sum(bits["write"].values()))
 
     def step(self, engine: str, layer, work, read_bits: int, write_bits: int) -> Step:
         """Book one engine's work on one layer of a tile; the pipeline Step that stands for it."""
@@ -191,12 +224,13 @@ def _forward_tile(tally: _Tally, acts: dict, n: int, first_tile: bool) -> tuple[
     Returns the membranes, the outputs and the FE's pipeline steps."""
     params, fast = tally.params, tally.engine == "fast"
     us, ss, steps = [], [], []
-    for layer in tally.layers:
+    for li, layer in enumerate(tally.layers):
         lut = engines.fe_uses_lut(layer, params)
-        fe, cur, read = engines.EngineWork(), 0, 0
-        st = tally.stats[layer.name]
+        fe, cur = engines.EngineWork(), 0
+        st, ops = tally.stats[layer.name], tally.ops[layer.name]
         for p in layer.projections:
-            x = acts[p.source]
+            x = p.gather(acts[p.source])
+            fe.merge(engines.fe_pool_work(p, n, params))
             if fast:
                 part, work = datapath.currents(p, x), engines.fe_work(p, x, lut, params)
             else:
@@ -205,9 +239,9 @@ def _forward_tile(tally: _Tally, acts: dict, n: int, first_tile: bool) -> tuple[
             fe.merge(work)
             st["input_nonzero"] += int(np.count_nonzero(x))
             st["inputs"] += int(x.size)
-            read += n * p.in_size * p.input_planes
-            if not tally.weights_resident or first_tile:
-                read += int(p.weight_q.size) * params.weight_bits
+            ops["forward_macs_dense"] += engines.dense_macs(p, n)
+            ops["forward_macs_performed"] += engines.forward_macs_performed(p, x)
+            ops["pool_adds"] += n * p.pool_adds_per_sample_step
         if fast:
             u, s = datapath.neuron_forward(layer, cur, params)
             work = engines.EngineWork()
@@ -215,16 +249,17 @@ def _forward_tile(tally: _Tally, acts: dict, n: int, first_tile: bool) -> tuple[
         else:
             work, u, s = refstep.fe_neuron_reference(layer, cur, params)
         fe.merge(work)
+        if tally.train_mode and tally.mappings[li].window == "mask" and not layer.readout:
+            fe.add("fe_neuron_cmp", "compare", 2 * n * layer.out_size)   # the window test |u - V| < a/2
         us.append(u)
         ss.append(s)
         acts[layer.name] = s
         tally.synaptic_ops += fe.stats["synaptic_ops"]
         if not layer.relu:
             tally.spikes += int(s.sum())
-        # membranes (for BPTT) and outputs go to DRAM
-        out_bits = params.activation_bits if layer.relu else 1
-        write = n * layer.out_size * ((params.membrane_bits + out_bits) if tally.train_mode else out_bits)
-        steps.append(tally.step("fe", layer, fe, read, write))
+        bits = dataflow.traffic(tally.shapes[li], tally.mappings[li], n, first_tile, tally.train_mode,
+                                tally.weights_resident, params)["fe"]
+        steps.append(tally.step_traffic("fe", layer, fe, bits))
     return us, ss, steps
 
 
@@ -232,25 +267,20 @@ def _backward_tile(tally: _Tally, acts: dict, us: list, ss: list, labels: np.nda
                    first_tile: bool) -> tuple[list, list]:
     """BE and WUE over the layers of one tile, last layer first; the BE's and the WUE's pipeline steps."""
     params, layers, fast = tally.params, tally.layers, tally.engine == "fast"
-    gbits, mbits = params.grad_bits, params.membrane_bits
     d_out = {}
     d_out[layers[-1].name], loss = fixed.output_gradient(layers[-1], us[-1], ss[-1], labels, params)
     tally.loss_sum += loss * len(labels)
     be_steps, wue_steps = [], []
     for li in range(len(layers) - 1, -1, -1):
         layer = layers[li]
+        ops = tally.ops[layer.name]
         ds = d_out.pop(layer.name, None)
         du = datapath.membrane_gradient(layer, np.zeros(us[li].shape, dtype=np.int64) if ds is None else ds,
                                         us[li], ss[li], params)
         be = engines.be_unit_work(layer, du, params) if fast else refstep.be_unit_reference(layer, du, params)
         wue = engines.EngineWork()
-        # BE: reads u, s (and ds from the layers above), writes du; per layer source it reads that
-        # source's membrane (the window) and writes its gradient
-        be_read = n * layer.out_size * (mbits + 1) + (n * layer.out_size * gbits if li < len(layers) - 1 else 0)
-        be_write = n * layer.out_size * gbits
-        wue_read = wue_write = 0
         for pi, p in enumerate(layer.projections):
-            x = acts[p.source]
+            x = p.gather(acts[p.source])
             if fast:
                 wue.merge(engines.wue_work(p, du, x, params))
                 tally.dkernels[li][pi] += datapath.weight_gradient(p, du, x)
@@ -258,33 +288,31 @@ def _backward_tile(tally: _Tally, acts: dict, us: list, ss: list, labels: np.nda
                 work, dk = refstep.wue_reference(p, du, x, params)
                 wue.merge(work)
                 tally.dkernels[li][pi] += dk
-            # WUE: reads du and the projection's input; dW accumulators round-trip through DRAM unless they fit
-            wue_read += n * layer.out_size * gbits + n * p.in_size * p.input_planes
-            acc_bits = int(np.prod(p.kernel_shape)) * params.accumulator_bits
-            if acc_bits > params.gradient_buffer_bits:
-                wue_read += 0 if first_tile else acc_bits
-                wue_write += acc_bits
+            ops["update_macs_dense"] += engines.dense_macs(p, n)
+            ops["update_macs_performed"] += engines.update_macs_performed(p, du, x)
             if p.source not in tally.index:
                 continue   # a network input needs no gradient
             si = tally.index[p.source]
             open_src = fixed.output_open(layers[si], us[si])
+            open_in = p.gather_open(open_src)
             if fast:
-                work, sums = engines.be_spatial_work(p, du, open_src, params), datapath.backward_sums(p, du)
+                work, sums = engines.be_spatial_work(p, du, open_in, params), datapath.backward_sums(p, du)
             else:
-                work, sums = refstep.be_spatial_reference(p, du, open_src, params)
+                work, sums = refstep.be_spatial_reference(p, du, open_in, params)
             be.merge(work)
-            part = fixed.spatial_gradient(sums, layer, params, layers[si], open_src).reshape(us[si].shape)
+            ops["backward_macs_dense"] += engines.dense_macs(p, n)
+            ops["backward_macs_performed"] += work.stats["macs"]
+            part = fixed.spatial_gradient(p.scatter(sums), layer, params, layers[si],
+                                          open_src.reshape(us[si].shape)).reshape(us[si].shape)
             d_out[p.source] = fixed.add_gradients(d_out.get(p.source), part, params)
-            be_read += n * p.in_size * mbits
-            be_write += n * p.in_size * gbits
-            if not tally.weights_resident:
-                be_read += int(p.weight_q.size) * params.weight_bits
         if tally.dbiases[li] is not None:
             tally.dbiases[li] += du.sum(axis=(0, 1, 3, 4))
         for key in ("du_nonzero", "du_total", "open_below", "open_total", "macs", "macs_dense"):
             tally.stats[layer.name][key] += int(be.stats.get(key, 0))
-        be_steps.append(tally.step("be", layer, be, be_read, be_write))
-        wue_steps.append(tally.step("wue", layer, wue, wue_read, wue_write))
+        bits = dataflow.traffic(tally.shapes[li], tally.mappings[li], n, first_tile, True, tally.weights_resident,
+                                params)
+        be_steps.append(tally.step_traffic("be", layer, be, bits["be"]))
+        wue_steps.append(tally.step_traffic("wue", layer, wue, bits["wue"]))
     return be_steps, wue_steps
 
 
@@ -292,12 +320,9 @@ def _update(tally: _Tally, dweights: list, apply_update: bool) -> list:
     """The WUE's weight update of every layer (its pipeline steps); applied to the layers if asked."""
     params = tally.params
     steps = []
-    for layer in tally.layers:
-        count = sum(int(p.weight_q.size) for p in layer.projections)
-        accumulators = sum(bits for bits in (int(np.prod(p.kernel_shape)) * params.accumulator_bits
-                                             for p in layer.projections) if bits > params.gradient_buffer_bits)
-        read = count * params.weight_bits + accumulators
-        steps.append(tally.step("wue", layer, engines.update_work(layer, params), read, count * params.weight_bits))
+    for li, layer in enumerate(tally.layers):
+        bits = dataflow.update_traffic(tally.shapes[li], tally.mappings[li])
+        steps.append(tally.step_traffic("wue", layer, engines.update_work(layer, params), bits))
     if apply_update:
         lr_q = int(round(params.learning_rate * 2 ** fixed.LEARNING_RATE_FRAC_BITS))
         for layer, dws, db in zip(tally.layers, dweights, tally.dbiases):
@@ -326,7 +351,12 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
     x_q = {name: fixed.quantize_input(x, params.activation_bits if name in valued else 1) for name, x in x_raw.items()}
     labels = None if workload.labels is None else np.asarray(workload.labels, dtype=np.int64)
     weight_bits_total = sum(int(p.weight_q.size) for l in layers for p in l.projections) * params.weight_bits
-    tally = _Tally(layers, params, engine, train_mode, weights_resident=weight_bits_total <= params.weight_buffer_bits)
+    resident = weight_bits_total <= params.weight_buffer_bits
+    by_name = {layer.name: layer for layer in layers}
+    shapes = tuple(dataflow.layer_shape(layer, by_name, params, li == len(layers) - 1) for li, layer in enumerate(layers))
+    tile_steps = tuple(steps * (min(b0 + tile_samples, batch) - b0) for b0 in range(0, batch, tile_samples))
+    mappings = dataflow.search(shapes, tile_steps, train_mode, resident, params)
+    tally = _Tally(layers, params, engine, train_mode, weights_resident=resident, shapes=shapes, mappings=mappings)
 
     tiles, outputs = [], []
     for b0 in range(0, batch, tile_samples):
@@ -368,6 +398,10 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
         "stall_cycles": {e: {"dram": sched.stall_cycles[e], "queue": sched.queue_stall_cycles[e]} for e in ENGINES},
         "timeline": sched.timeline,
         "dram_bytes": {"read": tally.dram_read // 8, "write": tally.dram_write // 8},
+        "mapping": {layer.name: m.describe() for layer, m in zip(layers, mappings)},
+        "gradient_buffer_bits_used": dataflow.gradient_buffer_use(shapes, mappings, max(tile_steps), params)
+        if train_mode else 0,
+        "ops": _ops(tally),
     }
     trace = Trace(
         chip=chip.name, family="h2learn", workload=workload.name, mode=workload.mode, engine=engine,
