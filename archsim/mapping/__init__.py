@@ -20,6 +20,7 @@ from archsim.mapping.lowering import LoweredLayer, lower_layer
 from archsim.mapping.partition import CoreLimits, kernel_bits_per_group, neuron_order, split_layer
 from archsim.mapping.placement import place
 from archsim.mapping.routing import Routes, build_routes, traffic_edges
+from archsim.mapping.storage import FORMATS, SynapseFormat
 from archsim.mapping.tiles import Tile, tileable
 
 __all__ = ["Mapping", "Part", "map_network", "validate_mapping", "lower_network", "lowered_and_routes", "BoardShape",
@@ -56,6 +57,16 @@ class BoardShape:
         return self.size[0] * self.size[1]
 
 
+def synapse_format(chip) -> SynapseFormat:
+    """The chip's synapse storage (``core.synapse_format``, ``core.list_header_bits``) and its bits."""
+    core = chip.params["core"]
+    name = str(core["synapse_format"])
+    if name not in FORMATS:
+        raise UserError(f"{chip.path}: core.synapse_format: {name!r} is not allowed (allowed: {', '.join(FORMATS)})")
+    return SynapseFormat.of(name, int(chip.params["precision"]["weight_bits"]), int(core["neurons"]),
+                            int(core.get("list_header_bits", 0)))
+
+
 def core_limits(chip) -> CoreLimits:
     core = chip.params["core"]
     weight_bits = int(chip.params["precision"]["weight_bits"])
@@ -63,7 +74,7 @@ def core_limits(chip) -> CoreLimits:
                         memory_bits=int(float(core["synapse_memory_kb"]) * 8192), weight_bits=weight_bits,
                         max_fold=int(core.get("max_fold", 1)),
                         state_bits=int(float(core.get("neuron_memory_kb", 0)) * 8192),
-                        membrane_bits=int(chip.params["precision"]["membrane_bits"]))
+                        membrane_bits=int(chip.params["precision"]["membrane_bits"]), storage=synapse_format(chip))
     if limits.memory_bits < weight_bits:
         raise UserError(f"{chip.path}: core.synapse_memory_kb: {core['synapse_memory_kb']} holds no "
                         f"{weight_bits}-bit synapse, a core too small for any neuron (allowed: >= {weight_bits / 8192:.6f})")
@@ -180,7 +191,7 @@ def _validate_layer(mapping: Mapping, name: str, low: LoweredLayer, limits: Core
             raise UserError(f"{key}.parts: {axons} axons on core {list(part.core)} "
                             f"(allowed: <= {limits.axons * limits.max_fold}, core.axons x core.max_fold)")
         if low.shared_kernel_weights is None:
-            bits = block.nnz * limits.weight_bits
+            bits = limits.part_bits(block.nnz, axons, b - a)
         else:
             channels = np.unique(perm[a:b][np.diff(block.indptr) > 0] // max(low.size // low.channels, 1))
             bits = len(channels) * int(kernel_bits_per_group(low, np.array([i, j]), limits.weight_bits)[0])
