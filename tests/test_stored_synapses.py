@@ -134,3 +134,24 @@ def test_zeros_take_no_list_memory():
     dense, sparse = _twins(rng, n_in=40, out=50, keep=5)
     chip = _chip("chips/loihi.yaml", 8192)
     assert _cores(_one_layer(sparse), chip) < _cores(_one_layer(dense), chip)
+
+
+def test_a_sparse_layer_runs_as_its_dense_twin():
+    """A Dense layer holding a SciPy sparse weight gives the dense twin's spikes, cycles and actions."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(5)
+    _, w = _twins(rng, n_in=30, out=20, keep=3)
+    x = (rng.random((5, 2, 30)) < 0.5).astype(float)
+    chip = load_chip("chips/loihi.yaml")
+    dense = simulate(Workload("d", _one_layer(w), {"x": x}, 5, 2), chip, "fast")
+    sparse_net = _one_layer(sp.csr_matrix(w))
+    sparse = simulate(Workload("s", sparse_net, {"x": x}, 5, 2), chip, "fast")
+    assert (sparse.cycles, sparse.spikes, sparse.actions) == (dense.cycles, dense.spikes, dense.actions)
+    np.testing.assert_array_equal(sparse.outputs, dense.outputs)
+    from archsim.graph.functional import simulate as functional
+
+    exact = functional(sparse_net, {"x": x})
+    chip_run = functional(sparse_net, {"x": x}, Precision.from_config(chip.params["precision"]))
+    np.testing.assert_array_equal(exact.outputs["h"], chip_run.outputs["h"])
+    np.testing.assert_array_equal(exact.outputs["h"], dense.outputs)

@@ -85,6 +85,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from archsim.errors import UserError
 from archsim.graph.network import (LI, LIF, AvgPool2d, Conv2d, CubaLIF, Dense, Flatten, Identity, LinearOp,
@@ -249,7 +250,8 @@ def quantize(network: Network, precision: Precision, calibration: dict[str, floa
         else:
             peak = 0.0
             for proj, ops, k, sigma, _, weight_factor in folded:
-                peak = max(peak, float(np.max(np.abs(_weight_of(ops[k])))) * abs(weight_factor * gain * sigma))
+                stored = _stored(_weight_of(ops[k]))
+                peak = max(peak, float(np.max(np.abs(stored), initial=0.0)) * abs(weight_factor * gain * sigma))
             scale = _weight_scale(peak, [(ops[k], weight_factor * gain * sigma) for _, ops, k, sigma, _, weight_factor
                                          in folded], precision)
         projections = tuple(
@@ -335,7 +337,16 @@ def _neuron_gain(layer) -> float | np.ndarray:
 
 
 def _weight_of(op) -> np.ndarray:
-    return np.asarray(op.scale if isinstance(op, Scale) else op.weight, dtype=np.float64)
+    """The op's weights in float64; a sparse ``Dense`` weight stays sparse (its stored values only)."""
+    values = op.scale if isinstance(op, Scale) else op.weight
+    if sp.issparse(values):
+        return sp.csr_matrix(values, dtype=np.float64)
+    return np.asarray(values, dtype=np.float64)
+
+
+def _stored(values) -> np.ndarray:
+    """The values that exist: a sparse matrix's stored entries, else every entry."""
+    return values.data if sp.issparse(values) else np.asarray(values)
 
 
 def _fold_chain(ops, input_shape, layer_name):
@@ -421,7 +432,13 @@ def _integer_ops(steps, k, weight_mult, bias_mult, precision) -> tuple:
     """Replace the kernel at ``k`` with its integer form: weights times ``weight_mult``, bias times ``bias_mult``."""
     qmax = precision.qmax
     kernel = steps[k]
-    w_q = np.clip(np.rint(_weight_of(kernel) * weight_mult), -qmax, qmax).astype(np.int32)
+    w = _weight_of(kernel)
+    if sp.issparse(w):                            # a sparse layer stays sparse: only its stored values are scaled
+        w.data = np.clip(np.rint(w.data * weight_mult), -qmax, qmax)
+        w.eliminate_zeros()
+        w_q = w.astype(np.int32)
+    else:
+        w_q = np.clip(np.rint(w * weight_mult), -qmax, qmax).astype(np.int32)
     if isinstance(kernel, Scale):
         q = Scale(scale=w_q)
     else:
@@ -439,7 +456,7 @@ def _weight_scale(peak: float, kernels, precision: Precision) -> float:
     ``peak / qmax`` (1 for all-zero weights). ``kernels``: (kernel op, its effective factor) pairs."""
     if peak <= 0:
         return 1.0
-    if peak <= precision.qmax and all(_integral(_weight_of(op) * factor) for op, factor in kernels):
+    if peak <= precision.qmax and all(_integral(_stored(_weight_of(op)) * factor) for op, factor in kernels):
         return 1.0
     return peak / precision.qmax
 

@@ -114,6 +114,8 @@ def op_matrix(op, shape: Shape) -> sp.csr_matrix:
     """One linear op as a sparse matrix acting on row vectors of the flat input."""
     n_in = int(np.prod(shape))
     if isinstance(op, Dense):
+        if sp.issparse(op.weight):
+            return sp.csr_matrix(op.weight.T)
         w = np.asarray(op.weight)
         cols, rows = np.nonzero(w)                # the non-zero weights only, no index grid of the full matrix
         return sp.csr_matrix((w[cols, rows], (rows, cols)), shape=(n_in, w.shape[0]))
@@ -239,7 +241,8 @@ def _integer(projections) -> bool:
     for proj in projections:
         for op in proj.ops:
             values = getattr(op, "weight", getattr(op, "scale", None))
-            if values is not None and not np.issubdtype(np.asarray(values).dtype, np.integer):
+            dtype = values.dtype if sp.issparse(values) else np.asarray(values).dtype
+            if values is not None and not np.issubdtype(dtype, np.integer):
                 return False
     return True
 
