@@ -155,3 +155,15 @@ def test_a_sparse_layer_runs_as_its_dense_twin():
     chip_run = functional(sparse_net, {"x": x}, Precision.from_config(chip.params["precision"]))
     np.testing.assert_array_equal(exact.outputs["h"], chip_run.outputs["h"])
     np.testing.assert_array_equal(exact.outputs["h"], dense.outputs)
+
+
+def test_a_network_too_large_is_told_the_board_that_holds_it():
+    from archsim.mapping import BoardShape, board_for
+
+    assert board_for(175, BoardShape(12, 13)) == (2, 1)
+    assert board_for(1920, BoardShape(16, 8)) == (4, 4)
+    assert board_for(128 * 5, BoardShape(16, 8)) == (3, 2)
+    net = _one_layer(np.full((40, 16), 127.0))
+    chip = load_chip("chips/loihi.yaml").with_overrides({"core.neurons": 2, "noc.mesh_x": 4, "noc.mesh_y": 4})
+    with pytest.raises(UserError, match=r"needs 20 cores .* a board of 2 x 1 of these chips"):
+        map_network(net, chip, quantize(net, Precision.from_config(chip.params["precision"])))

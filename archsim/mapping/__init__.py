@@ -23,7 +23,7 @@ from archsim.mapping.routing import Routes, build_routes, traffic_edges
 from archsim.mapping.storage import FORMATS, SynapseFormat
 from archsim.mapping.tiles import Tile, tileable
 
-__all__ = ["Mapping", "Part", "map_network", "validate_mapping", "lower_network", "lowered_and_routes", "BoardShape",
+__all__ = ["Mapping", "Part", "map_network", "validate_mapping", "lower_network", "lowered_and_routes", "BoardShape", "board_for",
            "core_limits", "Routes", "build_routes"]
 
 #: Membrane words a neuron keeps between steps, by neuron class (archsim.graph.network).
@@ -67,6 +67,13 @@ def synapse_format(chip) -> SynapseFormat:
                             int(core.get("list_header_bits", 0)))
 
 
+def board_for(cores: int, board: BoardShape) -> tuple[int, int]:
+    """The squarest chips_x x chips_y board (chips_x >= chips_y) of ``board``'s chip holding ``cores`` cores."""
+    chips = -(-cores // (board.mesh_x * board.mesh_y))
+    chips_y = int(np.floor(np.sqrt(chips)))
+    return -(-chips // max(chips_y, 1)), max(chips_y, 1)
+
+
 def core_limits(chip) -> CoreLimits:
     core = chip.params["core"]
     weight_bits = int(chip.params["precision"]["weight_bits"])
@@ -98,9 +105,10 @@ def map_network(network, chip, quantized=None) -> Mapping:
     specs = [(name, p) for name, low in lowered.items() for p in cuts[name].parts(low)]
     if len(specs) > board.cores:
         per_layer = ", ".join(f"{n}: {sum(1 for s in specs if s[0] == n)}" for n in lowered)
+        chips_x, chips_y = board_for(len(specs), board)
         raise UserError(f"{network.name}: needs {len(specs)} cores but {chip.path} has {board.cores} "
-                        f"({per_layer}); use a board (noc.chips_x, noc.chips_y, e.g. chips/tianjic-board.yaml) "
-                        "or a larger mesh")
+                        f"({per_layer}); a board of {chips_x} x {chips_y} of these chips would hold it "
+                        f"(noc.chips_x: {chips_x}, noc.chips_y: {chips_y}), or use a larger mesh")
     draft = Mapping(network=network.name, chip=chip.name, board_shape=board.size,
                     orders={n: c.order for n, c in cuts.items()}, input_groups={n: c.input_groups for n, c in cuts.items()},
                     parts=[Part(layer=n, core=(0, 0), neurons=(p[0], p[1]), inputs=(p[2], p[3])) for n, p in specs])
