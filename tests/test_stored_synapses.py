@@ -161,7 +161,7 @@ def test_a_network_too_large_is_told_the_board_that_holds_it():
     from archsim.mapping import BoardShape, board_for
 
     assert board_for(175, BoardShape(12, 13)) == (2, 1)
-    assert board_for(1920, BoardShape(16, 8)) == (4, 4)
+    assert board_for(1920, BoardShape(16, 8)) == (5, 3)              # 15 chips
     assert board_for(128 * 5, BoardShape(16, 8)) == (3, 2)
     net = _one_layer(np.full((40, 16), 127.0))
     chip = load_chip("chips/loihi.yaml").with_overrides({"core.neurons": 2, "noc.mesh_x": 4, "noc.mesh_y": 4})
