@@ -8,7 +8,9 @@ fire neurons (threshold ``--threshold``, hard reset to 0, ``--decay`` 1.0 = no l
 population is cut into blocks of ``fan-in`` neurons; block ``b`` of a population receives from
 block ``b`` of the one before, all-to-all, with random integer weights (block-sparse random
 connectivity: ``neurons x fan-in`` synapses per population). ``--recurrent`` adds a random
-block-to-block projection of each population onto itself.
+block-to-block projection of each population onto itself. ``--random``: each neuron draws its
+``fan-in`` sources uniformly at random (without repeats) from the whole population before, no blocks;
+archsim holds these layers as sparse Dense weights and maps them with its partitioner.
 
 Both simulators see identical dynamics: SANA-FE delivers a spike one time step after it is sent, so
 archsim's projections are all marked delayed (recurrent: read the previous step), its input is the
@@ -40,7 +42,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 BIASES = np.array([0.25, 0.375, 0.5, 0.625])
 
 
-def make_spec(layers: int, neurons: int, fan_in: int, recurrent: bool, seed: int) -> dict:
+def make_spec(layers: int, neurons: int, fan_in: int, recurrent: bool, seed: int, random_fan_in: bool = False) -> dict:
     """Weights (per population: (blocks, fan_in_dst, fan_in_src) integers) and input biases."""
     rng = np.random.default_rng(seed)
     blocks = neurons // fan_in
@@ -50,6 +52,17 @@ def make_spec(layers: int, neurons: int, fan_in: int, recurrent: bool, seed: int
         w.reshape(-1)[rng.integers(w.size)] = 127                  # max |w| = 127: exact 8-bit quantisation
         return w
 
+    if random_fan_in:
+        def random_weights():
+            sources = np.argsort(rng.random((neurons, neurons)), axis=1)[:, :fan_in] if neurons <= 2048 else \
+                np.stack([rng.choice(neurons, size=fan_in, replace=False) for _ in range(neurons)])
+            w = rng.integers(-40, 128, size=(neurons, fan_in))
+            w[w == 0] = 1                                                # every drawn synapse exists
+            w.reshape(-1)[rng.integers(w.size)] = 127
+            return np.stack([sources, w])                                # (2, neurons, fan_in): sources, weights
+
+        return {"bias": BIASES[rng.integers(0, len(BIASES), size=neurons)],
+                "forward": [random_weights() for _ in range(layers)], "recurrent": None, "random": True}
     return {"bias": BIASES[rng.integers(0, len(BIASES), size=neurons)],
             "forward": [block_weights() for _ in range(layers)],
             "recurrent": [block_weights() // 4 for _ in range(layers)] if recurrent else None}
@@ -69,13 +82,25 @@ def input_spikes(bias: np.ndarray, steps: int) -> np.ndarray:
 
 def archsim_network(spec: dict, threshold: float, decay: float):
     """The network as archsim layers: block-diagonal weights as grouped 1x1 convolutions over (N, 1, 1)."""
-    from archsim.graph.network import LIF, Conv2d, Layer, Network, Projection
+    from archsim.graph.network import LIF, Conv2d, Dense, Layer, Network, Projection
 
     def conv(w):
         blocks, fan, _ = w.shape
         return Conv2d(w.reshape(blocks * fan, fan, 1, 1).astype(np.float64), groups=blocks)
 
     neurons = len(spec["bias"])
+    if spec.get("random"):
+        import scipy.sparse as sp
+
+        layers, source = [], "x"
+        for i, sw in enumerate(spec["forward"]):
+            sources, w = sw
+            rows = np.repeat(np.arange(neurons), sources.shape[1])
+            weight = sp.csr_matrix((w.reshape(-1).astype(np.float64), (rows, sources.reshape(-1))), shape=(neurons, neurons))
+            layers.append(Layer(f"l{i}", (neurons,), (Projection(source, (Dense(weight),), recurrent=source != "x"),),
+                                LIF(decay=np.float64(decay), threshold=np.float64(threshold))))
+            source = f"l{i}"
+        return Network("sanafe_random", {"x": (neurons,)}, layers, [source])
     layers, source = [], "x"
     for i, w in enumerate(spec["forward"]):
         name = f"l{i}"
@@ -104,6 +129,11 @@ def run_sanafe(spec: dict, threshold: float, decay: float, steps: int) -> dict:
                                                                  "leak_decay": float(decay)}, soma_hw_name="loihi_lif"))
 
     def connect(src, dst, w):
+        if spec.get("random"):
+            sources, weights = w
+            pairs = list(zip(sources.reshape(-1).tolist(), np.repeat(np.arange(neurons), sources.shape[1]).tolist()))
+            src.connect_neurons_sparse(dst, {"weight": weights.reshape(-1).astype(float).tolist()}, pairs)
+            return
         blocks, fan, _ = w.shape
         b, i, j = np.meshgrid(np.arange(blocks), np.arange(fan), np.arange(fan), indexing="ij")
         pairs = list(zip((b * fan + j).reshape(-1).tolist(), (b * fan + i).reshape(-1).tolist()))
@@ -124,6 +154,8 @@ def run_sanafe(spec: dict, threshold: float, decay: float, steps: int) -> dict:
     result = chip.sim(timesteps=steps, timing_model="detailed", processing_threads=1)
     t2 = time.perf_counter()
     return {"build_load_s": t1 - t0, "sim_s": t2 - t1, "wall_s": t2 - t0, "synaptic_events": int(result["spikes"]),
+            "energy_pj": float(result["energy"]["total"] if isinstance(result.get("energy"), dict) else result["energy"]) * 1e12,
+            "latency_s": float(result["sim_time"]),
             "neuron_spikes": int(result["neurons_fired"]), "packets": int(result["packets_sent"]),
             "input_spikes_expected": int(input_spikes(spec["bias"], steps).sum())}
 
@@ -135,7 +167,7 @@ def run_archsim(spec: dict, threshold: float, decay: float, steps: int, chip: st
     cycles), and SANA-FE's one-step delivery needs every projection delayed.
     """
     spec_path, out_path = tmp / "spec.npz", tmp / "result.json"
-    np.savez(spec_path, bias=spec["bias"], forward=np.stack(spec["forward"]),
+    np.savez(spec_path, bias=spec["bias"], forward=np.stack(spec["forward"]), random=bool(spec.get("random")),
              recurrent=np.stack(spec["recurrent"]) if spec["recurrent"] is not None else np.zeros(0))
     cmd = [sys.executable, __file__, "--archsim-child", str(spec_path), "--chip-path", chip, "--out", str(out_path),
            "--steps", str(steps), "--threshold", str(threshold), "--decay", str(decay)]
@@ -146,7 +178,9 @@ def run_archsim(spec: dict, threshold: float, decay: float, steps: int, chip: st
         raise SystemExit(f"archsim run failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
     result = json.loads(out_path.read_text())
     return {"wall_s": wall, "synaptic_events": int(result["synaptic_ops"]), "neuron_spikes": int(result["spikes"]),
-            "cycles": int(result["cycles"]), "split_s": json.loads(proc.stdout.strip().splitlines()[-1])}
+            "cycles": int(result["cycles"]), "latency_s": float(result["latency_s"]), "energy_pj": float(result["energy_pj"]),
+            "cores_used": int(result.get("details", {}).get("cores_used", 0) or 0),
+            "split_s": json.loads(proc.stdout.strip().splitlines()[-1])}
 
 
 def archsim_child(args) -> None:
@@ -156,17 +190,21 @@ def archsim_child(args) -> None:
 
     data = np.load(args.archsim_child)
     spec = {"bias": data["bias"], "forward": list(data["forward"]),
-            "recurrent": list(data["recurrent"]) if data["recurrent"].size else None}
+            "recurrent": list(data["recurrent"]) if data["recurrent"].size else None, "random": bool(data["random"])}
     net = archsim_network(spec, args.threshold, args.decay)
-    x = np.zeros((args.steps, len(spec["bias"]), 1, 1))
-    x[1:, :, 0, 0] = input_spikes(spec["bias"], args.steps - 1)       # SANA-FE's one-step delivery delay
+    x = np.zeros((args.steps, len(spec["bias"])) + ((1, 1) if not spec["random"] else ()))
+    x[1:, :, ...] = input_spikes(spec["bias"], args.steps - 1).reshape(x[1:].shape)   # SANA-FE's one-step delay
     x_path = Path(args.out).with_suffix(".x.npy")
     np.save(x_path, x)
     t1 = time.perf_counter()
     outcome = execute(net, args.chip_path, input_path=str(x_path), gpu=None)
     t2 = time.perf_counter()
     Path(args.out).write_text(json.dumps(outcome.result, default=float))
-    print(json.dumps({"import_build_s": t1 - t0, "run_s": t2 - t1, "write_s": time.perf_counter() - t2}))
+    import resource
+
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"import_build_s": t1 - t0, "run_s": t2 - t1, "write_s": time.perf_counter() - t2,
+                      "peak_rss_mb": peak_mb}))
 
 
 def chip_for(neurons: int) -> tuple[str, str]:
@@ -199,6 +237,7 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=1500.0)
     ap.add_argument("--decay", type=float, default=1.0)
     ap.add_argument("--recurrent", action="store_true")
+    ap.add_argument("--random", action="store_true", help="uniform random sources per neuron (no blocks)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--chip", help="archsim chip config (default: chips/loihi.yaml, else a Tianjic board)")
     ap.add_argument("--archsim-child", help=argparse.SUPPRESS)
@@ -210,9 +249,9 @@ def main() -> None:
     from machine_note import machine_note
 
     note = machine_note()
-    spec = make_spec(args.layers, args.neurons, args.fan_in, args.recurrent, args.seed)
+    spec = make_spec(args.layers, args.neurons, args.fan_in, args.recurrent, args.seed, args.random)
     total = args.neurons * args.layers
-    synapses = sum(w.size for w in spec["forward"]) + (sum(w.size for w in spec["recurrent"]) if args.recurrent else 0)
+    synapses = sum(w[0].size if args.random else w.size for w in spec["forward"]) + (sum(w.size for w in spec["recurrent"]) if args.recurrent else 0)
     chip, chip_note = (args.chip, args.chip) if args.chip else chip_for(total)
     print(f"network: {args.layers} x {args.neurons} LIF (+{args.neurons} input neurons), {synapses:,} synapses, "
           f"fan-in {args.fan_in}{' + recurrent' if args.recurrent else ''}, {args.steps} steps; archsim chip: {chip_note}")
@@ -243,9 +282,14 @@ def main() -> None:
                   "archsim in fixed point (decay_frac_bits), so membranes round differently")
         print("synaptic events differ by the last step's spikes: SANA-FE counts a spike's synaptic events in the "
               "step it is sent, archsim in the step its synapses are read (the next one, beyond the run)")
-        row.update(sanafe=theirs, ratio=ratio, spikes_equal=same)
+        energy_ratio = ours["energy_pj"] / theirs["energy_pj"] if theirs["energy_pj"] else float("nan")
+        latency_ratio = ours["latency_s"] / theirs["latency_s"] if theirs["latency_s"] else float("nan")
+        print(f"energy archsim {ours['energy_pj'] / 1e6:.2f} uJ vs SANA-FE {theirs['energy_pj'] / 1e6:.2f} uJ "
+              f"(ratio {energy_ratio:.2f}); latency {ours['latency_s'] * 1e3:.3f} ms vs {theirs['latency_s'] * 1e3:.3f} ms "
+              f"(ratio {latency_ratio:.2f}); archsim peak RSS {ours['split_s']['peak_rss_mb']:.0f} MB")
+        row.update(sanafe=theirs, ratio=ratio, spikes_equal=same, energy_ratio=energy_ratio, latency_ratio=latency_ratio)
     RESULTS.mkdir(exist_ok=True)
-    stem = ("sanafe_recurrent" if args.recurrent else "sanafe") + (f"_{Path(args.chip).stem}" if args.chip else "")
+    stem = ("sanafe_recurrent" if args.recurrent else "sanafe_random" if args.random else "sanafe") + (f"_{Path(args.chip).stem}" if args.chip else "")
     (RESULTS / f"{stem}.json").write_text(json.dumps(row, indent=1, default=str))
     row["machine"] = note
     lines = [f"# bench_sanafe\n\n{row['machine']}\n\n{args.layers} x {args.neurons} LIF, {synapses:,} synapses, {args.steps} steps; "
@@ -255,6 +299,10 @@ def main() -> None:
         lines.append(f"| SANA-FE detailed (build+load+sim) | {theirs['wall_s']:.2f} | {theirs['synaptic_events']:,} | "
                      f"{theirs['neuron_spikes'] - theirs['input_spikes_expected']:,} |")
         lines.append(f"\nratio SANA-FE / archsim: {row['ratio']:.2f}; spike counts equal: {row['spikes_equal']}")
+        lines.append(f"\n| | archsim | SANA-FE | archsim / SANA-FE |\n|---|---|---|---|\n"
+                     f"| energy uJ | {ours['energy_pj'] / 1e6:.2f} | {theirs['energy_pj'] / 1e6:.2f} | {row['energy_ratio']:.2f} |\n"
+                     f"| simulated latency ms | {ours['latency_s'] * 1e3:.3f} | {theirs['latency_s'] * 1e3:.3f} | "
+                     f"{row['latency_ratio']:.2f} |\n\narchsim peak RSS {ours['split_s']['peak_rss_mb']:.0f} MB")
     (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
 
 

@@ -52,7 +52,11 @@ def test_trained_snn_energy_per_synaptic_op(chip):
 def test_full_chip_energy_per_synaptic_op_and_step_cycles(chip, hybrid_run):
     work, trace, cost = hybrid_run
     assert trace.details["cores_used"] > 156 // 2                      # most of the 156 cores busy
-    assert 0.5 <= cost.energy_pj / trace.synaptic_ops <= 5.0           # static included
+    # pJ per issued operation: synaptic_ops leaves out the MACs of zero activations (README), which the
+    # MAC lanes still perform and pay for; Tianjic's 1.54 pJ/SOP is a full-load figure.
+    issued = trace.actions["dendrite"]["add"] + trace.actions["dendrite_mac"]["mac"]
+    assert trace.synaptic_ops < issued
+    assert 0.5 <= cost.energy_pj / issued <= 5.0                       # static included
     assert 1_000 <= trace.cycles / work.steps <= 100_000               # thousands of cycles, not millions
 
 

@@ -37,7 +37,8 @@ Shape = tuple[int, ...]
 # ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class Dense:
-    """``y = weight @ x + bias`` over a flat input; ``weight`` has shape (out, in)."""
+    """``y = weight @ x + bias`` over a flat input; ``weight`` has shape (out, in): a NumPy array, or a
+    SciPy sparse matrix for a sparse layer (only its stored entries exist; nothing densifies it)."""
 
     weight: np.ndarray
     bias: np.ndarray | None = None

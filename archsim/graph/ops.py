@@ -10,6 +10,7 @@ could exceed it the kernel falls back to int64 arithmetic. Convolutions and pool
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.lib.stride_tricks import sliding_window_view
 
 from archsim.graph.network import AvgPool2d, Conv2d, Dense, Flatten, Scale, SumPool2d
@@ -63,8 +64,13 @@ def _add_bias(y: np.ndarray, bias, shape_tail: tuple[int, ...]) -> np.ndarray:
 
 
 def dense(x: np.ndarray, weight: np.ndarray, bias=None) -> np.ndarray:
-    """``x.reshape(B, -1) @ weight.T + bias``."""
-    y = _matmul(x.reshape(x.shape[0], -1), np.asarray(weight).T)
+    """``x.reshape(B, -1) @ weight.T + bias`` (``weight`` dense, or a SciPy sparse matrix)."""
+    flat = x.reshape(x.shape[0], -1)
+    if sp.issparse(weight):                       # exact in int64 for integers, float64 otherwise
+        dtype = np.int64 if _is_int(flat) and np.issubdtype(weight.dtype, np.integer) else np.float64
+        y = np.asarray((weight.astype(dtype) @ flat.T.astype(dtype)).T)
+    else:
+        y = _matmul(flat, np.asarray(weight).T)
     return _add_bias(y, bias, (1, -1))
 
 

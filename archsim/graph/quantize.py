@@ -25,14 +25,21 @@ Rules (``P`` is a :class:`Precision`; ``qmax = 2**(P.weight_bits - 1) - 1``,
   ``Scale`` alone is itself the kernel. Two kernels left in one chain are an error.
 * One scale per layer: ``scale = max over its projections of max|w_eff| / qmax`` (or the trainer's
   hint ``metadata["quant"]["weight_scale"][layer]`` when present and made for the same
-  ``weight_bits``; 1 when every weight is zero), so
+  ``weight_bits``; 1 when every weight is zero, and 1 when every ``w_eff`` is an integer within
+  ``[-qmax, qmax]``, so integer weights stay exact), so
   currents of all projections add in one integer domain. ``w_q = clip(rint(w_eff / scale), -qmax,
   qmax)``; biases ``b_q = rint(factor_after * gain * bias / scale)`` (int32), where ``factor_after``
   is the product of the scalar factors of the ops *after* the kernel (a ``Scale`` before a ``Dense``
   does not scale its bias; an ``AvgPool2d`` after a ``Conv2d`` does).
-* Neuron constants in the same unit: ``threshold_q = rint(threshold / scale)``,
+* Neuron constants in the same unit: ``threshold_q = floor(threshold / scale)`` (the comparison is
+  the strict ``v > threshold``: an integer ``v`` exceeds ``t`` exactly when it exceeds ``floor(t)``),
   ``v_reset_q = rint(v_reset / scale)``, ``leak_q = rint((1 - decay) * v_leak / scale)``;
   decays as fixed point ``decay_q = rint(decay * 2**P.decay_frac_bits)``.
+* Exactly representable (chip spikes equal float spikes): integer effective weights within the
+  weight range, integer inputs, any threshold with reset to zero and an integer ``v_reset``, decay 1
+  (or decays and leaks exact in ``decay_frac_bits``), membranes within ``membrane_bits``. A
+  subtractive reset subtracts ``threshold_q``: exact only for integer thresholds (a half-integer
+  threshold would need a fractional membrane bit).
 * Dynamics per step, integers throughout (``>>`` is an arithmetic shift, rounding toward -inf;
   ``current_q`` is the int64 sum over projections of the integer kernels applied to the sources'
   integer outputs, biases included)::
@@ -78,6 +85,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from archsim.errors import UserError
 from archsim.graph.network import (LI, LIF, AvgPool2d, Conv2d, CubaLIF, Dense, Flatten, Identity, LinearOp,
@@ -87,6 +95,8 @@ RELU_SHIFT = 16
 #: Per-neuron gains within this relative distance of the first count as one gain (an exporter's float32
 #: rounding: snnTorch writes r = tau / dt, so gain = r * dt / tau is 1 only to about 1e-7).
 GAIN_RTOL = 1e-6
+#: A threshold over its scale this close (relative) to an integer is that integer (float rounding noise).
+INTEGRAL_RTOL = 1e-9
 #: Float-domain input values of valued inputs are assumed to lie in [0, 1] without a scale hint.
 DEFAULT_VALUE_RANGE = 1.0
 
@@ -240,8 +250,10 @@ def quantize(network: Network, precision: Precision, calibration: dict[str, floa
         else:
             peak = 0.0
             for proj, ops, k, sigma, _, weight_factor in folded:
-                peak = max(peak, float(np.max(np.abs(_weight_of(ops[k])))) * abs(weight_factor * gain * sigma))
-            scale = peak / precision.qmax if peak > 0 else 1.0
+                stored = _stored(_weight_of(ops[k]))
+                peak = max(peak, float(np.max(np.abs(stored), initial=0.0)) * abs(weight_factor * gain * sigma))
+            scale = _weight_scale(peak, [(ops[k], weight_factor * gain * sigma) for _, ops, k, sigma, _, weight_factor
+                                         in folded], precision)
         projections = tuple(
             QuantizedProjection(source=proj.source, recurrent=proj.recurrent, source_scale=sigma, kernel_index=k,
                                 ops=_integer_ops(ops, k, weight_factor * gain * sigma / scale,
@@ -325,7 +337,16 @@ def _neuron_gain(layer) -> float | np.ndarray:
 
 
 def _weight_of(op) -> np.ndarray:
-    return np.asarray(op.scale if isinstance(op, Scale) else op.weight, dtype=np.float64)
+    """The op's weights in float64; a sparse ``Dense`` weight stays sparse (its stored values only)."""
+    values = op.scale if isinstance(op, Scale) else op.weight
+    if sp.issparse(values):
+        return sp.csr_matrix(values, dtype=np.float64)
+    return np.asarray(values, dtype=np.float64)
+
+
+def _stored(values) -> np.ndarray:
+    """The values that exist: a sparse matrix's stored entries, else every entry."""
+    return values.data if sp.issparse(values) else np.asarray(values)
 
 
 def _fold_chain(ops, input_shape, layer_name):
@@ -411,7 +432,13 @@ def _integer_ops(steps, k, weight_mult, bias_mult, precision) -> tuple:
     """Replace the kernel at ``k`` with its integer form: weights times ``weight_mult``, bias times ``bias_mult``."""
     qmax = precision.qmax
     kernel = steps[k]
-    w_q = np.clip(np.rint(_weight_of(kernel) * weight_mult), -qmax, qmax).astype(np.int32)
+    w = _weight_of(kernel)
+    if sp.issparse(w):                            # a sparse layer stays sparse: only its stored values are scaled
+        w.data = np.clip(np.rint(w.data * weight_mult), -qmax, qmax)
+        w.eliminate_zeros()
+        w_q = w.astype(np.int32)
+    else:
+        w_q = np.clip(np.rint(w * weight_mult), -qmax, qmax).astype(np.int32)
     if isinstance(kernel, Scale):
         q = Scale(scale=w_q)
     else:
@@ -422,6 +449,30 @@ def _integer_ops(steps, k, weight_mult, bias_mult, precision) -> tuple:
             q = Conv2d(weight=w_q, bias=bias, stride=kernel.stride, padding=kernel.padding,
                        dilation=kernel.dilation, groups=kernel.groups)
     return tuple(steps[:k]) + (q,) + tuple(steps[k + 1:])
+
+
+def _weight_scale(peak: float, kernels, precision: Precision) -> float:
+    """1 when every effective weight is an integer within the weight range (exact on the chip), else
+    ``peak / qmax`` (1 for all-zero weights). ``kernels``: (kernel op, its effective factor) pairs."""
+    if peak <= 0:
+        return 1.0
+    if peak <= precision.qmax and all(_integral(_stored(_weight_of(op)) * factor) for op, factor in kernels):
+        return 1.0
+    return peak / precision.qmax
+
+
+def _integral(values: np.ndarray) -> bool:
+    return bool(np.all(values == np.rint(values)))
+
+
+def _threshold_q(threshold, scale) -> np.ndarray:
+    """``floor(threshold / scale)``: for an integer membrane ``v``, ``v > floor(t)`` exactly when ``v > t``,
+    so the strict comparison agrees with the float one wherever the membrane is exact. A quotient
+    within ``INTEGRAL_RTOL`` of an integer is that integer (float noise of ``t / scale``)."""
+    x = np.asarray(threshold, dtype=np.float64) / scale
+    nearest = np.rint(x)
+    return np.where(np.abs(x - nearest) <= INTEGRAL_RTOL * np.maximum(1.0, np.abs(x)), nearest,
+                    np.floor(x)).astype(np.int64)
 
 
 def _q(value, scale) -> np.ndarray:
@@ -442,11 +493,11 @@ def _quantize_neuron(layer, projections, scale, relu_scale, precision) -> Quanti
     common = dict(name=layer.name, shape=tuple(layer.shape), projections=projections, scale=scale,
                   spiking=bool(n.spiking))
     if isinstance(n, LIF):
-        return QuantizedLayer(kind="lif", out_scale=1.0, threshold_q=_q(n.threshold, scale),
+        return QuantizedLayer(kind="lif", out_scale=1.0, threshold_q=_threshold_q(n.threshold, scale),
                               v_reset_q=_q(n.v_reset, scale), leak_q=_leak_q(n, scale),
                               decay_q=_decay_q(n.decay, precision), reset=n.reset, **common)
     if isinstance(n, CubaLIF):
-        return QuantizedLayer(kind="cubalif", out_scale=1.0, threshold_q=_q(n.threshold, scale),
+        return QuantizedLayer(kind="cubalif", out_scale=1.0, threshold_q=_threshold_q(n.threshold, scale),
                               v_reset_q=_q(n.v_reset, scale), leak_q=_leak_q(n, scale),
                               decay_q=_decay_q(n.decay, precision), syn_decay_q=_decay_q(n.syn_decay, precision),
                               reset="zero", **common)
@@ -454,7 +505,7 @@ def _quantize_neuron(layer, projections, scale, relu_scale, precision) -> Quanti
         return QuantizedLayer(kind="li", out_scale=scale, leak_q=_leak_q(n, scale),
                               decay_q=_decay_q(n.decay, precision), **common)
     if isinstance(n, Threshold):
-        return QuantizedLayer(kind="threshold", out_scale=1.0, threshold_q=_q(n.threshold, scale), **common)
+        return QuantizedLayer(kind="threshold", out_scale=1.0, threshold_q=_threshold_q(n.threshold, scale), **common)
     if isinstance(n, ReLU):
         return QuantizedLayer(kind="relu", out_scale=relu_scale,
                               relu_multiplier=int(np.rint(scale / relu_scale * 2 ** RELU_SHIFT)), **common)

@@ -20,9 +20,10 @@ from archsim.mapping.lowering import LoweredLayer, lower_layer
 from archsim.mapping.partition import CoreLimits, kernel_bits_per_group, neuron_order, split_layer
 from archsim.mapping.placement import place
 from archsim.mapping.routing import Routes, build_routes, traffic_edges
+from archsim.mapping.storage import FORMATS, SynapseFormat
 from archsim.mapping.tiles import Tile, tileable
 
-__all__ = ["Mapping", "Part", "map_network", "validate_mapping", "lower_network", "lowered_and_routes", "BoardShape",
+__all__ = ["Mapping", "Part", "map_network", "validate_mapping", "lower_network", "lowered_and_routes", "BoardShape", "board_for",
            "core_limits", "Routes", "build_routes"]
 
 #: Membrane words a neuron keeps between steps, by neuron class (archsim.graph.network).
@@ -56,6 +57,23 @@ class BoardShape:
         return self.size[0] * self.size[1]
 
 
+def synapse_format(chip) -> SynapseFormat:
+    """The chip's synapse storage (``core.synapse_format``, ``core.list_header_bits``) and its bits."""
+    core = chip.params["core"]
+    name = str(core["synapse_format"])
+    if name not in FORMATS:
+        raise UserError(f"{chip.path}: core.synapse_format: {name!r} is not allowed (allowed: {', '.join(FORMATS)})")
+    return SynapseFormat.of(name, int(chip.params["precision"]["weight_bits"]), int(core["neurons"]),
+                            int(core.get("list_header_bits", 0)))
+
+
+def board_for(cores: int, board: BoardShape) -> tuple[int, int]:
+    """The squarest chips_x x chips_y board (chips_x >= chips_y) of ``board``'s chip holding ``cores`` cores."""
+    chips = -(-cores // (board.mesh_x * board.mesh_y))
+    chips_y = int(np.floor(np.sqrt(chips)))
+    return -(-chips // max(chips_y, 1)), max(chips_y, 1)
+
+
 def core_limits(chip) -> CoreLimits:
     core = chip.params["core"]
     weight_bits = int(chip.params["precision"]["weight_bits"])
@@ -63,7 +81,7 @@ def core_limits(chip) -> CoreLimits:
                         memory_bits=int(float(core["synapse_memory_kb"]) * 8192), weight_bits=weight_bits,
                         max_fold=int(core.get("max_fold", 1)),
                         state_bits=int(float(core.get("neuron_memory_kb", 0)) * 8192),
-                        membrane_bits=int(chip.params["precision"]["membrane_bits"]))
+                        membrane_bits=int(chip.params["precision"]["membrane_bits"]), storage=synapse_format(chip))
     if limits.memory_bits < weight_bits:
         raise UserError(f"{chip.path}: core.synapse_memory_kb: {core['synapse_memory_kb']} holds no "
                         f"{weight_bits}-bit synapse, a core too small for any neuron (allowed: >= {weight_bits / 8192:.6f})")
@@ -87,9 +105,10 @@ def map_network(network, chip, quantized=None) -> Mapping:
     specs = [(name, p) for name, low in lowered.items() for p in cuts[name].parts(low)]
     if len(specs) > board.cores:
         per_layer = ", ".join(f"{n}: {sum(1 for s in specs if s[0] == n)}" for n in lowered)
+        chips_x, chips_y = board_for(len(specs), board)
         raise UserError(f"{network.name}: needs {len(specs)} cores but {chip.path} has {board.cores} "
-                        f"({per_layer}); use a board (noc.chips_x, noc.chips_y, e.g. chips/tianjic-board.yaml) "
-                        "or a larger mesh")
+                        f"({per_layer}); a board of {chips_x} x {chips_y} of these chips would hold it "
+                        f"(noc.chips_x: {chips_x}, noc.chips_y: {chips_y}), or use a larger mesh")
     draft = Mapping(network=network.name, chip=chip.name, board_shape=board.size,
                     orders={n: c.order for n, c in cuts.items()}, input_groups={n: c.input_groups for n, c in cuts.items()},
                     parts=[Part(layer=n, core=(0, 0), neurons=(p[0], p[1]), inputs=(p[2], p[3])) for n, p in specs])
@@ -180,7 +199,7 @@ def _validate_layer(mapping: Mapping, name: str, low: LoweredLayer, limits: Core
             raise UserError(f"{key}.parts: {axons} axons on core {list(part.core)} "
                             f"(allowed: <= {limits.axons * limits.max_fold}, core.axons x core.max_fold)")
         if low.shared_kernel_weights is None:
-            bits = block.nnz * limits.weight_bits
+            bits = limits.part_bits(block.nnz, axons, b - a)
         else:
             channels = np.unique(perm[a:b][np.diff(block.indptr) > 0] // max(low.size // low.channels, 1))
             bits = len(channels) * int(kernel_bits_per_group(low, np.array([i, j]), limits.weight_bits)[0])

@@ -5,9 +5,11 @@ projections' sources (an input, an earlier layer, or a recurrent source). Loweri
 projection's chain of linear ops into a matrix ``W`` with ``current = x_in @ W + bias``: rows are
 input-space positions (the axons a core must receive), columns the layer's flat neurons.
 
-The mapper lowers the float network (it needs only the pattern: which input reaches which neuron);
-the chip model lowers the quantised network's integer kernels, so the same code gives both. Stored
-zero weights stay synapses: hardware reads them like any other weight.
+The mapper and the chip model lower the quantised network's integer kernels (the float network
+where no chip is involved), so the same code gives both. **Only stored synapses exist**: an entry
+is a synapse where its weight is non-zero (a zero of a Dense matrix or a Conv2d kernel, and a path
+whose products sum to zero, is no synapse), so the mapper's memory check, the chip's synaptic
+operations, cycles and energy all follow the one non-zero pattern of the chip's integer weights.
 """
 from __future__ import annotations
 
@@ -103,16 +105,20 @@ def lower_chain(ops, in_shape: Shape) -> tuple[sp.csr_matrix, np.ndarray | None]
         shape = op.output_shape(shape)
     if matrix is None:
         matrix = sp.identity(int(np.prod(in_shape)), format="csr", dtype=np.int64)
-    return matrix.tocsr(), None if bias is None else np.asarray(bias).reshape(-1)
+    matrix = matrix.tocsr()
+    matrix.eliminate_zeros()                       # only stored synapses exist (module docstring)
+    return matrix, None if bias is None else np.asarray(bias).reshape(-1)
 
 
 def op_matrix(op, shape: Shape) -> sp.csr_matrix:
     """One linear op as a sparse matrix acting on row vectors of the flat input."""
     n_in = int(np.prod(shape))
     if isinstance(op, Dense):
+        if sp.issparse(op.weight):
+            return sp.csr_matrix(op.weight.T)
         w = np.asarray(op.weight)
-        rows, cols = np.meshgrid(np.arange(w.shape[1]), np.arange(w.shape[0]), indexing="ij")
-        return sp.csr_matrix((w.T.reshape(-1), (rows.reshape(-1), cols.reshape(-1))), shape=(n_in, w.shape[0]))
+        cols, rows = np.nonzero(w)                # the non-zero weights only, no index grid of the full matrix
+        return sp.csr_matrix((w[cols, rows], (rows, cols)), shape=(n_in, w.shape[0]))
     if isinstance(op, Conv2d):
         return _conv_matrix(op, shape)
     if isinstance(op, (SumPool2d, AvgPool2d)):
@@ -143,9 +149,10 @@ def _conv_matrix(op: Conv2d, shape: Shape) -> sp.csr_matrix:
     ok = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)                     # (1, oh, ow, 1, kh, kw)
     full = (c_out, oh, ow, cig, kh, kw)
     ok_full = np.broadcast_to(ok, full)
+    ok_full = ok_full & np.broadcast_to(weight[:, None, None] != 0, full)          # zero taps are no synapses
     rows = np.broadcast_to((ci * h + iy) * w + ix, full)[ok_full]
     vals = np.broadcast_to(weight[:, None, None], full)[ok_full]
-    per_column = np.broadcast_to(ok.sum(axis=(3, 4, 5)) * cig, (c_out, oh, ow)).reshape(-1)
+    per_column = ok_full.reshape(c_out * oh * ow, -1).sum(axis=1)
     indptr = np.concatenate([[0], np.cumsum(per_column)])
     return sp.csc_matrix((vals, rows, indptr), shape=(c_in * h * w, c_out * oh * ow)).tocsr()
 
@@ -167,7 +174,7 @@ def _pool_matrix(op, shape: Shape) -> sp.csr_matrix:
 
 
 def _product(a: sp.csr_matrix, b: sp.csr_matrix) -> sp.csr_matrix:
-    """``a @ b`` keeping the synapse pattern: a path through a stored zero weight is still a synapse.
+    """``a @ b`` (exact zeros of the sum are dropped by :func:`lower_chain`).
 
     One compiled row-by-row product (Gustavson) gives the pattern and the summed values together,
     column indices sorted per row, without the pattern and value copies a SciPy product needs."""
@@ -234,7 +241,8 @@ def _integer(projections) -> bool:
     for proj in projections:
         for op in proj.ops:
             values = getattr(op, "weight", getattr(op, "scale", None))
-            if values is not None and not np.issubdtype(np.asarray(values).dtype, np.integer):
+            dtype = values.dtype if sp.issparse(values) else np.asarray(values).dtype
+            if values is not None and not np.issubdtype(dtype, np.integer):
                 return False
     return True
 

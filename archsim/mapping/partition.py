@@ -34,6 +34,7 @@ import numba as nb
 import numpy as np
 
 from archsim.mapping.lowering import LoweredLayer, kernel_bits_per_group
+from archsim.mapping.storage import SynapseFormat, part_bits
 from archsim.mapping.tiles import Tile, search_tiles, tile_permutation, tileable
 
 ORDERS = ("chw", "hwc")
@@ -45,7 +46,8 @@ GREEDY_SYNAPSE_LIMIT = 80_000_000
 
 @dataclass(frozen=True)
 class CoreLimits:
-    """What one core holds. ``state_bits`` 0 means no separate limit on neuron-state memory."""
+    """What one core holds. ``state_bits`` 0 means no separate limit on neuron-state memory;
+    ``storage`` is the core's synapse format (a crossbar of ``weight_bits`` cells when not given)."""
 
     neurons: int
     axons: int
@@ -54,10 +56,25 @@ class CoreLimits:
     max_fold: int = 1
     state_bits: int = 0
     membrane_bits: int = 24
+    storage: SynapseFormat | None = None
 
     @property
     def max_neurons(self) -> int:
         return self.neurons * self.max_fold
+
+    @property
+    def synapse_format(self) -> SynapseFormat:
+        return self.storage if self.storage is not None else SynapseFormat("crossbar", self.weight_bits)
+
+    @property
+    def format_args(self) -> tuple[int, int, int]:
+        """(format code, index bits, header bits): what the compiled memory checks take."""
+        f = self.synapse_format
+        return f.code, f.index_bits, f.header_bits
+
+    def part_bits(self, synapses: int, axons: int, neurons: int) -> int:
+        """Synapse memory bits of a part that stores every synapse (not a conv kernel)."""
+        return self.synapse_format.bits(synapses, axons, neurons)
 
 
 @dataclass(eq=False)
@@ -172,7 +189,7 @@ def _split_in_order(lowered: LoweredLayer, csc, limits: CoreLimits, order: str, 
                           group_of.astype(np.int64), len(edges) - 1,
                           kernel_bits_per_group(lowered, edges, limits.weight_bits), lowered.channels,
                           limits.neurons, limits.max_fold, limits.axons, limits.memory_bits, limits.weight_bits,
-                          state_bits_per_neuron, limits.state_bits)
+                          state_bits_per_neuron, limits.state_bits, *limits.format_args)
     stops = list(starts[1:]) + [lowered.size]
     return LayerSplit(order=order, input_groups=list(bounds),
                       runs=[(int(a), int(b)) for a, b in zip(starts, stops)])
@@ -221,13 +238,18 @@ def _remove_rows(counts, indptr, indices, a, b):
 
 @nb.njit(cache=True)
 def _greedy_runs(indptr, indices, perm, channel, group_of, groups, kernel_bits, channels, neurons_per_pass,
-                 max_fold, max_axons, memory_bits, weight_bits, state_bits_per_neuron, state_bits):
+                 max_fold, max_axons, memory_bits, weight_bits, state_bits_per_neuron, state_bits, format_code,
+                 index_bits, header_bits):
     """Start positions of the longest runs of ``perm`` that fit a core, in every fan-in group.
 
     A run is up to ``max_fold`` passes; a pass holds <= ``neurons_per_pass`` neurons whose inputs
-    in each group are <= ``max_axons``. Weights (per group) and neuron state are per run.
+    in each group are <= ``max_axons``. Weights (per group, in the core's synapse format over the
+    run's distinct axons, :func:`~archsim.mapping.storage.part_bits`) and neuron state are per run.
     """
     seen_input = np.full(group_of.shape[0], -1, np.int64)
+    seen_run_input = np.full(group_of.shape[0], -1, np.int64)
+    run_axons = np.zeros(groups, np.int64)
+    new_run_axons = np.zeros(groups, np.int64)
     seen_channel = np.full((channels, groups), -1, np.int64)
     touched = np.full(groups, -1, np.int64)
     axons = np.zeros(groups, np.int64)
@@ -251,11 +273,14 @@ def _greedy_runs(indptr, indices, perm, channel, group_of, groups, kernel_bits, 
         new_axons[:] = axons
         new_syn[:] = synapses
         new_kernels[:] = kernels
+        new_run_axons[:] = run_axons
         for k in range(indptr[col], indptr[col + 1]):
             r = indices[k]
             g = group_of[r]
             if seen_input[r] != pass_id:
                 new_axons[g] += 1
+            if seen_run_input[r] != run:
+                new_run_axons[g] += 1
             new_syn[g] += 1
             if kernel_bits[g] >= 0 and seen_channel[channel[i], g] != run and touched[g] != attempt:
                 new_kernels[g] += 1
@@ -263,7 +288,11 @@ def _greedy_runs(indptr, indices, perm, channel, group_of, groups, kernel_bits, 
         pass_fits = in_pass + 1 <= neurons_per_pass
         run_fits = (count + 1) * state_bits_per_neuron <= state_bits
         for g in range(groups):
-            mem = new_kernels[g] * kernel_bits[g] if kernel_bits[g] >= 0 else new_syn[g] * weight_bits
+            if kernel_bits[g] >= 0:
+                mem = new_kernels[g] * kernel_bits[g]
+            else:
+                mem = part_bits(format_code, new_syn[g], new_run_axons[g], count + 1, weight_bits, index_bits,
+                                header_bits)
             if new_axons[g] > max_axons:
                 pass_fits = False
             if mem > memory_bits:
@@ -272,8 +301,10 @@ def _greedy_runs(indptr, indices, perm, channel, group_of, groups, kernel_bits, 
             for k in range(indptr[col], indptr[col + 1]):
                 r = indices[k]
                 seen_input[r] = pass_id
+                seen_run_input[r] = run
                 seen_channel[channel[i], group_of[r]] = run
             axons[:] = new_axons
+            run_axons[:] = new_run_axons
             synapses[:] = new_syn
             kernels[:] = new_kernels
             count += 1
@@ -291,5 +322,6 @@ def _greedy_runs(indptr, indices, perm, channel, group_of, groups, kernel_bits, 
         starts.append(i)
         synapses[:] = 0
         kernels[:] = 0
+        run_axons[:] = 0
         count = 0
     return np.array(starts, np.int64)

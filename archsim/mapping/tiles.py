@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING
 import numba as nb
 import numpy as np
 
+
 from archsim.mapping.lowering import LoweredLayer, kernel_bits_per_group
+from archsim.mapping.storage import part_bits
 
 if TYPE_CHECKING:
     from archsim.mapping.partition import CoreLimits
@@ -164,6 +166,7 @@ class _Scratch:
 
     def __init__(self, n_inputs: int, channels: int):
         self.input_stamp = np.zeros(max(n_inputs, 1), np.int64)
+        self.part_input_stamp = np.zeros(max(n_inputs, 1), np.int64)
         self.channel_stamp = np.zeros(channels, np.int64)
         self.stamp = np.zeros(1, np.int64)
 
@@ -179,7 +182,7 @@ class _Probe:
         lim = self.limits
         state_per_neuron = self.lowered.state_words * lim.membrane_bits if lim.state_bits else 0
         return (lim.neurons, lim.axons, lim.max_fold, lim.memory_bits, lim.weight_bits, state_per_neuron,
-                lim.state_bits)
+                lim.state_bits, *lim.format_args)
 
     def axons_if_fits(self, tile: Tile) -> int:
         """Axons of the probe part (a middle tile, first channel block, each group), or -1 if it breaks a limit."""
@@ -192,7 +195,7 @@ class _Probe:
         s = self.scratch
         ok, _, axons = _check_runs(self.col_ptr, self.col_rows, neurons, np.array([0, len(neurons)], np.int64),
                                    self.groups, self.kernel_bits, self.channel_of, s.input_stamp,
-                                   s.channel_stamp, s.stamp, *self._limits())
+                                   s.part_input_stamp, s.channel_stamp, s.stamp, *self._limits())
         return int(axons) if ok else -1
 
     def check_all(self, tile: Tile) -> tuple[int, list[tuple[int, int]]] | None:
@@ -201,7 +204,8 @@ class _Probe:
         edges = np.append(starts, len(perm)).astype(np.int64)
         s = self.scratch
         ok, parts, _ = _check_runs(self.col_ptr, self.col_rows, perm, edges, self.groups, self.kernel_bits,
-                                   self.channel_of, s.input_stamp, s.channel_stamp, s.stamp, *self._limits())
+                                   self.channel_of, s.input_stamp, s.part_input_stamp, s.channel_stamp, s.stamp,
+                                   *self._limits())
         if not ok:
             return None
         return int(parts), [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
@@ -209,8 +213,8 @@ class _Probe:
 
 @nb.njit(cache=True)
 def _check_runs(col_ptr, col_rows, neurons, run_edges, groups, kernel_bits, channel_of, input_stamp,
-                channel_stamp, stamp, neurons_per_pass, axons_per_pass, max_fold, memory_bits, weight_bits,
-                state_per_neuron, state_bits):
+                part_input_stamp, channel_stamp, stamp, neurons_per_pass, axons_per_pass, max_fold, memory_bits,
+                weight_bits, state_per_neuron, state_bits, format_code, index_bits, header_bits):
     """``(all fit, parts, axons of the first run's parts)`` for runs of ``neurons`` x fan-in groups.
 
     A part is one run restricted to one group's inputs; it exists when some synapse reaches it (a
@@ -218,8 +222,9 @@ def _check_runs(col_ptr, col_rows, neurons, run_edges, groups, kernel_bits, chan
     the run's neuron order: a neuron opens a new pass when the pass would exceed
     ``neurons_per_pass`` neurons or ``axons_per_pass`` distinct inputs. A part fits with at most
     ``max_fold`` passes, no neuron needing more than ``axons_per_pass`` inputs of the group, its
-    weights (kernel slices per channel, or every synapse) within ``memory_bits`` and its neurons'
-    state within ``state_bits``.
+    weights (kernel slices per channel, or every synapse in the core's synapse format,
+    :func:`~archsim.mapping.storage.part_bits`) within ``memory_bits`` and its neurons' state within
+    ``state_bits``.
     """
     parts = 0
     first_axons = 0
@@ -236,7 +241,7 @@ def _check_runs(col_ptr, col_rows, neurons, run_edges, groups, kernel_bits, chan
             part_stamp = stamp[0]
             stamp[0] += 1
             pass_stamp = stamp[0]
-            passes, in_pass, pass_axons, synapses, kernels, axons = 1, 0, 0, 0, 0, 0
+            passes, in_pass, pass_axons, synapses, kernels, axons, part_axons = 1, 0, 0, 0, 0, 0, 0
             for i in range(a, b):
                 col = neurons[i]
                 s = col_ptr[col] + np.searchsorted(col_rows[col_ptr[col]:col_ptr[col + 1]], lo)
@@ -254,6 +259,9 @@ def _check_runs(col_ptr, col_rows, neurons, run_edges, groups, kernel_bits, chan
                     in_pass, pass_axons, fresh = 0, 0, e - s
                 for k in range(s, e):
                     input_stamp[col_rows[k]] = pass_stamp
+                    if part_input_stamp[col_rows[k]] != part_stamp:
+                        part_input_stamp[col_rows[k]] = part_stamp
+                        part_axons += 1
                 pass_axons += fresh
                 in_pass += 1
                 synapses += e - s
@@ -262,7 +270,10 @@ def _check_runs(col_ptr, col_rows, neurons, run_edges, groups, kernel_bits, chan
                     kernels += 1
             if passes > max_fold:
                 return False, parts, first_axons
-            mem = kernels * kernel_bits[g] if kernel_bits[g] >= 0 else synapses * weight_bits
+            if kernel_bits[g] >= 0:
+                mem = kernels * kernel_bits[g]
+            else:
+                mem = part_bits(format_code, synapses, part_axons, b - a, weight_bits, index_bits, header_bits)
             if mem > memory_bits:
                 return False, parts, first_axons
             if synapses > 0:

@@ -38,7 +38,8 @@ class ReferenceEngine:
         inputs = [space[stage.axon_source[stage.axon_ptr[k]:stage.axon_ptr[k + 1]]] for k in range(len(cores))]
         partials = [np.zeros(len(c.neurons), dtype=np.int64) for c in cores]
         queues = []
-        counts = {name: np.zeros(len(cores), np.int64) for name in ("sops", "macs", "reads", "axon_reads")}
+        counts = {name: np.zeros(len(cores), np.int64)
+                  for name in ("sops", "macs", "active_macs", "reads", "axon_reads")}
         for k, (core, x) in enumerate(zip(cores, inputs)):
             pass_of = slot_pass[stage.slot_ptr[k]:stage.slot_ptr[k + 1]]
             work = []                  # (axon, its synapse positions in this pass, next position)
@@ -71,6 +72,8 @@ class ReferenceEngine:
                 for s in mine[j:stop]:
                     partials[n][core.indices[s]] += int(core.weights[s]) * x
                     counts["sops" if core.axon_spiking[a] else "macs"][n] += 1
+                    if not core.axon_spiking[a] and x != 0:
+                        counts["active_macs"][n] += 1
                 counts["reads"][n] += 1
                 if j == 0:
                     counts["axon_reads"][n] += 1
@@ -144,11 +147,12 @@ class FastEngine:
     def integrate(self, prog: Program, stage: StageProgram, space: np.ndarray, passes):
         p = prog.params
         slot_pass, core_passes = passes
-        partial, cycles, sops, macs, reads, axon_reads = integrate_stage(
+        partial, cycles, sops, macs, active_macs, reads, axon_reads = integrate_stage(
             space, stage.axon_ptr, stage.axon_source, stage.axon_spiking, stage.syn_ptr, stage.indices,
             stage.weights, stage.slot_ptr, slot_pass, core_passes, p.dendrite_lanes, p.mac_lanes,
             p.phase_setup_cycles)
-        return partial, cycles, dict(sops=sops, macs=macs, reads=reads, axon_reads=axon_reads)
+        return partial, cycles, dict(sops=sops, macs=macs, active_macs=active_macs, reads=reads,
+                                     axon_reads=axon_reads)
 
     def fire(self, prog: Program, layer: LayerProgram, stage: StageProgram, current: np.ndarray, state):
         """The whole layer in one kernel call (owners hold disjoint neurons); cycles per owner."""

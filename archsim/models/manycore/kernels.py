@@ -56,8 +56,9 @@ def integrate_stage(space, axon_ptr, axon_source, axon_spiking, syn_ptr, indices
     the axon once in every pass with synapses into it, ``ceil(k_pass / lanes)`` cycles each
     (:mod:`.passes`). Each core starts with ``setup`` cycles. Arrays are the flat ones of :mod:`.stage`.
 
-    Returns (partial sums per slot, cycles per core, and per core: synaptic_ops, macs, weight_reads,
-    axon_reads), so that the counts can be booked to each core's layer.
+    Returns (partial sums per slot, cycles per core, and per core: synaptic_ops, macs, active_macs (the
+    MACs of non-zero values: synaptic operations in ANN mode), weight_reads, axon_reads), so that the
+    counts can be booked to each core's layer.
     """
     n_cores = axon_ptr.shape[0] - 1
     partial = np.zeros(slot_ptr[n_cores], np.int64)
@@ -65,6 +66,7 @@ def integrate_stage(space, axon_ptr, axon_source, axon_spiking, syn_ptr, indices
     per_pass = np.zeros(max(1, np.max(core_passes)) if n_cores else 1, np.int64)
     sops = np.zeros(n_cores, np.int64)
     macs = np.zeros(n_cores, np.int64)
+    active_macs = np.zeros(n_cores, np.int64)
     reads = np.zeros(n_cores, np.int64)
     axon_reads = np.zeros(n_cores, np.int64)
     for core in range(n_cores):
@@ -82,6 +84,8 @@ def integrate_stage(space, axon_ptr, axon_source, axon_spiking, syn_ptr, indices
             else:
                 width = mac_lanes
                 macs[core] += k
+                if x != 0:
+                    active_macs[core] += k
             if passes == 1:
                 c_total += (k + width - 1) // width
                 axon_reads[core] += 1
@@ -97,7 +101,7 @@ def integrate_stage(space, axon_ptr, axon_source, axon_spiking, syn_ptr, indices
                 partial[base + indices[j]] += weights[j] * x
         cycles[core] += c_total
         reads[core] = c_total
-    return partial, cycles, sops, macs, reads, axon_reads
+    return partial, cycles, sops, macs, active_macs, reads, axon_reads
 
 
 @nb.njit(cache=True)

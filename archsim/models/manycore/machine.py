@@ -143,7 +143,7 @@ class Machine:
                                    or [np.zeros(0, np.int64)]).astype(np.int64, copy=False)
             partial, core_cycles, counts = self.engine.integrate(prog, stage, space, passes)
             self.core_busy[stage.core_index] += np.asarray(core_cycles, dtype=np.int64)
-            self.synaptic_ops += int(counts["sops"].sum() + counts["macs"].sum())
+            self.synaptic_ops += int(counts["sops"].sum() + counts["active_macs"].sum())   # README: synaptic_ops
             self._count_per_core("dendrite", "add", counts["sops"], si)
             self._count_per_core("dendrite_mac", "mac", counts["macs"], si)
             self._count_per_core("synapse_sram", "read", counts["reads"], si)
