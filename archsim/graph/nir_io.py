@@ -51,37 +51,41 @@ archsim        as written  ``archsim.dt`` in the graph metadata records the dt u
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 
 from archsim.errors import UserError
-from archsim.graph.network import (LI, LIF, AvgPool2d, Conv2d, CubaLIF, Dense, Flatten, Identity, Layer,
+from archsim.graph.network import (LI, LIF, AvgPool2d, Conv2d, CubaLIF, Delay, Dense, Flatten, Identity, Layer,
                                    Network, Projection, ReLU, Scale, Shape, SumPool2d, Threshold)
+from archsim.graph.nir_linear import LINEAR_IMPORTERS
+from archsim.graph.nir_neurons import (ACTIVATION_KEY, NEURON_TYPES, RESET_KEY, neuron_from_nir, neuron_param_shape,
+                                       text, uniform)
+from archsim.graph.presets import Conventions, conventions
 
-LINEAR_TYPES = ("Affine", "Linear", "Conv2d", "Flatten", "AvgPool2d", "SumPool2d", "Scale")
-NEURON_TYPES = ("LIF", "IF", "CubaLIF", "LI", "I", "Threshold")
+LINEAR_TYPES = ("Affine", "Linear", "Conv2d", "Flatten", "AvgPool2d", "SumPool2d", "Scale") + tuple(LINEAR_IMPORTERS)
 SUPPORTED = ", ".join(("Input", "Output", "NIRGraph") + LINEAR_TYPES + NEURON_TYPES)
-ACTIVATION_KEY = "archsim.activation"
-RESET_KEY = "archsim.reset"
 
 
 # ----------------------------------------------------------------------------------------------
 # files
 # ----------------------------------------------------------------------------------------------
-def read_network(path: str | Path, dt: float = 1e-4, reset: str | None = None) -> Network:
-    """Read a NIR file into a Network, discretised at ``dt`` seconds.
+def read_network(path: str | Path, dt: float | None = None, reset: str | None = None, from_: str | None = None,
+                 spikes: str | None = None) -> Network:
+    """Read a NIR file into a Network under the conventions of ``from_`` (a framework preset, see
+    :mod:`archsim.graph.presets`; None: NIR's own semantics, ``dt = 1e-4`` s).
 
-    ``reset`` ("zero" or "subtract") says how LIF/IF nodes without ``archsim.reset`` metadata reset,
-    for files whose exporter cannot say (snnTorch); None keeps NIR's semantics (reset to ``v_reset``).
+    An explicit ``dt`` (seconds), ``reset`` ("zero", "subtract" or "subtract_now": how LIF/IF nodes without
+    ``archsim.reset`` metadata reset) or ``spikes`` ("single" or "multi") wins over the preset.
     """
     import h5py
     import nir
 
     path = Path(path)
-    check_dt(dt)
-    check_reset(reset)
+    conv = conventions(from_, dt, reset, spikes)
+    check_dt(conv.dt)
     if not path.exists():
         raise UserError(f"{path}: no such file (expected a NIR graph written by nir.write)")
     if not h5py.is_hdf5(path):
@@ -94,11 +98,11 @@ def read_network(path: str | Path, dt: float = 1e-4, reset: str | None = None) -
         if isinstance(exc, AssertionError) or "Unknown" in detail:
             detail = f"unknown or malformed node ({detail or 'unsupported type'}; supported: {SUPPORTED})"
         raise UserError(f"{path}: cannot read NIR graph: {detail}") from None
-    network = from_nir_graph(graph, dt=dt, name=path.stem, source=str(path), reset=reset)
+    network = _from_nir_graph(graph, conv, name=path.stem, source=str(path))
     stats_path = path.with_suffix(".stats.json")
     if "stats" not in network.metadata and stats_path.exists():
         try:
-            network.metadata["stats"] = json.loads(stats_path.read_text())
+            network.metadata["stats"] = json.loads(stats_path.readtext())
         except (OSError, ValueError) as exc:
             raise UserError(f"{stats_path}: not valid JSON ({exc})") from None
     return network
@@ -114,7 +118,7 @@ def _check_node_types(path: Path) -> None:
         for key, node in group.items():
             if not isinstance(node, h5py.Group) or "type" not in node:
                 continue
-            type_name = _text(node["type"][()])
+            type_name = text(node["type"][()])
             if type_name not in known:
                 raise UserError(f"{path}: node {prefix}{key} ({type_name}): unsupported NIR node type "
                                 f"(supported: {SUPPORTED})")
@@ -141,13 +145,19 @@ def write_network(network: Network, path: str | Path) -> None:
 # ----------------------------------------------------------------------------------------------
 # NIR graph -> Network
 # ----------------------------------------------------------------------------------------------
-def from_nir_graph(graph, dt: float = 1e-4, name: str = "network", source: str | None = None,
-                   reset: str | None = None) -> Network:
-    """Build a Network from a ``nir.NIRGraph`` (see the module docstring for the rules; ``reset`` as in
-    :func:`read_network`)."""
-    check_dt(dt)
-    check_reset(reset)
+def from_nir_graph(graph, dt: float | None = None, name: str = "network", source: str | None = None,
+                   reset: str | None = None, from_: str | None = None, spikes: str | None = None) -> Network:
+    """Build a Network from a ``nir.NIRGraph`` (see the module docstring for the rules; ``dt``, ``reset``,
+    ``from_`` and ``spikes`` as in :func:`read_network`)."""
+    conv = conventions(from_, dt, reset, spikes)
+    check_dt(conv.dt)
+    return _from_nir_graph(graph, conv, name, source)
+
+
+def _from_nir_graph(graph, conv: Conventions, name: str, source: str | None) -> Network:
+    dt = conv.dt
     where = source or name
+    notes: list[str] = []
     nodes, edges = _inline(graph, "")
     preds: dict[str, list[str]] = {n: [] for n in nodes}
     succs: dict[str, list[str]] = {n: [] for n in nodes}
@@ -161,6 +171,8 @@ def from_nir_graph(graph, dt: float = 1e-4, name: str = "network", source: str |
     inputs = {n: _input_shape(n, node) for n, node in nodes.items() if kinds[n] == "input"}
     if not inputs:
         raise UserError(f"{where}: the graph has no Input node (supported: {SUPPORTED})")
+    for n in inputs:
+        inputs[n] = _without_batch_dim(n, inputs[n], nodes, succs, notes)
     outputs_nodes = [n for n in nodes if kinds[n] == "output"]
     # Layers: neuron nodes, plus Output nodes fed by a linear chain (an Identity layer).
     layer_names = [n for n in nodes if kinds[n] == "neuron"]
@@ -192,9 +204,9 @@ def from_nir_graph(graph, dt: float = 1e-4, name: str = "network", source: str |
     for lname, projections in layers:
         forward = [(src, ops) for src, ops, recurrent in projections if not recurrent]
         if forward:
-            shapes[lname] = _chain_shape(forward[0][1], shapes[forward[0][0]], where)[0]
-        elif _neuron_param_shape(nodes[lname]) is not None:
-            shapes[lname] = _neuron_param_shape(nodes[lname])
+            shapes[lname] = _chain_shape(forward[0][1], shapes[forward[0][0]], where, dt)[0]
+        elif neuron_param_shape(nodes[lname]) is not None:
+            shapes[lname] = neuron_param_shape(nodes[lname])
         else:
             raise UserError(f"{where}: node {lname} ({type(nodes[lname]).__name__}) has only recurrent inputs "
                             "and no parameters giving its shape")
@@ -203,13 +215,15 @@ def from_nir_graph(graph, dt: float = 1e-4, name: str = "network", source: str |
         shape = shapes[lname]
         projs = []
         for src, ops, recurrent in projections:
-            out_shape, ops = _chain_shape(ops, shapes[src], where)
+            out_shape, ops = _chain_shape(ops, shapes[src], where, dt)
             if out_shape != shape:
                 raise UserError(f"{where}: node {lname} ({type(nodes[lname]).__name__}): shape mismatch: inputs "
                                 f"of shapes {shape} and {out_shape} (from {src}) (allowed: equal shapes)")
             projs.append(Projection(source=src, ops=tuple(ops), recurrent=recurrent))
-        neuron = _neuron(lname, nodes[lname], shape, dt, where, reset or "zero")
+        neuron = neuron_from_nir(lname, nodes[lname], shape, conv, where)
         built.append(Layer(name=lname, shape=shape, projections=tuple(projs), neuron=neuron))
+    if conv.spike_lag_steps:
+        built = _lag_spikes(built, conv.spike_lag_steps)
     out_layers = []
     for out in outputs_nodes:
         target = output_of[out]
@@ -218,9 +232,15 @@ def from_nir_graph(graph, dt: float = 1e-4, name: str = "network", source: str |
         declared = _declared_output_shape(nodes[out])
         if declared is not None and int(np.prod(declared)) != int(np.prod(shapes[target])):
             raise UserError(f"{where}: node {out} (Output): declared shape {declared} but receives {shapes[target]}")
+        if declared is not None and len(declared) == len(shapes[target]) + 1 and declared[0] == 1:
+            notes.append(f"Output {out}: type {declared} read as {shapes[target]} (a leading batch dimension of 1 "
+                         "dropped)")
         out_layers.append(target)
     metadata = dict(meta.get("archsim.network") or {})
     metadata["dt"] = dt
+    metadata["conventions"] = dataclasses.asdict(conv)
+    if notes:
+        metadata["import_notes"] = notes
     if "archsim.dt" in meta:
         metadata["export_dt"] = float(meta["archsim.dt"])
     if source:
@@ -246,9 +266,40 @@ def check_dt(dt) -> None:
 
 
 def check_reset(reset) -> None:
-    """Refuse a reset for plain NIR LIF nodes other than None, "zero" or "subtract" (``--reset``)."""
-    if reset not in (None, "zero", "subtract"):
-        raise UserError(f"--reset: {reset!r} is not allowed (allowed: zero, subtract)")
+    """Refuse a reset for plain NIR LIF nodes other than None or one of ``presets.RESETS`` (``--reset``)."""
+    conventions(reset=reset)
+
+
+def _without_batch_dim(name: str, shape: Shape, nodes: dict, succs: dict, notes: list[str]) -> Shape:
+    """``shape`` less a leading 1 where the Input's readers show it is a batch dimension (files in the wild
+    write the batch their exporter traced with): an Affine/Linear reads a flat vector, a Conv2d ``(C, H, W)``
+    and a Conv1d ``(C, L)``, so ``(1, 64)`` before an Affine, ``(1, 2, 34, 34)`` before a Conv2d and
+    ``(1, 2, 100)`` before a Conv1d lose their leading 1; ``(1, 34, 34)`` before a Conv2d keeps it."""
+    if len(shape) < 2 or shape[0] != 1:
+        return shape
+    readers = []
+    for succ in succs[name]:
+        while isinstance(nodes[succ], _PassThrough) and len(succs[succ]) == 1:
+            succ = succs[succ][0]
+        readers.append(type(nodes[succ]).__name__)
+    rank = {"Affine": 1, "Linear": 1, "Conv1d": 2, "Conv2d": 3}
+    ranks = {rank.get(r) for r in readers}
+    if len(ranks) == 1 and None not in ranks and len(shape) == ranks.pop() + 1:
+        notes.append(f"Input {name}: type {shape} read as {shape[1:]} (a leading batch dimension of 1 dropped)")
+        return shape[1:]
+    return shape
+
+
+def _lag_spikes(layers: list[Layer], steps: int) -> list[Layer]:
+    """Every projection out of a LIF layer delayed by ``steps`` (a framework that reports spikes late)."""
+    lif_layers = {layer.name for layer in layers if isinstance(layer.neuron, LIF)}
+    out = []
+    for layer in layers:
+        projs = tuple(Projection(source=p.source, ops=((Delay(steps=np.int64(steps)),) + p.ops
+                                                       if p.source in lif_layers else p.ops), recurrent=p.recurrent)
+                      for p in layer.projections)
+        out.append(Layer(name=layer.name, shape=layer.shape, projections=projs, neuron=layer.neuron))
+    return out
 
 
 def _inline(graph, prefix: str) -> tuple[dict, list]:
@@ -306,8 +357,8 @@ def _kind(name: str, node) -> str:
         return "output"
     activation = (getattr(node, "metadata", None) or {}).get(ACTIVATION_KEY)
     if isinstance(node, nir.Scale) and activation is not None:
-        if _text(activation) not in ("relu", "identity"):
-            raise UserError(f"node {name} (Scale): {ACTIVATION_KEY} = {_text(activation)!r} "
+        if text(activation) not in ("relu", "identity"):
+            raise UserError(f"node {name} (Scale): {ACTIVATION_KEY} = {text(activation)!r} "
                             "(allowed: relu, identity)")
         return "neuron"
     type_name = type(node).__name__
@@ -316,14 +367,6 @@ def _kind(name: str, node) -> str:
     if type_name in NEURON_TYPES:
         return "neuron"
     raise UserError(f"node {name} ({type_name}): unsupported NIR node type (supported: {SUPPORTED})")
-
-
-def _text(value) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf8")
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        return _text(value.item())
-    return str(value)
 
 
 def _input_shape(name: str, node) -> Shape:
@@ -349,12 +392,12 @@ def _graph_metadata(graph) -> dict:
     for key in ("archsim.network", "archsim.layer_order"):
         if key in meta:
             try:
-                out[key] = json.loads(_text(meta[key]))
+                out[key] = json.loads(text(meta[key]))
             except ValueError:
                 raise UserError(f"graph metadata {key}: not valid JSON") from None
     for key in ("archsim.name", "archsim.dt"):
         if key in meta:
-            out[key] = _text(meta[key]) if key == "archsim.name" else float(np.asarray(meta[key]))
+            out[key] = text(meta[key]) if key == "archsim.name" else float(np.asarray(meta[key]))
     return out
 
 
@@ -409,22 +452,14 @@ def _pair(value, name, node_name, type_name) -> tuple[int, int]:
     raise UserError(f"node {node_name} ({type_name}): {name} {arr.tolist()} (allowed: one or two integers)")
 
 
-def _uniform(a) -> np.ndarray:
-    """0-d when every element is equal (so scalar parameters stay scalars), else the array."""
-    a = np.asarray(a, dtype=np.float64)
-    if a.ndim and a.size and np.all(a == a.flat[0]):
-        return np.float64(a.flat[0])
-    return a
-
-
-def _chain_shape(chain, shape: Shape, where: str):
+def _chain_shape(chain, shape: Shape, where: str, dt: float):
     """Turn [(name, nir node, carries_bias)] into archsim ops, checking shapes on the way."""
     ops = []
     for node_name, node, carries_bias in chain:
         type_name = type(node).__name__
         if isinstance(node, _PassThrough):
             continue
-        op = _linear_op(node_name, node, shape, carries_bias, where)
+        op = _linear_op(node_name, node, shape, carries_bias, where, dt)
         if op is None:
             continue
         if isinstance(op, Dense) and len(shape) > 1:
@@ -436,7 +471,7 @@ def _chain_shape(chain, shape: Shape, where: str):
     return tuple(shape), ops
 
 
-def _linear_op(node_name, node, shape, carries_bias, where):
+def _linear_op(node_name, node, shape, carries_bias, where, dt):
     type_name = type(node).__name__
     if type_name in ("Affine", "Linear"):
         weight = np.asarray(node.weight, dtype=np.float64)
@@ -455,7 +490,7 @@ def _linear_op(node_name, node, shape, carries_bias, where):
                             "(allowed: (C_out, C_in/groups, kh, kw))")
         padding = node.padding
         if isinstance(padding, (str, bytes)):
-            padding = _text(padding)
+            padding = text(padding)
             if padding == "valid":
                 padding = (0, 0)
             elif padding == "same":
@@ -471,6 +506,8 @@ def _linear_op(node_name, node, shape, carries_bias, where):
         return Conv2d(weight=weight, bias=bias, stride=_pair(node.stride, "stride", node_name, type_name),
                       padding=_pair(padding, "padding", node_name, type_name),
                       dilation=_pair(node.dilation, "dilation", node_name, type_name), groups=int(np.asarray(node.groups)))
+    if type_name in LINEAR_IMPORTERS:
+        return LINEAR_IMPORTERS[type_name](node_name, node, shape, carries_bias, where, dt)
     if type_name in ("AvgPool2d", "SumPool2d"):
         cls = AvgPool2d if type_name == "AvgPool2d" else SumPool2d
         return cls(kernel=_pair(node.kernel_size, "kernel_size", node_name, type_name),
@@ -487,7 +524,7 @@ def _linear_op(node_name, node, shape, carries_bias, where):
         raise UserError(f"{where}: node {node_name} (Flatten): start_dim {start}, end_dim {end} on shape {shape} "
                         "(allowed: flattening every dimension)")
     if type_name == "Scale":
-        scale = _uniform(node.scale)
+        scale = uniform(node.scale)
         return Scale(scale=scale)
     raise UserError(f"{where}: node {node_name} ({type_name}): unsupported NIR node type (supported: {SUPPORTED})")
 
@@ -508,70 +545,6 @@ def _check_op_input(node_name, type_name, op, shape, where) -> None:
         bad = f"has {np.size(op.scale)} scale factors"
     if bad:
         raise UserError(f"{where}: node {node_name} ({type_name}): shape mismatch: receives {shape} but {bad}")
-
-
-def _neuron_param_shape(node) -> Shape | None:
-    for attr in ("tau", "tau_mem", "r", "threshold", "v_threshold", "scale"):
-        value = getattr(node, attr, None)
-        if value is not None and np.ndim(value):
-            return tuple(int(s) for s in np.shape(value))
-    return None
-
-
-def _param(node_name, type_name, node, attr, shape, where, default=None):
-    value = getattr(node, attr, None)
-    if value is None:
-        if default is None:
-            raise UserError(f"{where}: node {node_name} ({type_name}): missing parameter {attr}")
-        value = default
-    a = np.asarray(value, dtype=np.float64)
-    if a.ndim and a.size != 1:
-        if a.size != int(np.prod(shape)):
-            raise UserError(f"{where}: node {node_name} ({type_name}): shape mismatch: {attr} has shape {a.shape} "
-                            f"but the layer receives {shape} (allowed: one value or one per neuron)")
-        a = a.reshape(shape)
-    return _uniform(a)
-
-
-def _neuron(node_name, node, shape, dt, where, default_reset="zero"):
-    type_name = type(node).__name__
-    p = lambda attr, default=None: _param(node_name, type_name, node, attr, shape, where, default)  # noqa: E731
-    meta = getattr(node, "metadata", None) or {}
-    if type_name == "Scale":
-        return ReLU() if _text(meta.get(ACTIVATION_KEY)) == "relu" else Identity()
-    if type_name == "Output":
-        return Identity()
-    if type_name in ("LIF", "IF"):
-        reset = _text(meta.get(RESET_KEY, default_reset))
-        if reset not in ("zero", "subtract"):
-            raise UserError(f"{where}: node {node_name} ({type_name}): {RESET_KEY} = {reset!r} (allowed: zero, subtract)")
-        if type_name == "LIF":
-            tau = _positive(p("tau"), node_name, type_name, "tau", where)
-            decay, gain, v_leak = 1.0 - dt / tau, p("r") * dt / tau, p("v_leak", 0.0)
-        else:
-            decay, gain, v_leak = np.float64(1.0), p("r") * dt, np.float64(0.0)
-        return LIF(decay=_uniform(decay), threshold=p("v_threshold"), gain=_uniform(gain), v_leak=v_leak,
-                   v_reset=p("v_reset", 0.0), reset=reset)
-    if type_name == "CubaLIF":
-        tau_syn = _positive(p("tau_syn"), node_name, type_name, "tau_syn", where)
-        tau_mem = _positive(p("tau_mem"), node_name, type_name, "tau_mem", where)
-        return CubaLIF(syn_decay=_uniform(1.0 - dt / tau_syn), decay=_uniform(1.0 - dt / tau_mem),
-                       threshold=p("v_threshold"), syn_gain=_uniform(p("w_in", 1.0) * dt / tau_syn),
-                       gain=_uniform(p("r") * dt / tau_mem), v_leak=p("v_leak", 0.0), v_reset=p("v_reset", 0.0))
-    if type_name == "LI":
-        tau = _positive(p("tau"), node_name, type_name, "tau", where)
-        return LI(decay=_uniform(1.0 - dt / tau), gain=_uniform(p("r") * dt / tau), v_leak=p("v_leak", 0.0))
-    if type_name == "I":
-        return LI(decay=np.float64(1.0), gain=p("r") * dt)
-    if type_name == "Threshold":
-        return Threshold(threshold=p("threshold"))
-    raise UserError(f"{where}: node {node_name} ({type_name}): unsupported NIR node type (supported: {SUPPORTED})")
-
-
-def _positive(value, node_name, type_name, attr, where):
-    if np.any(np.asarray(value) <= 0):
-        raise UserError(f"{where}: node {node_name} ({type_name}): {attr} must be > 0")
-    return value
 
 
 # ----------------------------------------------------------------------------------------------
