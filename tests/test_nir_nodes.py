@@ -6,6 +6,7 @@ import nir
 import numpy as np
 import pytest
 
+from archsim.graph.nir_compat import make
 from archsim.errors import UserError
 from archsim.graph.functional import simulate
 from archsim.graph.nir_io import from_nir_graph
@@ -16,7 +17,7 @@ def _graph(nodes: dict, shape_in, shape_out):
     all_nodes = {"input": nir.Input({"input": np.array(shape_in)}), **nodes,
                  "output": nir.Output({"output": np.array(shape_out)})}
     chain = ["input"] + names + ["output"]
-    return nir.NIRGraph(nodes=all_nodes, edges=list(zip(chain, chain[1:])), type_check=False)
+    return make(nir.NIRGraph, nodes=all_nodes, edges=list(zip(chain, chain[1:])), type_check=False)
 
 
 def test_delay_per_element_in_steps_of_dt():
@@ -30,7 +31,7 @@ def test_delay_per_element_in_steps_of_dt():
 
 
 def test_delay_before_a_neuron_shifts_its_spikes():
-    lif = nir.LIF(tau=np.full(2, 1e-3), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.full(2, 0.05),
+    lif = make(nir.LIF, tau=np.full(2, 1e-3), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.full(2, 0.05),
                   v_reset=np.zeros(2))
     plain = from_nir_graph(_graph({"w": nir.Linear(weight=np.eye(2)), "n": lif}, (2,), (2,)))
     delayed = from_nir_graph(_graph({"w": nir.Linear(weight=np.eye(2)), "d": nir.Delay(delay=np.array([3e-4])),

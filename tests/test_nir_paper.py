@@ -10,6 +10,7 @@ import nir
 import numpy as np
 import pytest
 
+from archsim.graph.nir_compat import read as nir_read
 from archsim.graph.functional import simulate
 from archsim.graph.nir_io import read_network
 from tests.nir_reference import Interpreter
@@ -28,7 +29,7 @@ def _spikes(shape, steps, seed=0):
 @pytest.mark.parametrize("name, dt, shape, steps", GRAPHS)
 def test_paper_graph_float_equals_independent_interpreter(name, dt, shape, steps):
     x = _spikes(shape, steps)
-    reference = Interpreter(nir.read(str(PAPER / f"{name}.nir"), type_check=False), dt).run(x)
+    reference = Interpreter(nir_read(PAPER / f"{name}.nir"), dt).run(x)
     net = read_network(PAPER / f"{name}.nir", dt=dt)
     run = simulate(net, {"input": x})
     for layer in net.layers:

@@ -12,6 +12,7 @@ import nir
 import numpy as np
 import pytest
 
+from archsim.graph.nir_compat import make, read as nir_read
 from archsim.errors import UserError
 from archsim.graph.functional import simulate
 from archsim.graph.nir_io import from_nir_graph, read_network
@@ -39,7 +40,7 @@ def test_sinabs_mlp_gives_sinabs_spikes_exactly(rule):
 
 def test_sinabs_mlp_takes_its_natural_input_when_the_file_records_a_batch_dimension():
     """Older nirtorch wrote the traced batch into the Input type: (1, 64). The same graph reads as (64,)."""
-    graph = nir.read(str(DATA / "sinabs_mlp_multi.nir"))
+    graph = nir_read(DATA / "sinabs_mlp_multi.nir")
     graph.nodes["input"] = nir.Input(input_type={"input": np.array([1, 64])})
     graph.nodes["output"] = nir.Output(output_type={"output": np.array([1, 10])})
     net = from_nir_graph(graph, from_="sinabs")
@@ -53,8 +54,8 @@ def test_sinabs_mlp_takes_its_natural_input_when_the_file_records_a_batch_dimens
 def test_a_leading_one_that_is_a_channel_is_kept():
     conv = nir.Conv2d(input_shape=(5, 5), weight=np.ones((2, 1, 3, 3)), stride=1, padding=0, dilation=1, groups=1,
                       bias=np.zeros(2))
-    lif = nir.IF(r=np.ones((2, 3, 3)), v_threshold=np.ones((2, 3, 3)), v_reset=np.zeros((2, 3, 3)))
-    graph = nir.NIRGraph(nodes={"input": nir.Input({"input": np.array([1, 5, 5])}), "c": conv, "n": lif,
+    lif = make(nir.IF, r=np.ones((2, 3, 3)), v_threshold=np.ones((2, 3, 3)), v_reset=np.zeros((2, 3, 3)))
+    graph = make(nir.NIRGraph, nodes={"input": nir.Input({"input": np.array([1, 5, 5])}), "c": conv, "n": lif,
                                 "output": nir.Output({"output": np.array([2, 3, 3])})},
                          edges=[("input", "c"), ("c", "n"), ("n", "output")], type_check=False)
     net = from_nir_graph(graph)

@@ -18,36 +18,16 @@ carrying node metadata ``{"archsim.activation": "relu"}`` or ``{"archsim.activat
 other NIR tools read them as identities (a ReLU is then lost to them), archsim reads them back.
 A LIF/IF carries its reset, ``{"archsim.reset": "zero"}`` or ``{"archsim.reset": "subtract"}`` (NIR's
 LIF resets to ``v_reset``; archsim's "subtract" is snnTorch's, see :class:`~archsim.graph.network.LIF`). A LIF/IF
-node without that key resets as ``read_network(..., reset=)`` says (``--reset zero|subtract`` on the
-command line), to zero (NIR's semantics) by default. The graph metadata holds ``archsim.network`` (the Network's ``metadata`` as JSON:
+node without that key resets as the conventions say (``--reset``, ``--from``), to zero (NIR's semantics)
+by default. The graph metadata holds ``archsim.network`` (the Network's ``metadata`` as JSON:
 quantisation hints, statistics), ``archsim.layer_order`` and ``archsim.dt``. Writing then reading
 with the same ``dt`` gives the same Network (to float rounding of ``1 - dt / tau``).
 
-Exporter conventions (give ``--dt`` the value the exporter implies):
-
-=============  ==========  =========================================================================
-exporter       dt          how its discrete neuron maps to NIR
-=============  ==========  =========================================================================
-snnTorch       1e-4 s      ``Leaky(beta)``: LIF with ``tau = dt / (1 - beta)``, ``r = tau / dt``,
-                           ``v_reset = 0``, so ``v = beta * v + I``; ``Synaptic(alpha, beta)``:
-                           CubaLIF with ``tau_syn = dt / (1 - alpha)``, ``tau_mem = dt / (1 - beta)``,
-                           ``w_in = tau_syn / dt``, so ``i = alpha * i + I``, ``v = beta * v + i``.
-                           The file carries no reset mechanism (no metadata; snnTorch 1.0.0), so
-                           say it: Leaky with ``reset_mechanism="zero"`` runs exactly as in
-                           snnTorch by default (or ``--reset zero``); Leaky's default "subtract"
-                           (``v = beta * v + I - threshold * s_prev``) runs exactly with
-                           ``--reset subtract`` (without it, as reset to zero, as snnTorch's own
-                           ``import_from_nir`` reads it). Synaptic's "zero" (snnTorch: ``v = 0`` on
-                           the step after a spike, that step's input dropped) runs as NIR's
-                           CubaLIF (``v = 0`` right after the spike, then ``v = i``); ``--reset``
-                           does not apply to CubaLIF. tests/test_nir_interop.py checks all of it.
-Norse          1e-3 s      LIF ``tau = 1 / tau_mem_inv`` in seconds; Norse steps at its default
-                           ``dt = 0.001``, which forward Euler here reproduces.
-SpikingJelly   1e-4 s      ``nir_exchange`` maps nodes with ``dt = 1e-4`` by default (its
-                           ``_NodeMapper(dt=1e-4)``): LIFNode ``tau`` (in steps) becomes
-                           ``tau * dt`` seconds.
-archsim        as written  ``archsim.dt`` in the graph metadata records the dt used at export.
-=============  ==========  =========================================================================
+How each framework's files are read (dt, reset, spike rule, discretisation) is its preset in
+:mod:`archsim.graph.presets` (``--from``); neuron nodes are read in :mod:`archsim.graph.nir_neurons`, Conv1d and
+Delay in :mod:`archsim.graph.nir_linear`. A leading batch dimension of 1 in an Input type that its readers show
+to be a batch (:func:`_without_batch_dim`), or in an Output type, is dropped with a note in
+``network.metadata["import_notes"]``; the conventions in force are in ``network.metadata["conventions"]``.
 """
 from __future__ import annotations
 
@@ -60,6 +40,8 @@ import numpy as np
 from archsim.errors import UserError
 from archsim.graph.network import (LI, LIF, AvgPool2d, Conv2d, CubaLIF, Delay, Dense, Flatten, Identity, Layer,
                                    Network, Projection, ReLU, Scale, Shape, SumPool2d, Threshold)
+from archsim.graph.nir_compat import make
+from archsim.graph.nir_compat import read as nir_read
 from archsim.graph.nir_linear import LINEAR_IMPORTERS
 from archsim.graph.nir_neurons import (ACTIVATION_KEY, NEURON_TYPES, RESET_KEY, neuron_from_nir, neuron_param_shape,
                                        text, uniform)
@@ -92,7 +74,7 @@ def read_network(path: str | Path, dt: float | None = None, reset: str | None = 
         raise UserError(f"{path}: not a NIR file (not HDF5; expected a graph written by nir.write)")
     _check_node_types(path)
     try:
-        graph = nir.read(path, type_check=False)
+        graph = nir_read(path)
     except (OSError, KeyError, ValueError, AssertionError, TypeError, AttributeError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if isinstance(exc, AssertionError) or "Unknown" in detail:
@@ -239,6 +221,7 @@ def _from_nir_graph(graph, conv: Conventions, name: str, source: str | None) -> 
     metadata = dict(meta.get("archsim.network") or {})
     metadata["dt"] = dt
     metadata["conventions"] = dataclasses.asdict(conv)
+    metadata.pop("import_notes", None)          # a re-read file's notes are its own
     if notes:
         metadata["import_notes"] = notes
     if "archsim.dt" in meta:
@@ -559,7 +542,7 @@ def to_nir_graph(network: Network):
     nodes: dict = {}
     edges: list = []
     for name, shape in network.inputs.items():
-        nodes[name] = nir.Input(input_type={"input": np.array(shape)})
+        nodes[name] = make(nir.Input, input_type={"input": np.array(shape)})
     for layer in network.layers:
         nodes[layer.name] = _neuron_node(layer, dt)
         for p_index, proj in enumerate(layer.projections):
@@ -576,12 +559,12 @@ def to_nir_graph(network: Network):
         node_name = "output" if len(network.outputs) == 1 else f"output.{out}"
         while node_name in nodes:  # a layer may itself be called "output"
             node_name += "_"
-        nodes[node_name] = nir.Output(output_type={"output": np.array(network.shape_of(out))})
+        nodes[node_name] = make(nir.Output, output_type={"output": np.array(network.shape_of(out))})
         edges.append((out, node_name))
     metadata = {"archsim.network": json.dumps(_jsonable(network.metadata), sort_keys=True),
                 "archsim.layer_order": json.dumps([layer.name for layer in network.layers]),
                 "archsim.name": network.name, "archsim.dt": dt}
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
+    return make(nir.NIRGraph, nodes=nodes, edges=edges, metadata=metadata, type_check=False)
 
 
 def _full(value, shape) -> np.ndarray:
@@ -596,25 +579,25 @@ def _neuron_node(layer: Layer, dt: float):
     if isinstance(n, LIF):
         meta = {RESET_KEY: n.reset}   # explicit, so that read_network's reset= never overrides it
         if np.all(np.asarray(n.decay) == 1.0) and np.all(np.asarray(n.v_leak) == 0.0):
-            return nir.IF(r=f(np.asarray(n.gain) / dt), v_threshold=f(n.threshold), v_reset=f(n.v_reset), metadata=meta)
+            return make(nir.IF, r=f(np.asarray(n.gain) / dt), v_threshold=f(n.threshold), v_reset=f(n.v_reset), metadata=meta)
         tau = _tau(n.decay, dt, layer)
-        return nir.LIF(tau=f(tau), r=f(np.asarray(n.gain) * tau / dt), v_leak=f(n.v_leak),
+        return make(nir.LIF, tau=f(tau), r=f(np.asarray(n.gain) * tau / dt), v_leak=f(n.v_leak),
                        v_threshold=f(n.threshold), v_reset=f(n.v_reset), metadata=meta)
     if isinstance(n, CubaLIF):
         tau_syn, tau_mem = _tau(n.syn_decay, dt, layer), _tau(n.decay, dt, layer)
-        return nir.CubaLIF(tau_syn=f(tau_syn), tau_mem=f(tau_mem), r=f(np.asarray(n.gain) * tau_mem / dt),
+        return make(nir.CubaLIF, tau_syn=f(tau_syn), tau_mem=f(tau_mem), r=f(np.asarray(n.gain) * tau_mem / dt),
                            v_leak=f(n.v_leak), v_threshold=f(n.threshold), v_reset=f(n.v_reset),
                            w_in=f(np.asarray(n.syn_gain) * tau_syn / dt))
     if isinstance(n, LI):
         if np.all(np.asarray(n.decay) == 1.0) and np.all(np.asarray(n.v_leak) == 0.0):
-            return nir.I(r=f(np.asarray(n.gain) / dt))
+            return make(nir.I, r=f(np.asarray(n.gain) / dt))
         tau = _tau(n.decay, dt, layer)
-        return nir.LI(tau=f(tau), r=f(np.asarray(n.gain) * tau / dt), v_leak=f(n.v_leak))
+        return make(nir.LI, tau=f(tau), r=f(np.asarray(n.gain) * tau / dt), v_leak=f(n.v_leak))
     if isinstance(n, Threshold):
-        return nir.Threshold(threshold=f(n.threshold))
+        return make(nir.Threshold, threshold=f(n.threshold))
     if isinstance(n, (ReLU, Identity)):
         kind = "relu" if isinstance(n, ReLU) else "identity"
-        return nir.Scale(scale=np.ones(shape), metadata={ACTIVATION_KEY: kind})
+        return make(nir.Scale, scale=np.ones(shape), metadata={ACTIVATION_KEY: kind})
     raise UserError(f"layer {layer.name}: neuron {type(n).__name__} cannot be exported "
                     "(allowed: LIF, CubaLIF, LI, Threshold, ReLU, Identity)")
 
@@ -632,19 +615,19 @@ def _op_node(op, shape):
 
     if isinstance(op, Dense):
         if op.bias is None:
-            return nir.Linear(weight=np.asarray(op.weight, dtype=np.float64))
-        return nir.Affine(weight=np.asarray(op.weight, dtype=np.float64), bias=np.asarray(op.bias, dtype=np.float64))
+            return make(nir.Linear, weight=np.asarray(op.weight, dtype=np.float64))
+        return make(nir.Affine, weight=np.asarray(op.weight, dtype=np.float64), bias=np.asarray(op.bias, dtype=np.float64))
     if isinstance(op, Conv2d):
         bias = np.zeros(op.weight.shape[0]) if op.bias is None else np.asarray(op.bias, dtype=np.float64)
-        return nir.Conv2d(input_shape=tuple(shape[1:]), weight=np.asarray(op.weight, dtype=np.float64),
+        return make(nir.Conv2d, input_shape=tuple(shape[1:]), weight=np.asarray(op.weight, dtype=np.float64),
                           stride=op.stride, padding=op.padding, dilation=op.dilation, groups=op.groups, bias=bias)
     if isinstance(op, (AvgPool2d, SumPool2d)):
         cls = nir.AvgPool2d if isinstance(op, AvgPool2d) else nir.SumPool2d
-        return cls(kernel_size=np.array(op.kernel), stride=np.array(op.stride), padding=np.array(op.padding))
+        return make(cls, kernel_size=np.array(op.kernel), stride=np.array(op.stride), padding=np.array(op.padding))
     if isinstance(op, Flatten):
-        return nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0, end_dim=-1)
+        return make(nir.Flatten, input_type={"input": np.array(shape)}, start_dim=0, end_dim=-1)
     if isinstance(op, Scale):
-        return nir.Scale(scale=_full(op.scale, shape))
+        return make(nir.Scale, scale=_full(op.scale, shape))
     raise UserError(f"op {type(op).__name__} cannot be exported (allowed: Dense, Conv2d, AvgPool2d, SumPool2d, "
                     "Flatten, Scale)")
 
