@@ -141,6 +141,10 @@ def _from_nir_graph(graph, conv: Conventions, name: str, source: str | None) -> 
     where = source or name
     notes: list[str] = []
     nodes, edges = _inline(graph, "")
+    meta = _graph_metadata(graph)
+    for node_name, kind in (meta.pop("archsim.activations", None) or {}).items():
+        if node_name in nodes and not (getattr(nodes[node_name], "metadata", None) or {}).get(ACTIVATION_KEY):
+            nodes[node_name].metadata = {ACTIVATION_KEY: kind}     # nir 1.0.4 keeps no metadata on Scale
     preds: dict[str, list[str]] = {n: [] for n in nodes}
     succs: dict[str, list[str]] = {n: [] for n in nodes}
     for a, b in edges:
@@ -168,7 +172,6 @@ def _from_nir_graph(graph, conv: Conventions, name: str, source: str | None) -> 
         else:
             layer_names.append(out)
             output_of[out] = out
-    meta = _graph_metadata(graph)
     order = _layer_order(layer_names, inputs, succs, meta.pop("archsim.layer_order", None))
     position = {n: i for i, n in enumerate(order)}
     shapes: dict[str, Shape] = dict(inputs)
@@ -372,7 +375,7 @@ def _declared_output_shape(node):
 def _graph_metadata(graph) -> dict:
     meta = dict(getattr(graph, "metadata", None) or {})
     out = {}
-    for key in ("archsim.network", "archsim.layer_order"):
+    for key in ("archsim.network", "archsim.layer_order", "archsim.activations"):
         if key in meta:
             try:
                 out[key] = json.loads(text(meta[key]))
@@ -563,7 +566,10 @@ def to_nir_graph(network: Network):
         edges.append((out, node_name))
     metadata = {"archsim.network": json.dumps(_jsonable(network.metadata), sort_keys=True),
                 "archsim.layer_order": json.dumps([layer.name for layer in network.layers]),
-                "archsim.name": network.name, "archsim.dt": dt}
+                "archsim.name": network.name, "archsim.dt": dt,
+                "archsim.activations": json.dumps({layer.name: "relu" if isinstance(layer.neuron, ReLU) else "identity"
+                                                   for layer in network.layers
+                                                   if isinstance(layer.neuron, (ReLU, Identity))})}
     return make(nir.NIRGraph, nodes=nodes, edges=edges, metadata=metadata, type_check=False)
 
 
@@ -597,7 +603,7 @@ def _neuron_node(layer: Layer, dt: float):
         return make(nir.Threshold, threshold=f(n.threshold))
     if isinstance(n, (ReLU, Identity)):
         kind = "relu" if isinstance(n, ReLU) else "identity"
-        return make(nir.Scale, scale=np.ones(shape), metadata={ACTIVATION_KEY: kind})
+        return make(nir.Scale, scale=np.ones(shape), metadata={ACTIVATION_KEY: kind}, droppable=("metadata",))
     raise UserError(f"layer {layer.name}: neuron {type(n).__name__} cannot be exported "
                     "(allowed: LIF, CubaLIF, LI, Threshold, ReLU, Identity)")
 
