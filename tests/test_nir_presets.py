@@ -127,3 +127,14 @@ def test_paper_lif_membrane_matches_norse_and_the_exact_solution():
     # forward Euler (1 - dt/tau = 0.96) against the exact exp(-dt/tau) = 0.9608: the paper's explained difference,
     # 0.0062 here, stays below what one input spike adds (r dt / tau = 0.04)
     assert np.max(np.abs(np.array(trace) - exact[:, 1])) < layer.gain
+
+
+def test_spyx_mlp_gives_spyx_spikes_one_step_earlier():
+    """Spyx reports a LIF's spikes one step late (it fires on the previous membrane): --from spyx delays what
+    every LIF sends on by that step, and the network's output is Spyx's one step earlier."""
+    x = np.load(DATA / "spyx_mlp.input.npy")
+    expected = np.load(DATA / "spyx_mlp.spikes.npy")
+    got = _outputs(read_network(DATA / "spyx_mlp.nir", from_="spyx"), x)
+    assert expected.sum() > 0 and not expected[0].any()
+    assert np.array_equal(got[:-1], expected[1:])
+    assert _outputs(read_network(DATA / "spyx_mlp.nir"), x).sum() == 0     # NIR's dt = 1e-4 reading: silent

@@ -63,7 +63,6 @@ def read_network(path: str | Path, dt: float | None = None, reset: str | None = 
     ``archsim.reset`` metadata reset) or ``spikes`` ("single" or "multi") wins over the preset.
     """
     import h5py
-    import nir
 
     path = Path(path)
     conv = conventions(from_, dt, reset, spikes)

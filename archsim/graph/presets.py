@@ -37,7 +37,8 @@ nengo      1e-3     zero          v > th    single   decay exp(-dt/tau), gain r 
   ``v = v - s th``; its export writes ``r = tau exp(-dt / tau) / dt``.
 * **Spyx** ``spyx/nn.py`` ``LIF``: ``s = heaviside(V - th)`` on the *previous* ``V``, then
   ``V = beta V + x - s th``: snnTorch's delayed subtraction with each spike reported one step late;
-  ``spyx/nir.py`` ``from_nir(..., dt=1)`` reads ``beta = 1 - dt / tau``.
+  ``spyx/nir.py`` ``from_nir(..., dt=1)`` reads ``beta = 1 - dt / tau``. archsim delays what each LIF sends
+  on by that step; the network's outputs are then Spyx's one step earlier (Spyx's step ``t + 1``).
 * **Nengo** has no NIR exporter; the NIR paper's ``nir_to_nengo.py`` runs a file on ``nengo.LIF``
   (``nengo.Simulator`` ``dt = 1e-3``), whose step is the exact exponential
   ``v = v + (r i - v)(1 - exp(-dt / tau))``, reset to 0. Its refractory period (2 ms by default) is
