@@ -138,3 +138,14 @@ def test_spyx_mlp_gives_spyx_spikes_one_step_earlier():
     assert expected.sum() > 0 and not expected[0].any()
     assert np.array_equal(got[:-1], expected[1:])
     assert _outputs(read_network(DATA / "spyx_mlp.nir"), x).sum() == 0     # NIR's dt = 1e-4 reading: silent
+
+
+@pytest.mark.parametrize("name, reset", [("leaky_zero", None), ("leaky_subtract", "subtract")])
+def test_snntorch_preset_on_files_snntorch_wrote(name, reset):
+    """--from snntorch reads as snnTorch's importer (reset to zero); Leaky's default reset is told explicitly."""
+    x = np.load(DATA / f"{name}.input.npy")
+    net = read_network(DATA / f"{name}.nir", from_="snntorch", reset=reset)
+    assert net.metadata["dt"] == 1e-4
+    assert np.array_equal(_outputs(net, x), np.load(DATA / f"{name}.spikes.npy"))
+    if reset is None:
+        assert np.array_equal(_outputs(net, x), np.load(DATA / f"{name}.reimport.spikes.npy"))
