@@ -250,11 +250,6 @@ def check_dt(dt) -> None:
         raise UserError(f"--dt: {dt} is not allowed (allowed: a time step > 0 in seconds, e.g. 1e-4)")
 
 
-def check_reset(reset) -> None:
-    """Refuse a reset for plain NIR LIF nodes other than None or one of ``presets.RESETS`` (``--reset``)."""
-    conventions(reset=reset)
-
-
 def _without_batch_dim(name: str, shape: Shape, nodes: dict, succs: dict, notes: list[str]) -> Shape:
     """``shape`` less a leading 1 where the Input's readers show it is a batch dimension (files in the wild
     write the batch their exporter traced with): an Affine/Linear reads a flat vector, a Conv2d ``(C, H, W)``
