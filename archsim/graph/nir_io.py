@@ -83,7 +83,7 @@ def read_network(path: str | Path, dt: float | None = None, reset: str | None = 
     stats_path = path.with_suffix(".stats.json")
     if "stats" not in network.metadata and stats_path.exists():
         try:
-            network.metadata["stats"] = json.loads(stats_path.readtext())
+            network.metadata["stats"] = json.loads(stats_path.read_text())
         except (OSError, ValueError) as exc:
             raise UserError(f"{stats_path}: not valid JSON ({exc})") from None
     return network
