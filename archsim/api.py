@@ -14,18 +14,22 @@ from archsim.runner import execute, recost, resolve_chip, run
 __all__ = ["load_network", "run", "execute", "recost", "resolve_chip"]
 
 
-def load_network(spec: str, dt: float = 1e-4, reset: str | None = None) -> Network:
-    """A Network from a NIR file path or a zoo name; ``dt`` (seconds) discretises a NIR file's neurons.
+def load_network(spec: str, dt: float | None = None, reset: str | None = None, from_: str | None = None,
+                 spikes: str | None = None) -> Network:
+    """A Network from a NIR file path or a zoo name.
 
-    ``reset`` ("zero" or "subtract") is how a NIR file's LIF/IF nodes without archsim reset metadata
-    reset (None: NIR's reset to ``v_reset``); a zoo graph records its own. ``dt`` and ``reset`` are
-    checked even for a zoo name, whose graph does not need them, so a bad value never passes silently.
+    ``from_`` names the framework whose conventions a NIR file is read with (``snntorch``, ``norse``,
+    ``sinabs``, ``rockpool``, ``spyx``, ``nengo``; :mod:`archsim.graph.presets`); None reads it as NIR
+    says, at ``dt = 1e-4`` s. An explicit ``dt`` (seconds), ``reset`` ("zero", "subtract", "subtract_now":
+    how LIF/IF nodes without archsim reset metadata reset) or ``spikes`` ("single", "multi") wins over the
+    preset; a zoo graph records its own. All are checked even for a zoo name, so a bad value never passes
+    silently.
     """
-    from archsim.graph.nir_io import check_dt, check_reset
+    from archsim.graph.nir_io import check_dt
+    from archsim.graph.presets import conventions
     from workloads import zoo
 
-    check_dt(dt)
-    check_reset(reset)
+    check_dt(conventions(from_, dt, reset, spikes).dt)
 
     if spec in zoo.names():
         return zoo.load(spec)
@@ -33,5 +37,5 @@ def load_network(spec: str, dt: float = 1e-4, reset: str | None = None) -> Netwo
     if path.suffix == ".nir" or path.exists():
         from archsim.graph.nir_io import read_network
 
-        return read_network(path, dt=dt, reset=reset)
+        return read_network(path, dt=dt, reset=reset, from_=from_, spikes=spikes)
     raise UserError(f"{spec}: no such file, and not a zoo workload (zoo: {', '.join(zoo.names())})")

@@ -21,9 +21,21 @@ def _zoo_listing() -> str:
 
 
 def _reset_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--reset", choices=["zero", "subtract"], default=None,
-                        help="how a NIR file's LIF/IF nodes without archsim reset metadata reset (default: zero, "
-                             "NIR's semantics; subtract: snnTorch's Leaky default)")
+    """The options that say how a NIR file is read: --dt, --from, --reset, --spikes."""
+    from archsim.graph.presets import FRAMEWORKS, RESETS, SPIKE_RULES
+
+    parser.add_argument("--dt", type=float, default=None,
+                        help="time step for NIR's continuous neurons, s (default: the --from preset's, else 1e-4)")
+    parser.add_argument("--from", dest="from_", choices=FRAMEWORKS, default=None,
+                        help="read the file as this framework runs NIR files (dt, reset, spike rule; "
+                             "archsim info lists them)")
+    parser.add_argument("--reset", choices=RESETS, default=None,
+                        help="how a NIR file's LIF/IF nodes without archsim reset metadata reset (default: the "
+                             "preset's, else zero as NIR says; subtract: snnTorch's Leaky default, next step; "
+                             "subtract_now: Sinabs'/Rockpool's, the same step)")
+    parser.add_argument("--spikes", choices=SPIKE_RULES, default=None,
+                        help="single: 0/1 spikes; multi: graded spike counts per step (Sinabs' MultiSpike); "
+                             "default: the preset's, else single")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,14 +52,12 @@ def _parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("info", help="describe a network")
     i.add_argument("network", help="NIR file or zoo name")
-    i.add_argument("--dt", type=float, default=1e-4, help="time step for NIR's continuous neurons, s")
     _reset_option(i)
 
     m = sub.add_parser("map", help="map a network onto a chip")
     m.add_argument("network", help="NIR file or zoo name")
     m.add_argument("--chip", required=True, help="chip config YAML")
     m.add_argument("--out", help="mapping file to write (YAML)")
-    m.add_argument("--dt", type=float, default=1e-4)
     _reset_option(m)
 
     r = sub.add_parser("run", help="simulate a network on a chip (or functionally)")
@@ -56,7 +66,6 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--mapping", help="mapping file from 'archsim map'")
     r.add_argument("--input", help="input .npy, shape (T, *input_shape) or (T, B, *input_shape)")
     r.add_argument("--steps", type=int, help="time steps T")
-    r.add_argument("--dt", type=float, default=1e-4)
     _reset_option(r)
     r.add_argument("--mode", choices=["infer", "train"], default="infer")
     r.add_argument("--batch", type=int, default=None)

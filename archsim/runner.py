@@ -48,12 +48,13 @@ class RunOutcome:
 def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str = "infer",
             steps: int | None = None, batch: int | None = None, engine: str = "fast",
             precision: str = "chip", gpu: str | Path | Chip | None = DEFAULT_GPU, seed: int = 0,
-            input_path: str | None = None, mapping=None, dt: float = 1e-4, reset: str | None = None,
-            iso_node: bool = False, gpu_framework: str | None = None,
+            input_path: str | None = None, mapping=None, dt: float | None = None, reset: str | None = None,
+            from_: str | None = None, spikes: str | None = None, iso_node: bool = False, gpu_framework: str | None = None,
             log: Callable[[str], None] | None = None) -> RunOutcome:
     """Simulate ``network`` on ``chip`` and return the result with the outputs.
 
-    ``dt`` and ``reset`` say how a NIR file's neurons are read (:func:`archsim.api.load_network`).
+    ``dt``, ``reset``, ``from_`` and ``spikes`` say how a NIR file's neurons are read
+    (:func:`archsim.api.load_network`).
     ``chip=None`` with ``precision="float"`` is a functional run only (no timing, no cost); ``gpu=None``
     (or ``"none"``) leaves out the GPU comparison; ``iso_node`` compares with the GPU's die redrawn at
     the chip's technology node (the result says which); ``gpu_framework`` (``eager`` or ``fused``)
@@ -61,6 +62,7 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
     Everything the user gave is checked before the long work starts.
     """
     from archsim.api import load_network
+    from archsim.graph.chip_support import check_chip_runnable
     from archsim.graph.workload import make_workload
 
     log = log or (lambda message: None)
@@ -83,7 +85,9 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
     gpu_chip = _gpu_chip(gpu) if gpu is not None and chip is not None and chip.family != "gpu" else None
     if isinstance(network, str):
         log(f"loading {network}")
-        network = load_network(network, dt=dt, reset=reset)
+        network = load_network(network, dt=dt, reset=reset, from_=from_, spikes=spikes)
+    if chip is not None and chip.family != "gpu":
+        check_chip_runnable(network, chip.name)
     workload = make_workload(network, input_path=input_path, steps=steps, batch=batch, mode=mode, seed=seed)
     if chip is None:
         log("functional run (float)")

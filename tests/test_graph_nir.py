@@ -4,6 +4,7 @@ import nir
 import numpy as np
 import pytest
 
+from archsim.graph.nir_compat import make
 from archsim.errors import UserError
 from archsim.graph.functional import simulate
 from archsim.graph.network import LIF, Conv2d, Dense, Layer, Network, Projection, ReLU
@@ -13,7 +14,7 @@ DT = 1e-4
 
 
 def graph(nodes, edges, **kw):
-    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False, **kw)
+    return make(nir.NIRGraph, nodes=nodes, edges=edges, type_check=False, **kw)
 
 
 def inp(*shape):
@@ -41,7 +42,7 @@ def test_affine_lif_snntorch_convention():
     tau = dt / (1 - beta)
     w = np.array([[2.0, 0.0], [0.5, 1.0]])
     g = chain(nir.Affine(weight=w, bias=np.array([0.1, 0.0])),
-              nir.LIF(tau=np.full(2, tau), r=np.full(2, tau / dt), v_leak=np.zeros(2),
+              make(nir.LIF, tau=np.full(2, tau), r=np.full(2, tau / dt), v_leak=np.zeros(2),
                       v_threshold=np.ones(2), v_reset=np.zeros(2)), shape_in=(2,), shape_out=(2,))
     x = np.array([[[1, 0]], [[0, 1]], [[1, 1]]])
     net, r = run(g, x)
@@ -57,7 +58,7 @@ def test_affine_lif_snntorch_convention():
 
 def test_linear_if_integrates_r_dt_times_current():
     g = chain(nir.Linear(weight=np.array([[1.0, 1.0]])),
-              nir.IF(r=np.array([0.5 / DT]), v_threshold=np.array([0.9]), v_reset=np.array([0.0])),
+              make(nir.IF, r=np.array([0.5 / DT]), v_threshold=np.array([0.9]), v_reset=np.array([0.0])),
               shape_in=(2,), shape_out=(1,))
     _, r = run(g, np.ones((4, 1, 2)))
     np.testing.assert_array_equal(r.outputs["n1"][:, 0, 0], [1, 1, 1, 1])   # 1.0 > 0.9 each step
@@ -97,7 +98,7 @@ def test_avgpool_then_output_is_identity_layer():
 
 def test_cubalif_li_and_i():
     dt, ts, tm = 1e-3, 4e-3, 2e-3
-    g = chain(nir.CubaLIF(tau_syn=np.array([ts]), tau_mem=np.array([tm]), r=np.array([2.0]), v_leak=np.array([0.0]),
+    g = chain(make(nir.CubaLIF, tau_syn=np.array([ts]), tau_mem=np.array([tm]), r=np.array([2.0]), v_leak=np.array([0.0]),
                           v_threshold=np.array([0.3]), v_reset=np.array([0.0]), w_in=np.array([1.5])),
               nir.LI(tau=np.array([tm]), r=np.array([1.0]), v_leak=np.array([0.1])),
               nir.I(r=np.array([3.0 / dt])), shape_in=(1,), shape_out=(1,))
@@ -117,7 +118,7 @@ def test_cubalif_li_and_i():
 
 
 def test_nested_subgraph_with_recurrence():
-    sub = graph({"input": inp(2), "lif": nir.LIF(tau=np.full(2, 2e-4), r=np.full(2, 2.0), v_leak=np.zeros(2),
+    sub = graph({"input": inp(2), "lif": make(nir.LIF, tau=np.full(2, 2e-4), r=np.full(2, 2.0), v_leak=np.zeros(2),
                                                  v_threshold=np.full(2, 0.5), v_reset=np.zeros(2)),
                  "w_rec": nir.Linear(weight=np.array([[0.0, 1.0], [0.0, 0.0]])), "output": out(2)},
                 [("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")])
@@ -196,16 +197,16 @@ def test_unknown_node_type_in_file(tmp_path):
 
 
 def test_unsupported_node_and_shape_mismatch():
-    g = chain(nir.Delay(delay=np.array([1.0])), shape_in=(1,), shape_out=(1,))
+    g = chain(nir.Delay(delay=np.array([1.5e-4])), shape_in=(1,), shape_out=(1,))
     message = _one_line_error(lambda: from_nir_graph(g))
-    assert "n0 (Delay)" in message and "LIF" in message
+    assert "n0 (Delay)" in message and "whole number of steps" in message
     g = chain(nir.Affine(weight=np.ones((2, 3)), bias=np.zeros(2)),
-              nir.LIF(tau=np.ones(2), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2)),
+              make(nir.LIF, tau=np.ones(2), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2)),
               shape_in=(4,), shape_out=(2,))
     message = _one_line_error(lambda: from_nir_graph(g))
     assert "n0 (Affine)" in message and "shape mismatch" in message
     g = chain(nir.Affine(weight=np.ones((2, 3)), bias=np.zeros(2)),
-              nir.LIF(tau=np.ones(5), r=np.ones(5), v_leak=np.zeros(5), v_threshold=np.ones(5)),
+              make(nir.LIF, tau=np.ones(5), r=np.ones(5), v_leak=np.zeros(5), v_threshold=np.ones(5)),
               shape_in=(3,), shape_out=(2,))
     assert "n1 (LIF)" in _one_line_error(lambda: from_nir_graph(g))
 

@@ -10,7 +10,8 @@ from archsim.mapping import map_network
 
 def main(args) -> int:
     """Map the network on a many-core chip, print the summary and save the mapping with ``--out``."""
-    network = load_network(args.network, dt=args.dt, reset=args.reset)
+    network = load_network(args.network, dt=args.dt, reset=args.reset, from_=args.from_,
+                           spikes=args.spikes)
     chip = resolve_chip(args.chip)
     if chip.family != "manycore":
         raise UserError(f"{args.chip}: family: {chip.family!r} has no core mapping (allowed: manycore)")

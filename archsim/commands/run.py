@@ -22,7 +22,8 @@ def main(args) -> int:
         mapping = Mapping.load(args.mapping)
     outcome = execute(args.network, args.chip, mode=args.mode, steps=args.steps, batch=args.batch,
                       engine=args.engine, precision=args.precision, gpu=args.gpu or DEFAULT_GPU,
-                      seed=args.seed, input_path=args.input, mapping=mapping, dt=args.dt, reset=args.reset, iso_node=args.iso_node,
+                      seed=args.seed, input_path=args.input, mapping=mapping, dt=args.dt, reset=args.reset,
+                      from_=args.from_, spikes=args.spikes, iso_node=args.iso_node,
                       gpu_framework=args.gpu_framework,
                       log=None if args.quiet or args.json else stage_logger())
     if args.save_outputs:

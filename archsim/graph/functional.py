@@ -11,12 +11,13 @@ Everything is vectorised over the batch: one step of one layer is a few matrix p
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from archsim.errors import UserError
-from archsim.graph.network import LI, LIF, CubaLIF, Identity, Network, ReLU, Threshold
+from archsim.graph.network import LI, LIF, CubaLI, CubaLIF, Delay, Identity, Network, ReLU, Threshold
 from archsim.graph.ops import apply_ops
 from archsim.graph.quantize import Precision, QuantizedLayer, QuantizedNetwork, quantize
 
@@ -86,7 +87,7 @@ def _run(network, inputs, steps, batch, make_layer) -> dict[str, np.ndarray]:
     for t in range(steps):
         for cell, layer in zip(cells, network.layers):
             total = cell.zeros((batch, *layer.shape))
-            for proj, ops in zip(layer.projections, cell.ops):
+            for proj, chain in zip(layer.projections, cell.chains):
                 if proj.source in inputs:
                     src = inputs[proj.source][t]
                 elif proj.recurrent:
@@ -95,7 +96,7 @@ def _run(network, inputs, steps, batch, make_layer) -> dict[str, np.ndarray]:
                         cell.zeros((batch, *network.shape_of(proj.source)))
                 else:
                     src = outs[proj.source][t]
-                total = total + apply_ops(ops, src).reshape(total.shape)
+                total = total + chain(src).reshape(total.shape)
             y = cell.step(total)
             if layer.name not in outs:
                 outs[layer.name] = np.zeros((steps, batch, *layer.shape), dtype=y.dtype)
@@ -104,9 +105,46 @@ def _run(network, inputs, steps, batch, make_layer) -> dict[str, np.ndarray]:
 
 
 def _finish(network, outs, outs_q, qnet) -> FunctionalRun:
-    spikes = {layer.name: int(np.count_nonzero(outs[layer.name])) for layer in network.layers if layer.spiking}
+    # a spiking layer's output counts spikes per step: 0/1, or graded counts (multi-spike LIF)
+    spikes = {layer.name: int(np.rint(np.sum(outs[layer.name]))) for layer in network.layers if layer.spiking}
     return FunctionalRun(outputs={name: outs[name] for name in network.outputs}, layer_outputs=outs,
                          spike_counts=spikes, layer_outputs_q=outs_q, quantized=qnet)
+
+
+class _Chain:
+    """A projection's ops as a callable on one step's input; each :class:`Delay` keeps its own history,
+    so a delay line of ``d`` steps returns what entered it ``d`` calls ago (zeros before that)."""
+
+    def __init__(self, ops):
+        self.segments: list[tuple[tuple, Delay | None]] = []
+        current: list = []
+        for op in ops:
+            if isinstance(op, Delay):
+                self.segments.append((tuple(current), op))
+                current = []
+            else:
+                current.append(op)
+        self.segments.append((tuple(current), None))
+        self.history: list[list[np.ndarray]] = [[] for _ in self.segments]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        for (ops, delay), history in zip(self.segments, self.history):
+            x = apply_ops(ops, x)
+            if delay is not None:
+                x = self._delayed(x, delay, history)
+        return x
+
+    @staticmethod
+    def _delayed(x: np.ndarray, delay: Delay, history: list[np.ndarray]) -> np.ndarray:
+        steps = np.broadcast_to(np.asarray(delay.steps, dtype=np.int64), x.shape[1:])
+        history.append(x)
+        del history[:max(0, len(history) - int(steps.max(initial=0)) - 1)]
+        out = np.zeros_like(x)
+        for d in np.unique(steps):
+            if d < len(history):
+                mask = steps == d
+                out[:, mask] = history[-1 - d][:, mask]
+        return out
 
 
 class _FloatLayer:
@@ -121,7 +159,8 @@ class _FloatLayer:
         shape = (batch, *self.layer.shape)
         self.v = np.zeros(shape)
         self.i = np.zeros(shape)
-        self.s = np.zeros(shape, dtype=bool)
+        self.s = np.zeros(shape)
+        self.chains = [_Chain(ops) for ops in self.ops]
 
     @staticmethod
     def zeros(shape):
@@ -132,12 +171,15 @@ class _FloatLayer:
         if isinstance(n, LIF):
             self.v = n.decay * self.v + (1 - n.decay) * n.v_leak + n.gain * current
             if n.reset == "subtract":
-                self.v = self.v - np.where(self.s, n.threshold, 0.0)
-                self.s = self.v > n.threshold
-            else:
-                self.s = self.v > n.threshold
-                self.v = np.where(self.s, n.v_reset, self.v)
-            return self.s.astype(np.float64)
+                self.v = self.v - self.s * n.threshold
+            self.s = _fire(n, self.v)
+            if n.reset == "zero":
+                self.v = np.where(self.s > 0, n.v_reset, self.v)
+            elif n.reset == "subtract_now":
+                self.v = self.v - self.s * n.threshold
+            if n.v_min is not None:
+                self.v = np.maximum(self.v, n.v_min)
+            return self.s.copy()
         if isinstance(n, CubaLIF):
             self.i = n.syn_decay * self.i + n.syn_gain * current
             self.v = n.decay * self.v + (1 - n.decay) * n.v_leak + n.gain * self.i
@@ -147,6 +189,10 @@ class _FloatLayer:
         if isinstance(n, LI):
             self.v = n.decay * self.v + (1 - n.decay) * n.v_leak + n.gain * current
             return self.v.copy()
+        if isinstance(n, CubaLI):
+            self.i = n.syn_decay * self.i + n.syn_gain * current
+            self.v = n.decay * self.v + (1 - n.decay) * n.v_leak + n.gain * self.i
+            return self.v.copy()
         if isinstance(n, Threshold):
             return (current > n.threshold).astype(np.float64)
         if isinstance(n, ReLU):
@@ -154,6 +200,13 @@ class _FloatLayer:
         if isinstance(n, Identity):
             return np.asarray(current, dtype=np.float64)
         raise UserError(f"layer {self.layer.name}: neuron {type(n).__name__} cannot be simulated")
+
+
+def _fire(n: LIF, v: np.ndarray) -> np.ndarray:
+    """A LIF's spikes from its membrane: 0/1 (``v > threshold``, or ``>=``), or graded counts."""
+    if n.multi_spike:
+        return np.where(v > 0, np.trunc(v / n.threshold), 0.0)
+    return (v >= n.threshold if n.fire_at_threshold else v > n.threshold).astype(np.float64)
 
 
 class _IntLayer:
@@ -171,6 +224,7 @@ class _IntLayer:
         self.v = np.zeros(shape, dtype=np.int64)
         self.i = np.zeros(shape, dtype=np.int64)
         self.s = np.zeros(shape, dtype=bool)
+        self.chains = [functools.partial(apply_ops, ops) for ops in self.ops]
 
     @staticmethod
     def zeros(shape):

@@ -5,8 +5,9 @@ on a coarser, discrete-time view that hardware maps naturally:
 
 * a :class:`Layer` is a population of neurons of one kind (its ``neuron`` model) and one output shape;
 * its input current is the sum, over its :class:`Projection` s, of a chain of linear operators
-  (:class:`Dense`, :class:`Conv2d`, :class:`AvgPool2d`, :class:`SumPool2d`, :class:`Flatten`,
-  :class:`Scale`) applied to the output of a source (a network input or another layer);
+  (:class:`Dense`, :class:`Conv2d`, :class:`Conv1d`, :class:`AvgPool2d`, :class:`SumPool2d`,
+  :class:`Flatten`, :class:`Scale`, :class:`Delay`) applied to the output of a source (a network input
+  or another layer);
 * a :class:`Network` lists its inputs, its layers in topological order and its outputs.
 
 Time semantics (one step ``t``), shared by the functional simulator, every chip model and the trainer:
@@ -107,7 +108,36 @@ class Scale:
         return tuple(input_shape)
 
 
-LinearOp = Union[Dense, Conv2d, AvgPool2d, SumPool2d, Flatten, Scale]
+@dataclass(frozen=True, eq=False)
+class Conv1d:
+    """1-D cross-correlation as in PyTorch/NIR over ``(C, L)``; ``weight`` is (C_out, C_in / groups, k)."""
+
+    weight: np.ndarray
+    bias: np.ndarray | None = None
+    stride: int = 1
+    padding: int = 0
+    dilation: int = 1
+    groups: int = 1
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        length = input_shape[1]
+        k = self.weight.shape[2]
+        out = (length + 2 * self.padding - self.dilation * (k - 1) - 1) // self.stride + 1
+        return (int(self.weight.shape[0]), int(out))
+
+
+@dataclass(frozen=True, eq=False)
+class Delay:
+    """Each element arrives ``steps`` time steps late (a scalar or one per element; zeros before the first
+    arrival). Linear and time-invariant, so it may stand anywhere in a projection's chain."""
+
+    steps: np.ndarray
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        return tuple(input_shape)
+
+
+LinearOp = Union[Dense, Conv2d, Conv1d, AvgPool2d, SumPool2d, Flatten, Scale, Delay]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -127,6 +157,17 @@ class LIF:
     "zero" is NIR's LIF (reset right after the spike). "subtract" is snnTorch's ``Leaky`` default
     (``reset_mechanism="subtract"``, ``reset_delay=True``): the threshold is taken off on the next
     step, after the decay, so a spike costs ``threshold`` and not ``decay * threshold``.
+    "subtract_now" is Sinabs' and Rockpool's ``MembraneSubtract``: the spikes' worth of threshold is
+    taken off in the step that fired (``v = v - s * threshold``), so the next decay acts on it.
+
+    Two more rules for frameworks that fire differently (both default to NIR's):
+
+    * ``fire_at_threshold``: ``s = v >= threshold`` instead of ``v > threshold`` (Sinabs, Rockpool);
+    * ``multi_spike``: ``s = trunc(v / threshold)`` where ``v > 0`` (Sinabs' ``MultiSpike``, Rockpool's
+      ``StepPWL``): a graded count of spikes in one step, with a subtractive reset of ``s * threshold``;
+      it fires where ``v >= threshold`` whatever ``fire_at_threshold`` says.
+
+    ``v_min`` (None: unbounded) floors the membrane after the reset, as Sinabs' ``min_v_mem`` does.
 
     NIR's ``LIF`` (tau, r, v_leak, v_threshold, v_reset) discretised by forward Euler at ``dt`` gives
     ``decay = 1 - dt / tau`` and ``gain = r * dt / tau``; NIR's ``IF`` (``dv/dt = R I``) is ``decay = 1``,
@@ -140,6 +181,9 @@ class LIF:
     v_leak: np.ndarray = field(default_factory=lambda: np.float64(0.0))
     v_reset: np.ndarray = field(default_factory=lambda: np.float64(0.0))
     reset: str = "zero"
+    fire_at_threshold: bool = False
+    multi_spike: bool = False
+    v_min: np.ndarray | None = None
 
     spiking = True
 
@@ -185,6 +229,25 @@ class LI:
 
 
 @dataclass(frozen=True, eq=False)
+class CubaLI:
+    """Current-based leaky integrator without spikes (NIR ``CubaLI``); the output is the membrane::
+
+        i = syn_decay * i + syn_gain * current
+        v = decay * v + (1 - decay) * v_leak + gain * i
+
+    discretised from NIR's ``tau_syn``, ``tau_mem``, ``r``, ``w_in`` and ``v_leak`` as :class:`CubaLIF`.
+    """
+
+    syn_decay: np.ndarray
+    decay: np.ndarray
+    syn_gain: np.ndarray = field(default_factory=lambda: np.float64(1.0))
+    gain: np.ndarray = field(default_factory=lambda: np.float64(1.0))
+    v_leak: np.ndarray = field(default_factory=lambda: np.float64(0.0))
+
+    spiking = False
+
+
+@dataclass(frozen=True, eq=False)
 class Threshold:
     """Stateless spike: ``s = current > threshold`` (NIR ``Threshold``)."""
 
@@ -207,7 +270,7 @@ class Identity:
     spiking = False
 
 
-Neuron = Union[LIF, CubaLIF, LI, Threshold, ReLU, Identity]
+Neuron = Union[LIF, CubaLIF, LI, CubaLI, Threshold, ReLU, Identity]
 
 
 # ----------------------------------------------------------------------------------------------

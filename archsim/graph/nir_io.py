@@ -18,83 +18,68 @@ carrying node metadata ``{"archsim.activation": "relu"}`` or ``{"archsim.activat
 other NIR tools read them as identities (a ReLU is then lost to them), archsim reads them back.
 A LIF/IF carries its reset, ``{"archsim.reset": "zero"}`` or ``{"archsim.reset": "subtract"}`` (NIR's
 LIF resets to ``v_reset``; archsim's "subtract" is snnTorch's, see :class:`~archsim.graph.network.LIF`). A LIF/IF
-node without that key resets as ``read_network(..., reset=)`` says (``--reset zero|subtract`` on the
-command line), to zero (NIR's semantics) by default. The graph metadata holds ``archsim.network`` (the Network's ``metadata`` as JSON:
+node without that key resets as the conventions say (``--reset``, ``--from``), to zero (NIR's semantics)
+by default. The graph metadata holds ``archsim.network`` (the Network's ``metadata`` as JSON:
 quantisation hints, statistics), ``archsim.layer_order`` and ``archsim.dt``. Writing then reading
 with the same ``dt`` gives the same Network (to float rounding of ``1 - dt / tau``).
 
-Exporter conventions (give ``--dt`` the value the exporter implies):
-
-=============  ==========  =========================================================================
-exporter       dt          how its discrete neuron maps to NIR
-=============  ==========  =========================================================================
-snnTorch       1e-4 s      ``Leaky(beta)``: LIF with ``tau = dt / (1 - beta)``, ``r = tau / dt``,
-                           ``v_reset = 0``, so ``v = beta * v + I``; ``Synaptic(alpha, beta)``:
-                           CubaLIF with ``tau_syn = dt / (1 - alpha)``, ``tau_mem = dt / (1 - beta)``,
-                           ``w_in = tau_syn / dt``, so ``i = alpha * i + I``, ``v = beta * v + i``.
-                           The file carries no reset mechanism (no metadata; snnTorch 1.0.0), so
-                           say it: Leaky with ``reset_mechanism="zero"`` runs exactly as in
-                           snnTorch by default (or ``--reset zero``); Leaky's default "subtract"
-                           (``v = beta * v + I - threshold * s_prev``) runs exactly with
-                           ``--reset subtract`` (without it, as reset to zero, as snnTorch's own
-                           ``import_from_nir`` reads it). Synaptic's "zero" (snnTorch: ``v = 0`` on
-                           the step after a spike, that step's input dropped) runs as NIR's
-                           CubaLIF (``v = 0`` right after the spike, then ``v = i``); ``--reset``
-                           does not apply to CubaLIF. tests/test_nir_interop.py checks all of it.
-Norse          1e-3 s      LIF ``tau = 1 / tau_mem_inv`` in seconds; Norse steps at its default
-                           ``dt = 0.001``, which forward Euler here reproduces.
-SpikingJelly   1e-4 s      ``nir_exchange`` maps nodes with ``dt = 1e-4`` by default (its
-                           ``_NodeMapper(dt=1e-4)``): LIFNode ``tau`` (in steps) becomes
-                           ``tau * dt`` seconds.
-archsim        as written  ``archsim.dt`` in the graph metadata records the dt used at export.
-=============  ==========  =========================================================================
+How each framework's files are read (dt, reset, spike rule, discretisation) is its preset in
+:mod:`archsim.graph.presets` (``--from``); neuron nodes are read in :mod:`archsim.graph.nir_neurons`, Conv1d and
+Delay in :mod:`archsim.graph.nir_linear`. A leading batch dimension of 1 in an Input type that its readers show
+to be a batch (:func:`_without_batch_dim`), or in an Output type, is dropped with a note in
+``network.metadata["import_notes"]``; the conventions in force are in ``network.metadata["conventions"]``.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 
 from archsim.errors import UserError
-from archsim.graph.network import (LI, LIF, AvgPool2d, Conv2d, CubaLIF, Dense, Flatten, Identity, Layer,
+from archsim.graph.network import (LI, LIF, AvgPool2d, Conv2d, CubaLIF, Delay, Dense, Flatten, Identity, Layer,
                                    Network, Projection, ReLU, Scale, Shape, SumPool2d, Threshold)
+from archsim.graph.nir_compat import make
+from archsim.graph.nir_compat import read as nir_read
+from archsim.graph.nir_linear import LINEAR_IMPORTERS
+from archsim.graph.nir_neurons import (ACTIVATION_KEY, NEURON_TYPES, RESET_KEY, neuron_from_nir, neuron_param_shape,
+                                       text, uniform)
+from archsim.graph.presets import Conventions, conventions
 
-LINEAR_TYPES = ("Affine", "Linear", "Conv2d", "Flatten", "AvgPool2d", "SumPool2d", "Scale")
-NEURON_TYPES = ("LIF", "IF", "CubaLIF", "LI", "I", "Threshold")
+LINEAR_TYPES = ("Affine", "Linear", "Conv2d", "Flatten", "AvgPool2d", "SumPool2d", "Scale") + tuple(LINEAR_IMPORTERS)
 SUPPORTED = ", ".join(("Input", "Output", "NIRGraph") + LINEAR_TYPES + NEURON_TYPES)
-ACTIVATION_KEY = "archsim.activation"
-RESET_KEY = "archsim.reset"
 
 
 # ----------------------------------------------------------------------------------------------
 # files
 # ----------------------------------------------------------------------------------------------
-def read_network(path: str | Path, dt: float = 1e-4, reset: str | None = None) -> Network:
-    """Read a NIR file into a Network, discretised at ``dt`` seconds.
+def read_network(path: str | Path, dt: float | None = None, reset: str | None = None, from_: str | None = None,
+                 spikes: str | None = None) -> Network:
+    """Read a NIR file into a Network under the conventions of ``from_`` (a framework preset, see
+    :mod:`archsim.graph.presets`; None: NIR's own semantics, ``dt = 1e-4`` s).
 
-    ``reset`` ("zero" or "subtract") says how LIF/IF nodes without ``archsim.reset`` metadata reset,
-    for files whose exporter cannot say (snnTorch); None keeps NIR's semantics (reset to ``v_reset``).
+    An explicit ``dt`` (seconds), ``reset`` ("zero", "subtract" or "subtract_now": how LIF/IF nodes without
+    ``archsim.reset`` metadata reset) or ``spikes`` ("single" or "multi") wins over the preset.
     """
     import h5py
-    import nir
 
     path = Path(path)
-    check_dt(dt)
-    check_reset(reset)
+    conv = conventions(from_, dt, reset, spikes)
+    check_dt(conv.dt)
     if not path.exists():
         raise UserError(f"{path}: no such file (expected a NIR graph written by nir.write)")
     if not h5py.is_hdf5(path):
         raise UserError(f"{path}: not a NIR file (not HDF5; expected a graph written by nir.write)")
     _check_node_types(path)
     try:
-        graph = nir.read(path, type_check=False)
+        graph = nir_read(path)
     except (OSError, KeyError, ValueError, AssertionError, TypeError, AttributeError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if isinstance(exc, AssertionError) or "Unknown" in detail:
             detail = f"unknown or malformed node ({detail or 'unsupported type'}; supported: {SUPPORTED})"
         raise UserError(f"{path}: cannot read NIR graph: {detail}") from None
-    network = from_nir_graph(graph, dt=dt, name=path.stem, source=str(path), reset=reset)
+    network = _from_nir_graph(graph, conv, name=path.stem, source=str(path))
     stats_path = path.with_suffix(".stats.json")
     if "stats" not in network.metadata and stats_path.exists():
         try:
@@ -114,7 +99,7 @@ def _check_node_types(path: Path) -> None:
         for key, node in group.items():
             if not isinstance(node, h5py.Group) or "type" not in node:
                 continue
-            type_name = _text(node["type"][()])
+            type_name = text(node["type"][()])
             if type_name not in known:
                 raise UserError(f"{path}: node {prefix}{key} ({type_name}): unsupported NIR node type "
                                 f"(supported: {SUPPORTED})")
@@ -141,14 +126,24 @@ def write_network(network: Network, path: str | Path) -> None:
 # ----------------------------------------------------------------------------------------------
 # NIR graph -> Network
 # ----------------------------------------------------------------------------------------------
-def from_nir_graph(graph, dt: float = 1e-4, name: str = "network", source: str | None = None,
-                   reset: str | None = None) -> Network:
-    """Build a Network from a ``nir.NIRGraph`` (see the module docstring for the rules; ``reset`` as in
-    :func:`read_network`)."""
-    check_dt(dt)
-    check_reset(reset)
+def from_nir_graph(graph, dt: float | None = None, name: str = "network", source: str | None = None,
+                   reset: str | None = None, from_: str | None = None, spikes: str | None = None) -> Network:
+    """Build a Network from a ``nir.NIRGraph`` (see the module docstring for the rules; ``dt``, ``reset``,
+    ``from_`` and ``spikes`` as in :func:`read_network`)."""
+    conv = conventions(from_, dt, reset, spikes)
+    check_dt(conv.dt)
+    return _from_nir_graph(graph, conv, name, source)
+
+
+def _from_nir_graph(graph, conv: Conventions, name: str, source: str | None) -> Network:
+    dt = conv.dt
     where = source or name
+    notes: list[str] = []
     nodes, edges = _inline(graph, "")
+    meta = _graph_metadata(graph)
+    for node_name, kind in (meta.pop("archsim.activations", None) or {}).items():
+        if node_name in nodes and not (getattr(nodes[node_name], "metadata", None) or {}).get(ACTIVATION_KEY):
+            nodes[node_name].metadata = {ACTIVATION_KEY: kind}     # nir 1.0.4 keeps no metadata on Scale
     preds: dict[str, list[str]] = {n: [] for n in nodes}
     succs: dict[str, list[str]] = {n: [] for n in nodes}
     for a, b in edges:
@@ -161,6 +156,8 @@ def from_nir_graph(graph, dt: float = 1e-4, name: str = "network", source: str |
     inputs = {n: _input_shape(n, node) for n, node in nodes.items() if kinds[n] == "input"}
     if not inputs:
         raise UserError(f"{where}: the graph has no Input node (supported: {SUPPORTED})")
+    for n in inputs:
+        inputs[n] = _without_batch_dim(n, inputs[n], nodes, succs, notes)
     outputs_nodes = [n for n in nodes if kinds[n] == "output"]
     # Layers: neuron nodes, plus Output nodes fed by a linear chain (an Identity layer).
     layer_names = [n for n in nodes if kinds[n] == "neuron"]
@@ -174,7 +171,6 @@ def from_nir_graph(graph, dt: float = 1e-4, name: str = "network", source: str |
         else:
             layer_names.append(out)
             output_of[out] = out
-    meta = _graph_metadata(graph)
     order = _layer_order(layer_names, inputs, succs, meta.pop("archsim.layer_order", None))
     position = {n: i for i, n in enumerate(order)}
     shapes: dict[str, Shape] = dict(inputs)
@@ -192,9 +188,9 @@ def from_nir_graph(graph, dt: float = 1e-4, name: str = "network", source: str |
     for lname, projections in layers:
         forward = [(src, ops) for src, ops, recurrent in projections if not recurrent]
         if forward:
-            shapes[lname] = _chain_shape(forward[0][1], shapes[forward[0][0]], where)[0]
-        elif _neuron_param_shape(nodes[lname]) is not None:
-            shapes[lname] = _neuron_param_shape(nodes[lname])
+            shapes[lname] = _chain_shape(forward[0][1], shapes[forward[0][0]], where, dt)[0]
+        elif neuron_param_shape(nodes[lname]) is not None:
+            shapes[lname] = neuron_param_shape(nodes[lname])
         else:
             raise UserError(f"{where}: node {lname} ({type(nodes[lname]).__name__}) has only recurrent inputs "
                             "and no parameters giving its shape")
@@ -203,13 +199,15 @@ def from_nir_graph(graph, dt: float = 1e-4, name: str = "network", source: str |
         shape = shapes[lname]
         projs = []
         for src, ops, recurrent in projections:
-            out_shape, ops = _chain_shape(ops, shapes[src], where)
+            out_shape, ops = _chain_shape(ops, shapes[src], where, dt)
             if out_shape != shape:
                 raise UserError(f"{where}: node {lname} ({type(nodes[lname]).__name__}): shape mismatch: inputs "
                                 f"of shapes {shape} and {out_shape} (from {src}) (allowed: equal shapes)")
             projs.append(Projection(source=src, ops=tuple(ops), recurrent=recurrent))
-        neuron = _neuron(lname, nodes[lname], shape, dt, where, reset or "zero")
+        neuron = neuron_from_nir(lname, nodes[lname], shape, conv, where)
         built.append(Layer(name=lname, shape=shape, projections=tuple(projs), neuron=neuron))
+    if conv.spike_lag_steps:
+        built = _lag_spikes(built, conv.spike_lag_steps)
     out_layers = []
     for out in outputs_nodes:
         target = output_of[out]
@@ -218,9 +216,16 @@ def from_nir_graph(graph, dt: float = 1e-4, name: str = "network", source: str |
         declared = _declared_output_shape(nodes[out])
         if declared is not None and int(np.prod(declared)) != int(np.prod(shapes[target])):
             raise UserError(f"{where}: node {out} (Output): declared shape {declared} but receives {shapes[target]}")
+        if declared is not None and len(declared) == len(shapes[target]) + 1 and declared[0] == 1:
+            notes.append(f"Output {out}: type {declared} read as {shapes[target]} (a leading batch dimension of 1 "
+                         "dropped)")
         out_layers.append(target)
     metadata = dict(meta.get("archsim.network") or {})
     metadata["dt"] = dt
+    metadata["conventions"] = dataclasses.asdict(conv)
+    metadata.pop("import_notes", None)          # a re-read file's notes are its own
+    if notes:
+        metadata["import_notes"] = notes
     if "archsim.dt" in meta:
         metadata["export_dt"] = float(meta["archsim.dt"])
     if source:
@@ -245,10 +250,36 @@ def check_dt(dt) -> None:
         raise UserError(f"--dt: {dt} is not allowed (allowed: a time step > 0 in seconds, e.g. 1e-4)")
 
 
-def check_reset(reset) -> None:
-    """Refuse a reset for plain NIR LIF nodes other than None, "zero" or "subtract" (``--reset``)."""
-    if reset not in (None, "zero", "subtract"):
-        raise UserError(f"--reset: {reset!r} is not allowed (allowed: zero, subtract)")
+def _without_batch_dim(name: str, shape: Shape, nodes: dict, succs: dict, notes: list[str]) -> Shape:
+    """``shape`` less a leading 1 where the Input's readers show it is a batch dimension (files in the wild
+    write the batch their exporter traced with): an Affine/Linear reads a flat vector, a Conv2d ``(C, H, W)``
+    and a Conv1d ``(C, L)``, so ``(1, 64)`` before an Affine, ``(1, 2, 34, 34)`` before a Conv2d and
+    ``(1, 2, 100)`` before a Conv1d lose their leading 1; ``(1, 34, 34)`` before a Conv2d keeps it."""
+    if len(shape) < 2 or shape[0] != 1:
+        return shape
+    readers = []
+    for succ in succs[name]:
+        while isinstance(nodes[succ], _PassThrough) and len(succs[succ]) == 1:
+            succ = succs[succ][0]
+        readers.append(type(nodes[succ]).__name__)
+    rank = {"Affine": 1, "Linear": 1, "Conv1d": 2, "Conv2d": 3}
+    ranks = {rank.get(r) for r in readers}
+    if len(ranks) == 1 and None not in ranks and len(shape) == ranks.pop() + 1:
+        notes.append(f"Input {name}: type {shape} read as {shape[1:]} (a leading batch dimension of 1 dropped)")
+        return shape[1:]
+    return shape
+
+
+def _lag_spikes(layers: list[Layer], steps: int) -> list[Layer]:
+    """Every projection out of a LIF layer delayed by ``steps`` (a framework that reports spikes late)."""
+    lif_layers = {layer.name for layer in layers if isinstance(layer.neuron, LIF)}
+    out = []
+    for layer in layers:
+        projs = tuple(Projection(source=p.source, ops=((Delay(steps=np.int64(steps)),) + p.ops
+                                                       if p.source in lif_layers else p.ops), recurrent=p.recurrent)
+                      for p in layer.projections)
+        out.append(Layer(name=layer.name, shape=layer.shape, projections=projs, neuron=layer.neuron))
+    return out
 
 
 def _inline(graph, prefix: str) -> tuple[dict, list]:
@@ -306,8 +337,8 @@ def _kind(name: str, node) -> str:
         return "output"
     activation = (getattr(node, "metadata", None) or {}).get(ACTIVATION_KEY)
     if isinstance(node, nir.Scale) and activation is not None:
-        if _text(activation) not in ("relu", "identity"):
-            raise UserError(f"node {name} (Scale): {ACTIVATION_KEY} = {_text(activation)!r} "
+        if text(activation) not in ("relu", "identity"):
+            raise UserError(f"node {name} (Scale): {ACTIVATION_KEY} = {text(activation)!r} "
                             "(allowed: relu, identity)")
         return "neuron"
     type_name = type(node).__name__
@@ -316,14 +347,6 @@ def _kind(name: str, node) -> str:
     if type_name in NEURON_TYPES:
         return "neuron"
     raise UserError(f"node {name} ({type_name}): unsupported NIR node type (supported: {SUPPORTED})")
-
-
-def _text(value) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf8")
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        return _text(value.item())
-    return str(value)
 
 
 def _input_shape(name: str, node) -> Shape:
@@ -346,15 +369,15 @@ def _declared_output_shape(node):
 def _graph_metadata(graph) -> dict:
     meta = dict(getattr(graph, "metadata", None) or {})
     out = {}
-    for key in ("archsim.network", "archsim.layer_order"):
+    for key in ("archsim.network", "archsim.layer_order", "archsim.activations"):
         if key in meta:
             try:
-                out[key] = json.loads(_text(meta[key]))
+                out[key] = json.loads(text(meta[key]))
             except ValueError:
                 raise UserError(f"graph metadata {key}: not valid JSON") from None
     for key in ("archsim.name", "archsim.dt"):
         if key in meta:
-            out[key] = _text(meta[key]) if key == "archsim.name" else float(np.asarray(meta[key]))
+            out[key] = text(meta[key]) if key == "archsim.name" else float(np.asarray(meta[key]))
     return out
 
 
@@ -409,22 +432,14 @@ def _pair(value, name, node_name, type_name) -> tuple[int, int]:
     raise UserError(f"node {node_name} ({type_name}): {name} {arr.tolist()} (allowed: one or two integers)")
 
 
-def _uniform(a) -> np.ndarray:
-    """0-d when every element is equal (so scalar parameters stay scalars), else the array."""
-    a = np.asarray(a, dtype=np.float64)
-    if a.ndim and a.size and np.all(a == a.flat[0]):
-        return np.float64(a.flat[0])
-    return a
-
-
-def _chain_shape(chain, shape: Shape, where: str):
+def _chain_shape(chain, shape: Shape, where: str, dt: float):
     """Turn [(name, nir node, carries_bias)] into archsim ops, checking shapes on the way."""
     ops = []
     for node_name, node, carries_bias in chain:
         type_name = type(node).__name__
         if isinstance(node, _PassThrough):
             continue
-        op = _linear_op(node_name, node, shape, carries_bias, where)
+        op = _linear_op(node_name, node, shape, carries_bias, where, dt)
         if op is None:
             continue
         if isinstance(op, Dense) and len(shape) > 1:
@@ -436,7 +451,7 @@ def _chain_shape(chain, shape: Shape, where: str):
     return tuple(shape), ops
 
 
-def _linear_op(node_name, node, shape, carries_bias, where):
+def _linear_op(node_name, node, shape, carries_bias, where, dt):
     type_name = type(node).__name__
     if type_name in ("Affine", "Linear"):
         weight = np.asarray(node.weight, dtype=np.float64)
@@ -455,7 +470,7 @@ def _linear_op(node_name, node, shape, carries_bias, where):
                             "(allowed: (C_out, C_in/groups, kh, kw))")
         padding = node.padding
         if isinstance(padding, (str, bytes)):
-            padding = _text(padding)
+            padding = text(padding)
             if padding == "valid":
                 padding = (0, 0)
             elif padding == "same":
@@ -471,6 +486,8 @@ def _linear_op(node_name, node, shape, carries_bias, where):
         return Conv2d(weight=weight, bias=bias, stride=_pair(node.stride, "stride", node_name, type_name),
                       padding=_pair(padding, "padding", node_name, type_name),
                       dilation=_pair(node.dilation, "dilation", node_name, type_name), groups=int(np.asarray(node.groups)))
+    if type_name in LINEAR_IMPORTERS:
+        return LINEAR_IMPORTERS[type_name](node_name, node, shape, carries_bias, where, dt)
     if type_name in ("AvgPool2d", "SumPool2d"):
         cls = AvgPool2d if type_name == "AvgPool2d" else SumPool2d
         return cls(kernel=_pair(node.kernel_size, "kernel_size", node_name, type_name),
@@ -487,7 +504,7 @@ def _linear_op(node_name, node, shape, carries_bias, where):
         raise UserError(f"{where}: node {node_name} (Flatten): start_dim {start}, end_dim {end} on shape {shape} "
                         "(allowed: flattening every dimension)")
     if type_name == "Scale":
-        scale = _uniform(node.scale)
+        scale = uniform(node.scale)
         return Scale(scale=scale)
     raise UserError(f"{where}: node {node_name} ({type_name}): unsupported NIR node type (supported: {SUPPORTED})")
 
@@ -510,70 +527,6 @@ def _check_op_input(node_name, type_name, op, shape, where) -> None:
         raise UserError(f"{where}: node {node_name} ({type_name}): shape mismatch: receives {shape} but {bad}")
 
 
-def _neuron_param_shape(node) -> Shape | None:
-    for attr in ("tau", "tau_mem", "r", "threshold", "v_threshold", "scale"):
-        value = getattr(node, attr, None)
-        if value is not None and np.ndim(value):
-            return tuple(int(s) for s in np.shape(value))
-    return None
-
-
-def _param(node_name, type_name, node, attr, shape, where, default=None):
-    value = getattr(node, attr, None)
-    if value is None:
-        if default is None:
-            raise UserError(f"{where}: node {node_name} ({type_name}): missing parameter {attr}")
-        value = default
-    a = np.asarray(value, dtype=np.float64)
-    if a.ndim and a.size != 1:
-        if a.size != int(np.prod(shape)):
-            raise UserError(f"{where}: node {node_name} ({type_name}): shape mismatch: {attr} has shape {a.shape} "
-                            f"but the layer receives {shape} (allowed: one value or one per neuron)")
-        a = a.reshape(shape)
-    return _uniform(a)
-
-
-def _neuron(node_name, node, shape, dt, where, default_reset="zero"):
-    type_name = type(node).__name__
-    p = lambda attr, default=None: _param(node_name, type_name, node, attr, shape, where, default)  # noqa: E731
-    meta = getattr(node, "metadata", None) or {}
-    if type_name == "Scale":
-        return ReLU() if _text(meta.get(ACTIVATION_KEY)) == "relu" else Identity()
-    if type_name == "Output":
-        return Identity()
-    if type_name in ("LIF", "IF"):
-        reset = _text(meta.get(RESET_KEY, default_reset))
-        if reset not in ("zero", "subtract"):
-            raise UserError(f"{where}: node {node_name} ({type_name}): {RESET_KEY} = {reset!r} (allowed: zero, subtract)")
-        if type_name == "LIF":
-            tau = _positive(p("tau"), node_name, type_name, "tau", where)
-            decay, gain, v_leak = 1.0 - dt / tau, p("r") * dt / tau, p("v_leak", 0.0)
-        else:
-            decay, gain, v_leak = np.float64(1.0), p("r") * dt, np.float64(0.0)
-        return LIF(decay=_uniform(decay), threshold=p("v_threshold"), gain=_uniform(gain), v_leak=v_leak,
-                   v_reset=p("v_reset", 0.0), reset=reset)
-    if type_name == "CubaLIF":
-        tau_syn = _positive(p("tau_syn"), node_name, type_name, "tau_syn", where)
-        tau_mem = _positive(p("tau_mem"), node_name, type_name, "tau_mem", where)
-        return CubaLIF(syn_decay=_uniform(1.0 - dt / tau_syn), decay=_uniform(1.0 - dt / tau_mem),
-                       threshold=p("v_threshold"), syn_gain=_uniform(p("w_in", 1.0) * dt / tau_syn),
-                       gain=_uniform(p("r") * dt / tau_mem), v_leak=p("v_leak", 0.0), v_reset=p("v_reset", 0.0))
-    if type_name == "LI":
-        tau = _positive(p("tau"), node_name, type_name, "tau", where)
-        return LI(decay=_uniform(1.0 - dt / tau), gain=_uniform(p("r") * dt / tau), v_leak=p("v_leak", 0.0))
-    if type_name == "I":
-        return LI(decay=np.float64(1.0), gain=p("r") * dt)
-    if type_name == "Threshold":
-        return Threshold(threshold=p("threshold"))
-    raise UserError(f"{where}: node {node_name} ({type_name}): unsupported NIR node type (supported: {SUPPORTED})")
-
-
-def _positive(value, node_name, type_name, attr, where):
-    if np.any(np.asarray(value) <= 0):
-        raise UserError(f"{where}: node {node_name} ({type_name}): {attr} must be > 0")
-    return value
-
-
 # ----------------------------------------------------------------------------------------------
 # Network -> NIR graph
 # ----------------------------------------------------------------------------------------------
@@ -586,7 +539,7 @@ def to_nir_graph(network: Network):
     nodes: dict = {}
     edges: list = []
     for name, shape in network.inputs.items():
-        nodes[name] = nir.Input(input_type={"input": np.array(shape)})
+        nodes[name] = make(nir.Input, input_type={"input": np.array(shape)})
     for layer in network.layers:
         nodes[layer.name] = _neuron_node(layer, dt)
         for p_index, proj in enumerate(layer.projections):
@@ -603,12 +556,15 @@ def to_nir_graph(network: Network):
         node_name = "output" if len(network.outputs) == 1 else f"output.{out}"
         while node_name in nodes:  # a layer may itself be called "output"
             node_name += "_"
-        nodes[node_name] = nir.Output(output_type={"output": np.array(network.shape_of(out))})
+        nodes[node_name] = make(nir.Output, output_type={"output": np.array(network.shape_of(out))})
         edges.append((out, node_name))
     metadata = {"archsim.network": json.dumps(_jsonable(network.metadata), sort_keys=True),
                 "archsim.layer_order": json.dumps([layer.name for layer in network.layers]),
-                "archsim.name": network.name, "archsim.dt": dt}
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
+                "archsim.name": network.name, "archsim.dt": dt,
+                "archsim.activations": json.dumps({layer.name: "relu" if isinstance(layer.neuron, ReLU) else "identity"
+                                                   for layer in network.layers
+                                                   if isinstance(layer.neuron, (ReLU, Identity))})}
+    return make(nir.NIRGraph, nodes=nodes, edges=edges, metadata=metadata, type_check=False)
 
 
 def _full(value, shape) -> np.ndarray:
@@ -623,25 +579,25 @@ def _neuron_node(layer: Layer, dt: float):
     if isinstance(n, LIF):
         meta = {RESET_KEY: n.reset}   # explicit, so that read_network's reset= never overrides it
         if np.all(np.asarray(n.decay) == 1.0) and np.all(np.asarray(n.v_leak) == 0.0):
-            return nir.IF(r=f(np.asarray(n.gain) / dt), v_threshold=f(n.threshold), v_reset=f(n.v_reset), metadata=meta)
+            return make(nir.IF, r=f(np.asarray(n.gain) / dt), v_threshold=f(n.threshold), v_reset=f(n.v_reset), metadata=meta)
         tau = _tau(n.decay, dt, layer)
-        return nir.LIF(tau=f(tau), r=f(np.asarray(n.gain) * tau / dt), v_leak=f(n.v_leak),
+        return make(nir.LIF, tau=f(tau), r=f(np.asarray(n.gain) * tau / dt), v_leak=f(n.v_leak),
                        v_threshold=f(n.threshold), v_reset=f(n.v_reset), metadata=meta)
     if isinstance(n, CubaLIF):
         tau_syn, tau_mem = _tau(n.syn_decay, dt, layer), _tau(n.decay, dt, layer)
-        return nir.CubaLIF(tau_syn=f(tau_syn), tau_mem=f(tau_mem), r=f(np.asarray(n.gain) * tau_mem / dt),
+        return make(nir.CubaLIF, tau_syn=f(tau_syn), tau_mem=f(tau_mem), r=f(np.asarray(n.gain) * tau_mem / dt),
                            v_leak=f(n.v_leak), v_threshold=f(n.threshold), v_reset=f(n.v_reset),
                            w_in=f(np.asarray(n.syn_gain) * tau_syn / dt))
     if isinstance(n, LI):
         if np.all(np.asarray(n.decay) == 1.0) and np.all(np.asarray(n.v_leak) == 0.0):
-            return nir.I(r=f(np.asarray(n.gain) / dt))
+            return make(nir.I, r=f(np.asarray(n.gain) / dt))
         tau = _tau(n.decay, dt, layer)
-        return nir.LI(tau=f(tau), r=f(np.asarray(n.gain) * tau / dt), v_leak=f(n.v_leak))
+        return make(nir.LI, tau=f(tau), r=f(np.asarray(n.gain) * tau / dt), v_leak=f(n.v_leak))
     if isinstance(n, Threshold):
-        return nir.Threshold(threshold=f(n.threshold))
+        return make(nir.Threshold, threshold=f(n.threshold))
     if isinstance(n, (ReLU, Identity)):
         kind = "relu" if isinstance(n, ReLU) else "identity"
-        return nir.Scale(scale=np.ones(shape), metadata={ACTIVATION_KEY: kind})
+        return make(nir.Scale, scale=np.ones(shape), metadata={ACTIVATION_KEY: kind}, droppable=("metadata",))
     raise UserError(f"layer {layer.name}: neuron {type(n).__name__} cannot be exported "
                     "(allowed: LIF, CubaLIF, LI, Threshold, ReLU, Identity)")
 
@@ -659,19 +615,19 @@ def _op_node(op, shape):
 
     if isinstance(op, Dense):
         if op.bias is None:
-            return nir.Linear(weight=np.asarray(op.weight, dtype=np.float64))
-        return nir.Affine(weight=np.asarray(op.weight, dtype=np.float64), bias=np.asarray(op.bias, dtype=np.float64))
+            return make(nir.Linear, weight=np.asarray(op.weight, dtype=np.float64))
+        return make(nir.Affine, weight=np.asarray(op.weight, dtype=np.float64), bias=np.asarray(op.bias, dtype=np.float64))
     if isinstance(op, Conv2d):
         bias = np.zeros(op.weight.shape[0]) if op.bias is None else np.asarray(op.bias, dtype=np.float64)
-        return nir.Conv2d(input_shape=tuple(shape[1:]), weight=np.asarray(op.weight, dtype=np.float64),
+        return make(nir.Conv2d, input_shape=tuple(shape[1:]), weight=np.asarray(op.weight, dtype=np.float64),
                           stride=op.stride, padding=op.padding, dilation=op.dilation, groups=op.groups, bias=bias)
     if isinstance(op, (AvgPool2d, SumPool2d)):
         cls = nir.AvgPool2d if isinstance(op, AvgPool2d) else nir.SumPool2d
-        return cls(kernel_size=np.array(op.kernel), stride=np.array(op.stride), padding=np.array(op.padding))
+        return make(cls, kernel_size=np.array(op.kernel), stride=np.array(op.stride), padding=np.array(op.padding))
     if isinstance(op, Flatten):
-        return nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0, end_dim=-1)
+        return make(nir.Flatten, input_type={"input": np.array(shape)}, start_dim=0, end_dim=-1)
     if isinstance(op, Scale):
-        return nir.Scale(scale=_full(op.scale, shape))
+        return make(nir.Scale, scale=_full(op.scale, shape))
     raise UserError(f"op {type(op).__name__} cannot be exported (allowed: Dense, Conv2d, AvgPool2d, SumPool2d, "
                     "Flatten, Scale)")
 

@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.lib.stride_tricks import sliding_window_view
 
-from archsim.graph.network import AvgPool2d, Conv2d, Dense, Flatten, Scale, SumPool2d
+from archsim.graph.network import AvgPool2d, Conv1d, Conv2d, Dense, Flatten, Scale, SumPool2d
 
 _EXACT_FLOAT_LIMIT = 2.0 ** 53
 
@@ -31,6 +31,8 @@ def apply_op(op, x: np.ndarray) -> np.ndarray:
         return dense(x, op.weight, op.bias)
     if isinstance(op, Conv2d):
         return conv2d(x, op.weight, op.bias, op.stride, op.padding, op.dilation, op.groups)
+    if isinstance(op, Conv1d):
+        return conv1d(x, op.weight, op.bias, op.stride, op.padding, op.dilation, op.groups)
     if isinstance(op, SumPool2d):
         return sum_pool2d(x, op.kernel, op.stride, op.padding)
     if isinstance(op, AvgPool2d):
@@ -107,6 +109,13 @@ def conv2d(x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
     y = parts[0] if groups == 1 else np.concatenate(parts, axis=1)
     y = y.reshape(b, oh, ow, c_out).transpose(0, 3, 1, 2)
     return np.ascontiguousarray(_add_bias(y, bias, (1, -1, 1, 1)))
+
+
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> np.ndarray:
+    """1-D cross-correlation as PyTorch: x (B, C_in, L), weight (C_out, C_in/groups, k); a conv2d of height 1."""
+    y = conv2d(x[:, :, None, :], np.asarray(weight)[:, :, None, :], bias, (1, stride), (0, padding),
+               (1, dilation), groups)
+    return y[:, :, 0, :]
 
 
 def sum_pool2d(x, kernel, stride, padding=(0, 0)) -> np.ndarray:

@@ -228,7 +228,11 @@ def quantize(network: Network, precision: Precision, calibration: dict[str, floa
 
     ``calibration`` optionally gives ReLU layers' ``out_scale`` (as :func:`calibrate` returns);
     without it, layers lacking a hint are calibrated here on the network's synthetic input.
+    A network with features no chip runs (:mod:`archsim.graph.chip_support`) is refused in one line.
     """
+    from archsim.graph.chip_support import check_chip_runnable
+
+    check_chip_runnable(network, "chip precision")
     quant = network.metadata.get("quant", {}) or {}
     input_scales = {name: _input_scale(network, name, precision) for name in network.inputs}
     relu_scales = _relu_out_scales(network, precision, calibration)

@@ -1,0 +1,92 @@
+"""NIR node types added to the importer: Delay, Conv1d, CubaLI (where the installed nir has it), each against
+a hand-worked or independently computed result, and refused on chips in one line."""
+from __future__ import annotations
+
+import nir
+import numpy as np
+import pytest
+
+from archsim.graph.nir_compat import make
+from archsim.errors import UserError
+from archsim.graph.functional import simulate
+from archsim.graph.nir_io import from_nir_graph
+
+
+def _graph(nodes: dict, shape_in, shape_out):
+    names = list(nodes)
+    all_nodes = {"input": nir.Input({"input": np.array(shape_in)}), **nodes,
+                 "output": nir.Output({"output": np.array(shape_out)})}
+    chain = ["input"] + names + ["output"]
+    return make(nir.NIRGraph, nodes=all_nodes, edges=list(zip(chain, chain[1:])), type_check=False)
+
+
+def test_delay_per_element_in_steps_of_dt():
+    delay = nir.Delay(delay=np.array([0.0, 2e-4, 5e-4]))              # 0, 2 and 5 steps at dt = 1e-4
+    net = from_nir_graph(_graph({"d": delay, "w": nir.Linear(weight=np.eye(3))}, (3,), (3,)), dt=1e-4)
+    x = np.random.default_rng(1).random((9, 2, 3))
+    y = simulate(net, {"input": x}).outputs[net.outputs[0]]
+    for k, d in enumerate((0, 2, 5)):
+        expected = np.concatenate([np.zeros((d, 2)), x[:9 - d, :, k]])
+        np.testing.assert_array_equal(y[:, :, k], expected)
+
+
+def test_delay_before_a_neuron_shifts_its_spikes():
+    lif = make(nir.LIF, tau=np.full(2, 1e-3), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.full(2, 0.05),
+                  v_reset=np.zeros(2))
+    plain = from_nir_graph(_graph({"w": nir.Linear(weight=np.eye(2)), "n": lif}, (2,), (2,)))
+    delayed = from_nir_graph(_graph({"w": nir.Linear(weight=np.eye(2)), "d": nir.Delay(delay=np.array([3e-4])),
+                                     "n": lif}, (2,), (2,)))
+    x = (np.random.default_rng(2).random((20, 1, 2)) < 0.5).astype(float)
+    a = simulate(plain, {"input": x}).outputs[plain.outputs[0]]
+    b = simulate(delayed, {"input": x}).outputs[delayed.outputs[0]]
+    assert a.sum() > 0 and np.array_equal(b[3:], a[:-3]) and not b[:3].any()
+
+
+def test_delay_is_refused_on_chips_in_one_line():
+    from archsim.graph.quantize import Precision, quantize
+
+    net = from_nir_graph(_graph({"d": nir.Delay(delay=np.array([2e-4])), "w": nir.Linear(weight=np.eye(3))},
+                                (3,), (3,)))
+    with pytest.raises(UserError) as info:
+        quantize(net, Precision())
+    assert "\n" not in str(info.value) and "Delay synapses" in str(info.value)
+
+
+def _conv1d_reference(x, w, b, stride, padding):
+    """Direct loops: y[o, l] = b[o] + sum_c,k w[o, c, k] x[c, l * stride + k - padding]."""
+    xp = np.pad(x, ((0, 0), (padding, padding)))
+    c_out, _, k = w.shape
+    length = (xp.shape[1] - k) // stride + 1
+    y = np.zeros((c_out, length))
+    for o in range(c_out):
+        for pos in range(length):
+            y[o, pos] = b[o] + np.sum(w[o] * xp[:, pos * stride: pos * stride + k])
+    return y
+
+
+def test_conv1d_equals_direct_loops():
+    rng = np.random.default_rng(3)
+    w, b = rng.normal(size=(4, 2, 3)), rng.normal(size=4)
+    conv = nir.Conv1d(input_shape=10, weight=w, stride=2, padding=1, dilation=1, groups=1, bias=b)
+    net = from_nir_graph(_graph({"c": conv}, (2, 10), (4, 5)))
+    assert net.layers[0].shape == (4, 5)
+    x = rng.normal(size=(3, 2, 2, 10))
+    y = simulate(net, {"input": x}).outputs[net.outputs[0]]
+    for t in range(3):
+        for k in range(2):
+            np.testing.assert_allclose(y[t, k], _conv1d_reference(x[t, k], w, b, 2, 1), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.skipif(not hasattr(nir, "CubaLI"), reason="nir < 1.0.5 has no CubaLI")
+def test_cubali_is_cubalif_without_spikes():
+    tau_syn, tau_mem, w_in, r = 2e-4, 5e-4, 1.5, 2.0
+    cubali = nir.CubaLI(tau_syn=np.full(1, tau_syn), tau_mem=np.full(1, tau_mem), r=np.full(1, r),
+                        v_leak=np.zeros(1), w_in=np.full(1, w_in))
+    net = from_nir_graph(_graph({"n": cubali}, (1,), (1,)), dt=1e-4)
+    x = np.random.default_rng(4).random((12, 1, 1))
+    y = simulate(net, {"input": x}).outputs[net.outputs[0]][:, 0, 0]
+    i = v = 0.0
+    for t in range(12):                          # forward Euler of NIR's CubaLI at dt = 1e-4
+        i += 1e-4 / tau_syn * (-i + w_in * x[t, 0, 0])
+        v += 1e-4 / tau_mem * (-v + r * i)
+        assert y[t] == pytest.approx(v, rel=1e-12)
