@@ -16,7 +16,8 @@ from archsim.errors import UserError
 from archsim.graph.network import Network
 from archsim.graph.workload import Workload
 
-CHIPS_DIR = Path(__file__).resolve().parent.parent / "chips"
+from archsim.shipped import CHIPS_DIR, chip_names, shipped_chip
+
 DEFAULT_GPU = "v100"
 
 
@@ -25,14 +26,10 @@ def resolve_chip(spec: str | Path | Chip) -> Chip:
     if isinstance(spec, Chip):
         return spec
     path = Path(spec)
-    if not path.exists() and path.suffix == "":
-        for candidate in (CHIPS_DIR / f"{spec}.yaml", CHIPS_DIR / "gpu" / f"{spec}.yaml"):
-            if candidate.exists():
-                path = candidate
-                break
     if not path.exists():
-        shipped = sorted(p.stem for p in CHIPS_DIR.glob("*.yaml")) + sorted(p.stem for p in CHIPS_DIR.glob("gpu/*.yaml"))
-        raise UserError(f"{spec}: no such chip config (a YAML path, or one of: {', '.join(shipped)})")
+        path = shipped_chip(str(spec)) or path
+    if not path.exists():
+        raise UserError(f"{spec}: no such chip config (a YAML path, or a shipped name: {', '.join(chip_names())})")
     return load_chip(path)
 
 

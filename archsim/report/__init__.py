@@ -16,7 +16,7 @@ from archsim.report.page import Page, Section, Table, render_html, render_markdo
 from archsim.sweep.objectives import METRICS, metric_value
 from archsim.sweep.store import ResultStore, is_store
 from archsim.sweep.summary import analyse, point_label
-from archsim.units import format_quantity
+from archsim.units import count_of, format_quantity
 
 
 def write_report(source: str | Path, out_dir: str | Path) -> Path:
@@ -128,7 +128,7 @@ def store_page(rows: list[dict], sweep: dict, figure_dir: Path, store_name: str)
     names = [name for name, _ in analysis.objectives]
     title = f"archsim sweep: {sweep.get('name', store_name)}"
     recosted = sum(r["how"] == "recosted" for r in analysis.ok)
-    headline_text = (f"{len(rows)} points on {sweep.get('chip_name', 'the chip')}: {len(analysis.ok)} ok "
+    headline_text = (f"{count_of(len(rows), 'point')} on {sweep.get('chip_name', 'the chip')}: {len(analysis.ok)} ok "
                      f"({recosted} re-costed), {len(analysis.failed)} failed, {len(analysis.pending)} pending; "
                      f"{len(analysis.front)} on the Pareto front of {', '.join(f'{g} {n}' for n, g in analysis.objectives)}.")
     page = Page(title=title, headline=headline_text)
