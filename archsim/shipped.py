@@ -16,16 +16,16 @@ INSTALLED_SUBDIR = Path("share") / "archsim" / "chips"
 _MARKER = "tianjic.yaml"   # a file every chips/ folder holds
 
 
-def _find_chips_dir() -> Path:
-    checkout = Path(__file__).resolve().parents[1] / "chips"
-    prefixes = [sysconfig.get_path("data"), sys.prefix, getattr(site, "USER_BASE", None) or ""]
+def find_chips_dir(checkout: Path, prefixes: list[str]) -> Path:
+    """The checkout's ``chips/`` when it is there, else the first installed copy under ``prefixes``."""
     for folder in [checkout] + [Path(prefix) / INSTALLED_SUBDIR for prefix in prefixes if prefix]:
         if (folder / _MARKER).is_file():
             return folder
     return checkout   # nothing found: errors then name the folder a checkout would have
 
 
-CHIPS_DIR = _find_chips_dir()
+CHIPS_DIR = find_chips_dir(Path(__file__).resolve().parents[1] / "chips",
+                           [sysconfig.get_path("data"), sys.prefix, getattr(site, "USER_BASE", None) or ""])
 SWEEPS_DIR = CHIPS_DIR / "sweeps"
 
 
