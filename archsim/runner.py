@@ -111,14 +111,25 @@ def run(network: str | Network, chip: str | Path | Chip | None, **options) -> di
 
 
 def recost(result: dict, chip: str | Path | Chip) -> dict:
-    """Cost a stored result's Trace again with another chip's tables (no new simulation)."""
+    """Cost a stored result's Trace again with ``chip``'s technology and energy tables (no new simulation).
+
+    Re-costing may change only those tables, so ``chip`` must be the chip the Trace was simulated on
+    (same name, family and clock; a sweep's cost-only variants keep them): another micro-architecture
+    is a UserError. The result's ``recosted_with`` names the config and technology table used.
+    """
     from archsim.cost import evaluate
+    from archsim.cost.technology import load_technology
     from archsim.trace import Trace
 
     chip = resolve_chip(chip)
     trace = Trace.from_dict(result["trace"])
+    if (chip.name, chip.family, float(chip.params["clock_mhz"]) * 1e6) != (trace.chip, trace.family, float(trace.clock_hz)):
+        raise UserError(f"{chip.path}: name: {chip.name!r} is not the chip this result was simulated on "
+                        f"(allowed: {trace.chip!r} with other technology or energy tables; run the workload "
+                        f"again on {chip.name} instead)")
     recosted = result_mod.build(trace, evaluate(trace, chip), result.get("gpu"))
     recosted["recosted"] = True
+    recosted["recosted_with"] = {"config": str(chip.path), "technology_table": load_technology(chip).path}
     return recosted
 
 

@@ -55,3 +55,15 @@ def test_sweeps_resolve_by_shipped_name(tmp_path, monkeypatch):
     assert load_sweep("chips/sweeps/demo.yaml").name == "demo-tianjic"
     with pytest.raises(UserError, match="no such sweep file .*tianjic-mesh"):
         load_sweep("nope")
+
+
+def test_recost_refuses_another_micro_architecture_and_names_its_tables():
+    from archsim import api
+
+    result = api.run("mlp-digits", "tianjic", gpu=None, steps=2)
+    with pytest.raises(UserError, match="tianjicx.*not the chip this result was simulated on"):
+        api.recost(result, "tianjicx")
+    node12 = resolve_chip("tianjic").with_overrides({"technology.node_nm": 12, "technology.table": "tech/12nm.yaml"})
+    recosted = api.recost(result, node12)
+    assert recosted["chip"] == "tianjic" and recosted["recosted_with"]["technology_table"] == "tech/12nm.yaml"
+    assert recosted["energy_pj"] != result["energy_pj"] and recosted["cycles"] == result["cycles"]
