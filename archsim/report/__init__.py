@@ -63,8 +63,8 @@ def result_page(result: dict, figure_dir: Path) -> Page:
         _add_figure(sections.setdefault(title, Section(title)), build(result), figure_dir, stem, caption)
     for key, figure in single_figures.other_breakdowns(result).items():
         single_figures.save(figure, figure_dir, f"cycles_{key}")
-        sections.setdefault("Cycles", Section("Cycles")).figures.append((f"cycles_{key}", f"Cycles by {key.replace('_', ' ')}"))
-    page.sections += list(sections.values())
+        sections.setdefault("Cycles", Section("Cycles")).figures.append((f"cycles_{key}", f"Cycles by {single_figures.breakdown_name(key)}"))
+    page.sections += [s for s in sections.values() if s.figures or s.tables]   # no section of only "not drawn"
     page.sections.append(_sources_section(result))
     return page
 
