@@ -64,7 +64,8 @@ def result_page(result: dict, figure_dir: Path) -> Page:
     for key, figure in single_figures.other_breakdowns(result).items():
         single_figures.save(figure, figure_dir, f"cycles_{key}")
         sections.setdefault("Cycles", Section("Cycles")).figures.append((f"cycles_{key}", f"Cycles by {single_figures.breakdown_name(key)}"))
-    page.sections += [s for s in sections.values() if s.figures or s.tables]   # no section of only "not drawn"
+    page.sections += [s for s in sections.values() if s.figures or s.tables
+                      or single_figures.FAMILY_SECTIONS.get(s.title, result.get("family")) == result.get("family")]
     page.sections.append(_sources_section(result))
     return page
 

@@ -403,6 +403,9 @@ def _as_dict(value) -> dict:
     return value if isinstance(value, dict) else {"total": value}
 
 
+#: Sections whose figures only one chip family has: left out of other families' reports, not shown empty.
+FAMILY_SECTIONS = {"Mesh": "manycore", "Engines": "h2learn"}
+
 SINGLE_RESULT_FIGURES = (
     ("vs_gpu", "Against the GPU", "Latency, throughput, energy and area of the chip and the GPU (log scale)", vs_gpu),
     ("energy", "Energy", "Energy by component, stacked by action", energy_breakdown),
