@@ -11,7 +11,11 @@ import argparse
 import importlib
 import sys
 
+from archsim import __version__
 from archsim.errors import UserError
+from archsim.shipped import chip_names, sweep_names
+
+CHIP_NAMES_HELP = ", ".join(chip_names())
 
 
 def _zoo_listing() -> str:
@@ -40,6 +44,7 @@ def _reset_option(parser: argparse.ArgumentParser) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="archsim", description="Cycle-accurate simulator of neuromorphic hardware.")
+    p.add_argument("--version", action="version", version=f"archsim {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
 
@@ -47,8 +52,9 @@ def _parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("workload", help="model-zoo name (see the list below)")
     t.add_argument("--out", help="NIR file to write (default: WORKLOAD.nir)")
-    t.add_argument("--epochs", type=int, default=None, help="training epochs (0 exports the untrained shape)")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--epochs", type=int, default=None,
+                   help="training epochs (default: the workload's own count; 0 exports the untrained shape)")
+    t.add_argument("--seed", type=int, default=0, help="seed of weight initialisation and data order (default: 0)")
 
     i = sub.add_parser("info", help="describe a network")
     i.add_argument("network", help="NIR file or zoo name")
@@ -56,48 +62,61 @@ def _parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("map", help="map a network onto a chip")
     m.add_argument("network", help="NIR file or zoo name")
-    m.add_argument("--chip", required=True, help="chip config YAML")
-    m.add_argument("--out", help="mapping file to write (YAML)")
+    m.add_argument("--chip", required=True, help=f"many-core chip: a config YAML or a shipped name ({CHIP_NAMES_HELP})")
+    m.add_argument("--out", help="mapping file to write (YAML; default: print the summary only)")
     _reset_option(m)
 
     r = sub.add_parser("run", help="simulate a network on a chip (or functionally)")
     r.add_argument("network", help="NIR file or zoo name")
-    r.add_argument("--chip", help="chip config YAML (a GPU config works too)")
-    r.add_argument("--mapping", help="mapping file from 'archsim map'")
-    r.add_argument("--input", help="input .npy, shape (T, *input_shape) or (T, B, *input_shape)")
-    r.add_argument("--steps", type=int, help="time steps T")
+    r.add_argument("--chip", help=f"chip or GPU: a config YAML or a shipped name ({CHIP_NAMES_HELP}); "
+                                  "leave out with --precision float for a functional run")
+    r.add_argument("--mapping", help="mapping file from 'archsim map' (default: map automatically)")
+    r.add_argument("--input", help="input .npy, shape (T, *input_shape) or (T, B, *input_shape) "
+                                   "(default: synthetic spikes at the recorded rates)")
+    r.add_argument("--steps", type=int, help="time steps T (default: the input's length, else the network's recorded steps, else 8)")
     _reset_option(r)
-    r.add_argument("--mode", choices=["infer", "train"], default="infer")
-    r.add_argument("--batch", type=int, default=None)
-    r.add_argument("--engine", choices=["fast", "reference"], default="fast")
-    r.add_argument("--precision", choices=["chip", "float"], default="chip")
-    r.add_argument("--gpu", help="GPU config to compare with (default chips/gpu/v100.yaml; none: no comparison)")
+    r.add_argument("--mode", choices=["infer", "train"], default="infer",
+                   help="infer: one forward pass; train: one BPTT training iteration (h2learn chips and GPUs) "
+                        "(default: infer)")
+    r.add_argument("--batch", type=int, default=None,
+                   help="samples per run (default: the input's batch axis, else 1)")
+    r.add_argument("--engine", choices=["fast", "reference"], default="fast",
+                   help="fast: the compiled engine; reference: the clock-by-clock stepper, same results, "
+                        "much slower (default: fast)")
+    r.add_argument("--precision", choices=["chip", "float"], default="chip",
+                   help="chip: the chip's integer arithmetic; float: NIR's float semantics, a functional run "
+                        "without --chip (default: chip)")
+    r.add_argument("--gpu", help="GPU to compare with: a config YAML or a shipped name "
+                                 "(default: v100; none: no comparison)")
     r.add_argument("--gpu-framework", choices=["eager", "fused"],
                    help="how the GPU runs the SNN: eager (snnTorch-style, one kernel per op and step) or "
                         "fused (SpikingJelly-style multi-step kernels); default from the GPU config")
     r.add_argument("--iso-node", action="store_true",
                    help="compare area with the GPU's die redrawn at the chip's technology node")
-    r.add_argument("--seed", type=int, default=0, help="seed of the synthetic input")
-    r.add_argument("--save-outputs", help="write the output layer's values to this .npy")
-    r.add_argument("--out", help="RESULT.json to write")
-    r.add_argument("--json", action="store_true", help="print the result as JSON")
-    r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.add_argument("--seed", type=int, default=0, help="seed of the synthetic input (default: 0)")
+    r.add_argument("--save-outputs", help="write the output layer's values to this .npy (default: not written)")
+    r.add_argument("--out", help="RESULT.json to write (default: not written)")
+    r.add_argument("--json", action="store_true", help="print the result as JSON instead of the table")
+    r.add_argument("--quiet", action="store_true", help="hide the progress lines on stderr; the result is still printed")
 
     s = sub.add_parser("sweep", help="run a design-space sweep")
-    s.add_argument("sweep", help="sweep YAML")
-    s.add_argument("--workers", type=int, default=None)
-    s.add_argument("--scheduler", help="address of a Dask scheduler")
-    s.add_argument("--store", help="result store (SQLite)")
-    s.add_argument("--resume", action="store_true")
-    s.add_argument("--quiet", action="store_true")
+    s.add_argument("sweep", help=f"sweep YAML, or a shipped sweep's name ({', '.join(sweep_names())})")
+    s.add_argument("--workers", type=int, default=None,
+                   help="local worker processes (default: one per core; 1 runs in this process)")
+    s.add_argument("--scheduler", help="address of a Dask scheduler to run the points on (default: local processes)")
+    s.add_argument("--store", help="result store, SQLite (default: SWEEP.db in the current folder; "
+                                   "the CSV export goes beside it)")
+    s.add_argument("--resume", action="store_true", help="run only the points missing from the store or failed")
+    s.add_argument("--quiet", action="store_true", help="hide the progress bar; the summary is still printed")
 
     rep = sub.add_parser("report", help="write a report from a result or a store")
-    rep.add_argument("source", help="RESULT.json or STORE.db")
-    rep.add_argument("--out", default="reports", help="folder to write into")
+    rep.add_argument("source", help="RESULT.json from 'archsim run' or STORE.db from 'archsim sweep'")
+    rep.add_argument("--out", default="reports", help="folder to write index.html, summary.md and figures into "
+                                                      "(default: reports)")
 
     d = sub.add_parser("demo", help="train, map, simulate, compare, sweep and report")
-    d.add_argument("--out", default="reports", help="folder for the reports")
-    d.add_argument("--quiet", action="store_true")
+    d.add_argument("--out", default="reports", help="folder for the reports (default: reports)")
+    d.add_argument("--quiet", action="store_true", help="hide the progress lines; the list of reports is still printed")
     return p
 
 

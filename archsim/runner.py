@@ -16,7 +16,8 @@ from archsim.errors import UserError
 from archsim.graph.network import Network
 from archsim.graph.workload import Workload
 
-CHIPS_DIR = Path(__file__).resolve().parent.parent / "chips"
+from archsim.shipped import CHIPS_DIR, chip_names, shipped_chip
+
 DEFAULT_GPU = "v100"
 
 
@@ -25,14 +26,10 @@ def resolve_chip(spec: str | Path | Chip) -> Chip:
     if isinstance(spec, Chip):
         return spec
     path = Path(spec)
-    if not path.exists() and path.suffix == "":
-        for candidate in (CHIPS_DIR / f"{spec}.yaml", CHIPS_DIR / "gpu" / f"{spec}.yaml"):
-            if candidate.exists():
-                path = candidate
-                break
     if not path.exists():
-        shipped = sorted(p.stem for p in CHIPS_DIR.glob("*.yaml")) + sorted(p.stem for p in CHIPS_DIR.glob("gpu/*.yaml"))
-        raise UserError(f"{spec}: no such chip config (a YAML path, or one of: {', '.join(shipped)})")
+        path = shipped_chip(str(spec)) or path
+    if not path.exists():
+        raise UserError(f"{spec}: no such chip config (a YAML path, or a shipped name: {', '.join(chip_names())})")
     return load_chip(path)
 
 
@@ -118,14 +115,25 @@ def run(network: str | Network, chip: str | Path | Chip | None, **options) -> di
 
 
 def recost(result: dict, chip: str | Path | Chip) -> dict:
-    """Cost a stored result's Trace again with another chip's tables (no new simulation)."""
+    """Cost a stored result's Trace again with ``chip``'s technology and energy tables (no new simulation).
+
+    Re-costing may change only those tables, so ``chip`` must be the chip the Trace was simulated on
+    (same name, family and clock; a sweep's cost-only variants keep them): another micro-architecture
+    is a UserError. The result's ``recosted_with`` names the config and technology table used.
+    """
     from archsim.cost import evaluate
+    from archsim.cost.technology import load_technology
     from archsim.trace import Trace
 
     chip = resolve_chip(chip)
     trace = Trace.from_dict(result["trace"])
+    if (chip.name, chip.family, float(chip.params["clock_mhz"]) * 1e6) != (trace.chip, trace.family, float(trace.clock_hz)):
+        raise UserError(f"{chip.path}: name: {chip.name!r} is not the chip this result was simulated on "
+                        f"(allowed: {trace.chip!r} with other technology or energy tables; run the workload "
+                        f"again on {chip.name} instead)")
     recosted = result_mod.build(trace, evaluate(trace, chip), result.get("gpu"))
     recosted["recosted"] = True
+    recosted["recosted_with"] = {"config": str(chip.path), "technology_table": load_technology(chip).path}
     return recosted
 
 

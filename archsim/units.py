@@ -22,3 +22,8 @@ def format_quantity(value: float, unit: str) -> str:
         if abs(value) >= s:
             scale, prefix = s, p
     return f"{value / scale:.3g} {prefix}{unit}"
+
+
+def count_of(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` with its noun in the right number and thousands separators: "1 core", "4,700 cores"."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

@@ -357,9 +357,10 @@ REAL_NODES = "{set: [{technology.node_nm: 28, technology.voltage_v: 0.9, technol
 TIANJIC = Path(__file__).parents[1] / "chips" / "tianjic.yaml"   # the real point evaluator's chip
 
 
-def test_cli_sweep_runs_and_refuses_to_overwrite(tmp_path):
+def test_cli_sweep_runs_and_refuses_to_overwrite(tmp_path, monkeypatch):
     from archsim.cli import main
 
+    monkeypatch.chdir(tmp_path)   # the store goes into the current folder
     chip = TIANJIC
     sweep = tmp_path / "s.yaml"
     sweep.write_text(f"chip: {chip}\nworkloads: [{{network: mlp-digits, batch: 1, steps: 2}}]\n"

@@ -6,6 +6,7 @@ from archsim.atomic import write_atomically
 from archsim.errors import UserError
 from archsim.graph.quantize import Precision, quantize
 from archsim.mapping import map_network
+from archsim.units import count_of
 
 
 def main(args) -> int:
@@ -18,13 +19,15 @@ def main(args) -> int:
     qnet = quantize(network, Precision.from_config(chip.params["precision"]))
     mapping = map_network(network, chip, qnet)
     s = mapping.summary
-    print(f"{network.name} on {chip.name}: {s['cores_used']} of {s['cores_available']} cores")
-    print(f"  neuron utilisation {s['neuron_utilisation']:.1%}, axon utilisation {s['axon_utilisation']:.1%}")
+    print(f"{network.name} on {chip.name}: {s['cores_used']:,} of {count_of(s['cores_available'], 'core')}"
+          + (f" ({count_of(s['folded_cores'], 'folded core')})" if s.get("folded_cores") else ""))
+    print(f"  neuron utilisation {s['neuron_utilisation']:.1%}, axon utilisation {s['axon_utilisation']:.1%} "
+          "(of the used cores' slots, every pass of a folded core counted)")
     print(f"  fan-in split layers: {', '.join(s['split_layers']) or 'none'}")
-    print(f"  expected traffic: {s['expected_packets_per_step']:.0f} packets/step, "
-          f"{s['expected_packet_hops_per_step']:.0f} packet-hops/step (every neuron firing)")
+    print(f"  expected traffic: {s['expected_packets_per_step']:,.0f} packets/step, "
+          f"{s['expected_packet_hops_per_step']:,.0f} packet-hops/step (every neuron firing)")
     for name in mapping.orders:
-        print(f"  {name}: {len(mapping.layer_parts(name))} cores, order {mapping.orders[name]}")
+        print(f"  {name}: {count_of(len(mapping.layer_parts(name)), 'core')}, order {mapping.orders[name]}")
     if args.out:
         write_atomically(args.out, mapping.save)
         print(f"mapping written to {args.out}")

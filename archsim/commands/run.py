@@ -26,16 +26,18 @@ def main(args) -> int:
                       from_=args.from_, spikes=args.spikes, iso_node=args.iso_node,
                       gpu_framework=args.gpu_framework,
                       log=None if args.quiet or args.json else stage_logger())
+    written = []
     if args.save_outputs:
-        _save_outputs(args.save_outputs, outcome, args.input)
+        written.append(f"outputs {_save_outputs(args.save_outputs, outcome, args.input)}")
     if args.out:
         result_mod.write(outcome.result, args.out)
+        written.append(f"result {args.out}")
     if args.json:
         print(result_mod.to_json(outcome.result))
-    elif not args.quiet:
+    else:
         print(render(outcome.result))
-        if args.out:
-            print(f"wrote {args.out}")
+    if written:   # on stderr with --json, so that stdout stays one JSON document
+        print(f"wrote {', '.join(written)}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
@@ -45,8 +47,8 @@ def stage_logger():
     return lambda message: print(f"[{time.perf_counter() - start:6.1f} s] {message}", file=sys.stderr, flush=True)
 
 
-def _save_outputs(path: str, outcome, input_path: str | None) -> None:
-    """Save (T, B, ...) outputs, or (T, ...) when the input file had no batch axis."""
+def _save_outputs(path: str, outcome, input_path: str | None) -> str:
+    """Save (T, B, ...) outputs, or (T, ...) when the input file had no batch axis; return the path and shape."""
     if outcome.outputs is None:
         raise UserError(f"--save-outputs: {outcome.result['family']} runs produce no output values")
     outputs = np.asarray(outcome.outputs)
@@ -57,6 +59,7 @@ def _save_outputs(path: str, outcome, input_path: str | None) -> None:
             outputs = outputs[:, 0]
     target = path if path.endswith(".npy") else path + ".npy"   # where np.save(path) would write
     write_atomically(target, lambda tmp: _save_npy(tmp, outputs))
+    return f"{target} (shape {'x'.join(map(str, outputs.shape))})"
 
 
 def _save_npy(path, array: np.ndarray) -> None:
@@ -66,9 +69,11 @@ def _save_npy(path, array: np.ndarray) -> None:
 
 def render(result: dict) -> str:
     """A short human-readable table: the chip, and the GPU beside it where there is one."""
-    head = f"{result['workload']} on {result['chip']}  ({result['mode']}, T={result['steps']}, batch={result['batch']}, engine={result['engine']})"
     if result.get("family") == "functional":
-        return f"{head}\nfunctional run: {result['spikes']} spikes"
+        return (f"{result['workload']}: functional run in {result.get('precision', 'float')}, no chip "
+                f"({result['mode']}, T={result['steps']}, batch={result['batch']})\n"
+                f"{'spikes':14}{result['spikes']:>20,}")
+    head = f"{result['workload']} on {result['chip']}  ({result['mode']}, T={result['steps']}, batch={result['batch']}, engine={result['engine']})"
     rows = [("latency", "latency_s", "s"), ("throughput", "throughput_samples_per_s", "samples/s"),
             ("energy", "energy_pj", "pJ"), ("area", "area_mm2", "mm^2")]
     gpu = result.get("gpu")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from archsim.units import count_of
 from workloads import zoo
 from workloads.export import stats_path
 
@@ -12,7 +13,7 @@ def main(args) -> int:
     out = Path(args.out or f"{args.workload}.nir")
     network, stats = zoo.train(args.workload, epochs=args.epochs, seed=args.seed, out=out, log=print)
     layers = ", ".join(f"{layer.name} {'x'.join(map(str, layer.shape))}" for layer in network.layers)
-    print(f"{args.workload}: {len(network.layers)} layers ({layers}), T={stats['steps']}, seed {args.seed}")
+    print(f"{args.workload}: {count_of(len(network.layers), 'layer')} ({layers}), T={stats['steps']}, seed {args.seed}")
     if stats.get("trained"):
         acc = stats["accuracy"]
         print(f"test accuracy: float {100 * acc['float']:.2f}%, quantized int{stats['weight_bits']} "

@@ -28,14 +28,14 @@ Run ``python -m archsim.cost.tech_tables`` to rewrite the files; a test checks t
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import yaml
 
 from archsim.atomic import write_text_atomically
+from archsim.shipped import CHIPS_DIR
 
-TECH_DIR = Path(__file__).resolve().parents[2] / "chips" / "tech"
+TECH_DIR = CHIPS_DIR / "tech"
 
 HOROWITZ = "Horowitz, ISSCC 2014, 45 nm 0.9 V"
 CACTI = "CACTI 7 32 nm points (8-bit port; SATA_Sim repository)"

@@ -30,7 +30,8 @@ from pathlib import Path
 from archsim.config import Chip, read_yaml, validate
 from archsim.errors import UserError
 
-CHIPS_DIR = Path(__file__).resolve().parents[2] / "chips"
+from archsim.shipped import CHIPS_DIR
+
 TECH_DIR = CHIPS_DIR / "tech"
 
 

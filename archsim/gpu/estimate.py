@@ -24,7 +24,9 @@ from archsim.gpu.roofline import kernel_time
 from archsim.gpu.scaling import scale_area_mm2
 from archsim.gpu.spec import FRAMEWORKS, GpuSpec, gpu_spec
 
-CHIPS_DIR = Path(__file__).resolve().parents[2] / "chips" / "gpu"
+from archsim.shipped import CHIPS_DIR as _SHIPPED
+
+CHIPS_DIR = _SHIPPED / "gpu"
 
 
 def default_gpu_path() -> Path:

@@ -139,17 +139,21 @@ def lowered_and_routes(mapping: Mapping, network, quantized) -> tuple[dict[str, 
 
 def summarize(mapping: Mapping, routes: Routes, lowered: dict[str, LoweredLayer], limits: CoreLimits,
               board: BoardShape) -> dict:
-    """Cores used, utilisation of neurons/axons/memory, and expected traffic (packets x hops per step)."""
+    """Cores used, utilisation of neurons/axons/memory, and expected traffic (packets x hops per step).
+
+    Utilisation is of what the used cores offer: a folded core's ``passes`` x ``core.neurons`` neuron
+    and ``passes`` x ``core.axons`` axon slots, so it never exceeds 100%.
+    """
     neurons = sum(len(p.neurons) for p in routes.parts if p.owner == p.index)
     axons = sum(len(p.axon_rows) for p in routes.parts)
+    passes = sum(max(1, -(-len(p.neurons) // limits.neurons)) for p in routes.parts) or 1
     edges = traffic_edges(routes)
     where = {p.index: p.core for p in routes.parts}
     packets = sum(edges.values())
     hop_packets = sum(w * (abs(where[a][0] - where[b][0]) + abs(where[a][1] - where[b][1])) for (a, b), w in edges.items())
-    used = max(len(routes.parts), 1)
     return {"cores_used": len(routes.parts), "cores_available": board.cores,
-            "neuron_utilisation": round(neurons / (used * limits.neurons), 4),
-            "axon_utilisation": round(axons / (used * limits.axons), 4),
+            "neuron_utilisation": round(neurons / (passes * limits.neurons), 4),
+            "axon_utilisation": round(axons / (passes * limits.axons), 4),
             "folded_cores": sum(1 for p in routes.parts if len(p.neurons) > limits.neurons),
             "split_layers": sorted(n for n, g in mapping.input_groups.items() if len(g) > 2),
             "expected_packets_per_step": round(packets, 1), "expected_packet_hops_per_step": round(hop_packets, 1)}

@@ -16,7 +16,7 @@ from archsim.report.page import Page, Section, Table, render_html, render_markdo
 from archsim.sweep.objectives import METRICS, metric_value
 from archsim.sweep.store import ResultStore, is_store
 from archsim.sweep.summary import analyse, point_label
-from archsim.units import format_quantity
+from archsim.units import count_of, format_quantity
 
 
 def write_report(source: str | Path, out_dir: str | Path) -> Path:
@@ -63,8 +63,9 @@ def result_page(result: dict, figure_dir: Path) -> Page:
         _add_figure(sections.setdefault(title, Section(title)), build(result), figure_dir, stem, caption)
     for key, figure in single_figures.other_breakdowns(result).items():
         single_figures.save(figure, figure_dir, f"cycles_{key}")
-        sections.setdefault("Cycles", Section("Cycles")).figures.append((f"cycles_{key}", f"Cycles by {key.replace('_', ' ')}"))
-    page.sections += list(sections.values())
+        sections.setdefault("Cycles", Section("Cycles")).figures.append((f"cycles_{key}", f"Cycles by {single_figures.breakdown_name(key)}"))
+    page.sections += [s for s in sections.values() if s.figures or s.tables
+                      or single_figures.FAMILY_SECTIONS.get(s.title, result.get("family")) == result.get("family")]
     dataflow = _dataflow_section(result)
     if dataflow is not None:
         page.sections.append(dataflow)
@@ -148,7 +149,7 @@ def store_page(rows: list[dict], sweep: dict, figure_dir: Path, store_name: str)
     names = [name for name, _ in analysis.objectives]
     title = f"archsim sweep: {sweep.get('name', store_name)}"
     recosted = sum(r["how"] == "recosted" for r in analysis.ok)
-    headline_text = (f"{len(rows)} points on {sweep.get('chip_name', 'the chip')}: {len(analysis.ok)} ok "
+    headline_text = (f"{count_of(len(rows), 'point')} on {sweep.get('chip_name', 'the chip')}: {len(analysis.ok)} ok "
                      f"({recosted} re-costed), {len(analysis.failed)} failed, {len(analysis.pending)} pending; "
                      f"{len(analysis.front)} on the Pareto front of {', '.join(f'{g} {n}' for n, g in analysis.objectives)}.")
     page = Page(title=title, headline=headline_text)

@@ -79,6 +79,11 @@ def energy_breakdown(result: dict):
         ax.bar(components, heights, bottom=bottom, label=action)
         bottom += heights
     ax.set_ylabel(f"energy [{unit}]")
+    ax.margins(y=0.1)
+    totals = sorted((_total(breakdown[c]) or 0.0 for c in components), reverse=True)
+    if len(totals) > 2 and totals[0] > 10 * totals[1]:   # one component dominates: the rest would be invisible
+        ax.set_yscale("log")
+        ax.set_ylabel(f"energy [{unit}], log scale")
     static = result.get("static_energy_pj")
     ax.set_title("Dynamic energy by component and action"
                  + (f"\n(static leakage, not stacked: {static * scale:.3g} {unit})" if static else ""))
@@ -272,7 +277,8 @@ def sparsity(result: dict):
     ax = fig.add_subplot()
     width = 0.8 / len(kinds)
     for i, kind in enumerate(kinds):
-        ax.bar(np.arange(len(layers)) + i * width, [100 * data[layer].get(kind, 0) for layer in layers], width, label=kind)
+        ax.bar(np.arange(len(layers)) + i * width, [100 * data[layer].get(kind, 0) for layer in layers], width,
+               label=readable_kind(kind))
     ax.set_xticks(np.arange(len(layers)) + 0.4 - width / 2, layers, rotation=60)
     ax.set_ylabel("fraction [%]")
     ax.set_ylim(0, 100)
@@ -282,6 +288,20 @@ def sparsity(result: dict):
     return fig
 
 
+#: More bars than this in one chart and it is drawn as a histogram instead (a board has ~1,400 cores).
+MAX_BARS = 40
+
+
+def breakdown_name(key: str) -> str:
+    """A cycles_breakdown key as a reader's noun: ``per_phase`` -> "phase", ``per_core_busy`` -> "core busy"."""
+    return key.removeprefix("per_").replace("_", " ")
+
+
+def readable_kind(name: str) -> str:
+    """A trace field name as a legend entry: ``du_zero_fraction`` -> "du zero"."""
+    return name.removesuffix("_fraction").replace("_", " ")
+
+
 def other_breakdowns(result: dict) -> dict:
     """Bar charts of every cycles_breakdown mapping not drawn elsewhere: ``{key: Figure}``."""
     figures = {}
@@ -289,12 +309,23 @@ def other_breakdowns(result: dict) -> dict:
         numbers = _numbers(value)
         if key in ("per_layer", "layer") or not numbers:   # drawn by per_layer
             continue
-        fig = Figure(figsize=(max(5, 0.4 * len(numbers) + 2), 3))
-        ax = fig.add_subplot()
-        ax.bar(list(numbers), list(numbers.values()), color="tab:olive")
-        ax.set_ylabel("cycles")
-        ax.set_title(f"Cycles by {key.replace('_', ' ')}")
-        ax.tick_params(axis="x", rotation=60)
+        what = breakdown_name(key)
+        if len(numbers) > MAX_BARS:   # one bar per core of a board would be a strip: show how they spread
+            fig = Figure(figsize=(7, 3.5))
+            ax = fig.add_subplot()
+            ax.hist(list(numbers.values()), bins=min(40, len(numbers)), color="tab:olive")
+            ax.set_xlabel("cycles")
+            ax.set_ylabel(f"{what}s [count]")
+            ax.set_title(f"Cycles by {what}: how {len(numbers):,} {what}s spread")
+        else:
+            fig = Figure(figsize=(max(5, 0.4 * len(numbers) + 2), 3))
+            ax = fig.add_subplot()
+            ax.bar(list(numbers), list(numbers.values()), color="tab:olive")
+            ax.set_ylabel("cycles")
+            ax.set_xlabel(what)
+            ax.set_title(f"Cycles by {what}")
+            ax.tick_params(axis="x", rotation=60)
+            ax.margins(y=0.1)
         fig.tight_layout()
         figures[key] = fig
     return figures
@@ -371,6 +402,9 @@ def _energy_scale(max_pj: float) -> tuple[float, str]:
 def _as_dict(value) -> dict:
     return value if isinstance(value, dict) else {"total": value}
 
+
+#: Sections whose figures only one chip family has: left out of other families' reports, not shown empty.
+FAMILY_SECTIONS = {"Mesh": "manycore", "Engines": "h2learn"}
 
 SINGLE_RESULT_FIGURES = (
     ("vs_gpu", "Against the GPU", "Latency, throughput, energy and area of the chip and the GPU (log scale)", vs_gpu),

@@ -27,16 +27,18 @@ def pareto(analysis: Analysis):
     ax.scatter(*xy(feasible), color="tab:gray", alpha=0.6, label="points")
     if analysis.infeasible:
         ax.scatter(*xy(analysis.infeasible), color="tab:gray", marker="x", label="outside the constraints")
-    if analysis.front:
-        ax.plot(*xy(analysis.front), "o-", color="tab:red", label="Pareto front")
+    if analysis.front:   # markers only: with three objectives the front is no line in this projection
+        ax.scatter(*xy(analysis.front), color="tab:red", s=60, zorder=3, edgecolors="black",
+                   label=f"Pareto front of {len(analysis.objectives)} objectives: {len(analysis.front)} points"
+                         + ("; some coincide in this view" if len(set(zip(*xy(analysis.front)))) < len(analysis.front) else ""))
     for name, setter in ((x_name, ax.set_xscale), (y_name, ax.set_yscale)):
         values = [metric_value(r["result"], name) for r in analysis.ok]
         if all(v and v > 0 for v in values) and max(values) / min(values) > 20:
             setter("log")
     ax.set_xlabel(f"{METRICS[x_name].label} [{METRICS[x_name].unit}]")
     ax.set_ylabel(f"{METRICS[y_name].label} [{METRICS[y_name].unit}]")
-    ax.set_title("Pareto front")
-    ax.legend(fontsize="small")
+    ax.set_title(f"Pareto front: {METRICS[x_name].label} against {METRICS[y_name].label}")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(0.0, -0.18), frameon=False)   # below: hides no point
     fig.tight_layout()
     return fig
 
@@ -62,10 +64,10 @@ def axis_effects(analysis: Analysis):
             ax = fig.add_subplot(len(names), len(axes), i * len(axes) + j + 1)
             ax.errorbar(range(len(labels)), means, yerr=[lows, highs], fmt="o-", capsize=3)
             ax.set_xticks(range(len(labels)), labels, rotation=30)
-            if i == len(names) - 1:
-                ax.set_xlabel(axis)
+            ax.set_title(f"{METRICS[name].label} by {axis}", fontsize="small")
+            ax.set_xlabel(axis)
             if j == 0:
-                ax.set_ylabel(f"{name} [{METRICS[name].unit}]")
+                ax.set_ylabel(f"{METRICS[name].label} [{METRICS[name].unit}]")
             if all(m > 0 for m in means) and means.max() / means.min() > 20:
                 ax.set_yscale("log")
     fig.suptitle("Effect of each axis (mean; bars: min to max over the other axes)")

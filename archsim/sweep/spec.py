@@ -31,6 +31,7 @@ from pathlib import Path
 
 from archsim.config import Chip, load_chip, read_yaml, validate
 from archsim.errors import UserError
+from archsim.shipped import shipped_sweep, sweep_names
 from archsim.sweep.objectives import METRICS, Constraint, Objective
 
 DEFAULT_OBJECTIVES = ("latency_s", "energy_pj", "area_mm2")
@@ -70,6 +71,8 @@ class SweepSpec:
 def load_sweep(path: str | Path, *, chip: Chip | None = None) -> SweepSpec:
     """Read and validate a sweep file. ``chip``, when given, is used as the base chip instead of
     loading the file's ``chip:`` (for callers that hold a chip already)."""
+    if not Path(path).exists():
+        path = shipped_sweep(str(path)) or _no_such_sweep(path)
     path = Path(path).resolve()
     data = read_yaml(path)
     validate(data, "sweep", str(path))
@@ -95,6 +98,10 @@ def load_sweep(path: str | Path, *, chip: Chip | None = None) -> SweepSpec:
         constraints=[_constraint(path, i, c) for i, c in enumerate(data.get("constraints", []))],
         run=run,
     )
+
+
+def _no_such_sweep(path) -> Path:
+    raise UserError(f"{path}: no such sweep file (a YAML path, or a shipped name: {', '.join(sweep_names())})")
 
 
 def axis_label(name: str, setting: dict):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archsim.sweep.objectives import METRICS, Constraint, feasible, metric_value, pareto_front
+from archsim.units import count_of
 
 
 @dataclass
@@ -79,7 +80,7 @@ def format_summary(analysis: Analysis) -> str:
     if a.front:
         rows = [[point_label(r, a.axes), *[_fmt(metric_value(r["result"], n)) for n in names], r["how"]] for r in a.front]
         goals = ", ".join(f"{g} {n}" for n, g in a.objectives)
-        lines += ["", f"Pareto front ({len(a.front)} points; {goals}):", _table(header, rows)]
+        lines += ["", f"Pareto front ({count_of(len(a.front), 'point')}; {goals}):", _table(header, rows)]
     return "\n".join(lines)
 
 
