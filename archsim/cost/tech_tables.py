@@ -166,8 +166,10 @@ def table(node_nm: int) -> dict:
     _, _, voltage, voltage_source = NODES[node_nm]
     return {"node_nm": node_nm, "voltage_v": voltage, "voltage_source": voltage_source,
             "scaling": {k: float(f"{v:.4g}") for k, v in factors.items() if k != "fixed"},
-            "scaling_sources": {"logic": f"{STILLMAKER} (upper end of energy ranges)",
-                                "sram": "as logic to 28 nm; below: Jouppi et al. ISCA 2021 7 nm anchor (energy), "
+            "scaling_sources": {"logic": (f"{STILLMAKER} (upper end of energy ranges)" if node_nm >= 7 else
+                                          "assumption: extrapolated from 7 nm (see NODES in the generator)"),
+                                "sram": "as logic to 28 nm; below: Jouppi et al. ISCA 2021 7 nm anchor (energy, "
+                                        "extrapolated on the same log-log line below 7 nm), "
                                         "sqrt of logic area factor (area, assumption)",
                                 "wire": "constant capacitance per mm; (V_nominal/0.9)^2 (assumption)"},
             "entries": entries}
