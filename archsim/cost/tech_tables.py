@@ -57,6 +57,9 @@ NODES = {
     22: (0.31, 0.25, 0.8, "assumption: 0.8 V typical 22 nm nominal"),
     12: (0.14, 0.135, 0.8, "assumption: 0.8 V typical 12 nm FinFET nominal"),
     7: (0.10, 0.059, 0.75, "assumption: 0.75 V typical 7 nm FinFET nominal"),
+    # 5 nm is past Stillmaker & Baas's tables: stated extrapolation (assumption), logic energy x0.7 and
+    # area x0.55 per node from 7 nm (foundry-quoted N7->N5 ranges: 0.7-0.8 power, 0.55-0.6 area at iso speed)
+    5: (0.07, 0.0325, 0.75, "assumption: 0.75 V typical 5 nm FinFET nominal"),
 }
 SRAM_ENERGY_7NM = (7.5 / 10 * 8.5 / 20 * 14 / 100) ** (1 / 3)   # Jouppi 2021 over Horowitz 2014
 WIRE_REFERENCE = (0.1, 0.8)   # Dally et al., CACM 2020: ~0.1 pJ/bit/mm at 14-16 nm; 0.8 V assumed there
@@ -163,8 +166,10 @@ def table(node_nm: int) -> dict:
     _, _, voltage, voltage_source = NODES[node_nm]
     return {"node_nm": node_nm, "voltage_v": voltage, "voltage_source": voltage_source,
             "scaling": {k: float(f"{v:.4g}") for k, v in factors.items() if k != "fixed"},
-            "scaling_sources": {"logic": f"{STILLMAKER} (upper end of energy ranges)",
-                                "sram": "as logic to 28 nm; below: Jouppi et al. ISCA 2021 7 nm anchor (energy), "
+            "scaling_sources": {"logic": (f"{STILLMAKER} (upper end of energy ranges)" if node_nm >= 7 else
+                                          "assumption: extrapolated from 7 nm (see NODES in the generator)"),
+                                "sram": "as logic to 28 nm; below: Jouppi et al. ISCA 2021 7 nm anchor (energy, "
+                                        "extrapolated on the same log-log line below 7 nm), "
                                         "sqrt of logic area factor (area, assumption)",
                                 "wire": "constant capacitance per mm; (V_nominal/0.9)^2 (assumption)"},
             "entries": entries}

@@ -10,10 +10,10 @@ the overhead of delivering its operands and its instruction:
 
 * one FMA (2 FLOPs) on CUDA cores or tensor cores::
 
-      fma_pj = fma_45nm_pj x logic_energy_scale                               arithmetic
-             + register_bits_per_fma x register_pj_per_bit_45nm x sram_scale  register file
-             + shared_bits x shared_pj_per_bit_45nm x sram_scale              shared memory / L1 (GEMMs)
-             + instruction_pj_45nm x logic_energy_scale / 32 (/ fmas per instruction)   warp issue
+      fma_pj = fma_45nm_pj x logic_energy                                      arithmetic
+             + register_bits_per_fma x register_pj_per_bit_45nm x sram_energy register file
+             + shared_bits x shared_pj_per_bit_45nm x sram_energy             shared memory / L1 (GEMMs)
+             + instruction_pj_45nm x logic_energy / 32 (/ fmas per instruction)   warp issue
 
   Horowitz's 45 nm figures scaled to the GPU's node with separate logic and SRAM factors so that
   advanced nodes are not flattered (SRAM scales far less than logic). FP32 work on CUDA cores reads 3
@@ -23,10 +23,11 @@ the overhead of delivering its operands and its instruction:
   whole m8n8k4 MMA (256 FMAs per lane-group of 32: counted as 8 FMAs per lane). TF32 is counted as
   FP16 arithmetic with the same operand traffic (an assumption).
 
-  V100, large SGEMM: 0.55 (arithmetic) + 17.0 (registers) + 2.1 (shared) + 0.19 (issue) = 19.8 pJ per
-  FMA; at 0.85 x 15.7 TFLOP/s that is 132 W dynamic, + 80 W busy SMs + 35 W board = ~247 W, 82% of the
+  V100, large SGEMM (12 nm table: logic 0.14, SRAM 0.41): 0.64 (arithmetic) + 8.2 (registers) + 1.0
+  (shared) + 0.22 (issue) = 10.0 pJ per FMA; at 0.85 x 15.7 TFLOP/s that is 67 W dynamic, + 138 W busy
+  SMs + 35 W board = ~240 W, 80% of the
   300 W TDP (measured SGEMM power on V100 boards is ~250-300 W). A streaming kernel at 0.85 x 900 GB/s:
-  765 GB/s x 39 pJ/B = 30 W of DRAM + 80 + 35 W = ~146 W, about half of TDP (assumption: the model's
+  765 GB/s x 39 pJ/B = 30 W of DRAM + 138 + 35 W = ~203 W, about two thirds of TDP (assumption: the model's
   range, not a measurement held here).
 * one DRAM byte = 8 x (DRAM core + interface pJ/bit + on-chip transport pJ/bit); one byte served by
   L2 (see :mod:`archsim.gpu.l2`) = 8 x (L2 SRAM pJ/bit + on-chip transport pJ/bit).
@@ -46,7 +47,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import yaml
+
 from archsim.config import Chip
+from archsim.cost.technology import table_path
 from archsim.errors import UserError
 
 FRAMEWORKS = ("eager", "fused")
@@ -95,13 +99,20 @@ class GpuSpec:
     sources: dict = field(default_factory=dict)
 
 
+def node_scaling(chip: Chip) -> dict:
+    """The 45 nm -> node factors of the shared technology table at the GPU's node (chips/tech/<node>nm.yaml),
+    so that GPUs and chips scale logic and SRAM energy by one rule."""
+    with open(table_path(chip)) as handle:
+        return yaml.safe_load(handle)["scaling"]
+
+
 def fma_energy_pj(fma_45nm_pj: float, register_bits: float, shared_bits: float, fmas_per_lane_instruction: float,
-                  energy: dict) -> float:
+                  energy: dict, scaling: dict) -> float:
     """Energy of one FMA on the GPU's node: arithmetic, register and shared-memory traffic, warp issue."""
-    arithmetic = fma_45nm_pj * energy["logic_energy_scale"]
-    registers = register_bits * energy["register_pj_per_bit_45nm"] * energy["sram_energy_scale"]
-    shared = shared_bits * energy["shared_pj_per_bit_45nm"] * energy["sram_energy_scale"]
-    issue = energy["instruction_pj_45nm"] * energy["logic_energy_scale"] / LANES_PER_WARP / fmas_per_lane_instruction
+    arithmetic = fma_45nm_pj * scaling["logic_energy"]
+    registers = register_bits * energy["register_pj_per_bit_45nm"] * scaling["sram_energy"]
+    shared = shared_bits * energy["shared_pj_per_bit_45nm"] * scaling["sram_energy"]
+    issue = energy["instruction_pj_45nm"] * scaling["logic_energy"] / LANES_PER_WARP / fmas_per_lane_instruction
     return arithmetic + registers + shared + issue
 
 
@@ -117,11 +128,13 @@ def gpu_spec(chip: Chip, overrides: dict | None = None, override_source: str = "
                     for key in CALIBRATABLE}
     compute, energy = params["compute"], params["energy"]
     numerics = params["runtime"]["numerics"]
+    scaling = node_scaling(chip)
     gemm_fp32_fma_pj = fma_energy_pj(energy["fma_fp32_45nm_pj"], energy["register_bits_per_fma"],
-                                     energy["shared_bits_per_fma"], 1, energy)
-    vector_fma_pj = fma_energy_pj(energy["fma_fp32_45nm_pj"], energy["register_bits_per_fma"], 0, 1, energy)
+                                     energy["shared_bits_per_fma"], 1, energy, scaling)
+    vector_fma_pj = fma_energy_pj(energy["fma_fp32_45nm_pj"], energy["register_bits_per_fma"], 0, 1, energy, scaling)
     tensor_fma_pj = fma_energy_pj(energy["fma_fp16_45nm_pj"], energy["tensor_register_bits_per_fma"],
-                                  energy["tensor_shared_bits_per_fma"], TENSOR_FMAS_PER_LANE_INSTRUCTION, energy)
+                                  energy["tensor_shared_bits_per_fma"], TENSOR_FMAS_PER_LANE_INSTRUCTION, energy,
+                                  scaling)
     fp32_peak = compute["fp32_tflops"] * 1e12
     if numerics == "fp16":
         dense = conv = (compute["tensor_fp16_tflops"] * 1e12, tensor_fma_pj)
@@ -138,7 +151,8 @@ def gpu_spec(chip: Chip, overrides: dict | None = None, override_source: str = "
     dram_byte_pj = 8 * (energy["dram_pj_per_bit"] + energy["onchip_pj_per_bit"])
     l2_byte_pj = 8 * (energy["l2_pj_per_bit"] + energy["onchip_pj_per_bit"])
     framework = params["runtime"]["framework"]
-    sources["energy.flop_pj"] = ("derived from energy.* (Horowitz 45 nm x node scaling: arithmetic, registers, "
+    sources["energy.flop_pj"] = ("derived from energy.* (Horowitz 45 nm x the logic/SRAM factors of "
+                                 f"{table_path(chip).name}: arithmetic, registers, "
                                  "shared memory, warp issue)")
     sources["energy.l2_byte_pj"] = "derived: 8 x (energy.l2_pj_per_bit + energy.onchip_pj_per_bit)"
     sources["runtime.framework"] = framework
