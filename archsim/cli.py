@@ -115,9 +115,9 @@ def _parser() -> argparse.ArgumentParser:
                                                       "(default: reports)")
 
     v = sub.add_parser("validate", help="predict every published figure archsim has and compare")
-    v.add_argument("--out", default="reports/validation", help="folder for the report")
-    v.add_argument("--only", nargs="+", metavar="NAME", help="run only these cases")
-    v.add_argument("--quick", action="store_true", help="only the fast cases")
+    v.add_argument("--out", default="reports/validation", help="folder for the report (default: reports/validation)")
+    v.add_argument("--only", nargs="+", metavar="NAME", help="run only these cases (default: all)")
+    v.add_argument("--quick", action="store_true", help="only the fast cases, no optional packages")
 
     d = sub.add_parser("demo", help="train, map, simulate, compare, sweep and report")
     d.add_argument("--out", default="reports", help="folder for the reports (default: reports)")
