@@ -5,6 +5,7 @@ when one is cached, otherwise the untrained shape with synthetic spike statistic
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from archsim.errors import UserError
@@ -28,10 +29,22 @@ def load_network(spec: str, dt: float = 1e-4, reset: str | None = None) -> Netwo
     check_reset(reset)
 
     if spec in zoo.names():
-        return zoo.load(spec)
+        network = zoo.load(spec)
+        _announce(zoo.untrained_notice(network))
+        return network
     path = Path(spec)
     if path.suffix == ".nir" or path.exists():
         from archsim.graph.nir_io import read_network
 
         return read_network(path, dt=dt, reset=reset)
     raise UserError(f"{spec}: no such file, and not a zoo workload (zoo: {', '.join(zoo.names())})")
+
+
+_announced: set[str] = set()
+
+
+def _announce(notice: str | None) -> None:
+    """Print a zoo shape's calibration note on stderr, once per process (a sweep loads it per point)."""
+    if notice and notice not in _announced:
+        _announced.add(notice)
+        print(notice, file=sys.stderr)
