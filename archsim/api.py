@@ -1,7 +1,8 @@
 """archsim's verbs as Python functions (the CLI's twins).
 
 ``load_network`` accepts what every command accepts: a NIR file, or a model-zoo name (the trained graph
-when one is cached, otherwise the untrained shape with synthetic spike statistics).
+when one is cached, otherwise the untrained shape calibrated to trained spike rates, which one line on
+stderr announces).
 """
 from __future__ import annotations
 

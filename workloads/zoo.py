@@ -1,7 +1,9 @@
 """The model zoo: named workloads, as trainable digits networks or as shapes for performance studies.
 
-``names()`` lists them; ``build(name, seed)`` gives the untrained shape (seeded random weights and the
-synthetic statistics of :mod:`workloads.stats`); ``load(name)`` the trained graph when one is cached,
+``names()`` lists them; ``build(name, seed)`` gives the untrained shape (seeded random weights scaled
+layer by layer by :mod:`workloads.calibrate` so that every spiking layer fires at a trained network's
+rate on the synthetic input; those rates are its ``spike_rates``, the backward statistics stay the
+assumptions of :mod:`workloads.stats`); ``load(name)`` the trained graph when one is cached,
 else ``build(name)``; ``train(name, epochs, seed, out)`` trains (digits workloads), exports and
 returns ``(Network, stats)``.
 
