@@ -13,7 +13,7 @@ from archsim.errors import UserError
 from archsim.graph.network import Network
 from archsim.runner import execute, recost, resolve_chip, run
 
-__all__ = ["load_network", "run", "execute", "recost", "resolve_chip"]
+__all__ = ["load_network", "flush_notices", "run", "execute", "recost", "resolve_chip"]
 
 
 def load_network(spec: str, dt: float = 1e-4, reset: str | None = None) -> Network:
@@ -42,10 +42,21 @@ def load_network(spec: str, dt: float = 1e-4, reset: str | None = None) -> Netwo
 
 
 _announced: set[str] = set()
+_pending: list[str] = []
 
 
 def _announce(notice: str | None) -> None:
-    """Print a zoo shape's calibration note on stderr, once per process (a sweep loads it per point)."""
+    """Keep a zoo shape's calibration note for :func:`flush_notices`, once per process (a sweep loads it per point)."""
     if notice and notice not in _announced:
         _announced.add(notice)
-        print(notice, file=sys.stderr)
+        _pending.append(notice)
+
+
+def flush_notices(stream=None) -> None:
+    """Print the notes of the zoo shapes loaded so far (one line each) on ``stream`` (default stderr).
+
+    The CLI calls this when a command succeeds, so that a bad input still gives exactly one error line.
+    """
+    for notice in _pending:
+        print(notice, file=stream or sys.stderr)
+    _pending.clear()

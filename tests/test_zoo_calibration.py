@@ -56,15 +56,20 @@ def test_loading_a_shape_says_so_once_on_stderr(capsys, monkeypatch):
     monkeypatch.setattr(api, "_announced", set())
     load_network("hybrid-tracker")
     load_network("hybrid-tracker")
+    api.flush_notices()
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("hybrid-tracker: untrained shape, weights calibrated")
     assert "fuse 0.263" in err[0] and "conv-digits" in err[0]
 
 
-def test_info_shows_calibrated_rates(capsys):
+def test_info_shows_calibrated_rates(capsys, monkeypatch):
+    from archsim import api
     from archsim.cli import main
 
+    monkeypatch.setattr(api, "_announced", set())
     assert main(["info", "hybrid-tracker"]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert captured.err.startswith("hybrid-tracker: untrained shape") and captured.err.count("\n") == 1
+    out = captured.out
     fuse = next(line for line in out.splitlines() if line.startswith("fuse"))
     assert "0.26" in fuse
