@@ -9,7 +9,7 @@ from archsim.graph.functional import simulate
 from archsim.graph.workload import synthetic_inputs
 from workloads import calibrate, zoo
 
-STEPS = 2  # short runs keep the deep shapes fast; the calibration itself is per-step independent of T
+STEPS = 2  # short runs keep the deep shapes fast (the calibration runs on the same T as the check)
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,8 @@ the zoo's ``conv-digits`` as trained here (default recipe, seed 0, 20 epochs; it
 ``spike_rates`` of ``conv-digits-seed0.stats.json``). It is the trained network of the same family as
 the shapes (LIF decay 0.5 / threshold 1 with zero reset, conv3x3 - avg-pool stacks then a dense
 layer, BPTT with a rectangular surrogate). A stage fed directly by a network input gets the rate of
-its first conv layer, a deeper conv stage that of its second, a dense stage that of its dense layer.
+its first conv layer (on events, that rate per unit of input: :data:`TRAINED_INPUT_MEAN`), a deeper
+conv stage that of its second, a dense stage that of its dense layer.
 Using the same rates for ``vgg-cifar10`` (LIF decay 0.25, threshold 0.25) is an assumption.
 
 Everything is float64 NumPy on a fixed input, so a calibration is deterministic.
@@ -51,10 +52,6 @@ class Calibration:
     targets: dict[str, float]
     rates: dict[str, float]
     step_rates: dict[str, list[float]]
-
-    def summary(self) -> str:
-        """``name rate`` pairs in stage order, e.g. ``conv1 0.110, conv2 0.081``."""
-        return ", ".join(f"{name} {rate:.3f}" for name, rate in self.rates.items())
 
 
 def target_rate(model: Model, stage: Stage, values: dict[str, np.ndarray]) -> float:
