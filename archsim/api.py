@@ -1,17 +1,19 @@
 """archsim's verbs as Python functions (the CLI's twins).
 
 ``load_network`` accepts what every command accepts: a NIR file, or a model-zoo name (the trained graph
-when one is cached, otherwise the untrained shape with synthetic spike statistics).
+when one is cached, otherwise the untrained shape calibrated to trained spike rates, which one line on
+stderr announces).
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from archsim.errors import UserError
 from archsim.graph.network import Network
 from archsim.runner import execute, recost, resolve_chip, run
 
-__all__ = ["load_network", "run", "execute", "recost", "resolve_chip"]
+__all__ = ["load_network", "flush_notices", "run", "execute", "recost", "resolve_chip"]
 
 
 def load_network(spec: str, dt: float | None = None, reset: str | None = None, from_: str | None = None,
@@ -32,10 +34,33 @@ def load_network(spec: str, dt: float | None = None, reset: str | None = None, f
     check_dt(conventions(from_, dt, reset, spikes).dt)
 
     if spec in zoo.names():
-        return zoo.load(spec)
+        network = zoo.load(spec)
+        _announce(zoo.untrained_notice(network))
+        return network
     path = Path(spec)
     if path.suffix == ".nir" or path.exists():
         from archsim.graph.nir_io import read_network
 
         return read_network(path, dt=dt, reset=reset, from_=from_, spikes=spikes)
     raise UserError(f"{spec}: no such file, and not a zoo workload (zoo: {', '.join(zoo.names())})")
+
+
+_announced: set[str] = set()
+_pending: list[str] = []
+
+
+def _announce(notice: str | None) -> None:
+    """Keep a zoo shape's calibration note for :func:`flush_notices`, once per process (a sweep loads it per point)."""
+    if notice and notice not in _announced:
+        _announced.add(notice)
+        _pending.append(notice)
+
+
+def flush_notices(stream=None) -> None:
+    """Print the notes of the zoo shapes loaded so far (one line each) on ``stream`` (default stderr).
+
+    The CLI calls this when a command succeeds, so that a bad input still gives exactly one error line.
+    """
+    for notice in _pending:
+        print(notice, file=stream or sys.stderr)
+    _pending.clear()

@@ -130,7 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         command = importlib.import_module(f"archsim.commands.{args.verb}")
-        return int(command.main(args) or 0)
+        code = int(command.main(args) or 0)
+        from archsim.api import flush_notices
+
+        flush_notices()  # an untrained zoo shape's note, after the output and never beside an error line
+        return code
     except UserError as exc:
         if args.debug:
             raise

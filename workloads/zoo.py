@@ -1,7 +1,9 @@
 """The model zoo: named workloads, as trainable digits networks or as shapes for performance studies.
 
-``names()`` lists them; ``build(name, seed)`` gives the untrained shape (seeded random weights and the
-synthetic statistics of :mod:`workloads.stats`); ``load(name)`` the trained graph when one is cached,
+``names()`` lists them; ``build(name, seed)`` gives the untrained shape (seeded random weights scaled
+layer by layer by :mod:`workloads.calibrate` so that every spiking layer fires at a trained network's
+rate on the synthetic input; those rates are its ``spike_rates``, the backward statistics stay the
+assumptions of :mod:`workloads.stats`); ``load(name)`` the trained graph when one is cached,
 else ``build(name)``; ``train(name, epochs, seed, out)`` trains (digits workloads), exports and
 returns ``(Network, stats)``.
 
@@ -32,6 +34,7 @@ Workloads (all LIF layers: ``v = decay * v + I; s = v > threshold; v = 0 where s
 """
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import dataclass, field
@@ -43,7 +46,8 @@ import numpy as np
 from archsim.errors import UserError
 from archsim.graph.network import Network
 from archsim.graph.quantize import Precision
-from workloads import export, stats as stats_mod
+from archsim.graph.workload import synthetic_inputs
+from workloads import calibrate, export, stats as stats_mod
 from workloads.encoding import INPUT_KIND
 from workloads.model import Builder, Model
 from workloads.neurons import LIFCell, ReLUCell, Readout, RectangularSurrogate
@@ -56,6 +60,8 @@ WEIGHT_BITS = 8
 #: event density per pixel, polarity channel and step of a DVS stream).
 FRAME_MEAN = 0.45
 EVENT_RATE = 0.05
+#: samples of synthetic input an untrained shape is calibrated on (seed 0: the input ``archsim run`` draws)
+CALIBRATION_BATCH = 1
 
 
 @dataclass(frozen=True)
@@ -178,12 +184,46 @@ def _export(name: str, model: Model, stats: dict, extra: dict, input_scale: dict
     return network
 
 
-def build(name: str, seed: int = 0) -> Network:
-    """The untrained shape of ``name`` with synthetic spike statistics in its metadata."""
+def build(name: str, seed: int = 0, steps: int | None = None) -> Network:
+    """The untrained shape of ``name``, its weights calibrated to trained spike rates (``workloads.calibrate``).
+
+    The calibration runs on the synthetic input of ``steps`` steps (default: the shape's T); the spike
+    rates it reaches are the network's recorded statistics, with the note :func:`untrained_notice` prints.
+    """
     e = entry(name)
-    model = make_model(name, seed)
+    result = _calibration(name, seed, steps)
+    model = _model_with_steps(name, seed, steps)
+    calibrate.apply(model, result.gains)
     stats = stats_mod.synthetic(export.to_network(model), model.steps, e.input_rate)
+    stats["spike_rates"].update(result.step_rates)
+    stats["calibration"] = {"targets": result.targets, "rates": result.rates, "gains": result.gains,
+                            "source": calibrate.RATE_SOURCE}
     return _export(name, model, stats, {"trained": False, "seed": seed}, e.input_scale)
+
+
+def _model_with_steps(name: str, seed: int, steps: int | None) -> Model:
+    model = make_model(name, seed)
+    if steps is not None:
+        model.steps = int(steps)
+    return model
+
+
+@functools.lru_cache(maxsize=16)
+def _calibration(name: str, seed: int, steps: int | None) -> calibrate.Calibration:
+    """The calibration of a shape on its synthetic input (computed once per process: it is deterministic)."""
+    model = _model_with_steps(name, seed, steps)
+    shape = export.to_network(model, {"stats": {"input_rate": dict(entry(name).input_rate)}})
+    return calibrate.calibrate(model, synthetic_inputs(shape, model.steps, CALIBRATION_BATCH, seed=0))
+
+
+def untrained_notice(network: Network) -> str | None:
+    """One line saying that ``network`` is a calibrated untrained zoo shape, or None when it is not one."""
+    calibration = (network.metadata.get("stats") or {}).get("calibration")
+    if network.metadata.get("trained", True) or not calibration:
+        return None
+    return (f"{network.metadata.get('zoo', network.name)}: untrained shape, weights calibrated layer by layer "
+            f"to the spike rates of {calibration['source']}; per layer: "
+            + ", ".join(f"{layer} {rate:.3f}" for layer, rate in calibration["rates"].items()))
 
 
 def load(name: str) -> Network:
