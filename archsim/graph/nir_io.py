@@ -57,6 +57,8 @@ from pathlib import Path
 import numpy as np
 
 from archsim.errors import UserError
+from archsim.guard import nir_files as guard_nir
+from archsim.guard.json_files import load_json
 from archsim.graph.network import (LI, LIF, AvgPool2d, Conv2d, CubaLIF, Dense, Flatten, Identity, Layer,
                                    Network, Projection, ReLU, Scale, Shape, SumPool2d, Threshold)
 
@@ -87,6 +89,7 @@ def read_network(path: str | Path, dt: float = 1e-4, reset: str | None = None) -
     if not h5py.is_hdf5(path):
         raise UserError(f"{path}: not a NIR file (not HDF5; expected a graph written by nir.write)")
     _check_node_types(path)
+    guard_nir.check_hdf5(path)
     try:
         graph = nir.read(path, type_check=False)
     except (OSError, KeyError, ValueError, AssertionError, TypeError, AttributeError) as exc:
@@ -94,13 +97,14 @@ def read_network(path: str | Path, dt: float = 1e-4, reset: str | None = None) -
         if isinstance(exc, AssertionError) or "Unknown" in detail:
             detail = f"unknown or malformed node ({detail or 'unsupported type'}; supported: {SUPPORTED})"
         raise UserError(f"{path}: cannot read NIR graph: {detail}") from None
+    guard_nir.check_graph(graph, str(path), dt)
     network = from_nir_graph(graph, dt=dt, name=path.stem, source=str(path), reset=reset)
     stats_path = path.with_suffix(".stats.json")
     if "stats" not in network.metadata and stats_path.exists():
-        try:
-            network.metadata["stats"] = json.loads(stats_path.read_text())
-        except (OSError, ValueError) as exc:
-            raise UserError(f"{stats_path}: not valid JSON ({exc})") from None
+        stats = load_json(stats_path, "stats JSON file")
+        if not isinstance(stats, dict):
+            raise UserError(f"{stats_path}: a JSON {type(stats).__name__} (allowed: an object, as 'archsim train' writes)")
+        network.metadata["stats"] = stats
     return network
 
 
