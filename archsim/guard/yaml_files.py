@@ -48,8 +48,9 @@ def load_yaml(path: str | Path, what: str = "YAML file"):
     text = decode_utf8(path, read_bytes(path, YAML_MAX_BYTES, what), what)
     if "\x00" in text:
         raise UserError(f"{path}: holds a NUL character (allowed: a {what} in plain text)")
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
             return None
@@ -66,7 +67,8 @@ def load_yaml(path: str | Path, what: str = "YAML file"):
         raise UserError(f"{path}: not valid YAML: {type(exc).__name__}: {quote(str(exc), 80)} "
                         "(allowed: plain keys and values)") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     check_finite(path, data)
     return data
 
