@@ -246,3 +246,100 @@ def run_verb(argv: list[str], outputs: list[Path], time_limit_s: int = 60, max_m
 def copy_chip_folder(dest: Path) -> None:
     """The shipped chip configs with their tech/ tables, so a damaged copy's relative paths resolve."""
     shutil.copytree(ROOT / "chips", dest, dirs_exist_ok=True)
+
+
+def tiny_network():
+    """A 4-6-3 LIF network: small enough that every verb runs on it in well under a second."""
+    from archsim.graph.network import LIF, Dense, Layer, Network, Projection
+
+    rng = np.random.default_rng(0)
+    lif = dict(decay=0.9, threshold=1.0, gain=1.0, v_leak=0.0, v_reset=0.0, reset="zero")
+    hidden = Layer("h", (6,), (Projection("in", (Dense(rng.normal(size=(6, 4))),)),), LIF(**lif))
+    out = Layer("o", (3,), (Projection("h", (Dense(rng.normal(size=(3, 6))),)),), LIF(**lif))
+    return Network(name="tiny", inputs={"in": (4,)}, layers=[hidden, out], outputs=["o"], metadata={"steps": 4})
+
+
+def make_valid(root: Path) -> Path:
+    """Valid files of every type under ``root``: a NIR graph, an input, the chips, a mapping, a result,
+    a sweep and its store (made with the verbs themselves)."""
+    from archsim.graph.nir_io import write_network
+
+    copy_chip_folder(root / "chips")
+    write_network(tiny_network(), root / "tiny.nir")
+    np.save(root / "input.npy", (np.random.default_rng(1).random((4, 4)) < 0.5).astype(np.float64))
+    chip = str(root / "chips/tianjic.yaml")
+    (root / "sweep.yaml").write_text(
+        f"name: fuzz\nchip: {chip}\nworkloads:\n  - {{network: {root / 'tiny.nir'}, mode: infer, batch: 1, steps: 4}}\n"
+        "axes:\n  core.dendrite_lanes: [4, 16]\ncombine: grid\nobjectives: [latency_s, energy_pj]\n"
+        "run: {engine: fast, precision: chip, gpu: none, seed: 0}\n")
+    for argv in (["map", str(root / "tiny.nir"), "--chip", chip, "--out", str(root / "tiny.mapping.yaml")],
+                 ["run", str(root / "tiny.nir"), "--chip", chip, "--quiet", "--out", str(root / "result.json")],
+                 ["sweep", str(root / "sweep.yaml"), "--workers", "1", "--quiet", "--store", str(root / "store.db")]):
+        outcome = run_verb(argv, [])
+        assert outcome.rc == 0, outcome.stderr
+    return root
+
+
+#: File types, the damage kinds for each, and the ways each is given to a verb.
+FILE_TYPES = {
+    "chip": (TEXT_KINDS, ("map tianjic", "run tianjic", "run h2learn", "run gpu/v100", "map loihi")),
+    "nir": (NIR_KINDS, ("info", "map", "run", "float")),
+    "npy": (NPY_KINDS, ("float", "tianjic")),
+    "mapping": (TEXT_KINDS, ("run",)),
+    "result": (TEXT_KINDS, ("report",)),
+    "store": (STORE_KINDS, ("report",)),
+    "sweep": (TEXT_KINDS, ("sweep",)),
+}
+
+
+def make_case(file_type: str, kind: str, seed: int, variant: str, valid: Path, d: Path) -> tuple[list[str], list[Path]]:
+    """Write the damaged file of one case into folder ``d``; return the verb's argv and its output paths."""
+    rng = random.Random(seed)
+    net, tianjic = str(valid / "tiny.nir"), str(valid / "chips/tianjic.yaml")
+    out = d / "out.json"
+    if file_type == "chip":
+        verb, name = variant.split()
+        bad = d / "chip.yaml"
+        bad.write_bytes(damage_text(kind, (valid / "chips" / f"{name}.yaml").read_bytes(), rng))
+        if verb == "map":
+            return ["map", net, "--chip", str(bad), "--out", str(d / "m.yaml")], [d / "m.yaml"]
+        mode = ["--mode", "train"] if name == "h2learn" else []
+        return ["run", net, "--chip", str(bad), *mode, "--quiet", "--out", str(out)], [out]
+    if file_type == "nir":
+        bad = d / "net.nir"
+        shutil.copy(valid / "tiny.nir", bad)
+        damage_nir(kind, bad, rng)
+        y = d / "y.npy"
+        return {"info": ["info", str(bad)], "map": ["map", str(bad), "--chip", tianjic, "--out", str(out)],
+                "run": ["run", str(bad), "--chip", tianjic, "--quiet", "--out", str(out)],
+                "float": ["run", str(bad), "--precision", "float", "--quiet", "--save-outputs", str(y)]}[variant], [out, y]
+    if file_type == "npy":
+        bad, y = d / "x.npy", d / "y.npy"
+        bad.write_bytes(damage_npy(kind, (valid / "input.npy").read_bytes(), rng))
+        target = ["--chip", tianjic] if variant == "tianjic" else ["--precision", "float"]
+        return ["run", net, *target, "--input", str(bad), "--quiet", "--save-outputs", str(y), "--out", str(out)], [y, out]
+    if file_type == "mapping":
+        bad = d / "m.yaml"
+        bad.write_bytes(damage_text(kind, (valid / "tiny.mapping.yaml").read_bytes(), rng))
+        return ["run", net, "--chip", tianjic, "--mapping", str(bad), "--quiet", "--out", str(out)], [out]
+    if file_type == "result":
+        bad = d / "result.json"
+        bad.write_bytes(damage_text(kind, (valid / "result.json").read_bytes(), rng))
+        return ["report", str(bad), "--out", str(d / "report")], [d / "report"]
+    if file_type == "store":
+        bad = d / "store.db"
+        shutil.copy(valid / "store.db", bad)
+        damage_store(kind, bad, rng)
+        return ["report", str(bad), "--out", str(d / "report")], [d / "report"]
+    if file_type == "sweep":
+        bad = d / "sweep.yaml"
+        bad.write_bytes(damage_text(kind, (valid / "sweep.yaml").read_bytes(), rng))
+        return ["sweep", str(bad), "--workers", "1", "--quiet", "--store", str(d / "s.db")], [d / "s.db"]
+    raise ValueError(file_type)
+
+
+def contract_holds(file_type: str, outcome: Outcome) -> bool:
+    """Whether a case kept the contract; a sweep whose points failed (recorded in the store) exits 1 by design."""
+    if file_type == "sweep" and outcome.rc == 1 and "points failed" in outcome.stderr:
+        return True
+    return outcome.problem is None
