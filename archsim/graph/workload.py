@@ -74,6 +74,8 @@ def load_inputs(path: str | Path, network: Network, steps: int | None = None) ->
 
     x = load_npy(path, f"shape {expected}")
     shape = tuple(shape)
+    if 0 in x.shape:
+        raise UserError(f"{path}: shape {tuple(x.shape)} is empty (allowed: {expected} with T, B >= 1)")
     if x.ndim == 1 + len(shape) and tuple(x.shape[1:]) == shape:
         x = x[:, None]
     elif not (x.ndim == 2 + len(shape) and tuple(x.shape[2:]) == shape):
