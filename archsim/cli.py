@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="archsim", description="Cycle-accurate simulator of neuromorphic hardware.")
     p.add_argument("--version", action="version", version=f"archsim {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    p.add_argument("--max-memory", metavar="SIZE",
+                   help="refuse work estimated to need more memory than this (e.g. 4G; default: what is available)")
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     t = sub.add_parser("train", help="train a zoo workload and export it as NIR", epilog=_zoo_listing(),
@@ -126,9 +128,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv``, run the verb's ``archsim.commands.<verb>.main``; a UserError is one stderr line and exit code 2."""
+    """Parse ``argv`` and run the verb's ``archsim.commands.<verb>.main``.
+
+    The error contract: a UserError (bad input) is one stderr line and exit code 2; any other
+    exception is a bug in archsim, never blamed on the input: one line naming it, a hint to rerun
+    with ``--debug`` (which shows the traceback), exit code 1.
+    """
+    from archsim.guard import memory
+    from archsim.guard.text import one_line
+
     args = _parser().parse_args(argv)
     try:
+        memory.set_limit(memory.parse_size(args.max_memory) if args.max_memory else None)
         command = importlib.import_module(f"archsim.commands.{args.verb}")
         code = int(command.main(args) or 0)
         from archsim.api import flush_notices
@@ -138,11 +149,19 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         if args.debug:
             raise
-        print(f"archsim: error: {exc}", file=sys.stderr)
+        print(one_line(f"archsim: error: {exc}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("archsim: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(one_line(f"archsim: internal error: {type(exc).__name__}: {exc}", 220)
+              + " (a bug in archsim, not your input; rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
+    finally:
+        memory.set_limit(None)
 
 
 if __name__ == "__main__":

@@ -87,10 +87,9 @@ def to_json(result: dict, indent: int = 1) -> str:
 
 def read(path: str | Path) -> dict:
     """Load a RESULT.json; :class:`UserError` naming ``path`` when it is unreadable or not ``archsim.result/1``."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path}: not a readable result file: {exc}") from None
+    from archsim.guard.json_files import load_json
+
+    data = load_json(path, f"RESULT.json (schema {SCHEMA})")
     if not isinstance(data, dict):
         raise UserError(f"{path}: not a result file: a JSON {type(data).__name__} (allowed: an object with "
                         f"schema {SCHEMA})")

@@ -85,6 +85,7 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
         network = load_network(network, dt=dt, reset=reset, from_=from_, spikes=spikes)
     if chip is not None and chip.family != "gpu":
         check_chip_runnable(network, chip.name)
+    _check_memory(network, chip, steps, batch, input_path)
     workload = make_workload(network, input_path=input_path, steps=steps, batch=batch, mode=mode, seed=seed)
     if chip is None:
         log("functional run (float)")
@@ -135,6 +136,21 @@ def recost(result: dict, chip: str | Path | Chip) -> dict:
     recosted["recosted"] = True
     recosted["recosted_with"] = {"config": str(chip.path), "technology_table": load_technology(chip).path}
     return recosted
+
+
+def _check_memory(network: Network, chip: Chip | None, steps: int | None, batch: int | None,
+                  input_path: str | None) -> None:
+    """Refuse, before any array is made, a run that would not fit in memory (:mod:`archsim.guard.memory`)."""
+    from archsim.graph.workload import DEFAULT_STEPS
+    from archsim.guard.memory import check_run
+    from archsim.guard.npy_files import read_header
+
+    if input_path is not None:
+        shape = read_header(input_path, "shape (T, *input_shape) or (T, B, *input_shape)")[0]
+        steps = shape[0] if shape else 1
+        batch = shape[1] if len(shape) == 2 + len(next(iter(network.inputs.values()), ())) else 1
+    steps = int(steps if steps is not None else network.metadata.get("steps", DEFAULT_STEPS))
+    check_run(network, chip, steps=steps, batch=int(batch or 1), what=f"{network.name} ({steps} steps, batch {batch or 1})")
 
 
 def _simulate(workload: Workload, chip: Chip, engine: str, mapping):

@@ -4,6 +4,8 @@ from __future__ import annotations
 from archsim.api import load_network, resolve_chip
 from archsim.atomic import write_atomically
 from archsim.errors import UserError
+from archsim.guard.memory import check_run
+from archsim.guard.outputs import check_output_file
 from archsim.graph.quantize import Precision, quantize
 from archsim.mapping import map_network
 from archsim.units import count_of
@@ -11,11 +13,13 @@ from archsim.units import count_of
 
 def main(args) -> int:
     """Map the network on a many-core chip, print the summary and save the mapping with ``--out``."""
+    check_output_file(args.out, "--out")
     network = load_network(args.network, dt=args.dt, reset=args.reset, from_=args.from_,
                            spikes=args.spikes)
     chip = resolve_chip(args.chip)
     if chip.family != "manycore":
         raise UserError(f"{args.chip}: family: {chip.family!r} has no core mapping (allowed: manycore)")
+    check_run(network, chip, what=f"mapping {network.name} on {chip.name}")
     qnet = quantize(network, Precision.from_config(chip.params["precision"]))
     mapping = map_network(network, chip, qnet)
     s = mapping.summary

@@ -9,12 +9,15 @@ import numpy as np
 from archsim import result as result_mod
 from archsim.atomic import write_atomically
 from archsim.errors import UserError
+from archsim.guard.outputs import check_output_file
 from archsim.runner import DEFAULT_GPU, execute
 from archsim.units import format_quantity
 
 
 def main(args) -> int:
     """Run, then save the outputs and the result where asked, and print the table or the JSON."""
+    check_output_file(args.out, "--out")
+    check_output_file(args.save_outputs, "--save-outputs")
     mapping = None
     if args.mapping:
         from archsim.mapping import Mapping

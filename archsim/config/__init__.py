@@ -24,17 +24,10 @@ FAMILIES = ("manycore", "h2learn", "gpu")
 
 def read_yaml(path: str | Path) -> dict:
     """Parse a YAML mapping, or raise a one-line UserError naming the file."""
+    from archsim.guard.yaml_files import load_yaml
+
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise UserError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    data = load_yaml(path)
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping of keys at the top level")
     return data

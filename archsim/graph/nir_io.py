@@ -38,6 +38,8 @@ from pathlib import Path
 import numpy as np
 
 from archsim.errors import UserError
+from archsim.guard import nir_files as guard_nir
+from archsim.guard.json_files import load_json
 from archsim.graph.network import (LI, LIF, AvgPool2d, Conv2d, CubaLIF, Delay, Dense, Flatten, Identity, Layer,
                                    Network, Projection, ReLU, Scale, Shape, SumPool2d, Threshold)
 from archsim.graph.nir_compat import make
@@ -72,6 +74,7 @@ def read_network(path: str | Path, dt: float | None = None, reset: str | None = 
     if not h5py.is_hdf5(path):
         raise UserError(f"{path}: not a NIR file (not HDF5; expected a graph written by nir.write)")
     _check_node_types(path)
+    guard_nir.check_hdf5(path)
     try:
         graph = nir_read(path)
     except (OSError, KeyError, ValueError, AssertionError, TypeError, AttributeError) as exc:
@@ -79,13 +82,14 @@ def read_network(path: str | Path, dt: float | None = None, reset: str | None = 
         if isinstance(exc, AssertionError) or "Unknown" in detail:
             detail = f"unknown or malformed node ({detail or 'unsupported type'}; supported: {SUPPORTED})"
         raise UserError(f"{path}: cannot read NIR graph: {detail}") from None
+    guard_nir.check_graph(graph, str(path), conv.dt)
     network = _from_nir_graph(graph, conv, name=path.stem, source=str(path))
     stats_path = path.with_suffix(".stats.json")
     if "stats" not in network.metadata and stats_path.exists():
-        try:
-            network.metadata["stats"] = json.loads(stats_path.read_text())
-        except (OSError, ValueError) as exc:
-            raise UserError(f"{stats_path}: not valid JSON ({exc})") from None
+        stats = load_json(stats_path, "stats JSON file")
+        if not isinstance(stats, dict):
+            raise UserError(f"{stats_path}: a JSON {type(stats).__name__} (allowed: an object, as 'archsim train' writes)")
+        network.metadata["stats"] = stats
     return network
 
 

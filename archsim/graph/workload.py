@@ -70,14 +70,12 @@ def load_inputs(path: str | Path, network: Network, steps: int | None = None) ->
                         f"({', '.join(network.inputs)}); --input takes one array (allowed: one-input networks)")
     name, shape = next(iter(network.inputs.items()))
     expected = f"(T, {', '.join(map(str, shape))}) or (T, B, {', '.join(map(str, shape))})"
-    try:
-        x = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file (expected a .npy of shape {expected})") from None
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path}: not a readable .npy array ({str(exc).splitlines()[0] if str(exc) else 'unreadable'}; "
-                        f"expected shape {expected})") from None
+    from archsim.guard.npy_files import load_npy
+
+    x = load_npy(path, f"shape {expected}")
     shape = tuple(shape)
+    if 0 in x.shape:
+        raise UserError(f"{path}: shape {tuple(x.shape)} is empty (allowed: {expected} with T, B >= 1)")
     if x.ndim == 1 + len(shape) and tuple(x.shape[1:]) == shape:
         x = x[:, None]
     elif not (x.ndim == 2 + len(shape) and tuple(x.shape[2:]) == shape):

@@ -124,12 +124,12 @@ class ResultStore:
     # --- reading ---------------------------------------------------------------------------------
     def meta(self, key: str, default=None):
         """The meta value stored under ``key``, or ``default``."""
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return json.loads(row["value"]) if row else default
+        row = self._guarded(lambda: self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone())
+        return self._json(row["value"], f"meta.{key}", dict) if row else default
 
     def statuses(self) -> dict[str, str]:
         """Status of every stored point: hash -> pending | ok | failed."""
-        return {r["hash"]: r["status"] for r in self._db.execute("SELECT hash, status FROM points")}
+        return {r["hash"]: r["status"] for r in self._guarded(lambda: self._db.execute("SELECT hash, status FROM points").fetchall())}
 
     def simulated_result(self, sim_hash: str) -> tuple[str, str] | None:
         """(hash, RESULT JSON) of a successful point with this ``sim_hash``, preferring simulated ones."""
@@ -143,12 +143,35 @@ class ResultStore:
     def rows(self) -> list[dict]:
         """Every row in sweep order, ``config`` and ``result`` parsed from JSON."""
         rows = []
-        for r in self._db.execute(f"SELECT {', '.join(COLUMNS)} FROM points ORDER BY sweep, idx"):
+        records = self._guarded(lambda: self._db.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM points ORDER BY sweep, idx").fetchall())
+        for r in records:
             row = dict(r)
-            row["config"] = json.loads(row["config"])
-            row["result"] = json.loads(row["result"]) if row["result"] else None
+            row["config"] = self._json(row["config"], f"points.config of {str(row['hash'])[:12]}", dict)
+            if not isinstance(row["config"].get("workload"), dict) or not isinstance(row["config"].get("axes"), dict):
+                raise UserError(f"{self.path}: points.config of {str(row['hash'])[:12]}: no workload and axes "
+                                "objects (allowed: a STORE.db written by 'archsim sweep')")
+            row["result"] = (self._json(row["result"], f"points.result of {str(row['hash'])[:12]}", dict)
+                             if row["result"] else None)
             rows.append(row)
         return rows
+
+    def _guarded(self, read):
+        """Run an SQLite read; a damaged database is the user's error, naming the store."""
+        try:
+            return read()
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"{self.path}: damaged result store: {exc} (allowed: a STORE.db written by "
+                            "'archsim sweep')") from None
+
+    def _json(self, text, where: str, kind: type):
+        """A JSON column's value, strictly parsed (:mod:`archsim.guard.json_files`) and of ``kind``."""
+        from archsim.guard.json_files import parse_json
+
+        value = parse_json(text if isinstance(text, str) else "", f"{self.path}: {where}", "JSON object")
+        if not isinstance(value, kind):
+            raise UserError(f"{self.path}: {where}: a JSON {type(value).__name__} (allowed: a JSON object)")
+        return value
 
     def export_csv(self, path: str | Path, metrics=()) -> Path:
         """One line per point: axis values, status, how, timings and the named metrics (with units)."""
