@@ -60,7 +60,7 @@ def _carry_bits(k: int) -> int:
 
 Rule = tuple[str, str, tuple[str, ...], Callable[..., int], str]
 
-_CORES = "noc.mesh_x"   # stands for the cores (mesh x board) in a rule's parameter list
+_CORES = "cores"   # not a config key: the cores of the mesh and board (manycore_cores)
 
 RULES: dict[str, tuple[Rule, ...]] = {
     "manycore": (
