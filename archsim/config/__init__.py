@@ -16,6 +16,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from archsim.config.derive import derive_components
 from archsim.errors import UserError
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -82,12 +83,17 @@ def describe(error: jsonschema.ValidationError) -> str:
 
 @dataclass
 class Chip:
-    """A validated chip config: ``params`` is the YAML mapping as loaded."""
+    """A validated chip config.
+
+    ``params`` is the YAML mapping as loaded with the derived component attributes filled in
+    (:mod:`archsim.config.derive`); ``given`` is the mapping as written, which overrides edit.
+    """
 
     name: str
     family: str
     path: Path
     params: dict = field(repr=False)
+    given: dict | None = field(default=None, repr=False)
 
     def get(self, dotted: str):
         """Value at a dotted key path (``core.neurons``)."""
@@ -99,20 +105,19 @@ class Chip:
         return node
 
     def with_overrides(self, overrides: dict) -> "Chip":
-        """A copy with dotted keys set to new values, validated again."""
-        params = copy.deepcopy(self.params)
+        """A copy with dotted keys set to new values, derived and validated again.
+
+        A key may be one the config gives or one derived from it; setting a derived attribute to a
+        value other than its derivation is an error (:func:`archsim.config.derive.derive_components`)."""
+        given = copy.deepcopy(self.params if self.given is None else self.given)
         for dotted, value in overrides.items():
-            node = params
+            self.get(dotted)        # the key must exist, given or derived
+            node = given
             parts = dotted.split(".")
             for part in parts[:-1]:
-                if not isinstance(node, dict) or part not in node:
-                    raise UserError(f"{self.path}: {dotted}: no such key")
-                node = node[part]
-            if not isinstance(node, dict) or parts[-1] not in node:
-                raise UserError(f"{self.path}: {dotted}: no such key")
+                node = node.setdefault(part, {})
             node[parts[-1]] = value
-        validate(params, self.family, str(self.path))
-        return Chip(self.name, self.family, self.path, params)
+        return Chip(self.name, self.family, self.path, _derived(given, self.family, self.path), given)
 
     def resolve(self, relative: str) -> Path:
         """A path named in the config, relative to the config's folder."""
@@ -126,5 +131,12 @@ def load_chip(path: str | Path) -> Chip:
     family = data.get("family")
     if family not in FAMILIES:
         raise UserError(f"{path}: family: {family!r} is not allowed (allowed: {', '.join(FAMILIES)})")
-    validate(data, family, str(path))
-    return Chip(name=str(data.get("name", path.stem)), family=family, path=path, params=data)
+    return Chip(name=str(data.get("name", path.stem)), family=family, path=path,
+                params=_derived(data, family, path), given=data)
+
+
+def _derived(given: dict, family: str, path: Path) -> dict:
+    """``given`` with its derived component attributes, validated against the family's schema."""
+    params = derive_components(given, family, path)
+    validate(params, family, str(path))
+    return params
