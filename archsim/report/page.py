@@ -64,18 +64,12 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
 """
 
 
-# Every run report points at the validation report (``archsim validate`` writes it next to the run reports).
-_TRUST_LINK = ('<p class="note"><a href="validation/index.html">How far to trust this</a>: published figures '
-               'against archsim\'s predictions (<code>archsim validate --out DIR/validation</code>; README, '
-               'section "Validation").</p>')
-
-
 def render_html(page: Page) -> str:
     """The page as one self-contained HTML file (inline CSS and the sorting script; figures as relative paths)."""
     esc = html.escape
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{esc(page.title)}</title>",
            f"<style>{_CSS}</style></head><body>", f"<h1>{esc(page.title)}</h1>",
-           f'<p class="headline">{esc(page.headline)}</p>', _TRUST_LINK]
+           f'<p class="headline">{esc(page.headline)}</p>']
     for section in page.sections:
         out.append(f"<h2>{esc(section.title)}</h2>")
         out += [f"<p>{esc(t)}</p>" for t in section.text]
