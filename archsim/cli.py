@@ -86,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("source", help="RESULT.json or STORE.db")
     rep.add_argument("--out", default="reports", help="folder to write into")
 
+    v = sub.add_parser("validate", help="run every published figure archsim can be checked against")
+    v.add_argument("--out", default="reports/validation", help="folder for the report")
+    v.add_argument("--only", nargs="+", metavar="NAME", help="run only these cases")
+    v.add_argument("--quick", action="store_true", help="skip the slow cases (reported as skipped)")
+    v.add_argument("--quiet", action="store_true", help="no progress output")
+
     d = sub.add_parser("demo", help="train, map, simulate, compare, sweep and report")
     d.add_argument("--out", default="reports", help="folder for the reports")
     d.add_argument("--quiet", action="store_true")
