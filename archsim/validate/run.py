@@ -41,7 +41,6 @@ def execute_spec(spec: RunSpec, folder: Path) -> dict:
         path = folder / f"{spec.network}-ones.npy"
         np.save(path, np.ones((1, 1, *network.inputs[next(iter(network.inputs))]), dtype=np.float32))
         options["input_path"] = str(path)
-        options.setdefault("gpu", None)
     return execute(network, chip, **options).result
 
 
