@@ -116,6 +116,12 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", default="reports", help="folder to write index.html, summary.md and figures into "
                                                       "(default: reports)")
 
+    v = sub.add_parser("validate", help="run every published figure archsim can be checked against")
+    v.add_argument("--out", default="reports/validation", help="folder for the report")
+    v.add_argument("--only", nargs="+", metavar="NAME", help="run only these cases")
+    v.add_argument("--quick", action="store_true", help="skip the slow cases (reported as skipped)")
+    v.add_argument("--quiet", action="store_true", help="no progress output")
+
     d = sub.add_parser("demo", help="train, map, simulate, compare, sweep and report")
     d.add_argument("--out", default="reports", help="folder for the reports (default: reports)")
     d.add_argument("--quiet", action="store_true", help="hide the progress lines; the list of reports is still printed")

@@ -64,12 +64,16 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
 """
 
 
+TRUST_NOTE = ("How far to trust this: `archsim validate` runs archsim against every published figure it can be "
+              "checked against (README, 'How far to trust the numbers'; bench/results/validation.md).")
+
+
 def render_html(page: Page) -> str:
     """The page as one self-contained HTML file (inline CSS and the sorting script; figures as relative paths)."""
     esc = html.escape
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{esc(page.title)}</title>",
            f"<style>{_CSS}</style></head><body>", f"<h1>{esc(page.title)}</h1>",
-           f'<p class="headline">{esc(page.headline)}</p>']
+           f'<p class="headline">{esc(page.headline)}</p>', f'<p class="note">{esc(TRUST_NOTE)}</p>']
     for section in page.sections:
         out.append(f"<h2>{esc(section.title)}</h2>")
         out += [f"<p>{esc(t)}</p>" for t in section.text]
@@ -100,7 +104,7 @@ def _html_table(table: Table) -> str:
 
 def render_markdown(page: Page) -> str:
     """The page as Markdown (tables as pipe tables, figures as image links)."""
-    out = [f"# {page.title}", "", f"**{page.headline}**", ""]
+    out = [f"# {page.title}", "", f"**{page.headline}**", "", TRUST_NOTE, ""]
     for section in page.sections:
         out += [f"## {section.title}", ""]
         for t in section.text:

@@ -1,0 +1,90 @@
+"""The validation report: a table (text, Markdown, HTML), a log-log figure and ``validation.json``."""
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from archsim.atomic import write_text_atomically
+
+COLUMNS = ("case", "role", "quantity", "published", "archsim", "error", "tol", "ok")
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def _cells(row: dict) -> list[str]:
+    if row["status"] == "skipped":
+        error, ok = "-", "skipped"
+    else:
+        error, ok = f"{row['error']:+.1%}", "yes" if row["within_tolerance"] else "NO"
+    return [row["name"], row["role"], f"{row['quantity']} ({row['unit']})", _number(row["published"]),
+            _number(row["predicted"]), error, f"{row['tolerance']:.0%}", ok]
+
+
+def text_table(rows: list[dict]) -> str:
+    """The table as aligned plain text (what the command prints)."""
+    lines = [list(COLUMNS)] + [_cells(row) for row in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(COLUMNS))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines)
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The table as Markdown, with each case's source."""
+    head = "| " + " | ".join(COLUMNS + ("source",)) + " |\n|" + "---|" * (len(COLUMNS) + 1) + "\n"
+    return head + "\n".join("| " + " | ".join(_cells(row) + [row["source"]]) + " |" for row in rows) + "\n"
+
+
+def write_figure(rows: list[dict], path: Path) -> None:
+    """Predicted against published on log-log axes, inputs and predictions marked apart, y = x dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ran = [row for row in rows if row["predicted"] is not None and row["predicted"] > 0]
+    fig, ax = plt.subplots(figsize=(6, 6))
+    for role, marker, colour in (("input", "s", "tab:blue"), ("prediction", "o", "tab:red")):
+        points = [row for row in ran if row["role"] == role]
+        ax.scatter([row["published"] for row in points], [row["predicted"] for row in points], marker=marker,
+                   color=colour, label=f"{role}s", zorder=3)
+        for row in points:
+            ax.annotate(row["name"], (row["published"], row["predicted"]), fontsize=7, xytext=(4, 2),
+                        textcoords="offset points")
+    values = [v for row in ran for v in (row["published"], row["predicted"])] or [1.0]
+    low, high = min(values) / 2, max(values) * 2
+    ax.plot([low, high], [low, high], "k--", linewidth=0.8, label="predicted = published")
+    ax.set(xscale="log", yscale="log", xlim=(low, high), ylim=(low, high), xlabel="published",
+           ylabel="archsim", title="archsim against published figures")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _html(rows: list[dict], figure: str) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS + ("source", "note"))
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in _cells(row) + [row["source"], row["note"]])
+                   + "</tr>\n" for row in rows)
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>archsim validation</title>"
+            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:3px 6px;font-size:90%}</style></head><body>"
+            "<h1>How far to trust archsim's numbers</h1>"
+            "<p>Each row is a published figure. <b>input</b>: the figure went into a config, so the run must "
+            "reproduce it. <b>prediction</b>: nothing was fitted to it; the error is how far off archsim lands. "
+            "error = (archsim - published) / published.</p>"
+            f"<table><tr>{head}</tr>\n{body}</table><p><img src='{figure}' alt='predicted vs published'></p>"
+            "</body></html>\n")
+
+
+def write_validation(rows: list[dict], folder: str | Path) -> Path:
+    """Write FOLDER/index.html, summary.md, validation.json and validation.png; return the index path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_figure(rows, folder / "validation.png")
+    write_text_atomically(folder / "validation.json", json.dumps({"cases": rows}, indent=1) + "\n")
+    write_text_atomically(folder / "summary.md", "# archsim validation\n\n" + markdown_table(rows))
+    index = folder / "index.html"
+    write_text_atomically(index, _html(rows, "validation.png"))
+    return index
