@@ -79,10 +79,12 @@ def energy_breakdown(result: dict):
         ax.bar(components, heights, bottom=bottom, label=action)
         bottom += heights
     ax.set_ylabel(f"energy [{unit}]")
-    ax.margins(y=0.1)
+    ax.set_ylim(0, max(float(bottom.max()), 1e-30) * 1.12)   # headroom: the tallest stack stays inside the frame
     totals = sorted((_total(breakdown[c]) or 0.0 for c in components), reverse=True)
     if len(totals) > 2 and totals[0] > 10 * totals[1]:   # one component dominates: the rest would be invisible
         ax.set_yscale("log")
+        smallest = min((t for t in totals if t > 0), default=totals[0]) * scale
+        ax.set_ylim(smallest / 3, totals[0] * scale * 3)
         ax.set_ylabel(f"energy [{unit}], log scale")
     static = result.get("static_energy_pj")
     ax.set_title("Dynamic energy by component and action"
