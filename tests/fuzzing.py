@@ -118,24 +118,34 @@ def damage_npy(kind: str, data: bytes, rng: random.Random) -> bytes:
     return out.getvalue()
 
 
+WHOLE_FILE_DAMAGE = ("truncate", "flip", "empty", "swap_type")
+
+
+def _damage_whole_file(kind: str, path: Path, rng: random.Random, swaps: list[bytes], max_flips: int,
+                       first_flip_byte: int = 0) -> None:
+    """Damage ``path`` as bytes: cut it short, flip bits (from ``first_flip_byte`` on), empty it, or
+    replace it by another file type's opening (one of ``swaps``)."""
+    data = path.read_bytes()
+    if kind == "truncate":
+        data = data[:rng.randrange(len(data))]
+    elif kind == "flip":
+        b = bytearray(data)
+        for _ in range(rng.randint(1, max_flips)):
+            b[rng.randrange(first_flip_byte, len(b))] ^= 1 << rng.randrange(8)
+        data = bytes(b)
+    elif kind == "empty":
+        data = b""
+    else:
+        data = rng.choice(swaps)
+    path.write_bytes(data)
+
+
 def damage_nir(kind: str, path: Path, rng: random.Random) -> None:
     """Damage the NIR (HDF5) file at ``path`` in place."""
     import h5py
 
-    if kind in ("truncate", "flip", "empty", "swap_type"):
-        data = path.read_bytes()
-        if kind == "truncate":
-            data = data[:rng.randrange(len(data))]
-        elif kind == "flip":
-            b = bytearray(data)
-            for _ in range(rng.randint(1, 6)):
-                b[rng.randrange(len(b))] ^= 1 << rng.randrange(8)
-            data = bytes(b)
-        elif kind == "empty":
-            data = b""
-        else:
-            data = rng.choice([b"family: manycore\n", b"\x93NUMPY", b"SQLite format 3\x00" + bytes(200)])
-        path.write_bytes(data)
+    if kind in WHOLE_FILE_DAMAGE:
+        _damage_whole_file(kind, path, rng, [b"family: manycore\n", b"\x93NUMPY", b"SQLite format 3\x00" + bytes(200)], 6)
         return
     with h5py.File(path, "r+") as f:
         datasets = []
@@ -166,20 +176,9 @@ def damage_nir(kind: str, path: Path, rng: random.Random) -> None:
 
 def damage_store(kind: str, path: Path, rng: random.Random) -> None:
     """Damage the result store (SQLite) at ``path`` in place."""
-    if kind in ("truncate", "flip", "empty", "swap_type"):
-        data = path.read_bytes()
-        if kind == "truncate":
-            data = data[:rng.randrange(len(data))]
-        elif kind == "flip":
-            b = bytearray(data)
-            for _ in range(rng.randint(1, 20)):
-                b[rng.randrange(100, len(b))] ^= 1 << rng.randrange(8)
-            data = bytes(b)
-        elif kind == "empty":
-            data = b""
-        else:
-            data = rng.choice([b"{\"schema\": \"archsim.result/1\"}", b"SQLite format 3\x00" + bytes(50)])
-        path.write_bytes(data)
+    if kind in WHOLE_FILE_DAMAGE:
+        _damage_whole_file(kind, path, rng, [b"{\"schema\": \"archsim.result/1\"}", b"SQLite format 3\x00" + bytes(50)], 20,
+                           first_flip_byte=100)
         return
     db = sqlite3.connect(path)
     with db:
