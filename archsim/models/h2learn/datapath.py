@@ -13,7 +13,6 @@ order of additions only, never the integer result.
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from archsim.models.h2learn import fixed, kernels
 
@@ -22,31 +21,17 @@ def _exact_dtype(bound: float):
     return np.float32 if bound < 2 ** 24 else np.float64
 
 
-def _windows(x: np.ndarray, proj, dtype) -> np.ndarray:
-    """(N, E, F, C, R, S) view of the padded inputs (N, C, H, W) under every kernel position."""
-    _, r, s = proj.kernel_shape[1:]
-    sh, sw = proj.stride
-    ph, pw = proj.padding
-    _, e, f = proj.out_shape
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))).astype(dtype, copy=False)
-    win = sliding_window_view(xp, (r, s), axis=(2, 3))[:, :, : sh * (e - 1) + 1 : sh, : sw * (f - 1) + 1 : sw]
-    return win.transpose(0, 2, 3, 1, 4, 5)
-
-
 def im2col(x: np.ndarray, proj, dtype, rows: np.ndarray | None = None) -> np.ndarray:
     """(N*E*F, C*R*S) patches of inputs (N, C, H, W); only the patch ``rows`` (flat indices) if given."""
     x = x.reshape((-1,) + proj.in_shape)
-    _, r, s = proj.kernel_shape[1:]
+    c, r, s = proj.kernel_shape[1:]
     if r == 1 and s == 1 and proj.padding == (0, 0) and proj.stride == (1, 1):
         flat = x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
         return np.ascontiguousarray(flat if rows is None else flat[rows], dtype=dtype)
-    win = _windows(x, proj, dtype)
-    if rows is None:
-        return np.ascontiguousarray(win).reshape(-1, int(np.prod(win.shape[3:])))
     _, e, f = proj.out_shape
-    n_idx, rest = np.divmod(rows, e * f)
-    e_idx, f_idx = np.divmod(rest, f)
-    return win[n_idx, e_idx, f_idx].reshape(len(rows), int(np.prod(win.shape[3:])))
+    rows = np.arange(x.shape[0] * e * f) if rows is None else rows.astype(np.int64)
+    out = np.empty((len(rows), c * r * s), dtype=dtype)
+    return kernels.gather_columns(np.ascontiguousarray(x), rows, out, e, f, r, s, *proj.stride, *proj.padding)
 
 
 def col2im(cols: np.ndarray, proj, n: int, rows: np.ndarray) -> np.ndarray:

@@ -134,6 +134,28 @@ def history_counts(a, t0, t1, planes):
 
 
 @njit(cache=True)
+def gather_columns(x, rows, out, e_, f_, kh, kw, sh, sw, ph, pw):
+    """im2col for selected patch rows: out[i] (C*R*S) = the padded inputs (N, C, H, W) under patch rows[i]
+    (flat over N, E, F); the inverse of :func:`scatter_columns`."""
+    c_, h_, w_ = x.shape[1], x.shape[2], x.shape[3]
+    for i in range(rows.shape[0]):
+        row = rows[i]
+        n = row // (e_ * f_)
+        rest = row % (e_ * f_)
+        e = rest // f_
+        f = rest % f_
+        col = 0
+        for c in range(c_):
+            for r in range(kh):
+                h = e * sh + r - ph
+                for s in range(kw):
+                    w = f * sw + s - pw
+                    out[i, col] = x[n, c, h, w] if 0 <= h < h_ and 0 <= w < w_ else 0
+                    col += 1
+    return out
+
+
+@njit(cache=True)
 def scatter_columns(cols, rows, n_, c_, h_, w_, e_, f_, kh, kw, sh, sw, ph, pw):
     """col2im for selected patch rows: add cols[i] (C*R*S, integer-valued floats) of patch rows[i]
     (flat over N, E, F) back onto integer inputs (N, C, H, W)."""
