@@ -86,8 +86,10 @@ def refuse_above(what: str, parts: dict[str, float], hint: str = "") -> None:
                     f"{format_bytes(allowed)} (allowed: at most that{'; ' + hint if hint else ''})")
 
 
-def synapse_bound(network) -> int:
-    """Upper bound of the synapses the lowering of ``network`` can store (every op's connections)."""
+def synapse_bound(network, lowered: bool = True) -> int:
+    """Upper bound of the synapses the many-core lowering of ``network`` can store (every op's
+    connections); with ``lowered=False`` the weights as the network holds them (a conv kernel once, pools
+    none), which is what the H2Learn, GPU and functional models keep."""
     from archsim.graph.network import AvgPool2d, Conv2d, Dense, Scale, SumPool2d
 
     total = 0
@@ -100,8 +102,9 @@ def synapse_bound(network) -> int:
                 if isinstance(op, Dense):
                     total += int(np.size(op.weight))
                 elif isinstance(op, Conv2d):
-                    total += out_size * int(np.prod(op.weight.shape[1:], dtype=object))
-                elif isinstance(op, (AvgPool2d, SumPool2d)):
+                    total += (out_size * int(np.prod(op.weight.shape[1:], dtype=object)) if lowered
+                              else int(np.size(op.weight)))
+                elif isinstance(op, (AvgPool2d, SumPool2d)) and lowered:
                     total += out_size * int(op.kernel[0]) * int(op.kernel[1])
                 elif isinstance(op, Scale):
                     total += out_size
@@ -119,7 +122,8 @@ def check_run(network, chip=None, *, steps: int = 0, batch: int = 1, what: str |
         cores = 1
         for key in ("mesh_x", "mesh_y", "chips_x", "chips_y"):
             cores *= int(noc.get(key, 1))
-    parts = {"network arrays": synapse_bound(network) * BYTES_PER_SYNAPSE,
+    lowered = chip is not None and chip.family == "manycore"
+    parts = {"network arrays": synapse_bound(network, lowered) * BYTES_PER_SYNAPSE,
              "mapping": cores * BYTES_PER_CORE,
              "simulation state": (neurons * BYTES_PER_NEURON_STEP + input_elements * 16) * steps * batch}
     hint = "fewer --steps or a smaller --batch, a smaller network or chip, or a larger --max-memory"
