@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from workloads.layers import Dense
-from workloads.model import Model, Stage
+from workloads.model import Model, Stage, stage_current
 
 #: mean spike rate per step of the trained conv-digits layers (``archsim train conv-digits``, seed 0,
 #: default recipe, float test accuracy 97.5%; means over its 359 test samples and 8 steps): conv1 0.284
@@ -72,7 +72,7 @@ def calibrate(model: Model, inputs: dict[str, np.ndarray]) -> Calibration:
     values = dict(inputs)
     gains, targets, rates, step_rates = {}, {}, {}, {}
     for stage in model.stages:
-        current = _stage_current(stage, values)
+        current = stage_current(stage, values)
         if stage.cell.spiking:
             target = target_rate(model, stage, values)
             gain = _gain_for_rate(stage, current, target)
@@ -85,20 +85,6 @@ def calibrate(model: Model, inputs: dict[str, np.ndarray]) -> Calibration:
             rates[stage.name] = float(spikes.mean())
             step_rates[stage.name] = [float(r) for r in spikes.reshape(spikes.shape[0], -1).mean(axis=1)]
     return Calibration(gains=gains, targets=targets, rates=rates, step_rates=step_rates)
-
-
-def _stage_current(stage: Stage, values: dict[str, np.ndarray]) -> np.ndarray:
-    """The summed input current (T, B, *shape) of ``stage`` given its sources' outputs."""
-    total = None
-    for path in stage.projections:
-        x = values[path.source]
-        t, b = x.shape[:2]
-        y = x.reshape(t * b, *x.shape[2:])
-        for op in path.ops:
-            y = op.forward(y)
-        y = y.reshape(t, b, *y.shape[1:])
-        total = y if total is None else total + y
-    return total
 
 
 def _gain_for_rate(stage: Stage, current: np.ndarray, target: float) -> float:

@@ -70,16 +70,7 @@ class Model:
         """Outputs (T, B, *shape) of every input and stage; ``keep`` stores what backward needs."""
         values = dict(inputs)
         for stage in self.stages:
-            current = None
-            for path in stage.projections:
-                x = values[path.source]
-                t, b = x.shape[:2]
-                y = x.reshape(t * b, *x.shape[2:])
-                for op in path.ops:
-                    y = op.forward(y, keep=keep)
-                y = y.reshape(t, b, *y.shape[1:])
-                current = y if current is None else current + y
-            values[stage.name] = stage.cell.forward(current, keep=keep)
+            values[stage.name] = stage.cell.forward(stage_current(stage, values, keep=keep), keep=keep)
         return values
 
     def backward(self, d_output: np.ndarray) -> dict[str, np.ndarray]:
@@ -156,3 +147,18 @@ class Builder:
         if kind == "flatten":
             return Flatten()
         raise ValueError(f"unknown op spec {spec!r} (allowed: dense, conv, pool, flatten)")
+
+
+def stage_current(stage, values: dict[str, np.ndarray], keep: bool = False) -> np.ndarray:
+    """The summed input current (T, B, *shape) of ``stage``, given its sources' outputs in ``values``;
+    ``keep`` makes each op store what its backward needs."""
+    current = None
+    for path in stage.projections:
+        x = values[path.source]
+        t, b = x.shape[:2]
+        y = x.reshape(t * b, *x.shape[2:])
+        for op in path.ops:
+            y = op.forward(y, keep=keep)
+        y = y.reshape(t, b, *y.shape[1:])
+        current = y if current is None else current + y
+    return current

@@ -166,12 +166,7 @@ def be_unit_reference(layer, du: np.ndarray, params) -> EngineWork:
     engines.be_gradient_unit(work, layer, n_, int(nonzero), params)
     work.cycles = lanes.cycles
     if params.be_sparsity:        # the index generator compacts the non-zero flags of dL/du
-        index = PeArray(params.be_index_lanes)
-        for _ in range(du.size):
-            index.issue()
-        index.drain()
-        work.add("be_index", "add", du.size)
-        work.cycles += index.cycles
+        _index_generator(work, du.size, params)
     return work
 
 
@@ -215,12 +210,7 @@ def be_spatial_reference(layer, du: np.ndarray, open_src: np.ndarray, params):
     engines.be_spatial(work, layer, n_, int(np.count_nonzero(d4)), macs, dense, int(open4.sum()), params)
     work.cycles = cycles
     if params.be_sparsity:
-        index = PeArray(params.be_index_lanes)
-        for _ in range(open4.size):
-            index.issue()
-        index.drain()
-        work.add("be_index", "add", open4.size)
-        work.cycles += index.cycles
+        _index_generator(work, open4.size, params)
     return work, sums.reshape((steps, batch) + layer.in_shape)
 
 
@@ -283,3 +273,14 @@ def wue_reference(layer, du: np.ndarray, x: np.ndarray, params):
     work.cycles = pe.cycles
     engines.wue_buffers(work, du.size, params)
     return work, dk
+
+
+def _index_generator(work: EngineWork, flags: int, params) -> None:
+    """Step the BE's index generator (a prefix-sum unit of ``be_index_lanes``) over ``flags`` non-zero
+    flags, one per adder per cycle, and book its cycles and adds on ``work``."""
+    index = PeArray(params.be_index_lanes)
+    for _ in range(flags):
+        index.issue()
+    index.drain()
+    work.add("be_index", "add", flags)
+    work.cycles += index.cycles
