@@ -108,6 +108,16 @@ def test_rate_encoding_is_seeded_and_spiking():
     assert predict(model, x, "rate", seed=3).readout.shape == (8, 20, 10)
 
 
+def assert_same_float_outputs(actual: np.ndarray, desired: np.ndarray, spiking: bool):
+    """Spikes equal exactly; float membranes equal up to BLAS rounding. The trainer multiplies all
+    steps of a batch in one GEMM, the simulator one step at a time, and OpenBLAS picks its kernel (so its
+    summation order) by matrix size: the last bit of a float sum may differ, nothing else."""
+    if spiking:
+        np.testing.assert_array_equal(actual, desired)
+    else:
+        np.testing.assert_allclose(actual, desired, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("name", ["mlp-digits", "conv-digits"])
 def test_exported_float_network_reproduces_trainer_forward(name):
     model = zoo.make_model(name, seed=2)
@@ -116,7 +126,7 @@ def test_exported_float_network_reproduces_trainer_forward(name):
     values = model.forward({"input": seq})
     run = simulate(export.to_network(model), {"input": seq})
     for stage in model.stages:
-        np.testing.assert_array_equal(run.layer_outputs[stage.name], values[stage.name])
+        assert_same_float_outputs(run.layer_outputs[stage.name], values[stage.name], stage.cell.spiking)
     assert any(values[s.name].any() for s in model.stages if s.cell.spiking)
 
 
@@ -203,4 +213,7 @@ def test_archsim_run_float_reproduces_trainer_outputs(tmp_path, name):
     np.save(tmp_path / "x.npy", seq)
     assert cli_main(["run", str(path), "--precision", "float", "--input", str(tmp_path / "x.npy"),
                      "--save-outputs", str(tmp_path / "y.npy")]) == 0
-    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), model.forward({"input": seq})[model.output])
+    readout = model.stages[-1]
+    assert readout.name == model.output
+    assert_same_float_outputs(np.load(tmp_path / "y.npy"), model.forward({"input": seq})[model.output],
+                              readout.cell.spiking)
