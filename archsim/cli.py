@@ -96,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--iso-node", action="store_true",
                    help="compare area with the GPU's die redrawn at the chip's technology node")
     r.add_argument("--seed", type=int, default=0, help="seed of the synthetic input (default: 0)")
+    r.add_argument("--prune-density", type=float, metavar="D",
+                   help="keep this fraction (0 < D <= 1) of each layer's synapses, largest |w| first, before "
+                        "mapping (default: 1, no pruning)")
+    r.add_argument("--accuracy", action="store_true",
+                   help="also measure test accuracy at the chip's precision (trained zoo digits networks; "
+                        "default: not measured)")
     r.add_argument("--save-outputs", help="write the output layer's values to this .npy (default: not written)")
     r.add_argument("--out", help="RESULT.json to write (default: not written)")
     r.add_argument("--json", action="store_true", help="print the result as JSON instead of the table")

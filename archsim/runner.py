@@ -13,12 +13,15 @@ import numpy as np
 from archsim import result as result_mod
 from archsim.config import Chip, load_chip
 from archsim.errors import UserError
+from archsim.graph.compress import check_density, prune
 from archsim.graph.network import Network
 from archsim.graph.workload import Workload
 
 from archsim.shipped import CHIPS_DIR, chip_names, shipped_chip
 
 DEFAULT_GPU = "v100"
+#: result keys that describe the workload run (its transforms, its measured accuracy), not its cost
+WORKLOAD_FACTS = ("workload_transforms", "accuracy")
 
 
 def resolve_chip(spec: str | Path | Chip) -> Chip:
@@ -47,6 +50,7 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
             precision: str = "chip", gpu: str | Path | Chip | None = DEFAULT_GPU, seed: int = 0,
             input_path: str | None = None, mapping=None, dt: float | None = None, reset: str | None = None,
             from_: str | None = None, spikes: str | None = None, iso_node: bool = False, gpu_framework: str | None = None,
+            prune_density: float | None = None, accuracy: bool = False,
             log: Callable[[str], None] | None = None) -> RunOutcome:
     """Simulate ``network`` on ``chip`` and return the result with the outputs.
 
@@ -55,7 +59,10 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
     ``chip=None`` with ``precision="float"`` is a functional run only (no timing, no cost); ``gpu=None``
     (or ``"none"``) leaves out the GPU comparison; ``iso_node`` compares with the GPU's die redrawn at
     the chip's technology node (the result says which); ``gpu_framework`` (``eager`` or ``fused``)
-    overrides the GPU config's framework style. ``log`` receives a line as each stage starts.
+    overrides the GPU config's framework style. ``prune_density`` keeps that fraction of each layer's
+    synapses (largest |w|, :func:`archsim.graph.compress.prune`) before anything is mapped; ``accuracy``
+    adds the test accuracy of the (pruned) network at the chip's precision on the zoo's shipped test set
+    (a trainable zoo name is trained and cached first). ``log`` receives a line as each stage starts.
     Everything the user gave is checked before the long work starts.
     """
     from archsim.api import load_network
@@ -80,19 +87,29 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
             raise UserError(f"--precision float: {chip.family} chips compute in their own integer precision "
                             "(allowed with a chip: chip; leave out --chip for a float functional run)")
     gpu_chip = _gpu_chip(gpu) if gpu is not None and chip is not None and chip.family != "gpu" else None
+    if prune_density is not None:
+        prune_density = check_density(prune_density)
     if isinstance(network, str):
+        if accuracy:
+            from workloads import zoo
+
+            zoo.ensure_trained(network, log)
         log(f"loading {network}")
         network = load_network(network, dt=dt, reset=reset, from_=from_, spikes=spikes)
+    if prune_density is not None:
+        log(f"pruning to {prune_density:g} of each layer's synapses (largest |w|)")
+        network = prune(network, prune_density)
     if chip is not None and chip.family != "gpu":
         check_chip_runnable(network, chip.name)
     _check_memory(network, chip, steps, batch, input_path)
+    accuracy_block = _accuracy(network, chip, log) if accuracy else None
     workload = make_workload(network, input_path=input_path, steps=steps, batch=batch, mode=mode, seed=seed)
     if chip is None:
         log("functional run (float)")
-        return _functional(workload)
+        return _with_workload_facts(_functional(workload), network, accuracy_block)
     if chip.family == "gpu":
         log(f"estimating {workload.name} on {chip.name}")
-        return _gpu_alone(workload, chip, gpu_framework)
+        return _with_workload_facts(_gpu_alone(workload, chip, gpu_framework), network, accuracy_block)
     log(f"simulating {workload.name} on {chip.name} ({engine} engine, {workload.steps} steps, batch {workload.batch})")
     trace = _simulate(workload, chip, engine, mapping)
     from archsim.cost import evaluate
@@ -107,7 +124,29 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
         node_nm = chip.params["technology"]["node_nm"] if iso_node else None
         gpu_estimate = estimate(workload, gpu_chip, iso_node_nm=node_nm, framework=gpu_framework)
     result = result_mod.build(trace, cost, gpu_estimate)
-    return RunOutcome(result=result, outputs=trace.outputs, workload=workload)
+    return _with_workload_facts(RunOutcome(result=result, outputs=trace.outputs, workload=workload), network,
+                                accuracy_block)
+
+
+def _accuracy(network: Network, chip: Chip | None, log) -> dict:
+    """The network's test accuracy at ``chip``'s integer precision (a GPU or no chip: float)."""
+    from workloads import zoo
+    from archsim.graph.quantize import Precision
+
+    integer = chip is not None and chip.family != "gpu"
+    precision = Precision.from_config(chip.params["precision"]) if integer else None
+    log("measuring test accuracy" + (f" at int{precision.weight_bits}" if integer else " in float"))
+    return zoo.labelled_accuracy(network, precision)
+
+
+def _with_workload_facts(outcome: RunOutcome, network: Network, accuracy_block: dict | None) -> RunOutcome:
+    """Record in the result the transforms applied to the workload and its measured accuracy."""
+    transforms = network.metadata.get("transforms")
+    if transforms:
+        outcome.result["workload_transforms"] = dict(transforms)
+    if accuracy_block is not None:
+        outcome.result["accuracy"] = accuracy_block
+    return outcome
 
 
 def run(network: str | Network, chip: str | Path | Chip | None, **options) -> dict:
@@ -134,6 +173,9 @@ def recost(result: dict, chip: str | Path | Chip) -> dict:
                         f"again on {chip.name} instead)")
     recosted = result_mod.build(trace, evaluate(trace, chip), result.get("gpu"))
     recosted["recosted"] = True
+    for key in WORKLOAD_FACTS:  # facts of the workload, which a change of cost tables leaves as they are
+        if key in result:
+            recosted[key] = result[key]
     recosted["recosted_with"] = {"config": str(chip.path), "technology_table": load_technology(chip).path}
     return recosted
 

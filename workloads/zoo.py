@@ -303,3 +303,36 @@ def _train_digits(name: str, epochs: int, seed: int, log) -> tuple[Network, dict
                "test_samples": int(test_y.size), "history": result.history}
     network.metadata["accuracy"] = summary["accuracy"]
     return network, {**summary, **stats}
+
+
+def labelled_accuracy(network: Network, precision: Precision | None) -> dict:
+    """Classification accuracy of ``network`` on its zoo workload's shipped test split.
+
+    ``precision`` None runs in float, else in the chip's integer semantics at that precision (what the
+    chip computes). Only a trained digits network has a labelled shipped test set; anything else is a
+    one-line UserError. Returns ``{"value", "samples", "precision", "data"}``.
+    """
+    name = network.metadata.get("zoo")
+    if name not in ZOO or not ZOO[name].trainable or not network.metadata.get("trained", False):
+        trainable = ", ".join(n for n in names() if ZOO[n].trainable)
+        raise UserError(f"{network.name}: accuracy needs a trained zoo network with a shipped test set "
+                        f"(allowed: {trainable})")
+    model = make_model(name)
+    _, _, test_x, test_y = _digits(model)
+    encoding = network.metadata.get("encoding", ZOO[name].config.encoding)
+    batches = encoded_batches(test_x, int(network.metadata.get("steps", model.steps)), encoding,
+                              int(network.metadata.get("seed", 0)))
+    if precision is None:
+        readout, label = export.float_readout(network, batches), "float"
+    else:
+        readout, label = export.quantized_readout(network, batches, precision), f"int{precision.weight_bits}"
+    return {"value": accuracy(readout, test_y), "samples": int(test_y.size), "precision": label,
+            "data": "UCI 8x8 digits, shipped test split"}
+
+
+def ensure_trained(name: str, log: Callable[[str], None] | None = None) -> None:
+    """Train and cache the default recipe of zoo workload ``name`` when it is trainable and not cached."""
+    if name in ZOO and ZOO[name].trainable and not cache_path(name).exists():
+        if log:
+            log(f"training {name} ({ZOO[name].config.epochs} epochs, cached in {cache_dir()})")
+        train(name, log=None)

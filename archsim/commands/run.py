@@ -27,7 +27,7 @@ def main(args) -> int:
                       engine=args.engine, precision=args.precision, gpu=args.gpu or DEFAULT_GPU,
                       seed=args.seed, input_path=args.input, mapping=mapping, dt=args.dt, reset=args.reset,
                       from_=args.from_, spikes=args.spikes, iso_node=args.iso_node,
-                      gpu_framework=args.gpu_framework,
+                      gpu_framework=args.gpu_framework, prune_density=args.prune_density, accuracy=args.accuracy,
                       log=None if args.quiet or args.json else stage_logger())
     written = []
     if args.save_outputs:
@@ -75,7 +75,7 @@ def render(result: dict) -> str:
     if result.get("family") == "functional":
         return (f"{result['workload']}: functional run in {result.get('precision', 'float')}, no chip "
                 f"({result['mode']}, T={result['steps']}, batch={result['batch']})\n"
-                f"{'spikes':14}{result['spikes']:>20,}")
+                f"{'spikes':14}{result['spikes']:>20,}" + "".join("\n" + line for line in _workload_facts(result)))
     head = f"{result['workload']} on {result['chip']}  ({result['mode']}, T={result['steps']}, batch={result['batch']}, engine={result['engine']})"
     rows = [("latency", "latency_s", "s"), ("throughput", "throughput_samples_per_s", "samples/s"),
             ("energy", "energy_pj", "pJ"), ("area", "area_mm2", "mm^2")]
@@ -95,9 +95,23 @@ def render(result: dict) -> str:
             lines.append(f"{label:14}{result[key]:>20,}")
     if result.get("energy_per_synaptic_op_pj"):
         lines.append(f"{'pJ/synaptic op':14}{result['energy_per_synaptic_op_pj']:>20.3g}")
+    lines += _workload_facts(result)
     if result.get("family") == "gpu":
         lines += _kernel_table(result["gpu_detail"])
     return "\n".join(lines)
+
+
+def _workload_facts(result: dict) -> list[str]:
+    """The workload's transforms and measured accuracy, when the run has them."""
+    lines = []
+    density = (result.get("workload_transforms") or {}).get("prune_density")
+    if density is not None:
+        lines.append(f"{'pruned to':14}{density:>19.3g} of each layer's synapses (largest |w| kept)")
+    accuracy = result.get("accuracy")
+    if accuracy:
+        lines.append(f"{'test accuracy':14}{100 * accuracy['value']:>19.2f}% ({accuracy['precision']}, "
+                     f"{accuracy['samples']} samples, {accuracy['data']})")
+    return lines
 
 
 def _kernel_table(gpu: dict) -> list[str]:

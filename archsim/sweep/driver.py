@@ -43,6 +43,16 @@ class SweepRun:
         return 60.0 * self.evaluated / self.wall_s if self.wall_s > 0 else 0.0
 
 
+def _train_for_accuracy(spec: SweepSpec) -> None:
+    """Train (once, here) the zoo networks whose accuracy the sweep measures, so that parallel workers
+    find them cached instead of each training its own copy."""
+    from workloads import zoo
+
+    for workload in spec.workloads:
+        if workload.get("accuracy"):
+            zoo.ensure_trained(workload["network"])
+
+
 def run_sweep(spec: SweepSpec, store: ResultStore, *, workers: int | None = None, scheduler: str | None = None,
               executor=None, resume: bool = False, run_fn=None, recost_fn=None, progress: bool = True,
               recost: bool = True) -> SweepRun:
@@ -53,6 +63,8 @@ def run_sweep(spec: SweepSpec, store: ResultStore, *, workers: int | None = None
     for process and Dask executors: module-level functions are).
     """
     points = expand_points(spec)
+    if run_fn is None:
+        _train_for_accuracy(spec)
     statuses = store.statuses()
     finished = sum(statuses.get(p.hash) in ("ok", "failed") for p in points)
     if finished and not resume:

@@ -44,6 +44,8 @@ def run_options(workload: dict, run: dict) -> dict:
         "batch": workload["batch"],
         "input_path": workload["input_path"],
         "mapping": workload["mapping"],
+        "prune_density": workload.get("prune_density"),
+        "accuracy": workload.get("accuracy", False),
         **{k: run[k] for k in ("engine", "precision", "gpu", "seed", "dt")},
     }
 

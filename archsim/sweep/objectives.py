@@ -41,6 +41,14 @@ def _energy_per_sample(result: dict) -> float | None:
     return result["energy_pj"] / result["batch"]
 
 
+def _accuracy(result: dict) -> float | None:
+    return (result.get("accuracy") or {}).get("value")
+
+
+def _cores_used(result: dict) -> float | None:
+    return ((result.get("trace") or {}).get("details") or {}).get("cores_used")
+
+
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
@@ -55,6 +63,8 @@ METRICS: dict[str, Metric] = {
         Metric("cycles", "cycles", "min", _key("cycles"), "cycles"),
         Metric("synaptic_ops", "ops", "max", _key("synaptic_ops"), "synaptic ops"),
         Metric("spikes", "spikes", "min", _key("spikes"), "spikes"),
+        Metric("accuracy", "fraction", "max", _accuracy, "test accuracy"),
+        Metric("cores_used", "cores", "min", _cores_used, "cores used"),
         Metric("speedup_vs_gpu", "×", "max", _vs_gpu("speedup"), "speed-up over the GPU"),
         Metric("energy_saving_vs_gpu", "×", "max", _vs_gpu("energy_saving"), "energy saving over the GPU"),
         Metric("area_saving_vs_gpu", "×", "max", _vs_gpu("area_saving"), "area saving over the GPU"),

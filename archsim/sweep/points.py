@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from archsim.result import jsonable
-from archsim.sweep.spec import SweepSpec, axis_label
+from archsim.sweep.spec import SweepSpec, axis_label, chip_keys
 
 # Keys that change energy and area but never the simulation (the Accelergy split): technology
 # tables and the per-component energy/area/leakage entries that the cost step reads.
@@ -56,14 +56,17 @@ class Point:
 
 
 def expand_points(spec: SweepSpec) -> list[Point]:
-    """Every point of the sweep, in a fixed order: workloads outermost, then the axis combinations."""
+    """Every point of the sweep, in a fixed order: workloads outermost, then the axis combinations.
+    A ``workload.<name>`` axis value goes into the point's workload (``<name>``), never into the chip."""
     combos = _combinations(spec)
     points = []
     for workload in spec.workloads:
         for combo in combos:
-            overrides = {key: value for setting in combo.values() for key, value in setting.items()}
+            overrides = {key: value for setting in combo.values() for key, value in chip_keys(setting).items()}
+            transforms = {key.removeprefix("workload."): value for setting in combo.values()
+                          for key, value in setting.items() if key.startswith("workload.")}
             labels = {name: axis_label(name, setting) for name, setting in combo.items()}
-            points.append(_point(spec, len(points), workload, overrides, labels))
+            points.append(_point(spec, len(points), {**workload, **transforms}, overrides, labels))
     return points
 
 

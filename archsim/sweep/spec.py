@@ -5,10 +5,12 @@ name: h2learn-lut                  # optional; default: the file's stem
 chip: ../h2learn.yaml              # base chip, relative to this file
 workloads:                         # each is swept over every point of the axes
   - {network: vgg-cifar10, mode: train, batch: 1, steps: 4}   # zoo name or NIR file (+ input, mapping)
+  - {network: mlp-digits, accuracy: true}  # accuracy: also measure test accuracy (trained zoo networks)
 axes:                              # dotted chip-config key -> values
   fe.lut_group: [2, 4, 8]
   technology.node_nm: [45, 28]
   clock_mhz: {range: [100, 401, 100]}          # start, stop (exclusive), step
+  workload.prune_density: [1.0, 0.5]   # a workload transform (see WORKLOAD_AXES), not a chip key
   pes:                             # a linked axis: each value sets several keys together
     set:                           # (shown in tables by its first key's value)
       - {components.fe_lut.count: 128, components.be_mac.count: 128}
@@ -31,10 +33,13 @@ from pathlib import Path
 
 from archsim.config import Chip, load_chip, read_yaml, validate
 from archsim.errors import UserError
+from archsim.graph.compress import check_density
 from archsim.shipped import shipped_sweep, sweep_names
 from archsim.sweep.objectives import METRICS, Constraint, Objective
 
 DEFAULT_OBJECTIVES = ("latency_s", "energy_pj", "area_mm2")
+#: axes that transform the workload instead of the chip: ``workload.<name>`` -> its value check
+WORKLOAD_AXES = {"workload.prune_density": lambda value, where: check_density(value, where)}
 RUN_DEFAULTS = {"engine": "fast", "precision": "chip", "gpu": "v100", "seed": 0, "dt": 1e-4}  # gpu: null = no comparison
 
 
@@ -143,8 +148,13 @@ def _check_axis(path: Path, base: Chip, name: str, settings: list[dict]) -> None
         raise UserError(f"{path}: axes.{name}: empty axis (give at least one value)")
     prefix = f"{base.path}: "
     for setting in settings:
-        for key in setting:
+        for key in list(setting):
             where = f"axes.{name}" if key == name else f"axes.{name}: {key}"
+            if key.startswith("workload."):
+                if key not in WORKLOAD_AXES:
+                    raise UserError(f"{path}: {where}: no such workload transform (allowed: {', '.join(WORKLOAD_AXES)})")
+                WORKLOAD_AXES[key](setting[key], f"{path}: {where}")
+                continue
             if key in ("family", "name"):
                 raise UserError(f"{path}: {where}: cannot be swept (sweep chip-config parameters instead)")
             try:
@@ -152,11 +162,16 @@ def _check_axis(path: Path, base: Chip, name: str, settings: list[dict]) -> None
             except UserError:
                 raise UserError(f"{path}: {where}: no such key in {base.path}") from None
         try:
-            base.with_overrides(setting)
+            base.with_overrides(chip_keys(setting))
         except UserError as exc:
             reason = str(exc)[len(prefix):] if str(exc).startswith(prefix) else str(exc)
             shown = setting[name] if list(setting) == [name] else setting
             raise UserError(f"{path}: axes.{name}: value {shown!r} is not allowed by {base.path.name} ({reason})") from None
+
+
+def chip_keys(setting: dict) -> dict:
+    """The chip-config keys of an axis setting (without its ``workload.`` transforms)."""
+    return {key: value for key, value in setting.items() if not key.startswith("workload.")}
 
 
 def _check_combination(path: Path, combine: str, axes: dict, samples: int | None) -> None:
@@ -185,7 +200,7 @@ def _workload(path: Path, index: int, spec: dict) -> dict:
         network = str(_relative(path, network, must_exist=True, key=f"{key}.network"))
     else:
         _check_zoo_name(path, key, network)
-    return {
+    workload = {
         "network": network,
         "mode": spec.get("mode", "infer"),
         "batch": spec.get("batch"),
@@ -193,6 +208,9 @@ def _workload(path: Path, index: int, spec: dict) -> dict:
         "input_path": str(_relative(path, spec["input"], True, f"{key}.input")) if "input" in spec else None,
         "mapping": str(_relative(path, spec["mapping"], True, f"{key}.mapping")) if "mapping" in spec else None,
     }
+    if spec.get("accuracy"):  # only when asked, so the points of older sweep files keep their hashes
+        workload["accuracy"] = True
+    return workload
 
 
 def _check_zoo_name(path: Path, key: str, name: str) -> None:
