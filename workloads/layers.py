@@ -145,6 +145,76 @@ class Conv2d(Op):
                           stride=self.stride, padding=self.padding)
 
 
+class EvenConv2d(Op):
+    """A k x k convolution with even k and symmetric padding (C2sp for k = 2, C4sp for k = 4; Wu et al.,
+    "Convolution with even-sized kernels and symmetric padding", NeurIPS 2019, from the Tianjic group).
+
+    An even kernel cannot be centred, so padding it on one side shifts the feature map by half a pixel
+    per layer. C2sp splits the input channels into four groups and pads each towards a different corner,
+    so the shifts cancel. Here that is the exact equivalent: a (k + 1) x (k + 1) convolution with
+    padding k / 2 whose kernel holds each group's k x k weights in that group's corner (offsets
+    (0, 0), (0, 1), (1, 0), (1, 1) for groups 0-3) and zeros elsewhere. The trained parameters are the
+    k x k weights (``weight``, (C_out, C_in, k, k)); the zeros are no synapses on a chip
+    (:mod:`archsim.mapping.storage`), and the NIR twin is a plain ``Conv2d`` of the embedded kernel.
+    """
+
+    OFFSETS = ((0, 0), (0, 1), (1, 0), (1, 1))
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray | None = None, stride=(1, 1)):
+        super().__init__()
+        weight = np.asarray(weight, dtype=np.float64)
+        k = weight.shape[2]
+        if k % 2 or weight.shape[3] != k:
+            raise ValueError(f"EvenConv2d: kernel {weight.shape[2:]} is not allowed (allowed: square, even)")
+        self.params["weight"] = weight
+        if bias is not None:
+            self.params["bias"] = np.asarray(bias, dtype=np.float64)
+        self.kernel = k
+        self.stride = tuple(int(s) for s in stride)
+        self._conv = Conv2d(self.embedded(), bias, stride=self.stride, padding=(k // 2, k // 2))
+        self.zero_grad()
+
+    def group_offsets(self) -> list[tuple[int, int]]:
+        """The corner offset of each input channel: channel c is in group floor(4 c / C_in)."""
+        c_in = self.params["weight"].shape[1]
+        return [self.OFFSETS[(4 * c) // c_in] for c in range(c_in)]
+
+    def embedded(self) -> np.ndarray:
+        """The (C_out, C_in, k + 1, k + 1) kernel of the equivalent odd convolution."""
+        w, k = self.params["weight"], self.kernel
+        full = np.zeros((*w.shape[:2], k + 1, k + 1))
+        for c, (dy, dx) in enumerate(self.group_offsets()):
+            full[:, c, dy:dy + k, dx:dx + k] = w[:, c]
+        return full
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        return self._conv.output_shape(input_shape)
+
+    def fan_in(self) -> int:
+        return int(np.prod(self.params["weight"].shape[1:]))
+
+    def forward(self, x: np.ndarray, keep: bool = False) -> np.ndarray:
+        self._conv.params["weight"] = self.embedded()
+        if "bias" in self.params:
+            self._conv.params["bias"] = self.params["bias"]
+        return self._conv.forward(x, keep=keep)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        self._conv.zero_grad()
+        dx = self._conv.backward(dy)
+        full, k = self._conv.grads["weight"], self.kernel
+        for c, (dy_, dx_) in enumerate(self.group_offsets()):
+            self.grads["weight"][:, c] += full[:, c, dy_:dy_ + k, dx_:dx_ + k]
+        if "bias" in self.params:
+            self.grads["bias"] += self._conv.grads["bias"]
+        return dx
+
+    def to_archsim(self) -> net.Conv2d:
+        bias = self.params.get("bias")
+        return net.Conv2d(weight=self.embedded(), bias=None if bias is None else bias.copy(), stride=self.stride,
+                          padding=(self.kernel // 2, self.kernel // 2))
+
+
 class AvgPool2d(Op):
     """Mean over each window; zero padding counts in the divisor (NIR/PyTorch default)."""
 

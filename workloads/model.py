@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from workloads.layers import AvgPool2d, Conv2d, Dense, Flatten, Op
+from workloads.layers import AvgPool2d, Conv2d, Dense, EvenConv2d, Flatten, Op
 from workloads.neurons import LIFCell, ReLUCell, Readout
 
 Shape = tuple[int, ...]
@@ -142,11 +142,17 @@ class Builder:
             fan_in = shape[0] * k * k
             w = self.rng.standard_normal((out, shape[0], k, k)) * (init_gain / np.sqrt(fan_in))
             return Conv2d(w, np.zeros(out) if bias else None, stride=(stride, stride), padding=(pad, pad))
+        if kind in ("c2sp", "c4sp"):  # even kernel with symmetric padding: ("c2sp", out, stride[, bias])
+            k = 2 if kind == "c2sp" else 4
+            out, stride = args[:2]
+            bias = args[2] if len(args) > 2 else False
+            w = self.rng.standard_normal((out, shape[0], k, k)) * (init_gain / np.sqrt(shape[0] * k * k))
+            return EvenConv2d(w, np.zeros(out) if bias else None, stride=(stride, stride))
         if kind == "pool":
             return AvgPool2d(kernel=(args[0], args[0]))
         if kind == "flatten":
             return Flatten()
-        raise ValueError(f"unknown op spec {spec!r} (allowed: dense, conv, pool, flatten)")
+        raise ValueError(f"unknown op spec {spec!r} (allowed: dense, conv, c2sp, c4sp, pool, flatten)")
 
 
 def stage_current(stage, values: dict[str, np.ndarray], keep: bool = False) -> np.ndarray:

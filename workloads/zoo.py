@@ -17,6 +17,9 @@ Workloads (all LIF layers: ``v = decay * v + I; s = v > threshold; v = 0 where s
 * ``mlp-digits``: 64-128-10 on the 8x8 UCI digits, direct input (pixel / 16 at each of T = 8 steps),
   LIF decay 0.5, threshold 1, integrator read-out.
 * ``conv-digits``: conv3x3 16 - pool2 - conv3x3 32 - pool2 - FC 64 - 10 on the digits, T = 8.
+* ``c2sp-digits``: ``conv-digits`` with its two 3x3 convolutions replaced by 2x2 C2sp convolutions
+  (Wu et al., NeurIPS 2019: even-sized kernels, the four channel groups padded towards the four corners;
+  :class:`workloads.layers.EvenConv2d`): 4/9 of the convolution weights.
 * ``vgg-cifar10``: the CIFAR-10 network of H2Learn's group's GPU BPTT library
   (``liangling76/snn_gpu_training_bptt``): conv3x3 128-128-128(s2)-256-256-256(s2)-512-512-512(s2),
   FC 8192-1024-512-10, T = 6, input 3x32x32 values, LIF decay 0.25 and threshold 0.25 (surrogate
@@ -97,6 +100,15 @@ def _conv_digits(rng: np.random.Generator) -> Model:
     return b.model
 
 
+def _c2sp_digits(rng: np.random.Generator) -> Model:
+    b = Builder("c2sp-digits", {"input": (1, 8, 8)}, steps=8, rng=rng, input_kind={"input": "values"})
+    b.stage("conv1", _digits_lif(), ("input", [("c2sp", 16, 1)]), init_gain=3.0)
+    b.stage("conv2", _digits_lif(), ("conv1", [("pool", 2), ("c2sp", 32, 1)]), init_gain=3.0)
+    b.stage("fc", _digits_lif(), ("conv2", [("pool", 2), ("flatten",), ("dense", 64)]), init_gain=3.0)
+    b.stage("readout", Readout(), ("fc", [("dense", 10, True)]))
+    return b.model
+
+
 def _vgg_cifar10(rng: np.random.Generator) -> Model:
     b = Builder("vgg-cifar10", {"input": (3, 32, 32)}, steps=6, rng=rng, input_kind={"input": "values"})
     cell = lambda: LIFCell(decay=0.25, threshold=0.25, spike_fn=RectangularSurrogate(width=1.0))  # noqa: E731
@@ -141,6 +153,9 @@ ZOO: dict[str, Entry] = {e.name: e for e in [
           trainable=True, config=TrainConfig(epochs=15, **_DIGITS_RECIPE), input_scale={"input": DIGITS_INPUT_SCALE}),
     Entry("conv-digits", "conv 16-32, FC 64-10 LIF net, 8x8 digits, T=8 (trainable)", _conv_digits, {"input": 0.3},
           trainable=True, config=TrainConfig(epochs=20, **_DIGITS_RECIPE), input_scale={"input": DIGITS_INPUT_SCALE}),
+    Entry("c2sp-digits", "conv-digits with 2x2 C2sp kernels (even-sized, symmetric padding), T=8 (trainable)",
+          _c2sp_digits, {"input": 0.3}, trainable=True, config=TrainConfig(epochs=20, **_DIGITS_RECIPE),
+          input_scale={"input": DIGITS_INPUT_SCALE}),
     Entry("vgg-cifar10", "H2Learn-group VGG-style CIFAR-10 shape, 3x32x32, T=6", _vgg_cifar10,
           {"input": FRAME_MEAN}),
     Entry("dvs-gesture", "DVS-gesture-class conv net, 2x64x64 events, 11 classes, T=16", _dvs_gesture,

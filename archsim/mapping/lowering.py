@@ -248,11 +248,14 @@ def _integer(projections) -> bool:
 
 
 def _shared_kernel_weights(projections) -> int | None:
-    """Weights per output channel when every projection is a convolution chain (else None)."""
+    """Stored weights per output channel when every projection is a convolution chain (else None):
+    the non-zero weights of the fullest output channel's kernel (a zero weight is no synapse, so a
+    pruned or even-sized C2sp kernel embedded in a larger one stores only what it has)."""
     total = 0
     for proj in projections:
         convs = [op for op in proj.ops if isinstance(op, Conv2d)]
         if len(convs) != 1 or any(isinstance(op, Dense) for op in proj.ops):
             return None
-        total += int(np.prod(convs[0].weight.shape[1:]))
+        weight = np.asarray(convs[0].weight)
+        total += int(np.count_nonzero(weight.reshape(weight.shape[0], -1), axis=1).max(initial=0))
     return total
