@@ -113,9 +113,13 @@ def apply(model: Model, gains: dict[str, float]) -> None:
 
 
 def _scale(stage: Stage, gain: float) -> None:
-    """Multiply the last weighted op of each projection (weight and bias) by ``gain``."""
+    """Multiply the last weighted op of each projection (weight and bias) by ``gain``; an identity
+    projection (a residual shortcut) carries its source unscaled."""
     for path in stage.projections:
-        op = [op for op in path.ops if "weight" in op.params][-1]
+        weighted = [op for op in path.ops if "weight" in op.params]
+        if not weighted:
+            continue
+        op = weighted[-1]
         for key in ("weight", "bias"):
             if key in op.params:
                 op.params[key] = op.params[key] * gain

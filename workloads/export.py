@@ -23,6 +23,7 @@ import numpy as np
 from archsim.atomic import write_atomically, write_text_atomically
 from archsim.graph import network as net
 from archsim.graph.quantize import Precision, input_is_valued
+from workloads.layers import TdBN
 from workloads.model import Model
 from workloads.neurons import LIFCell
 
@@ -31,14 +32,27 @@ def to_network(model: Model, metadata: dict | None = None) -> net.Network:
     """The archsim Network of ``model`` (weights copied); ``metadata`` is attached as given."""
     layers = []
     for stage in model.stages:
-        projections = tuple(net.Projection(source=p.source, ops=tuple(op.to_archsim() for op in p.ops))
-                            for p in stage.projections)
+        projections = tuple(net.Projection(source=p.source, ops=archsim_ops(p.ops)) for p in stage.projections)
         layers.append(net.Layer(name=stage.name, shape=tuple(stage.shape), projections=projections,
                                 neuron=stage.cell.to_archsim()))
     meta = {"steps": model.steps, "input_kind": dict(model.input_kind)}
     meta.update(metadata or {})
     return net.Network(name=model.name, inputs=dict(model.inputs), layers=layers, outputs=[model.output],
                        metadata=meta)
+
+
+def archsim_ops(ops) -> tuple:
+    """The archsim ops of a trainer path; a tdBN op is folded into the convolution or dense op before it
+    (inference uses its running statistics, so it is affine: :meth:`workloads.layers.TdBN.fold`)."""
+    out: list = []
+    for op in ops:
+        if isinstance(op, TdBN):
+            if not out or not isinstance(out[-1], (net.Conv2d, net.Dense)):
+                raise ValueError("a tdBN op must follow a convolution or dense op to be folded")
+            out[-1] = op.fold(out[-1])
+        else:
+            out.append(op.to_archsim())
+    return tuple(out)
 
 
 def _scalar_factor(ops) -> float:

@@ -11,6 +11,8 @@ cross-correlation, zero padding counted in the average-pool divisor, row-major f
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from archsim.graph import network as net
@@ -275,3 +277,71 @@ class Flatten(Op):
 
     def to_archsim(self) -> net.Flatten:
         return net.Flatten()
+
+
+class TdBN(Op):
+    """Threshold-dependent batch normalisation (tdBN; Zheng et al., "Going deeper with directly-trained
+    larger spiking neural networks", AAAI 2021), per channel over time, batch and space::
+
+        y = gamma * (alpha * v_th) * (x - mean) / sqrt(var + eps) + beta
+
+    ``v_th`` is the threshold of the LIF layer the op feeds (set by the builder), ``alpha`` 1, or
+    1 / sqrt(2) on the two branches that a residual block adds (the paper's rule, so that the sum
+    keeps the pre-activation variance near ``v_th^2``). Training (``forward(keep=True)``) normalises by
+    the statistics of the batch (the ``T * B`` folded first axis and the feature map: tdBN's
+    statistics across time) and keeps running averages (momentum 0.1, biased variance); inference uses
+    the running averages, so the op is affine and :meth:`fold` puts it into the weights and bias of
+    the convolution or dense op before it (what the chip runs).
+    """
+
+    def __init__(self, channels: int, v_th: float = 1.0, alpha: float = 1.0, eps: float = 1e-5,
+                 momentum: float = 0.1):
+        super().__init__()
+        self.params["gamma"] = np.ones(channels)
+        self.params["beta"] = np.zeros(channels)
+        self.running_mean = np.zeros(channels)
+        self.running_var = np.ones(channels)
+        self.v_th, self.alpha, self.eps, self.momentum = float(v_th), float(alpha), float(eps), float(momentum)
+        self.zero_grad()
+        self._x_hat: np.ndarray | None = None
+        self._sigma: np.ndarray | None = None
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        return tuple(input_shape)
+
+    @staticmethod
+    def _channel_view(v: np.ndarray, ndim: int) -> np.ndarray:
+        """A per-channel vector shaped to broadcast over (N, C[, H, W])."""
+        return v.reshape((1, -1) + (1,) * (ndim - 2))
+
+    def forward(self, x: np.ndarray, keep: bool = False) -> np.ndarray:
+        axes = (0,) + tuple(range(2, x.ndim))
+        if keep:
+            mean, var = x.mean(axis=axes), x.var(axis=axes)
+            self.running_mean = (1 - self.momentum) * self.running_mean + self.momentum * mean
+            self.running_var = (1 - self.momentum) * self.running_var + self.momentum * var
+        else:
+            mean, var = self.running_mean, self.running_var
+        sigma = np.sqrt(var + self.eps)
+        x_hat = (x - self._channel_view(mean, x.ndim)) / self._channel_view(sigma, x.ndim)
+        if keep:
+            self._x_hat, self._sigma = x_hat, sigma
+        scale = self.params["gamma"] * self.alpha * self.v_th
+        return self._channel_view(scale, x.ndim) * x_hat + self._channel_view(self.params["beta"], x.ndim)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        x_hat, view = self._x_hat, lambda v: self._channel_view(v, dy.ndim)
+        axes = (0,) + tuple(range(2, dy.ndim))
+        s = self.alpha * self.v_th
+        self.grads["gamma"] += (dy * x_hat).sum(axis=axes) * s
+        self.grads["beta"] += dy.sum(axis=axes)
+        d_hat = dy * view(self.params["gamma"] * s)
+        return (d_hat - d_hat.mean(axis=axes, keepdims=True)
+                - x_hat * (d_hat * x_hat).mean(axis=axes, keepdims=True)) / view(self._sigma)
+
+    def fold(self, op: net.Conv2d | net.Dense) -> net.Conv2d | net.Dense:
+        """``op`` followed by this normalisation at inference, as one op (weights and bias rescaled)."""
+        scale = self.params["gamma"] * self.alpha * self.v_th / np.sqrt(self.running_var + self.eps)
+        weight = np.asarray(op.weight) * scale.reshape((-1,) + (1,) * (np.ndim(op.weight) - 1))
+        bias = np.zeros(len(scale)) if op.bias is None else np.asarray(op.bias, dtype=np.float64)
+        return dataclasses.replace(op, weight=weight, bias=(bias - self.running_mean) * scale + self.params["beta"])

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from workloads.layers import AvgPool2d, Conv2d, Dense, EvenConv2d, Flatten, Op
+from workloads.layers import AvgPool2d, Conv2d, Dense, EvenConv2d, Flatten, Op, TdBN
 from workloads.neurons import LIFCell, ReLUCell, Readout
 
 Shape = tuple[int, ...]
@@ -112,6 +112,9 @@ class Builder:
         paths, shape = [], None
         for source, specs in projections:
             ops, out = self._chain(source, specs, init_gain)
+            for op in ops:
+                if isinstance(op, TdBN):  # tdBN normalises to the threshold of the layer it feeds
+                    op.v_th = float(getattr(cell, "threshold", 1.0))
             if shape is not None and out != shape:
                 raise ValueError(f"stage {name}: projections disagree on shape ({shape} vs {out})")
             paths.append(Path(source=source, ops=ops))
@@ -148,11 +151,13 @@ class Builder:
             bias = args[2] if len(args) > 2 else False
             w = self.rng.standard_normal((out, shape[0], k, k)) * (init_gain / np.sqrt(shape[0] * k * k))
             return EvenConv2d(w, np.zeros(out) if bias else None, stride=(stride, stride))
+        if kind == "tdbn":  # ("tdbn"[, alpha]): threshold-dependent batch norm over the channels
+            return TdBN(shape[0], alpha=args[0] if args else 1.0)
         if kind == "pool":
             return AvgPool2d(kernel=(args[0], args[0]))
         if kind == "flatten":
             return Flatten()
-        raise ValueError(f"unknown op spec {spec!r} (allowed: dense, conv, c2sp, c4sp, pool, flatten)")
+        raise ValueError(f"unknown op spec {spec!r} (allowed: dense, conv, c2sp, c4sp, tdbn, pool, flatten)")
 
 
 def stage_current(stage, values: dict[str, np.ndarray], keep: bool = False) -> np.ndarray:

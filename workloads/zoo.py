@@ -20,6 +20,12 @@ Workloads (all LIF layers: ``v = decay * v + I; s = v > threshold; v = 0 where s
 * ``c2sp-digits``: ``conv-digits`` with its two 3x3 convolutions replaced by 2x2 C2sp convolutions
   (Wu et al., NeurIPS 2019: even-sized kernels, the four channel groups padded towards the four corners;
   :class:`workloads.layers.EvenConv2d`): 4/9 of the convolution weights.
+* ``resnet-digits``: a residual SNN with threshold-dependent batch norm (tdBN; Zheng et al., AAAI 2021):
+  conv3x3 16 - tdBN stem, a basic block of 16 channels (identity shortcut) and one of 32 (stride 2,
+  1x1 conv shortcut), pool2, FC 64 - 10, T = 8; tdBN is folded into the weights and biases at export.
+* ``resnet19-cifar10``: the ResNet-19 of Zheng et al. 2021 (Table 1's CIFAR-10 network): conv3x3 128,
+  basic blocks 3 x 128, 3 x 256 (first stride 2), 2 x 512 (first stride 2), average pool, FC 256 - 10,
+  T = 4 (the paper reports T = 2, 4 and 6). LIF decay 0.5 and threshold 0.5 are assumptions.
 * ``vgg-cifar10``: the CIFAR-10 network of H2Learn's group's GPU BPTT library
   (``liangling76/snn_gpu_training_bptt``): conv3x3 128-128-128(s2)-256-256-256(s2)-512-512-512(s2),
   FC 8192-1024-512-10, T = 6, input 3x32x32 values, LIF decay 0.25 and threshold 0.25 (surrogate
@@ -109,6 +115,42 @@ def _c2sp_digits(rng: np.random.Generator) -> Model:
     return b.model
 
 
+HALF_SQRT2 = 1.0 / np.sqrt(2.0)  # tdBN's alpha on the two branches a residual block adds (Zheng et al. 2021)
+
+
+def _residual_block(b: Builder, name: str, source: str, channels: int, stride: int, cell_of) -> str:
+    """A tdBN basic block (Zheng et al. 2021, Fig. 3): conv-tdBN-LIF, conv-tdBN(alpha = 1/sqrt 2) added to
+    the shortcut (identity, or a strided 1x1 conv-tdBN(1/sqrt 2) where the shape changes), then LIF."""
+    b.stage(f"{name}a", cell_of(), (source, [("conv", channels, 3, stride, 1), ("tdbn",)]), init_gain=3.0)
+    same = b._shapes[source][0] == channels and stride == 1
+    shortcut = [] if same else [("conv", channels, 1, stride, 0), ("tdbn", HALF_SQRT2)]
+    b.stage(f"{name}b", cell_of(), (f"{name}a", [("conv", channels, 3, 1, 1), ("tdbn", HALF_SQRT2)]),
+            (source, shortcut), init_gain=3.0)
+    return f"{name}b"
+
+
+def _resnet_digits(rng: np.random.Generator) -> Model:
+    b = Builder("resnet-digits", {"input": (1, 8, 8)}, steps=8, rng=rng, input_kind={"input": "values"})
+    b.stage("stem", _digits_lif(), ("input", [("conv", 16, 3, 1, 1), ("tdbn",)]), init_gain=3.0)
+    out = _residual_block(b, "block1", "stem", 16, 1, _digits_lif)
+    out = _residual_block(b, "block2", out, 32, 2, _digits_lif)
+    b.stage("fc", _digits_lif(), (out, [("pool", 2), ("flatten",), ("dense", 64)]), init_gain=3.0)
+    b.stage("readout", Readout(), ("fc", [("dense", 10, True)]))
+    return b.model
+
+
+def _resnet19_cifar10(rng: np.random.Generator) -> Model:
+    lif = lambda: LIFCell(decay=0.5, threshold=0.5, spike_fn=RectangularSurrogate(width=1.0))  # noqa: E731
+    b = Builder("resnet19-cifar10", {"input": (3, 32, 32)}, steps=4, rng=rng, input_kind={"input": "values"})
+    b.stage("stem", lif(), ("input", [("conv", 128, 3, 1, 1), ("tdbn",)]), init_gain=3.0)
+    out = "stem"
+    for index, (channels, stride) in enumerate([(128, 1)] * 3 + [(256, 2)] + [(256, 1)] * 2 + [(512, 2), (512, 1)]):
+        out = _residual_block(b, f"block{index + 1}", out, channels, stride, lif)
+    b.stage("fc", lif(), (out, [("pool", 8), ("flatten",), ("dense", 256)]), init_gain=3.0)
+    b.stage("readout", Readout(), ("fc", [("dense", 10, True)]))
+    return b.model
+
+
 def _vgg_cifar10(rng: np.random.Generator) -> Model:
     b = Builder("vgg-cifar10", {"input": (3, 32, 32)}, steps=6, rng=rng, input_kind={"input": "values"})
     cell = lambda: LIFCell(decay=0.25, threshold=0.25, spike_fn=RectangularSurrogate(width=1.0))  # noqa: E731
@@ -156,6 +198,11 @@ ZOO: dict[str, Entry] = {e.name: e for e in [
     Entry("c2sp-digits", "conv-digits with 2x2 C2sp kernels (even-sized, symmetric padding), T=8 (trainable)",
           _c2sp_digits, {"input": 0.3}, trainable=True, config=TrainConfig(epochs=20, **_DIGITS_RECIPE),
           input_scale={"input": DIGITS_INPUT_SCALE}),
+    Entry("resnet-digits", "residual tdBN SNN: stem, 2 basic blocks (16, 32 ch), FC 64-10, T=8 (trainable)",
+          _resnet_digits, {"input": 0.3}, trainable=True, config=TrainConfig(epochs=10, **_DIGITS_RECIPE),
+          input_scale={"input": DIGITS_INPUT_SCALE}),
+    Entry("resnet19-cifar10", "tdBN ResNet-19 shape (Zheng et al. 2021), 3x32x32, T=4", _resnet19_cifar10,
+          {"input": FRAME_MEAN}),
     Entry("vgg-cifar10", "H2Learn-group VGG-style CIFAR-10 shape, 3x32x32, T=6", _vgg_cifar10,
           {"input": FRAME_MEAN}),
     Entry("dvs-gesture", "DVS-gesture-class conv net, 2x64x64 events, 11 classes, T=16", _dvs_gesture,

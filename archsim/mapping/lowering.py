@@ -104,7 +104,8 @@ def lower_chain(ops, in_shape: Shape) -> tuple[sp.csr_matrix, np.ndarray | None]
         matrix = step if matrix is None else _product(matrix, step)
         shape = op.output_shape(shape)
     if matrix is None:
-        matrix = sp.identity(int(np.prod(in_shape)), format="csr", dtype=np.int64)
+        n = int(np.prod(in_shape))                   # no op: an identity projection (a residual shortcut)
+        matrix = sp.csr_matrix((np.ones(n, dtype=np.int64), np.arange(n), np.arange(n + 1)), shape=(n, n))
     matrix = matrix.tocsr()
     matrix.eliminate_zeros()                       # only stored synapses exist (module docstring)
     return matrix, None if bias is None else np.asarray(bias).reshape(-1)
@@ -127,7 +128,7 @@ def op_matrix(op, shape: Shape) -> sp.csr_matrix:
         return sp.identity(n_in, format="csr", dtype=np.int64)
     if isinstance(op, Scale):
         s = np.broadcast_to(np.asarray(op.scale), (n_in,)) if np.ndim(op.scale) == 0 else np.asarray(op.scale).reshape(-1)
-        return sp.diags(s, format="csr")
+        return sp.diags(s, format="csr", dtype=np.float64)
     raise TypeError(f"cannot lower {type(op).__name__}")
 
 
