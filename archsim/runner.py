@@ -47,6 +47,7 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
             precision: str = "chip", gpu: str | Path | Chip | None = DEFAULT_GPU, seed: int = 0,
             input_path: str | None = None, mapping=None, dt: float | None = None, reset: str | None = None,
             from_: str | None = None, spikes: str | None = None, iso_node: bool = False, gpu_framework: str | None = None,
+            gpu_numerics: str | None = None, gpu_best_batch: bool = True,
             log: Callable[[str], None] | None = None) -> RunOutcome:
     """Simulate ``network`` on ``chip`` and return the result with the outputs.
 
@@ -55,7 +56,9 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
     ``chip=None`` with ``precision="float"`` is a functional run only (no timing, no cost); ``gpu=None``
     (or ``"none"``) leaves out the GPU comparison; ``iso_node`` compares with the GPU's die redrawn at
     the chip's technology node (the result says which); ``gpu_framework`` (``eager`` or ``fused``)
-    overrides the GPU config's framework style. ``log`` receives a line as each stage starts.
+    overrides the GPU config's framework style and ``gpu_numerics`` (``fp32``, ``tf32_conv``, ``fp16``,
+    ``bf16``) its numerics; ``gpu_best_batch`` adds the GPU at the batch that minimises its energy per
+    sample (``vs_gpu_best_batch``). ``log`` receives a line as each stage starts.
     Everything the user gave is checked before the long work starts.
     """
     from archsim.api import load_network
@@ -92,21 +95,27 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
         return _functional(workload)
     if chip.family == "gpu":
         log(f"estimating {workload.name} on {chip.name}")
-        return _gpu_alone(workload, chip, gpu_framework)
+        return _gpu_alone(workload, chip, gpu_framework, gpu_numerics)
     log(f"simulating {workload.name} on {chip.name} ({engine} engine, {workload.steps} steps, batch {workload.batch})")
     trace = _simulate(workload, chip, engine, mapping)
     from archsim.cost import evaluate
 
     log("costing energy and area")
     cost = evaluate(trace, chip)
-    gpu_estimate = None
+    gpu_estimate = gpu_best = None
     if gpu_chip is not None:
         from archsim.gpu import estimate
+        from archsim.gpu.estimate import best_batch
 
         log(f"estimating the same work on {gpu_chip.name}")
         node_nm = chip.params["technology"]["node_nm"] if iso_node else None
-        gpu_estimate = estimate(workload, gpu_chip, iso_node_nm=node_nm, framework=gpu_framework)
-    result = result_mod.build(trace, cost, gpu_estimate)
+        gpu_estimate = estimate(workload, gpu_chip, iso_node_nm=node_nm, framework=gpu_framework,
+                                numerics=gpu_numerics)
+        if gpu_best_batch:
+            log(f"searching {gpu_chip.name}'s batch of least energy per sample")
+            gpu_best = best_batch(workload, gpu_chip, framework=gpu_framework, numerics=gpu_numerics,
+                                  iso_node_nm=node_nm)
+    result = result_mod.build(trace, cost, gpu_estimate, gpu_best)
     return RunOutcome(result=result, outputs=trace.outputs, workload=workload)
 
 
@@ -132,7 +141,7 @@ def recost(result: dict, chip: str | Path | Chip) -> dict:
         raise UserError(f"{chip.path}: name: {chip.name!r} is not the chip this result was simulated on "
                         f"(allowed: {trace.chip!r} with other technology or energy tables; run the workload "
                         f"again on {chip.name} instead)")
-    recosted = result_mod.build(trace, evaluate(trace, chip), result.get("gpu"))
+    recosted = result_mod.build(trace, evaluate(trace, chip), result.get("gpu"), result.get("gpu_best_batch"))
     recosted["recosted"] = True
     recosted["recosted_with"] = {"config": str(chip.path), "technology_table": load_technology(chip).path}
     return recosted
@@ -172,10 +181,10 @@ def _gpu_chip(gpu) -> Chip:
     return gpu_chip
 
 
-def _gpu_alone(workload: Workload, chip: Chip, framework: str | None) -> RunOutcome:
+def _gpu_alone(workload: Workload, chip: Chip, framework: str | None, numerics: str | None) -> RunOutcome:
     from archsim.gpu import estimate
 
-    est = estimate(workload, chip, require_fit=True, framework=framework)
+    est = estimate(workload, chip, require_fit=True, framework=framework, numerics=numerics)
     gpu = est.to_dict()
     result = {
         "schema": result_mod.SCHEMA, "chip": chip.name, "family": "gpu", "workload": workload.name,

@@ -150,7 +150,7 @@ def scaling(node_nm: int) -> dict:
             "wire_energy": round((voltage / 0.9) ** 2, 4), "fixed": 1.0}
 
 
-_FACTOR_OF_KIND = {"logic": "logic_energy", "logic_area": "logic_area", "logic_length": "logic_length",
+FACTOR_OF_KIND = {"logic": "logic_energy", "logic_area": "logic_area", "logic_length": "logic_length",
                    "sram": "sram_energy", "sram_area": "sram_area", "wire": "wire_energy", "fixed": "fixed"}
 
 
@@ -159,9 +159,9 @@ def table(node_nm: int) -> dict:
     factors = scaling(node_nm)
     entries = {}
     for name, (value, source, kind) in base_entries().items():
-        factor = factors[_FACTOR_OF_KIND[kind]]
+        factor = factors[FACTOR_OF_KIND[kind]]
         if node_nm != 45 and factor != 1.0:
-            source = f"{source}; x {factor:.4g} ({_FACTOR_OF_KIND[kind]} 45->{node_nm} nm)"
+            source = f"{source}; x {factor:.4g} ({FACTOR_OF_KIND[kind]} 45->{node_nm} nm)"
         entries[name] = {"value": float(f"{value * factor:.6g}"), "source": source}
     _, _, voltage, voltage_source = NODES[node_nm]
     return {"node_nm": node_nm, "voltage_v": voltage, "voltage_source": voltage_source,
