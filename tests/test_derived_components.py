@@ -45,6 +45,39 @@ def test_board_counts_include_every_chip():
     assert chip.params["components"]["dendrite"]["count"] == 16 * 13 * 12 * 9
 
 
+def test_per_core_components_and_links_follow_the_mesh():
+    base = load_chip(CHIPS / "tianjic.yaml")
+    small, large = costs(base), costs(base.with_overrides({"noc.mesh_x": 16, "noc.mesh_y": 16}))
+    for name in ("synapse_sram", "axon_sram", "neuron_sram", "router_table", "soma_lut", "router", "control"):
+        assert large[name][2].count == 256 and small[name][2].count == 156, name
+        assert large[name][0] == pytest.approx(small[name][0] * 256 / 156), name       # area per core kept
+        assert large[name][1] == pytest.approx(small[name][1] * 256 / 156), name       # leakage likewise
+        for action in large[name][2].actions:                                           # energy per action kept
+            assert large[name][2].estimator.energy_pj(action).value == small[name][2].estimator.energy_pj(action).value
+    assert small["link"][2].count == 2 * (12 * 12 + 13 * 11) == 574
+    assert large["link"][2].count == 2 * 2 * 15 * 16
+    assert "count" not in base.given["components"]["router"]
+
+
+def test_board_border_links_follow_chips_and_mesh():
+    board = load_chip(CHIPS / "tianjic-board.yaml")
+    assert board.params["components"]["offchip_link"]["count"] == 2 * (2 * 3 * 12 + 3 * 2 * 13) == 300
+    wider = board.with_overrides({"noc.chips_x": 4})
+    assert wider.params["components"]["offchip_link"]["count"] == 2 * (3 * 3 * 12 + 4 * 2 * 13)
+    assert wider.params["components"]["link"]["count"] == 12 * 2 * (12 * 12 + 13 * 11)
+
+
+def test_a_mesh_beyond_156_cores_costs_a_run_that_uses_them():
+    from archsim.runner import execute
+
+    # hybrid-tracker on 128 x 128 cores needs 168 cores: more than the 156 the shipped mesh has
+    chip = load_chip(CHIPS / "tianjic.yaml").with_overrides(
+        {"noc.mesh_x": 16, "noc.mesh_y": 16, "core.axons": 128, "core.neurons": 128})
+    result = execute("hybrid-tracker", chip, steps=1, gpu=None).result
+    assert result["trace"]["details"]["cores_used"] > 156
+    assert result["area_breakdown_mm2"]["router"] == pytest.approx(costs(chip)["router"][0])
+
+
 def test_lanes_move_area_leakage_and_port_energy():
     base = load_chip(CHIPS / "tianjic.yaml")
     points = {lanes: costs(base.with_overrides({"core.dendrite_lanes": lanes, "core.mac_lanes": lanes}))
