@@ -161,3 +161,17 @@ def test_contradiction_exits_2_from_the_cli(tmp_path, capsys):
     path = _write_contradiction(tmp_path)
     assert main(["map", "mlp-digits", "--chip", str(path)]) == 2
     assert "contradicts core.dendrite_lanes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("buffer", ["activation_buffer", "gradient_buffer", "weight_buffer"])
+def test_h2learn_buffer_size_is_one_number_for_timing_and_cost(buffer):
+    """A buffer's depth is its SRAM's size: the timing model's capacity and the cost model's macro alike."""
+    from archsim.models.h2learn.params import read_params
+
+    base = load_chip(CHIPS / "h2learn.yaml")
+    size_kb = base.params["components"][buffer]["size_kb"]
+    half = base.with_overrides({f"components.{buffer}.size_kb": size_kb / 2})
+    assert getattr(read_params(half), f"{buffer}_bits") == getattr(read_params(base), f"{buffer}_bits") // 2
+    (area, leak, est), (half_area, half_leak, half_est) = costs(base)[buffer], costs(half)[buffer]
+    assert half_area < area and half_leak < leak
+    assert half_est.estimator.energy_pj("read").value < est.estimator.energy_pj("read").value

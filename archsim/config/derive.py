@@ -31,6 +31,9 @@ h2learn (invariant of a LUT-group sweep: a fixed number of tables per PE, ``fe.l
   keeps the number of table reads per input group and the FE's passes over a layer the same at every
   k, so a k sweep trades LUT storage (2^k entries a table) against adds saved (k - 1 a read).
   be_index.count = be.neuron_lanes (one prefix-sum adder per gradient-unit lane raising a flag);
+  the weight, activation and gradient buffers are stated once, as SRAM components (``size_kb``,
+  ``width_bits``), and the timing model reads its capacities and word width from them
+  (:mod:`archsim.models.h2learn.params`), so nothing is derived for them here;
   fe_neuron_mul/fe_neuron_cmp.count = fe.neuron_lanes; be_unit_mul/be_unit_cmp.count = be.neuron_lanes.
 """
 from __future__ import annotations
