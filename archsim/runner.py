@@ -115,6 +115,9 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
             log(f"searching {gpu_chip.name}'s batch of least energy per sample")
             gpu_best = best_batch(workload, gpu_chip, framework=gpu_framework, numerics=gpu_numerics,
                                   iso_node_nm=node_nm)
+            if not gpu_best.fits_in_memory:
+                log(f"no batch fits in {gpu_chip.name}'s memory: {gpu_best.memory_message}")
+                gpu_best = None
     result = result_mod.build(trace, cost, gpu_estimate, gpu_best)
     return RunOutcome(result=result, outputs=trace.outputs, workload=workload)
 

@@ -79,3 +79,10 @@ def test_cli_takes_gpu_numerics_and_refuses_a_bad_one():
     bad = subprocess.run([sys.executable, "-m", "archsim.cli", "run", "mlp-digits", "--chip", "tianjic",
                           "--gpu-numerics", "int8"], capture_output=True, text=True)
     assert bad.returncode == 2 and "--gpu-numerics" in bad.stderr
+
+
+def test_no_best_batch_block_when_not_even_one_sample_fits():
+    big = chip("v100", memory_gb=0.5)       # the framework's own 0.5 GiB fills it
+    result = execute(small_snn(), "tianjic", batch=2, gpu=big).result
+    assert "vs_gpu" in result and "vs_gpu_best_batch" not in result
+    assert "at its batch of least energy" not in headline(result)
