@@ -93,6 +93,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--gpu-framework", choices=["eager", "fused"],
                    help="how the GPU runs the SNN: eager (snnTorch-style, one kernel per op and step) or "
                         "fused (SpikingJelly-style multi-step kernels); default from the GPU config")
+    r.add_argument("--gpu-numerics", choices=["fp32", "tf32_conv", "fp16", "bf16"],
+                   help="the GPU's arithmetic: fp32 (CUDA cores), tf32_conv (convolutions on TF32 tensor cores, "
+                        "matmuls in fp32), fp16 or bf16 (AMP on tensor cores; bf16 where the GPU has it); "
+                        "default from the GPU config: PyTorch's default there (fp32 on V100, tf32_conv on "
+                        "A100 and H100)")
     r.add_argument("--iso-node", action="store_true",
                    help="compare area with the GPU's die redrawn at the chip's technology node")
     r.add_argument("--seed", type=int, default=0, help="seed of the synthetic input (default: 0)")

@@ -25,10 +25,12 @@ NUMERIC_KEYS = ("steps", "batch", "cycles", "latency_s", "throughput_samples_per
                 "static_energy_pj", "area_mm2", "synaptic_ops", "spikes")
 
 
-def build(trace, cost, gpu=None) -> dict:
+def build(trace, cost, gpu=None, gpu_best=None) -> dict:
     """Assemble the result of a chip run (``cost`` from :func:`archsim.cost.evaluate`).
 
-    ``gpu`` is a GPU estimate (``archsim.gpu.estimate``) or its ``to_dict()`` form, or None.
+    ``gpu`` is a GPU estimate (``archsim.gpu.estimate``) or its ``to_dict()`` form, or None, at the
+    chip's batch; ``gpu_best`` the GPU at the batch that minimises its energy per sample
+    (``archsim.gpu.estimate.best_batch``) or its :func:`best_batch_gpu` form, or None.
     """
     latency_s = trace.latency_s
     result = {
@@ -59,16 +61,67 @@ def build(trace, cost, gpu=None) -> dict:
     if gpu is not None:
         result["gpu"] = gpu if isinstance(gpu, dict) else gpu.to_dict()
         result["vs_gpu"] = compare(result, result["gpu"])
+    if gpu_best is not None:
+        result["gpu_best_batch"] = gpu_best if isinstance(gpu_best, dict) else best_batch_gpu(gpu_best)
+        result["vs_gpu_best_batch"] = compare_best_batch(result, result["gpu_best_batch"])
     return result
 
 
+def better_by(ratio: float | None) -> str | None:
+    """``chip better by 23.7x`` / ``GPU better by 4.2x`` for a ratio above 1 when the chip is better."""
+    if not ratio:
+        return None
+    factor, who = (ratio, "chip") if ratio >= 1 else (1 / ratio, "GPU")
+    rounded = float(f"{factor:.3g}")
+    return f"{who} better by {rounded:,.0f}x" if rounded >= 100 else f"{who} better by {rounded:.3g}x"
+
+
+def _ratio(numerator, denominator):
+    return numerator / denominator if numerator and denominator else None
+
+
 def compare(chip_result: dict, gpu: dict) -> dict:
-    """Ratios GPU / chip: above 1 means the chip is faster, more frugal or smaller."""
+    """The chip against the GPU at the same batch.
 
-    def ratio(key):
-        return gpu[key] / chip_result[key] if chip_result[key] else None
+    ``speedup``, ``energy_saving``, ``area_saving`` are GPU / chip (latency, energy, area: above 1 the
+    chip is faster, more frugal or smaller); ``throughput_ratio`` is chip / GPU samples per second;
+    ``summary`` says each as "chip better by Nx" or "GPU better by Nx"."""
+    gpu_throughput = _ratio(chip_result["batch"], gpu["latency_s"])
+    ratios = {"speedup": _ratio(gpu["latency_s"], chip_result["latency_s"]),
+              "throughput_ratio": _ratio(chip_result["throughput_samples_per_s"], gpu_throughput),
+              "energy_saving": _ratio(gpu["energy_pj"], chip_result["energy_pj"]),
+              "area_saving": _ratio(gpu["area_mm2"], chip_result["area_mm2"])}
+    return {**ratios, "batch": chip_result["batch"], "summary": verdicts(ratios)}
 
-    return {"speedup": ratio("latency_s"), "energy_saving": ratio("energy_pj"), "area_saving": ratio("area_mm2")}
+
+def verdicts(ratios: dict) -> dict:
+    """Each ratio of a ``vs_gpu`` or ``vs_gpu_best_batch`` block in words, by quantity (those present)."""
+    return {what: better_by(ratios[key]) for what, key in (
+        ("latency", "speedup"), ("throughput", "throughput_ratio"), ("energy", "energy_saving"),
+        ("energy per sample", "energy_per_sample_saving"), ("area", "area_saving")) if key in ratios}
+
+
+def best_batch_gpu(estimate) -> dict:
+    """The figures of a GPU estimate at its best batch that a result keeps."""
+    return {"name": estimate.name, "batch": estimate.batch, "numerics": estimate.numerics,
+            "framework": estimate.framework, "latency_s": estimate.latency_s, "energy_pj": estimate.energy_pj,
+            "energy_per_sample_pj": estimate.energy_pj / estimate.batch,
+            "throughput_samples_per_s": _ratio(estimate.batch, estimate.latency_s) or 0.0,
+            "area_mm2": estimate.area_mm2, "memory_message": estimate.memory_message}
+
+
+def compare_best_batch(chip_result: dict, gpu_best: dict) -> dict:
+    """The chip at its batch against the GPU at the batch that minimises its energy per sample.
+
+    Per sample: ``energy_per_sample_saving`` (GPU / chip pJ per sample) and ``throughput_ratio``
+    (chip / GPU samples per second); ``speedup`` compares the latency of one batch of each;
+    ``area_saving`` as at the same batch."""
+    chip_per_sample = chip_result["energy_pj"] / chip_result["batch"]
+    ratios = {"speedup": _ratio(gpu_best["latency_s"], chip_result["latency_s"]),
+              "throughput_ratio": _ratio(chip_result["throughput_samples_per_s"], gpu_best["throughput_samples_per_s"]),
+              "energy_per_sample_saving": _ratio(gpu_best["energy_per_sample_pj"], chip_per_sample),
+              "area_saving": _ratio(gpu_best["area_mm2"], chip_result["area_mm2"])}
+    return {**ratios, "gpu_batch": gpu_best["batch"], "summary": verdicts(ratios)}
 
 
 def write(result: dict, path: str | Path) -> None:

@@ -51,6 +51,7 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
             input_path: str | None = None, mapping=None, dt: float | None = None, reset: str | None = None,
             from_: str | None = None, spikes: str | None = None, iso_node: bool = False, gpu_framework: str | None = None,
             prune_density: float | None = None, accuracy: bool = False,
+            gpu_numerics: str | None = None, gpu_best_batch: bool = True,
             log: Callable[[str], None] | None = None) -> RunOutcome:
     """Simulate ``network`` on ``chip`` and return the result with the outputs.
 
@@ -59,7 +60,9 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
     ``chip=None`` with ``precision="float"`` is a functional run only (no timing, no cost); ``gpu=None``
     (or ``"none"``) leaves out the GPU comparison; ``iso_node`` compares with the GPU's die redrawn at
     the chip's technology node (the result says which); ``gpu_framework`` (``eager`` or ``fused``)
-    overrides the GPU config's framework style. ``prune_density`` keeps that fraction of each layer's
+    overrides the GPU config's framework style and ``gpu_numerics`` (``fp32``, ``tf32_conv``, ``fp16``,
+    ``bf16``) its numerics; ``gpu_best_batch`` adds the GPU at the batch that minimises its energy per
+    sample (``vs_gpu_best_batch``). ``prune_density`` keeps that fraction of each layer's
     synapses (largest |w|, :func:`archsim.graph.compress.prune`) before anything is mapped; ``accuracy``
     adds the test accuracy of the (pruned) network at the chip's precision on the zoo's shipped test set
     (a trainable zoo name is trained and cached first). ``log`` receives a line as each stage starts.
@@ -109,21 +112,30 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
         return _with_workload_facts(_functional(workload), network, accuracy_block)
     if chip.family == "gpu":
         log(f"estimating {workload.name} on {chip.name}")
-        return _with_workload_facts(_gpu_alone(workload, chip, gpu_framework), network, accuracy_block)
+        return _with_workload_facts(_gpu_alone(workload, chip, gpu_framework, gpu_numerics), network, accuracy_block)
     log(f"simulating {workload.name} on {chip.name} ({engine} engine, {workload.steps} steps, batch {workload.batch})")
     trace = _simulate(workload, chip, engine, mapping)
     from archsim.cost import evaluate
 
     log("costing energy and area")
     cost = evaluate(trace, chip)
-    gpu_estimate = None
+    gpu_estimate = gpu_best = None
     if gpu_chip is not None:
         from archsim.gpu import estimate
+        from archsim.gpu.estimate import best_batch
 
         log(f"estimating the same work on {gpu_chip.name}")
         node_nm = chip.params["technology"]["node_nm"] if iso_node else None
-        gpu_estimate = estimate(workload, gpu_chip, iso_node_nm=node_nm, framework=gpu_framework)
-    result = result_mod.build(trace, cost, gpu_estimate)
+        gpu_estimate = estimate(workload, gpu_chip, iso_node_nm=node_nm, framework=gpu_framework,
+                                numerics=gpu_numerics)
+        if gpu_best_batch:
+            log(f"searching {gpu_chip.name}'s batch of least energy per sample")
+            gpu_best = best_batch(workload, gpu_chip, framework=gpu_framework, numerics=gpu_numerics,
+                                  iso_node_nm=node_nm)
+            if not gpu_best.fits_in_memory:
+                log(f"no batch fits in {gpu_chip.name}'s memory: {gpu_best.memory_message}")
+                gpu_best = None
+    result = result_mod.build(trace, cost, gpu_estimate, gpu_best)
     return _with_workload_facts(RunOutcome(result=result, outputs=trace.outputs, workload=workload), network,
                                 accuracy_block)
 
@@ -171,7 +183,7 @@ def recost(result: dict, chip: str | Path | Chip) -> dict:
         raise UserError(f"{chip.path}: name: {chip.name!r} is not the chip this result was simulated on "
                         f"(allowed: {trace.chip!r} with other technology or energy tables; run the workload "
                         f"again on {chip.name} instead)")
-    recosted = result_mod.build(trace, evaluate(trace, chip), result.get("gpu"))
+    recosted = result_mod.build(trace, evaluate(trace, chip), result.get("gpu"), result.get("gpu_best_batch"))
     recosted["recosted"] = True
     for key in WORKLOAD_FACTS:  # facts of the workload, which a change of cost tables leaves as they are
         if key in result:
@@ -214,10 +226,10 @@ def _gpu_chip(gpu) -> Chip:
     return gpu_chip
 
 
-def _gpu_alone(workload: Workload, chip: Chip, framework: str | None) -> RunOutcome:
+def _gpu_alone(workload: Workload, chip: Chip, framework: str | None, numerics: str | None) -> RunOutcome:
     from archsim.gpu import estimate
 
-    est = estimate(workload, chip, require_fit=True, framework=framework)
+    est = estimate(workload, chip, require_fit=True, framework=framework, numerics=numerics)
     gpu = est.to_dict()
     result = {
         "schema": result_mod.SCHEMA, "chip": chip.name, "family": "gpu", "workload": workload.name,

@@ -9,7 +9,7 @@ def test_demo_writes_complete_reports(tmp_path, monkeypatch):
     lines = []
     written = run_demo(tmp_path / "reports", log=lines.append, progress=False)
     assert any("training" in line for line in lines)          # a cold cache trains first
-    assert any("faster" in line or "slower" in line for line in lines)
+    assert any("chip better by" in line or "GPU better by" in line for line in lines)
     for name in ("tianjic report", "h2learn report", "sweep report"):
         html, refs = check_report(written[name].parent)
         assert len(refs) >= 3, name

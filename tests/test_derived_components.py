@@ -45,6 +45,39 @@ def test_board_counts_include_every_chip():
     assert chip.params["components"]["dendrite"]["count"] == 16 * 13 * 12 * 9
 
 
+def test_per_core_components_and_links_follow_the_mesh():
+    base = load_chip(CHIPS / "tianjic.yaml")
+    small, large = costs(base), costs(base.with_overrides({"noc.mesh_x": 16, "noc.mesh_y": 16}))
+    for name in ("synapse_sram", "axon_sram", "neuron_sram", "router_table", "soma_lut", "router", "control"):
+        assert large[name][2].count == 256 and small[name][2].count == 156, name
+        assert large[name][0] == pytest.approx(small[name][0] * 256 / 156), name       # area per core kept
+        assert large[name][1] == pytest.approx(small[name][1] * 256 / 156), name       # leakage likewise
+        for action in large[name][2].actions:                                           # energy per action kept
+            assert large[name][2].estimator.energy_pj(action).value == small[name][2].estimator.energy_pj(action).value
+    assert small["link"][2].count == 2 * (12 * 12 + 13 * 11) == 574
+    assert large["link"][2].count == 2 * 2 * 15 * 16
+    assert "count" not in base.given["components"]["router"]
+
+
+def test_board_border_links_follow_chips_and_mesh():
+    board = load_chip(CHIPS / "tianjic-board.yaml")
+    assert board.params["components"]["offchip_link"]["count"] == 2 * (2 * 3 * 12 + 3 * 2 * 13) == 300
+    wider = board.with_overrides({"noc.chips_x": 4})
+    assert wider.params["components"]["offchip_link"]["count"] == 2 * (3 * 3 * 12 + 4 * 2 * 13)
+    assert wider.params["components"]["link"]["count"] == 12 * 2 * (12 * 12 + 13 * 11)
+
+
+def test_a_mesh_beyond_156_cores_costs_a_run_that_uses_them():
+    from archsim.runner import execute
+
+    # hybrid-tracker on 128 x 128 cores needs 168 cores: more than the 156 the shipped mesh has
+    chip = load_chip(CHIPS / "tianjic.yaml").with_overrides(
+        {"noc.mesh_x": 16, "noc.mesh_y": 16, "core.axons": 128, "core.neurons": 128})
+    result = execute("hybrid-tracker", chip, steps=1, gpu=None).result
+    assert result["trace"]["details"]["cores_used"] > 156
+    assert result["area_breakdown_mm2"]["router"] == pytest.approx(costs(chip)["router"][0])
+
+
 def test_lanes_move_area_leakage_and_port_energy():
     base = load_chip(CHIPS / "tianjic.yaml")
     points = {lanes: costs(base.with_overrides({"core.dendrite_lanes": lanes, "core.mac_lanes": lanes}))
@@ -128,3 +161,17 @@ def test_contradiction_exits_2_from_the_cli(tmp_path, capsys):
     path = _write_contradiction(tmp_path)
     assert main(["map", "mlp-digits", "--chip", str(path)]) == 2
     assert "contradicts core.dendrite_lanes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("buffer", ["activation_buffer", "gradient_buffer", "weight_buffer"])
+def test_h2learn_buffer_size_is_one_number_for_timing_and_cost(buffer):
+    """A buffer's depth is its SRAM's size: the timing model's capacity and the cost model's macro alike."""
+    from archsim.models.h2learn.params import read_params
+
+    base = load_chip(CHIPS / "h2learn.yaml")
+    size_kb = base.params["components"][buffer]["size_kb"]
+    half = base.with_overrides({f"components.{buffer}.size_kb": size_kb / 2})
+    assert getattr(read_params(half), f"{buffer}_bits") == getattr(read_params(base), f"{buffer}_bits") // 2
+    (area, leak, est), (half_area, half_leak, half_est) = costs(base)[buffer], costs(half)[buffer]
+    assert half_area < area and half_leak < leak
+    assert half_est.estimator.energy_pj("read").value < est.estimator.energy_pj("read").value

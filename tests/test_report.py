@@ -98,7 +98,7 @@ def test_manycore_report_has_mesh_heatmaps_and_sources(tmp_path):
     html, refs = check_report(tmp_path / "out")
     for stem in ("vs_gpu", "energy", "area", "layers", "core_utilisation", "noc_load", "cycles_per_phase"):
         assert f"figures/{stem}.png" in refs, stem
-    assert "runs 5x faster and uses 240x less energy than on V100" in html
+    assert "latency chip better by 5x, energy chip better by 240x" in html
     assert html.index("class=\"headline\"") < html.index("<h2>")
     assert "CACTI 7" in html and "Horowitz 2014" in html
     assert "Engine timeline" not in html and "<h2>Engines</h2>" not in html  # another family's section is left out
@@ -110,7 +110,7 @@ def test_h2learn_report_has_engine_figures(tmp_path):
     html, refs = check_report(tmp_path / "out")
     for stem in ("timeline", "pipeline", "sparsity", "cycles_per_engine"):
         assert f"figures/{stem}.png" in refs, stem
-    assert "2x slower" in html
+    assert "latency GPU better by 2x" in html
     assert "Core utilisation on the mesh" not in html and "<h2>Mesh</h2>" not in html
 
 

@@ -27,7 +27,8 @@ def main(args) -> int:
                       engine=args.engine, precision=args.precision, gpu=args.gpu or DEFAULT_GPU,
                       seed=args.seed, input_path=args.input, mapping=mapping, dt=args.dt, reset=args.reset,
                       from_=args.from_, spikes=args.spikes, iso_node=args.iso_node,
-                      gpu_framework=args.gpu_framework, prune_density=args.prune_density, accuracy=args.accuracy,
+                      gpu_framework=args.gpu_framework, gpu_numerics=args.gpu_numerics,
+                      prune_density=args.prune_density, accuracy=args.accuracy,
                       log=None if args.quiet or args.json else stage_logger())
     written = []
     if args.save_outputs:
@@ -71,7 +72,9 @@ def _save_npy(path, array: np.ndarray) -> None:
 
 
 def render(result: dict) -> str:
-    """A short human-readable table: the chip, and the GPU beside it where there is one."""
+    """A short human-readable table: the chip, and the GPU beside it where there is one.
+
+    Each ratio reads one way ("chip better by Nx" / "GPU better by Nx", :func:`archsim.result.verdicts`); the GPU at its batch of least energy per sample follows on its own lines."""
     if result.get("family") == "functional":
         return (f"{result['workload']}: functional run in {result.get('precision', 'float')}, no chip "
                 f"({result['mode']}, T={result['steps']}, batch={result['batch']})\n"
@@ -80,16 +83,25 @@ def render(result: dict) -> str:
     rows = [("latency", "latency_s", "s"), ("throughput", "throughput_samples_per_s", "samples/s"),
             ("energy", "energy_pj", "pJ"), ("area", "area_mm2", "mm^2")]
     gpu = result.get("gpu")
-    lines = [head, f"{'':14}{result['chip']:>20}" + (f"{gpu['name']:>20}{'gpu/chip':>12}" if gpu else "")]
-    ratio_key = {"latency_s": "speedup", "energy_pj": "energy_saving", "area_mm2": "area_saving"}
+    lines = [head]
+    if gpu:
+        lines.append(f"GPU: {gpu['name']} ({gpu_style(gpu)}), same batch")
+    lines.append(f"{'':14}{result['chip']:>20}" + (f"{gpu['name']:>20}  {'chip vs GPU'}" if gpu else ""))
+    summary = result_mod.verdicts(result.get("vs_gpu") or {})
     for label, key, unit in rows:
         line = f"{label:14}{format_quantity(result[key], unit):>20}"
         if gpu:
             gpu_value = result["batch"] / gpu["latency_s"] if key == "throughput_samples_per_s" else gpu.get(key)
-            line += f"{format_quantity(gpu_value, unit):>20}"
-            ratio = result.get("vs_gpu", {}).get(ratio_key.get(key, ""), None)
-            line += f"{ratio:>11.3g}x" if ratio else ""
+            line += f"{format_quantity(gpu_value, unit):>20}  {summary.get(label) or '-'}"
         lines.append(line)
+    best = result.get("gpu_best_batch")
+    if best:
+        vs = result.get("vs_gpu_best_batch") or {}
+        lines.append(f"{gpu['name'] if gpu else best['name']} at its batch of least energy per sample "
+                     f"(batch {best['batch']:,}): {format_quantity(best['energy_per_sample_pj'], 'pJ')}/sample, "
+                     f"{format_quantity(best['throughput_samples_per_s'], 'samples/s')}: energy per sample "
+                     f"{result_mod.verdicts(vs).get('energy per sample') or '-'}, "
+                     f"throughput {result_mod.verdicts(vs).get('throughput') or '-'}")
     for label, key in (("cycles", "cycles"), ("synaptic ops", "synaptic_ops"), ("spikes", "spikes")):
         if result.get(key) is not None:
             lines.append(f"{label:14}{result[key]:>20,}")
@@ -97,6 +109,7 @@ def render(result: dict) -> str:
         lines.append(f"{'pJ/synaptic op':14}{result['energy_per_synaptic_op_pj']:>20.3g}")
     lines += _workload_facts(result)
     if result.get("family") == "gpu":
+        lines.append(f"numerics {result['gpu_detail']['numerics']}, framework {result['gpu_detail']['framework']}")
         lines += _kernel_table(result["gpu_detail"])
     return "\n".join(lines)
 
@@ -112,6 +125,11 @@ def _workload_facts(result: dict) -> list[str]:
         lines.append(f"{'test accuracy':14}{100 * accuracy['value']:>19.2f}% ({accuracy['precision']}, "
                      f"{accuracy['samples']} samples, {accuracy['data']})")
     return lines
+
+
+def gpu_style(gpu: dict) -> str:
+    """``fp32, eager framework``: how the GPU computes and how the framework launches its kernels."""
+    return f"{gpu.get('numerics', '?')}, {gpu.get('framework', '?')} framework"
 
 
 def _kernel_table(gpu: dict) -> list[str]:

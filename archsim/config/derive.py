@@ -10,6 +10,12 @@ source) and components a config does not list are left as they are.
 Rules per family (``RULES``), each ``(component, attribute, parameter keys, function, formula)``:
 
 manycore (cores = ``noc.mesh_x * mesh_y * chips_x * chips_y``)
+  one per core: synapse_sram, axon_sram, neuron_sram, router_table, soma_lut, router and control
+  .count = cores (each core has its memories, its activation table, its router and its controller).
+  link.count = chips x 2 x ((mesh_x - 1) x mesh_y + mesh_x x (mesh_y - 1)): the directed links between
+  neighbouring routers of each chip's mesh. offchip_link.count = 2 x ((chips_x - 1) x chips_y x mesh_y +
+  chips_x x (chips_y - 1) x mesh_x): a directed link each way between every pair of facing border
+  routers (:mod:`archsim.noc.topology`).
   dendrite.count = core.dendrite_lanes x cores; dendrite_mac.count = core.mac_lanes x cores;
   soma.count = core.soma_lanes x cores. synapse_sram.width_bits = max(dendrite_lanes, mac_lanes) x
   precision.weight_bits: the integrate phase reads one word per cycle and feeds every lane from it
@@ -25,6 +31,9 @@ h2learn (invariant of a LUT-group sweep: a fixed number of tables per PE, ``fe.l
   keeps the number of table reads per input group and the FE's passes over a layer the same at every
   k, so a k sweep trades LUT storage (2^k entries a table) against adds saved (k - 1 a read).
   be_index.count = be.neuron_lanes (one prefix-sum adder per gradient-unit lane raising a flag);
+  the weight, activation and gradient buffers are stated once, as SRAM components (``size_kb``,
+  ``width_bits``), and the timing model reads its capacities and word width from them
+  (:mod:`archsim.models.h2learn.params`), so nothing is derived for them here;
   fe_neuron_mul/fe_neuron_cmp.count = fe.neuron_lanes; be_unit_mul/be_unit_cmp.count = be.neuron_lanes.
 """
 from __future__ import annotations
@@ -61,9 +70,43 @@ def _carry_bits(k: int) -> int:
 Rule = tuple[str, str, tuple[str, ...], Callable[..., int], str]
 
 _CORES = "cores"   # not a config key: the cores of the mesh and board (manycore_cores)
+_MESH_LINKS = "mesh links"      # not a config key: directed on-chip links of every chip (mesh_links)
+_BORDER_LINKS = "border links"  # not a config key: directed chip-to-chip links of the board (border_links)
+PER_CORE = ("synapse_sram", "axon_sram", "neuron_sram", "router_table", "soma_lut", "router", "control")
+
+
+def _board(params: dict) -> tuple | None:
+    mesh_x, mesh_y = _int(params, "noc.mesh_x"), _int(params, "noc.mesh_y")
+    if mesh_x is None or mesh_y is None:
+        return None
+    return mesh_x, mesh_y, _int(params, "noc.chips_x") or 1, _int(params, "noc.chips_y") or 1
+
+
+def mesh_links(params: dict) -> int | None:
+    """Directed links between neighbouring routers, summed over the chips of the board."""
+    board = _board(params)
+    if board is None:
+        return None
+    mesh_x, mesh_y, chips_x, chips_y = board
+    return chips_x * chips_y * 2 * ((mesh_x - 1) * mesh_y + mesh_x * (mesh_y - 1))
+
+
+def border_links(params: dict) -> int | None:
+    """Directed chip-to-chip links: one each way between every pair of facing border routers."""
+    board = _board(params)
+    if board is None:
+        return None
+    mesh_x, mesh_y, chips_x, chips_y = board
+    return 2 * ((chips_x - 1) * chips_y * mesh_y + chips_x * (chips_y - 1) * mesh_x)
+
 
 RULES: dict[str, tuple[Rule, ...]] = {
-    "manycore": (
+    "manycore": tuple((component, "count", (_CORES,), lambda cores: cores, "cores (noc.mesh_x x mesh_y x chips_x x chips_y)")
+                      for component in PER_CORE) + (
+        ("link", "count", (_MESH_LINKS,), lambda links: links,
+         "chips x 2 x ((noc.mesh_x - 1) x mesh_y + mesh_x x (mesh_y - 1))"),
+        ("offchip_link", "count", (_BORDER_LINKS,), lambda links: links,
+         "2 x ((noc.chips_x - 1) x chips_y x mesh_y + chips_x x (chips_y - 1) x mesh_x)"),
         ("dendrite", "count", ("core.dendrite_lanes", _CORES), lambda lanes, cores: lanes * cores,
          "core.dendrite_lanes x cores"),
         ("dendrite_mac", "count", ("core.mac_lanes", _CORES), lambda lanes, cores: lanes * cores,
@@ -92,8 +135,12 @@ RULES: dict[str, tuple[Rule, ...]] = {
 }
 
 
+_DERIVED_QUANTITIES = {_CORES: manycore_cores, _MESH_LINKS: mesh_links, _BORDER_LINKS: border_links}
+
+
 def _value(params: dict, key: str):
-    return manycore_cores(params) if key == _CORES else _int(params, key)
+    quantity = _DERIVED_QUANTITIES.get(key)
+    return quantity(params) if quantity is not None else _int(params, key)
 
 
 def derive_components(params: dict, family: str, path: Path | str) -> dict:

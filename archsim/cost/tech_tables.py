@@ -11,7 +11,8 @@ Scaling rules (each factor is relative to 45 nm; the generated files list them u
   energy the upper (less optimistic) end is used.
 * SRAM energy: as logic down to 28 nm; below, log-log interpolation in the node between 28 nm
   (0.51) and a 7 nm anchor of 0.355, the geometric mean of Jouppi et al.'s 7 nm 64-bit reads over
-  Horowitz's 45 nm ones (7.5/10, 8.5/20, 14/100; recalled from the paper, to verify).
+  Horowitz's 45 nm ones (7.5/10, 8.5/20, 14/100). Unconfirmed: these three figures are recalled from the
+  paper's energy table; a search of the stored sources found the paper but not the table.
 * SRAM area: as logic down to 28 nm; below, the square root of the logic area factor relative to
   28 nm (assumption: bit cells and periphery shrink about half as fast, in log terms, as logic).
 * SRAM leakage per KB: follows SRAM area (assumption: leakage per bit tracks transistor width).
@@ -41,7 +42,7 @@ HOROWITZ = "Horowitz, ISSCC 2014, 45 nm 0.9 V"
 CACTI = "CACTI 7 32 nm points (8-bit port; SATA_Sim repository)"
 STILLMAKER = "Stillmaker & Baas, Integration 58 (2017)"
 SATA = "SATA_Sim per-op energies (Yin et al., arXiv 2204.05422)"
-NANGATE = "Nangate 45 nm Open Cell Library (recalled, est)"
+NANGATE = "Nangate 45 nm Open Cell Library"
 
 # CACTI 7 SRAM points at 32 nm (size KB: read pJ, write pJ, area mm^2, leakage mW); energy_and_gpus.md.
 CACTI_32NM = {8: (1.18, 1.13, 0.0325, 0.14), 32: (2.75, 2.51, 0.122, 0.50),
@@ -106,9 +107,11 @@ def base_entries() -> dict:
     e["mux2_pj_per_bit"] = (add16 * 0.00172 / 0.00967 / 16, f"{SATA}: 2:1 mux/add ratio x Horowitz int16 add, per bit", "logic")
     e["register_pj_per_bit"] = (add16 * 0.0301 / 0.00967 / 16, f"{SATA}: register/add ratio x Horowitz int16 add, per bit", "logic")
     e["comparator_um2_per_bit"] = (67 / 16 / 2, "assumption: half of Horowitz's int16 adder area per bit (a carry chain without sum outputs)", "logic_area")
-    e["mux2_um2_per_bit"] = (1.862, f"{NANGATE}: MUX2_X1", "logic_area")
-    e["register_um2_per_bit"] = (4.522, f"{NANGATE}: DFF_X1", "logic_area")
-    e["nand2_um2"] = (0.798, f"{NANGATE}: NAND2_X1", "logic_area")
+    e["mux2_um2_per_bit"] = (1.862, f"{NANGATE}: MUX2_X1 (recalled, unconfirmed)", "logic_area")
+    e["register_um2_per_bit"] = (4.522, f"{NANGATE}: DFF_X1, SIZE 3.23 x 1.4 um in the library's LEF "
+                                 "(checked: OpenROAD-flow-scripts, flow/platforms/nangate45)", "logic_area")
+    e["nand2_um2"] = (0.798, f"{NANGATE}: NAND2_X1 (0.57 x 1.4 um; as quoted by liberty files that copy the "
+                      "library, its LEF entry not read)", "logic_area")
     nand2_per_add32 = 137 / 0.798
     e["logic_pj_per_gate_cycle"] = (0.1 / nand2_per_add32, f"derived: {HOROWITZ} int32 add 0.1 pJ over its 137 um^2 in NAND2 equivalents", "logic")
     e["logic_leakage_mw_per_mm2"] = (10.0, "assumption: 10 mW/mm^2 of logic at nominal voltage, constant across nodes", "fixed")
@@ -130,7 +133,8 @@ def base_entries() -> dict:
     for kind, pj, src in (("ddr3", 30.0, "Horowitz 2014: 1300-2600 pJ per 64 bits, midpoint"),
                           ("ddr4", 15.0, "est: DDR4 interface + core, commonly quoted 10-20 pJ/bit"),
                           ("lpddr4", 6.0, "est: LPDDR4, commonly quoted 4-8 pJ/bit"),
-                          ("hbm2", 3.9, "O'Connor et al., MICRO 2017 (recalled: 3.9 pJ/bit)"),
+                          ("hbm2", 3.9, "O'Connor et al., MICRO 2017 (recalled: 3.9 pJ/bit; the paper found, "
+                                        "the figure not confirmed in it)"),
                           ("hbm3", 3.5, "est: HBM3 slightly below HBM2 per bit")):
         e[f"dram_{kind}_pj_per_bit"] = (pj, src, "fixed")
     return e
@@ -150,7 +154,7 @@ def scaling(node_nm: int) -> dict:
             "wire_energy": round((voltage / 0.9) ** 2, 4), "fixed": 1.0}
 
 
-_FACTOR_OF_KIND = {"logic": "logic_energy", "logic_area": "logic_area", "logic_length": "logic_length",
+FACTOR_OF_KIND = {"logic": "logic_energy", "logic_area": "logic_area", "logic_length": "logic_length",
                    "sram": "sram_energy", "sram_area": "sram_area", "wire": "wire_energy", "fixed": "fixed"}
 
 
@@ -159,16 +163,16 @@ def table(node_nm: int) -> dict:
     factors = scaling(node_nm)
     entries = {}
     for name, (value, source, kind) in base_entries().items():
-        factor = factors[_FACTOR_OF_KIND[kind]]
+        factor = factors[FACTOR_OF_KIND[kind]]
         if node_nm != 45 and factor != 1.0:
-            source = f"{source}; x {factor:.4g} ({_FACTOR_OF_KIND[kind]} 45->{node_nm} nm)"
+            source = f"{source}; x {factor:.4g} ({FACTOR_OF_KIND[kind]} 45->{node_nm} nm)"
         entries[name] = {"value": float(f"{value * factor:.6g}"), "source": source}
     _, _, voltage, voltage_source = NODES[node_nm]
     return {"node_nm": node_nm, "voltage_v": voltage, "voltage_source": voltage_source,
             "scaling": {k: float(f"{v:.4g}") for k, v in factors.items() if k != "fixed"},
             "scaling_sources": {"logic": (f"{STILLMAKER} (upper end of energy ranges)" if node_nm >= 7 else
                                           "assumption: extrapolated from 7 nm (see NODES in the generator)"),
-                                "sram": "as logic to 28 nm; below: Jouppi et al. ISCA 2021 7 nm anchor (energy, "
+                                "sram": "as logic to 28 nm; below: Jouppi et al. ISCA 2021 7 nm anchor (recalled, unconfirmed; energy, "
                                         "extrapolated on the same log-log line below 7 nm), "
                                         "sqrt of logic area factor (area, assumption)",
                                 "wire": "constant capacitance per mm; (V_nominal/0.9)^2 (assumption)"},

@@ -4,9 +4,11 @@
 kernels as an eager (snnTorch-style) or fused (SpikingJelly multi-step) framework launches them
 (``kernels``), decides which reads L2 serves (``l2``), times each kernel on a roofline with
 small-problem efficiency curves (``roofline``), checks the memory footprint (``memory``), and turns
-time, FLOPs, L2 and DRAM bytes into energy (``estimate``). GPU configs live in
-``chips/gpu/*.yaml``; ``spec`` derives energy per FLOP and per byte from their technology facts;
-``calibration`` loads efficiencies measured by ``bench/gpu_measure.py``.
+time, FLOPs, L2 and DRAM bytes into energy (``estimate``; ``best_batch`` finds the batch of least
+energy per sample within memory). GPU configs live in ``chips/gpu/*.yaml``; ``energy`` prices each
+action from the shared technology table at the GPU's node, ``spec`` turns that into energy per FLOP and
+per byte for the configured numerics; ``calibration`` loads efficiencies measured by
+``bench/gpu_measure.py``.
 """
 from archsim.gpu.calibration import Calibration, load_calibration
 from archsim.gpu.estimate import GpuEstimate, default_gpu_path, estimate, spec_for

@@ -4,7 +4,12 @@ Energy, kernel by kernel (AccelWattch's constant + static + dynamic split, deriv
 :mod:`archsim.gpu.spec`) = idle power x time + busy-SM power x busy time (the kernel's time less its
 launch gap) + e_flop x FLOPs + e_byte x (DRAM bytes, L2-served bytes), each kernel capped at TDP x its
 time; ``power_capped`` says whether the cap bound any kernel. ``framework`` (``eager`` or ``fused``)
-overrides the config's ``runtime.framework``. Area = die area, or, with ``iso_node_nm``, the die redrawn at that node (``area_node_nm``
+and ``numerics`` (``fp32``, ``tf32_conv``, ``fp16``, ``bf16``) override the config's ``runtime.framework``
+and ``runtime.numerics``; the estimate names both.
+
+:func:`best_batch` searches the batch that minimises the GPU's energy per sample within its memory
+(powers of two up to the largest batch that fits, and that largest batch itself), so that a chip can be
+compared with the GPU at the GPU's own best operating point as well as at the same batch. Area = die area, or, with ``iso_node_nm``, the die redrawn at that node (``area_node_nm``
 says which).
 """
 from __future__ import annotations
@@ -22,7 +27,7 @@ from archsim.gpu.l2 import dram_bytes, l2_hit_bytes
 from archsim.gpu.memory import footprint
 from archsim.gpu.roofline import kernel_time
 from archsim.gpu.scaling import scale_area_mm2
-from archsim.gpu.spec import FRAMEWORKS, GpuSpec, gpu_spec
+from archsim.gpu.spec import FRAMEWORKS, NUMERICS, GpuSpec, gpu_spec
 
 from archsim.shipped import CHIPS_DIR as _SHIPPED
 
@@ -42,6 +47,8 @@ class GpuEstimate:
     mode: str
     steps: int
     batch: int
+    numerics: str
+    framework: str
     latency_s: float
     energy_pj: float
     energy_breakdown_pj: dict
@@ -136,18 +143,27 @@ def _add_into(total: dict, part: dict) -> None:
             into[action] = into.get(action, 0.0) + value
 
 
+def _with_numerics(chip: Chip, numerics: str | None) -> Chip:
+    if numerics is None:
+        return chip
+    if numerics not in NUMERICS:
+        raise UserError(f"numerics: {numerics!r} is not allowed (allowed: {', '.join(NUMERICS)})")
+    return chip.with_overrides({"runtime.numerics": numerics})
+
+
 def estimate(workload: Workload, gpu_chip=None, iso_node_nm: float | None = None,
-             require_fit: bool = False, framework: str | None = None) -> GpuEstimate:
+             require_fit: bool = False, framework: str | None = None, numerics: str | None = None) -> GpuEstimate:
     """Model ``workload`` on ``gpu_chip`` (a Chip, a config path, or None for the default V100).
 
     ``iso_node_nm`` redraws the die at another node for an iso-node area comparison.
     ``require_fit`` raises a one-line UserError when the batch does not fit in GPU memory (for a run
     of the GPU alone); otherwise the estimate carries ``fits_in_memory`` and ``memory_message``.
-    ``framework`` (``eager`` or ``fused``) replaces the config's ``runtime.framework``.
+    ``framework`` (``eager`` or ``fused``) replaces the config's ``runtime.framework``, ``numerics``
+    its ``runtime.numerics``.
     """
     if workload.mode not in ("infer", "train"):
         raise UserError(f"mode: {workload.mode!r} is not allowed (allowed: infer, train)")
-    chip = _resolve(gpu_chip)
+    chip = _with_numerics(_resolve(gpu_chip), numerics)
     spec = spec_for(chip)
     if framework is not None:
         if framework not in FRAMEWORKS:
@@ -184,6 +200,7 @@ def estimate(workload: Workload, gpu_chip=None, iso_node_nm: float | None = None
                        else f"die area at the GPU's own node ({spec.node_nm:g} nm)")
     return GpuEstimate(
         name=spec.name, mode=workload.mode, steps=workload.steps, batch=workload.batch,
+        numerics=spec.numerics, framework=spec.framework,
         latency_s=latency_s, energy_pj=energy_pj, energy_breakdown_pj=breakdown, static_energy_pj=idle_pj,
         area_mm2=area_mm2, area_breakdown_mm2={"die": area_mm2}, area_node_nm=area_node,
         iso_node=iso_node_nm is not None,
@@ -196,3 +213,41 @@ def estimate(workload: Workload, gpu_chip=None, iso_node_nm: float | None = None
         kernels=rows, time_by_kernel_s=dict(time_by_kernel), time_by_bound_s=dict(time_by_bound),
         time_by_phase_s=dict(time_by_phase), sources=sources,
     )
+
+
+BATCH_SEARCH_LIMIT = 2 ** 20   # assumption: no SNN framework run batches more than ~1M samples at once
+
+
+def best_batch(workload: Workload, gpu_chip=None, framework: str | None = None,
+               numerics: str | None = None, iso_node_nm: float | None = None) -> GpuEstimate:
+    """The estimate at the batch that minimises energy per sample among those that fit in GPU memory.
+
+    Candidates: 1, 2, 4, ... while the batch fits (up to ``BATCH_SEARCH_LIMIT``), and the largest batch
+    that fits (found by bisection past the last power of two). Only the batch changes: the GPU kernels
+    depend on the network, steps, mode and batch, not on the input values. A batch of 1 that does not
+    fit is returned as it is (its ``fits_in_memory`` says so)."""
+    chip = _with_numerics(_resolve(gpu_chip), numerics)
+
+    def at(batch: int) -> GpuEstimate:
+        return estimate(replace(workload, batch=batch, inputs={}, labels=None), chip, iso_node_nm=iso_node_nm,
+                        framework=framework)
+
+    best = first = at(1)
+    if not first.fits_in_memory:
+        return first
+    batch, last_fit = 1, 1
+    while batch < BATCH_SEARCH_LIMIT:
+        candidate = at(batch * 2)
+        if not candidate.fits_in_memory:
+            break
+        batch = last_fit = batch * 2
+        best = min(best, candidate, key=lambda e: e.energy_pj / e.batch)
+    else:
+        return best
+    low, high = last_fit, batch * 2          # low fits, high does not
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if at(middle).fits_in_memory else (low, middle)
+    if low != last_fit:
+        best = min(best, at(low), key=lambda e: e.energy_pj / e.batch)
+    return best

@@ -3,42 +3,38 @@
 Power follows AccelWattch's structure (Kandiah et al., MICRO 2021): P = P_const + P_static + P_dynamic.
 ``power.idle_w`` is the board at rest (always paid); ``power.sm_active_w`` is the constant + static
 power the SMs add while a kernel is busy (clock tree, pipeline latches, leakage at load; paid for a
-kernel's busy time, not for launch gaps); the dynamic part is activity x energy per action. Energy per
-action is not published for GPUs, so it is derived from technology facts kept in the config
-(``energy:``), following Horowitz's framing (ISSCC 2014) that an operation costs its arithmetic plus
-the overhead of delivering its operands and its instruction:
+kernel's busy time, not for launch gaps); the dynamic part is activity x energy per action. The energy
+of each action (FMA, register-file, shared-memory and L2 bits, DRAM bits, on-die transport, warp issue)
+comes from the shared technology table at the GPU's node (:mod:`archsim.gpu.energy`), and an operation
+costs its arithmetic plus the overhead of delivering its operands and its instruction (Horowitz's
+framing, ISSCC 2014):
 
 * one FMA (2 FLOPs) on CUDA cores or tensor cores::
 
-      fma_pj = fma_45nm_pj x logic_energy                                      arithmetic
-             + register_bits_per_fma x register_pj_per_bit_45nm x sram_energy register file
-             + shared_bits x shared_pj_per_bit_45nm x sram_energy             shared memory / L1 (GEMMs)
-             + instruction_pj_45nm x logic_energy / 32 (/ fmas per instruction)   warp issue
+      fma_pj = arithmetic (table add + mult)
+             + register_bits_per_fma x register pJ/bit      register file
+             + shared_bits_per_fma x shared pJ/bit          shared memory / L1 (GEMMs)
+             + instruction pJ / 32 (/ FMAs per lane instruction)   warp issue
 
-  Horowitz's 45 nm figures scaled to the GPU's node with separate logic and SRAM factors so that
-  advanced nodes are not flattered (SRAM scales far less than logic). FP32 work on CUDA cores reads 3
-  and writes 1 32-bit register per FMA; a GEMM also loads its operands from shared memory into
-  registers (``shared_bits_per_fma``; elementwise kernels do not). A tensor-core MMA reuses its
-  operand tiles: far fewer register and shared-memory bits per FMA, and one warp instruction does a
-  whole m8n8k4 MMA (256 FMAs per lane-group of 32: counted as 8 FMAs per lane). TF32 is counted as
-  FP16 arithmetic with the same operand traffic (an assumption).
-
-  V100, large SGEMM (12 nm table: logic 0.14, SRAM 0.41): 0.64 (arithmetic) + 8.2 (registers) + 1.0
-  (shared) + 0.22 (issue) = 10.0 pJ per FMA; at 0.85 x 15.7 TFLOP/s that is 67 W dynamic, + 138 W busy
-  SMs + 35 W board = ~240 W, 80% of the
-  300 W TDP (measured SGEMM power on V100 boards is ~250-300 W). A streaming kernel at 0.85 x 900 GB/s:
-  765 GB/s x 39 pJ/B = 30 W of DRAM + 138 + 35 W = ~203 W, about two thirds of TDP (assumption: the model's
-  range, not a measurement held here).
-* one DRAM byte = 8 x (DRAM core + interface pJ/bit + on-chip transport pJ/bit); one byte served by
-  L2 (see :mod:`archsim.gpu.l2`) = 8 x (L2 SRAM pJ/bit + on-chip transport pJ/bit).
+  FP32 work on CUDA cores reads 3 and writes 1 32-bit register per FMA; a GEMM also loads its
+  operands from shared memory into registers (``shared_bits_per_fma``; elementwise kernels do not). A
+  tensor-core MMA reuses its operand tiles: far fewer register and shared-memory bits per FMA, and one
+  warp instruction does a whole m8n8k4 MMA (256 FMAs per lane-group of 32: counted as 8 FMAs per
+  lane). TF32 and BF16 are counted as FP16 arithmetic with the same operand traffic (assumption).
+  ``power.sm_active_w`` is set by one rule, a large SGEMM at 80% of TDP (:func:`sgemm_power_w`).
+* one DRAM byte = 8 x (DRAM pJ/bit + on-die transport pJ/bit); one byte served by L2 (see
+  :mod:`archsim.gpu.l2`) = 8 x (L2 pJ/bit + on-die transport pJ/bit).
 
 Total power stays capped at TDP (the board's power limiter throttles clocks).
 
-``runtime.numerics``: ``fp32`` (CUDA cores for everything), ``tf32_conv`` (convolutions on TF32 tensor
-cores, matmuls in FP32: PyTorch's defaults on Ampere and later, ``torch.backends.cudnn.allow_tf32 =
-True`` and ``torch.backends.cuda.matmul.allow_tf32 = False``), ``fp16`` (AMP: all matrix work on FP16
-tensor cores, 2-byte activations). ``runtime.framework``: ``eager`` or ``fused`` (see
-:mod:`archsim.gpu.kernels`).
+``runtime.numerics`` (PyTorch's defaults: PyTorch docs, "CUDA semantics: TensorFloat-32 (TF32) on Ampere
+(and later) devices", https://pytorch.org/docs/stable/notes/cuda.html; convolutions may use TF32 since
+PyTorch 1.7, ``torch.backends.cudnn.allow_tf32 = True``; matmuls do not since 1.12,
+``torch.backends.cuda.matmul.allow_tf32 = False``): ``fp32`` (CUDA cores for everything; the default
+on Volta, which has no TF32), ``tf32_conv`` (convolutions on TF32 tensor cores, matmuls in FP32: the
+default on Ampere and later), ``fp16`` (AMP: all matrix work on FP16 tensor cores, 2-byte
+activations), ``bf16`` (as fp16 on BF16 tensor cores, where ``compute.tensor_bf16_tflops`` says the
+GPU has them). ``runtime.framework``: ``eager`` or ``fused`` (see :mod:`archsim.gpu.kernels`).
 
 Calibration (see :mod:`archsim.gpu.calibration`) may replace the efficiency parameters and the launch
 overhead; ``sources`` says, for every parameter that can be calibrated, where its value came from.
@@ -47,13 +43,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import yaml
-
 from archsim.config import Chip
-from archsim.cost.technology import table_path
 from archsim.errors import UserError
+from archsim.gpu.energy import ActionEnergies, action_energies
 
 FRAMEWORKS = ("eager", "fused")
+NUMERICS = ("fp32", "tf32_conv", "fp16", "bf16")
+SGEMM_TDP_FRACTION = 0.8       # the rule that sets power.sm_active_w (assumption; see sgemm_power_w)
 LANES_PER_WARP = 32
 TENSOR_FMAS_PER_LANE_INSTRUCTION = 8   # m8n8k4 MMA: 256 FMAs per 32 lanes
 CALIBRATABLE = ("efficiency.gemm_max", "efficiency.memory_max", "runtime.kernel_launch_s")
@@ -67,7 +63,7 @@ class GpuSpec:
     node_nm: float
     die_area_mm2: float
     sms: int
-    numerics: str                 # "fp32", "tf32_conv" or "fp16"
+    numerics: str                 # one of NUMERICS
     framework: str                # "eager" or "fused"
     dense_peak_flop_s: float      # matmul (dense layer) peak for the chosen numerics
     conv_peak_flop_s: float       # convolution peak for the chosen numerics
@@ -99,21 +95,31 @@ class GpuSpec:
     sources: dict = field(default_factory=dict)
 
 
-def node_scaling(chip: Chip) -> dict:
-    """The 45 nm -> node factors of the shared technology table at the GPU's node (chips/tech/<node>nm.yaml),
-    so that GPUs and chips scale logic and SRAM energy by one rule."""
-    with open(table_path(chip)) as handle:
-        return yaml.safe_load(handle)["scaling"]
-
-
-def fma_energy_pj(fma_45nm_pj: float, register_bits: float, shared_bits: float, fmas_per_lane_instruction: float,
-                  energy: dict, scaling: dict) -> float:
+def fma_energy_pj(arithmetic_pj: float, register_bits: float, shared_bits: float,
+                  fmas_per_lane_instruction: float, actions: ActionEnergies) -> float:
     """Energy of one FMA on the GPU's node: arithmetic, register and shared-memory traffic, warp issue."""
-    arithmetic = fma_45nm_pj * scaling["logic_energy"]
-    registers = register_bits * energy["register_pj_per_bit_45nm"] * scaling["sram_energy"]
-    shared = shared_bits * energy["shared_pj_per_bit_45nm"] * scaling["sram_energy"]
-    issue = energy["instruction_pj_45nm"] * scaling["logic_energy"] / LANES_PER_WARP / fmas_per_lane_instruction
-    return arithmetic + registers + shared + issue
+    return (arithmetic_pj + register_bits * actions.register_pj_per_bit + shared_bits * actions.shared_pj_per_bit
+            + actions.instruction_pj / LANES_PER_WARP / fmas_per_lane_instruction)
+
+
+def sgemm_fma_pj(chip: Chip, actions: ActionEnergies | None = None) -> float:
+    """Energy of one FMA of a large FP32 GEMM on CUDA cores (registers, shared memory, issue included)."""
+    energy = chip.params["energy"]
+    actions = actions or action_energies(chip)
+    return fma_energy_pj(actions.fma_fp32_pj, energy["register_bits_per_fma"], energy["shared_bits_per_fma"], 1,
+                         actions)
+
+
+def sgemm_power_w(chip: Chip, sm_active_w: float | None = None) -> float:
+    """Board power of a large SGEMM at ``efficiency.gemm_max`` of the FP32 peak: idle + busy SMs + FMAs.
+
+    ``power.sm_active_w`` is not published; each shipped config sets it so that this power is
+    ``SGEMM_TDP_FRACTION`` of TDP (assumption: a large SGEMM runs a board near, not at, its power limit), and a test
+    holds the configs to that rule with the energies of the shared tables."""
+    params = chip.params
+    flops_s = params["efficiency"]["gemm_max"] * params["compute"]["fp32_tflops"] * 1e12
+    active = params["power"]["sm_active_w"] if sm_active_w is None else sm_active_w
+    return params["power"]["idle_w"] + active + flops_s / 2 * sgemm_fma_pj(chip) * 1e-12
 
 
 def gpu_spec(chip: Chip, overrides: dict | None = None, override_source: str = "") -> GpuSpec:
@@ -128,35 +134,36 @@ def gpu_spec(chip: Chip, overrides: dict | None = None, override_source: str = "
                     for key in CALIBRATABLE}
     compute, energy = params["compute"], params["energy"]
     numerics = params["runtime"]["numerics"]
-    scaling = node_scaling(chip)
-    gemm_fp32_fma_pj = fma_energy_pj(energy["fma_fp32_45nm_pj"], energy["register_bits_per_fma"],
-                                     energy["shared_bits_per_fma"], 1, energy, scaling)
-    vector_fma_pj = fma_energy_pj(energy["fma_fp32_45nm_pj"], energy["register_bits_per_fma"], 0, 1, energy, scaling)
-    tensor_fma_pj = fma_energy_pj(energy["fma_fp16_45nm_pj"], energy["tensor_register_bits_per_fma"],
-                                  energy["tensor_shared_bits_per_fma"], TENSOR_FMAS_PER_LANE_INSTRUCTION, energy,
-                                  scaling)
+    actions = action_energies(chip)
+    gemm_fp32_fma_pj = sgemm_fma_pj(chip, actions)
+    vector_fma_pj = fma_energy_pj(actions.fma_fp32_pj, energy["register_bits_per_fma"], 0, 1, actions)
+    tensor_fma_pj = fma_energy_pj(actions.fma_fp16_pj, energy["tensor_register_bits_per_fma"],
+                                  energy["tensor_shared_bits_per_fma"], TENSOR_FMAS_PER_LANE_INSTRUCTION, actions)
     fp32_peak = compute["fp32_tflops"] * 1e12
-    if numerics == "fp16":
-        dense = conv = (compute["tensor_fp16_tflops"] * 1e12, tensor_fma_pj)
+    tensor_peak = {"fp16": "tensor_fp16_tflops", "bf16": "tensor_bf16_tflops", "tf32_conv": "tensor_tf32_tflops"}
+    if numerics in tensor_peak and not compute.get(tensor_peak[numerics]):
+        have = [n for n in NUMERICS if n not in tensor_peak or compute.get(tensor_peak[n])]
+        raise UserError(f"{chip.path}: runtime.numerics: {numerics!r} needs compute.{tensor_peak[numerics]} > 0 "
+                        f"(allowed on {chip.name}: {', '.join(have)})")
+    if numerics in ("fp16", "bf16"):
+        dense = conv = (compute[tensor_peak[numerics]] * 1e12, tensor_fma_pj)
         element_bytes = 2
     elif numerics == "tf32_conv":
-        if not compute.get("tensor_tf32_tflops"):
-            raise UserError(f"{chip.path}: runtime.numerics: 'tf32_conv' needs compute.tensor_tf32_tflops > 0 "
-                            "(allowed without it: fp32, fp16)")
         dense, conv = (fp32_peak, gemm_fp32_fma_pj), (compute["tensor_tf32_tflops"] * 1e12, tensor_fma_pj)
         element_bytes = 4
     else:
         dense = conv = (fp32_peak, gemm_fp32_fma_pj)
         element_bytes = 4
-    dram_byte_pj = 8 * (energy["dram_pj_per_bit"] + energy["onchip_pj_per_bit"])
-    l2_byte_pj = 8 * (energy["l2_pj_per_bit"] + energy["onchip_pj_per_bit"])
+    dram_byte_pj = 8 * (actions.dram_pj_per_bit + actions.onchip_pj_per_bit)
+    l2_byte_pj = 8 * (actions.l2_pj_per_bit + actions.onchip_pj_per_bit)
     framework = params["runtime"]["framework"]
-    sources["energy.flop_pj"] = ("derived from energy.* (Horowitz 45 nm x the logic/SRAM factors of "
-                                 f"{table_path(chip).name}: arithmetic, registers, "
-                                 "shared memory, warp issue)")
-    sources["energy.l2_byte_pj"] = "derived: 8 x (energy.l2_pj_per_bit + energy.onchip_pj_per_bit)"
+    sources["energy.flop_pj"] = ("derived: arithmetic + energy.register_bits_per_fma x register + "
+                                 "energy.shared_bits_per_fma x shared + issue, per 2 FLOPs")
+    sources["energy.l2_byte_pj"] = "derived: 8 x (l2 + onchip pJ/bit)"
+    sources["energy.dram_byte_pj"] = "derived: 8 x (dram + onchip pJ/bit)"
+    sources["energy.actions"] = dict(actions.sources)
     sources["runtime.framework"] = framework
-    sources["energy.dram_byte_pj"] = "derived: 8 x (energy.dram_pj_per_bit + energy.onchip_pj_per_bit)"
+    sources["runtime.numerics"] = numerics
     return GpuSpec(
         name=chip.name,
         node_nm=float(params["technology"]["node_nm"]),

@@ -36,22 +36,26 @@ def write_report(source: str | Path, out_dir: str | Path) -> Path:
 
 
 def headline(result: dict) -> str:
-    """One sentence: the chip against the GPU, or the chip's own figures without a GPU."""
+    """One sentence: the chip against the GPU (at the same batch, and at the GPU's batch of least energy
+    per sample), each ratio as "chip better by Nx" / "GPU better by Nx"; or the chip's own figures."""
     what = f"{result['workload']} ({result.get('mode', 'infer')}, batch {result.get('batch')}, {result.get('steps')} steps)"
-    vs = result.get("vs_gpu") or {}
-    gpu = (result.get("gpu") or {}).get("name", "the GPU")
-    if vs.get("speedup") and vs.get("energy_saving"):
-        return (f"On {result['chip']}, {what} runs {_times(vs['speedup'], 'faster', 'slower')} and uses "
-                f"{_times(vs['energy_saving'], 'less', 'more')} energy than on {gpu}.")
+    summary = result_mod.verdicts(result.get("vs_gpu") or {})
+    gpu = result.get("gpu") or {}
+    if summary.get("latency") and summary.get("energy"):
+        text = (f"{what} on {result['chip']} against {gpu.get('name', 'the GPU')} ({_gpu_style(gpu)}) at the same "
+                f"batch: latency {summary['latency']}, energy {summary['energy']}, area {summary.get('area') or '-'}.")
+        best = result.get("gpu_best_batch")
+        best_summary = result_mod.verdicts(result.get("vs_gpu_best_batch") or {})
+        if best and best_summary.get("energy per sample"):
+            text += (f" With the GPU at its batch of least energy per sample ({best['batch']:,}): energy per sample "
+                     f"{best_summary['energy per sample']}, throughput {best_summary.get('throughput') or '-'}.")
+        return text
     return (f"On {result['chip']}, {what} takes {format_quantity(result['latency_s'], 's')} and "
             f"{format_quantity(result['energy_pj'], 'pJ')} (no GPU comparison).")
 
 
-def _times(ratio: float, better: str, worse: str) -> str:
-    """``12.3x faster`` / ``215,000x less``: three significant figures, no exponents."""
-    factor, word = (ratio, better) if ratio >= 1 else (1 / ratio, worse)
-    rounded = float(f"{factor:.3g}")
-    return f"{rounded:,.0f}x {word}" if rounded >= 100 else f"{rounded:.3g}x {word}"
+def _gpu_style(gpu: dict) -> str:
+    return f"{gpu.get('numerics', 'numerics not recorded')}, {gpu.get('framework', 'framework not recorded')} framework"
 
 
 def result_page(result: dict, figure_dir: Path) -> Page:
@@ -100,24 +104,41 @@ def _add_figure(section: Section, figure, figure_dir: Path, stem: str, caption: 
 
 
 def _key_numbers(result: dict) -> Table:
+    """Chip and GPU side by side; each ratio as "chip better by Nx" or "GPU better by Nx" (the result's
+    ``vs_gpu`` ratios in words), and a column for the GPU at its batch of least energy per sample."""
     gpu = result.get("gpu") or {}
+    best = result.get("gpu_best_batch") or {}
+    same = result_mod.verdicts(result.get("vs_gpu") or {})
+    at_best = result_mod.verdicts(result.get("vs_gpu_best_batch") or {})
     gpu_throughput = result["batch"] / gpu["latency_s"] if gpu.get("latency_s") else None
+    chip_per_sample = result["energy_pj"] / result["batch"] if result.get("batch") else None
     rows = [
-        ("latency", result["latency_s"], gpu.get("latency_s"), "s"),
-        ("throughput", result["throughput_samples_per_s"], gpu_throughput, "samples/s"),
-        ("energy", result["energy_pj"], gpu.get("energy_pj"), "pJ"),
-        ("static energy", result.get("static_energy_pj"), None, "pJ"),
-        ("area", result["area_mm2"], gpu.get("area_mm2"), "mm²"),
-        ("cycles", result["cycles"], None, "cycles"),
-        ("synaptic ops", result.get("synaptic_ops"), None, "ops"),
-        ("energy per synaptic op", result.get("energy_per_synaptic_op_pj"), None, "pJ"),
-        ("spikes", result.get("spikes"), None, "spikes"),
+        ("latency", result["latency_s"], gpu.get("latency_s"), same.get("latency"), best.get("latency_s"),
+         at_best.get("latency"), "s"),
+        ("throughput", result["throughput_samples_per_s"], gpu_throughput, same.get("throughput"),
+         best.get("throughput_samples_per_s"), at_best.get("throughput"), "samples/s"),
+        ("energy", result["energy_pj"], gpu.get("energy_pj"), same.get("energy"), None, None, "pJ"),
+        ("energy per sample", chip_per_sample, gpu.get("energy_pj") and chip_per_sample and gpu["energy_pj"] / result["batch"],
+         same.get("energy"), best.get("energy_per_sample_pj"), at_best.get("energy per sample"), "pJ"),
+        ("static energy", result.get("static_energy_pj"), None, None, None, None, "pJ"),
+        ("area", result["area_mm2"], gpu.get("area_mm2"), same.get("area"), best.get("area_mm2"),
+         at_best.get("area"), "mm²"),
+        ("cycles", result["cycles"], None, None, None, None, "cycles"),
+        ("synaptic ops", result.get("synaptic_ops"), None, None, None, None, "ops"),
+        ("energy per synaptic op", result.get("energy_per_synaptic_op_pj"), None, None, None, None, "pJ"),
+        ("spikes", result.get("spikes"), None, None, None, None, "spikes"),
     ]
-    header = ["quantity", result["chip"], gpu.get("name", "GPU"), f"{gpu.get('name', 'GPU')} / {result['chip']}"]
+    name = gpu.get("name", "GPU")
+    header = ["quantity", result["chip"], f"{name} ({_gpu_style(gpu)}), batch {result['batch']}" if gpu else "GPU",
+              "chip vs GPU, same batch"]
+    if best:
+        header += [f"{name}, batch {best['batch']:,} (least energy per sample)", "chip vs GPU at that batch"]
     body = []
-    for name, ours, theirs, unit in rows:
-        ratio = f"{theirs / ours:.3g}x" if ours and theirs else "-"
-        body.append([name, format_quantity(ours, unit), format_quantity(theirs, unit) if theirs else "-", ratio])
+    for label, ours, theirs, verdict, best_value, best_verdict, unit in rows:
+        row = [label, format_quantity(ours, unit), format_quantity(theirs, unit) if theirs else "-", verdict or "-"]
+        if best:
+            row += [format_quantity(best_value, unit) if best_value else "-", best_verdict or "-"]
+        body.append(row)
     return Table(header, body)
 
 
