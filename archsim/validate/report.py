@@ -35,10 +35,12 @@ def text_table(rows: list[dict]) -> str:
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines)
 
 
-def markdown_table(rows: list[dict]) -> str:
-    """The table as Markdown, with each case's source."""
-    head = "| " + " | ".join(COLUMNS + ("source",)) + " |\n|" + "---|" * (len(COLUMNS) + 1) + "\n"
-    return head + "\n".join("| " + " | ".join(_cells(row) + [row["source"]]) + " |" for row in rows) + "\n"
+def markdown_table(rows: list[dict], sources: bool = True) -> str:
+    """The table as Markdown, with each case's source unless ``sources`` is false."""
+    columns = COLUMNS + (("source",) if sources else ())
+    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+    return head + "\n".join("| " + " | ".join(_cells(row) + ([row["source"]] if sources else [])) + " |"
+                             for row in rows) + "\n"
 
 
 def write_figure(rows: list[dict], path: Path) -> None:

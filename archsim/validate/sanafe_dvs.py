@@ -128,3 +128,14 @@ def run_sanafe(data: dict[str, np.ndarray], steps: int) -> dict:
             "energy_by_unit_j": {k: float(v) for k, v in result["energy"].items()},
             "neurons_fired": int(result["neurons_fired"]), "synaptic_events": int(result["spikes"]),
             "packets": int(result["packets_sent"])}
+
+
+def spike_agreement(data: dict[str, np.ndarray], steps: int) -> dict:
+    """Neuron spikes of the layers (input neurons left out) over ``steps`` SANA-FE steps: archsim's float
+    functional run against SANA-FE's, which must be equal (integer weights and thresholds, no leak)."""
+    from archsim.graph.functional import simulate
+
+    run = simulate(network(data), {"x": input_spikes(data, steps)[:, None].astype(np.float64)})
+    theirs = run_sanafe(data, steps)
+    inputs = int(input_spikes(data, steps + 1).sum())          # SANA-FE counts its input neurons' spikes too
+    return {"steps": steps, "archsim": int(sum(run.spike_counts.values())), "sanafe": theirs["neurons_fired"] - inputs}
