@@ -33,9 +33,10 @@ H2LEARN_RANGES = ("7.38x area saving, 5.74-10.20x speed-up and 5.25-7.12x energy
                   "benchmarks (abstract, as quoted by the arxivlens.com summary of arXiv 2107.11746; the full text "
                   "with the per-benchmark table was not at hand)")
 SANAFE_TCAD = "Boyle et al., SANA-FE, IEEE TCAD 2025 (DOI 10.1109/TCAD.2025.3537971)"
-SANAFE_PEER = (f"peer: SANA-FE's own prediction (PyPI sanafe, 2.2.9 when recorded) (its bundled Loihi model, detailed timing) of the same "
-               f"{SANAFE_DVS_STEPS} steps; the network is the one {SANAFE_TCAD} validated on Loihi (within 12% "
-               f"energy, 25% latency, abstract); its Loihi measurements are drawn as figures only")
+SANAFE_PEER = (f"peer: SANA-FE's own prediction (PyPI sanafe, 2.2.9 when recorded; its bundled Loihi model, "
+               f"detailed timing) of the same {SANAFE_DVS_STEPS} steps; the network is the one {SANAFE_TCAD} "
+               f"validated on Loihi (within 12% energy, 25% latency, abstract); its Loihi measurements are drawn as "
+               f"figures only")
 ONM_A100 = ("Open Neuromorphic, 'SNN library benchmarks' (Lenz et al., 2023), its A100 40 GB run: data.csv at "
             "commit 8895ce7a (2023-10-25) of open-neuromorphic/open-neuromorphic.github.io, content/english/blog/"
             "spiking-neural-network-framework-benchmarking; Linear(512, 512) + LIF, batch 96, 500 steps, fp32, "

@@ -61,9 +61,11 @@ def write_figure(rows: list[dict], path: Path) -> None:
         points = [row for row in ran if _role(row) == role]
         ax.scatter([row["published"] for row in points], [row["predicted"] for row in points], marker=marker,
                    color=colour, label=label, zorder=3)
-        for row in points:
-            ax.annotate(row["name"], (row["published"], row["predicted"]), fontsize=7, xytext=(4, 2),
-                        textcoords="offset points")
+        labels: dict[tuple[float, float], list[str]] = {}
+        for row in points:                       # rows on the same point share one label
+            labels.setdefault((row["published"], row["predicted"]), []).append(row["name"])
+        for point, names in labels.items():
+            ax.annotate(", ".join(names), point, fontsize=7, xytext=(4, 2), textcoords="offset points")
     values = [v for row in ran for v in (row["published"], row["predicted"])] or [1.0]
     low, high = min(values) / 2, max(values) * 2
     ax.plot([low, high], [low, high], "k--", linewidth=0.8, label="predicted = published")
