@@ -130,7 +130,8 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="run every published figure archsim can be checked against")
     v.add_argument("--out", default="reports/validation", help="folder for the report (default: reports/validation)")
     v.add_argument("--only", nargs="+", metavar="NAME", help="run only these cases (default: all)")
-    v.add_argument("--quick", action="store_true", help="skip the slow cases (reported as skipped)")
+    v.add_argument("--quick", action="store_true", help="skip the slow cases and those needing an optional package "
+                   "(reported as skipped; under 2 minutes)")
     v.add_argument("--quiet", action="store_true", help="no progress output")
 
     d = sub.add_parser("demo", help="train, map, simulate, compare, sweep and report")

@@ -1,14 +1,20 @@
-"""``archsim validate --quick``: every case runs (or is skipped as slow), inputs are reproduced.
+"""``archsim validate --quick``: every case runs (or is skipped as slow or needing an optional package),
+inputs are reproduced.
 
 Predictions are reported in the table and validation.json, not asserted: how far off they land is the
 finding, not a test failure.
 """
+import importlib.util
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from archsim.cli import main
 from archsim.validate import CASES
+from archsim.validate.networks import NIR_LIF_DT_S, NIR_LIF_EXACT, NIR_LIF_PATH, nir_lif_exact
+from archsim.validate.run import run_cases
 
 
 @pytest.fixture(scope="module")
@@ -21,14 +27,17 @@ def quick_report(tmp_path_factory):
 def test_every_case_runs_or_is_skipped_as_slow(quick_report):
     _, rows = quick_report
     assert [row["name"] for row in rows] == [case.name for case in CASES]
-    slow = {case.name for case in CASES if case.run.slow}
+    not_quick = {case.name for case in CASES if case.run.slow or case.requires}
     for row in rows:
-        assert row["status"] == ("skipped" if row["name"] in slow else "ran"), row
+        assert row["status"] == ("skipped" if row["name"] in not_quick else "ran"), row
         if row["status"] == "ran":
             assert row["predicted"] is not None and row["predicted"] > 0
             assert row["error"] == pytest.approx((row["predicted"] - row["published"]) / row["published"])
-        for key in ("quantity", "published", "tolerance", "within_tolerance", "role", "source"):
+        else:
+            assert row["skip_reason"] and row["predicted"] is None
+        for key in ("quantity", "published", "tolerance", "within_tolerance", "role", "reference", "source"):
             assert key in row
+    assert {row["reference"] for row in rows} == {"published", "peer"}
 
 
 def test_inputs_are_reproduced(quick_report):
@@ -45,6 +54,67 @@ def test_report_files_and_figure(quick_report, capsys):
     assert "validation.png" in page and all(row["name"] in page for row in rows)
     assert (out / "validation.png").stat().st_size > 1000
     assert "| tianjic-clock |" in (out / "summary.md").read_text()
+
+
+def test_nir_lif_published_figures_are_the_shipped_exact_trace():
+    """The single-LIF cases' published numbers are what data/lif_exact.csv says, and the data ships inside
+    the package (setup.cfg's package_data), so a regular install finds it."""
+    spikes = np.nonzero(nir_lif_exact()[:, 2])[0]
+    by_name = {case.name: case for case in CASES}
+    assert by_name["nir-lif-spike-count"].published == len(spikes) == 4
+    for name in ("nir-lif-last-spike", "nir-lif-last-spike-loihi", "nir-lif-last-spike-tianjic"):
+        assert by_name[name].published == pytest.approx(spikes[-1] * NIR_LIF_DT_S * 1e3)
+    package = Path(__import__("archsim").__file__).parent
+    assert NIR_LIF_EXACT.is_relative_to(package) and NIR_LIF_PATH.is_relative_to(package) and NIR_LIF_PATH.exists()
+    setup = (package.parent / "setup.cfg").read_text()
+    assert "validate/data/*" in setup
+    assert (package / "validate" / "data" / "LICENSE.NIR").exists()
+
+
+def test_cases_needing_a_missing_package_are_skipped_with_one_line(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "sanafe" else real(name, *a))
+    needing = [case for case in CASES if case.requires == "sanafe"]
+    assert len(needing) == 2
+    lines = []
+    rows = run_cases(needing, log=lines.append)
+    assert [row["status"] for row in rows] == ["skipped", "skipped"]
+    assert len(lines) == 1 and "pip install sanafe" in lines[0] and all(c.name in lines[0] for c in needing)
+
+
+def _sanafe_conv_neuron(flat_kernel, shape, stride, source, c_out, y, x):
+    """One output neuron's input by SANA-FE's documented indexing: neurons numbered channel, row, column; the
+    flattened kernel entry of (ky, kx, c_in, c_out) at ((ky * kw + kx) * C_in + c_in) * C_out + c_out."""
+    kh, kw, c_in_count, c_out_count = shape
+    _, height, width = source.shape
+    flat_source = source.reshape(-1)
+    total = 0.0
+    for c_in in range(c_in_count):
+        for ky in range(kh):
+            for kx in range(kw):
+                weight = flat_kernel[((ky * kw + kx) * c_in_count + c_in) * c_out_count + c_out]
+                total += weight * flat_source[c_in * height * width + (y * stride + ky) * width + (x * stride + kx)]
+    return total
+
+
+@pytest.mark.skipif(importlib.util.find_spec("sanafe") is None, reason="needs the optional package sanafe")
+def test_sanafe_dvs_layout_follows_sanafe_conventions():
+    """archsim's convolutions give what SANA-FE's indexing connects (checked on sampled neurons of conv1 and
+    conv2), and every projection between layers reads the previous step (SANA-FE's one-step delivery)."""
+    from archsim.graph.ops import apply_ops
+    from archsim.validate import sanafe_dvs
+
+    data = sanafe_dvs.load_data()
+    net = sanafe_dvs.network(data)
+    rng = np.random.default_rng(0)
+    source = rng.integers(0, 2, (1, 32, 32)).astype(np.float64)
+    for layer, (name, stride) in zip(net.layers[:2], sanafe_dvs.LAYERS[:2]):
+        got = apply_ops(layer.projections[0].ops, source[None])[0]
+        for c, y, x in zip(*(rng.integers(0, n, 12) for n in layer.shape)):
+            want = _sanafe_conv_neuron(data[name].reshape(-1), data[name].shape, stride, source, c, y, x)
+            assert got[c, y, x] == want, (name, c, y, x)
+        source = rng.integers(0, 2, layer.shape).astype(np.float64)
+    assert [p.recurrent for layer in net.layers[1:] for p in layer.projections] == [True] * 4
 
 
 def test_unknown_case_is_bad_input(capsys):
