@@ -25,7 +25,7 @@ from archsim.graph.quantize import Precision, quantize
 from archsim.mapping import Mapping, map_network, validate_mapping
 from archsim.models.manycore.activity import active_units, link_load_map
 from archsim.models.manycore.engines import FastEngine, ReferenceEngine
-from archsim.models.manycore.machine import PHASES, Machine
+from archsim.models.manycore.machine import CORE_FIFOS, CORE_STALLS, PHASES, Machine
 from archsim.models.manycore.program import build_program
 from archsim.trace import Trace
 
@@ -91,6 +91,12 @@ def _trace(workload, chip, engine, machine: Machine, prog, mapping, outputs, per
     if machine.link_flits is not None:
         noc["max_link_flits"] = int(machine.link_flits.max())
     noc.update(link_load_map(prog, machine.link_flits))
+    noc["link_load_by_phase"] = {phase: {"flit_hops": int(f.sum()), "max_link_flits": int(f.max(initial=0)),
+                                         "links_used": int((f > 0).sum())}
+                                 for phase, f in machine.link_flits_by_phase.items()}
+    depths = dict(zip(CORE_FIFOS, prog.params.fifo_depths))
+    buffers = {fifo: {"depth": depths[fifo], "high_water": machine.high_water[fifo]} for fifo in CORE_FIFOS}
+    buffers["noc_input_buffer"] = {"depth": prog.noc.buffer_flits, "high_water": noc.get("peak_buffer_flits", 0)}
     steps_total = max(workload.steps * workload.batch, 1)
     return Trace(
         chip=chip.name, family="manycore", workload=workload.name, mode=workload.mode, engine=engine,
@@ -104,9 +110,13 @@ def _trace(workload, chip, engine, machine: Machine, prog, mapping, outputs, per
                           "per_layer": {n: int(round(c)) for n, c in machine.layer_cycles.items()},
                           "per_core_busy": {str(c.core_id): int(machine.core_busy[c.index]) for c in prog.cores},
                           "per_sample": [int(c) for c in per_sample_cycles],
+                          "stall_cycles": {ph: {cause: int(n) for cause, n in machine.phase_stalls[ph].items()}
+                                           for ph in PHASES},
+                          "stall_cycles_per_core": {str(c.core_id): {cause: int(machine.core_stalls[cause][c.index])
+                                                                     for cause in CORE_STALLS} for c in prog.cores},
                           "per_step_mean": machine.cycles / steps_total},
         noc=noc,
-        details={"cores_used": len(prog.cores), "stages": prog.stages, "mapping": mapping.summary,
+        details={"buffers": buffers, "cores_used": len(prog.cores), "stages": prog.stages, "mapping": mapping.summary,
                  "core_utilisation": busy.round(4).tolist(), "phase_overruns": machine.overruns,
                  "core_modes": _core_modes(prog)},
         active_units=active_units(chip, prog, machine.link_flits, machine.router_flits),

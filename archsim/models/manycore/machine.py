@@ -31,6 +31,7 @@ phase as a whole) and the control cycles of :func:`archsim.models.manycore.run_p
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import fields
 
 import numpy as np
 
@@ -40,9 +41,13 @@ from archsim.models.manycore.program import STATEFUL, KINDS, Program
 from archsim.models.manycore.stage import build_stages
 from archsim.models.manycore.timeline import Phase
 from archsim.noc import Packets, simulate as noc_simulate
+from archsim.noc.stats import ARRAY_FIELDS
 
 PHASES = ("integrate", "merge", "fire", "route")
 NOC_PHASES = ("merge", "route")
+CORE_STALLS = ("full_fifo", "busy_port", "barrier_wait")
+CORE_FIFOS = ("fifo_axon", "fifo_synapse", "fifo_soma", "fifo_writeback")
+NOC_PEAKS = ("peak_waiting_flits", "peak_buffer_flits")     # NoC statistics kept as a maximum, not a sum
 
 
 class Machine:
@@ -58,6 +63,10 @@ class Machine:
         self.synaptic_ops = 0
         self.spikes = 0
         self.noc_totals = defaultdict(int)
+        self.phase_stalls = {ph: defaultdict(int) for ph in PHASES}    # phase -> cause -> stall cycles
+        self.core_stalls = {cause: np.zeros(len(prog.cores), np.int64) for cause in CORE_STALLS}
+        self.high_water = dict.fromkeys(CORE_FIFOS, 0)                  # FIFO -> most entries held
+        self.link_flits_by_phase = {}                                     # NoC phase -> flits per link
         self.link_flits = None       # flits per link, summed over the run (None before any traffic)
         self.router_flits = None     # flits entering each router, summed over the run
         self.stages = build_stages(prog)
@@ -93,8 +102,24 @@ class Machine:
         for name, n in zip(stage.layers, per_layer):
             self._count(component, action, int(n), name)
 
-    def _close_phase(self, phase: str, stage_layers, needed: int) -> None:
-        """Book a phase of the current stage; the timeline places it in time at the end of the step."""
+    def _core_work(self, phase: str, cores: np.ndarray, finish, counts: dict) -> None:
+        """Book a compute phase's per-core pipeline statistics (``cores``: program indices) and close it;
+        a core waits at the barrier from its finish to the phase's end, the barrier's cycles included."""
+        finish = np.asarray(finish, dtype=np.int64)
+        for cause in ("full_fifo", "busy_port"):
+            self.core_stalls[cause][cores] += counts[cause]
+            self.phase_stalls[phase][cause] += int(np.sum(counts[cause]))
+        for fifo in CORE_FIFOS:
+            if fifo in counts and len(counts[fifo]):
+                self.high_water[fifo] = max(self.high_water[fifo], int(np.max(counts[fifo])))
+        length = self._close_phase(phase, self.stages[self._stage_index].layers, self.engine.barrier(finish))
+        wait = length + self.prog.params.barrier_cycles - finish
+        self.core_stalls["barrier_wait"][cores] += wait
+        self.phase_stalls[phase]["barrier_wait"] += int(wait.sum())
+
+    def _close_phase(self, phase: str, stage_layers, needed: int) -> int:
+        """Book a phase of the current stage (its length, barrier left out, is returned); the timeline
+        places it in time at the end of the step."""
         p = self.prog.params
         length = needed
         if p.phase_length == "fixed":
@@ -106,6 +131,7 @@ class Machine:
         self.phase_cycles[phase] += length
         for name in stage_layers:
             self.layer_cycles[name] += length / len(stage_layers)
+        return length - p.barrier_cycles
 
     def _noc(self, packets: Packets, phase: str, layer: str | None) -> int:
         """Deliver a phase's packets; ``layer`` sent them all (None: several layers did, shared)."""
@@ -117,10 +143,17 @@ class Machine:
         self._count("offchip_link", "transfer", stats.interchip_flits, layer)
         self._count("axon_sram", "write", stats.ejected_flits, layer)
         self._count("router_table", "read", len(packets), layer)
-        for key in ("packets", "injected_flits", "ejected_flits", "hops", "flit_hops", "interchip_flits",
-                    "stall_cycles"):
-            self.noc_totals[key] += int(getattr(stats, key))
+        for f in fields(stats):                          # every scalar statistic of the NoC
+            if f.name in ARRAY_FIELDS or f.name in ("finish_cycle", "flit_bits"):
+                continue
+            value = int(getattr(stats, f.name))
+            self.noc_totals[f.name] = max(self.noc_totals[f.name], value) if f.name in NOC_PEAKS \
+                else self.noc_totals[f.name] + value
         self.noc_totals[f"{phase}_cycles"] += int(stats.finish_cycle)
+        self.phase_stalls[phase]["no_credit"] += int(stats.stall_no_credit_cycles + stats.inject_no_credit_cycles)
+        self.phase_stalls[phase]["link_busy"] += int(stats.stall_output_busy_cycles)
+        by_phase = self.link_flits_by_phase.get(phase)
+        self.link_flits_by_phase[phase] = stats.link_flits.copy() if by_phase is None else by_phase + stats.link_flits
         self.link_flits = stats.link_flits.copy() if self.link_flits is None else self.link_flits + stats.link_flits
         self.router_flits = (stats.router_flits.copy() if self.router_flits is None
                              else self.router_flits + stats.router_flits)
@@ -137,6 +170,7 @@ class Machine:
         current = dict(inputs_q)
         self.stage_phases = []
         for si, (stage, passes) in enumerate(zip(self.stages, self.passes)):
+            self._stage_index = si
             self.stage_phases.append([])
             space = np.concatenate([(self.previous[src] if rec else current[src]).reshape(-1)
                                     for name in stage.layers for src, _, _, rec in prog.layers[name].segments]
@@ -148,7 +182,7 @@ class Machine:
             self._count_per_core("dendrite_mac", "mac", counts["macs"], si)
             self._count_per_core("synapse_sram", "read", counts["reads"], si)
             self._count_per_core("axon_sram", "read", counts["axon_reads"], si)
-            self._close_phase("integrate", stage.layers, self.engine.barrier(core_cycles))
+            self._core_work("integrate", stage.core_index, core_cycles, counts)
 
             if stage.merge_cores:
                 adds = self.merge_adds[si]
@@ -159,16 +193,19 @@ class Machine:
                 needed = p.phase_setup_cycles + arrival + int(np.max(-(-stage.merge_adds // p.dendrite_lanes)))
                 self._close_phase("merge", stage.layers, needed)
 
-            fire_cycles = []
+            fire_cycles, fire_cores, fire_counts = [], [], defaultdict(list)
             for name in stage.layers:
                 layer = prog.layers[name]
                 neurons, slots = stage.fire_slots[name]
                 layer_current = np.zeros(layer.size, dtype=np.int64)
                 layer_current[neurons] = partial[slots] + layer.bias[neurons]
-                out, cycles = self.engine.fire(prog, layer, stage, layer_current, self.state[name])
+                out, cycles, counts = self.engine.fire(prog, layer, stage, layer_current, self.state[name])
                 owners = np.asarray(layer.owners, dtype=np.int64)
                 self.core_busy[owners] += np.asarray(cycles, dtype=np.int64)
                 fire_cycles.extend(np.asarray(cycles).tolist())
+                fire_cores.extend(layer.owners)
+                for key, value in counts.items():
+                    fire_counts[key].extend(np.asarray(value).tolist())
                 current[name] = out
                 n = layer.size
                 if KINDS[layer.kind] in STATEFUL:
@@ -178,7 +215,8 @@ class Machine:
                             "read" if KINDS[layer.kind] == "relu" else "add", n, name)
                 if layer.spiking:
                     self.spikes += int(out.sum())
-            self._close_phase("fire", stage.layers, self.engine.barrier(fire_cycles))
+            self._core_work("fire", np.asarray(fire_cores, dtype=np.int64), fire_cycles,
+                            {key: np.asarray(value, dtype=np.int64) for key, value in fire_counts.items()})
 
             outputs = np.concatenate([current[name] for name in stage.layers])
             src, dst_ptr, dst, inject, last_injection = route_packets(
