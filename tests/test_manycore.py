@@ -24,10 +24,12 @@ def _net(rng, n_in, hidden, n_out, subtract=False, relu_hidden=False):
     ], ["o"], metadata={"quant": {"activation_scale": {"h": 0.05}}})
 
 
-def _small_chip(lanes, soma_lanes, axons, neurons, barrier, fixed):
+def _small_chip(lanes, soma_lanes, axons, neurons, barrier, fixed, pipeline=None):
+    """A small Tianjic; ``pipeline``: core pipeline keys (FIFO depths, banks, read and soma cycles)."""
     chip = load_chip(CHIP)
     over = {"core.dendrite_lanes": lanes, "core.soma_lanes": soma_lanes, "core.axons": axons,
             "core.neurons": neurons, "timing.barrier_cycles": barrier, "noc.mesh_x": 8, "noc.mesh_y": 8}
+    over.update({f"core.{key}": value for key, value in (pipeline or {}).items()})
     chip = chip.with_overrides(over)
     if fixed:
         chip.params["timing"]["phase_length"] = "fixed"
@@ -39,12 +41,16 @@ def _small_chip(lanes, soma_lanes, axons, neurons, barrier, fixed):
 @given(seed=st.integers(0, 10_000), n_in=st.integers(3, 40), hidden=st.integers(1, 24), n_out=st.integers(1, 6),
        lanes=st.sampled_from([1, 3, 16]), soma_lanes=st.sampled_from([1, 4]), axons=st.sampled_from([16, 64]),
        neurons=st.sampled_from([4, 32]), barrier=st.integers(0, 5), fixed=st.booleans(),
-       subtract=st.booleans(), relu=st.booleans())
+       subtract=st.booleans(), relu=st.booleans(), depth=st.sampled_from([1, 2, 4]),
+       banks=st.sampled_from([1, 2]), read_cycles=st.integers(1, 3), soma_cycles=st.integers(1, 3))
 def test_reference_equals_fast_and_functional(seed, n_in, hidden, n_out, lanes, soma_lanes, axons, neurons,
-                                              barrier, fixed, subtract, relu):
+                                              barrier, fixed, subtract, relu, depth, banks, read_cycles, soma_cycles):
     rng = np.random.default_rng(seed)
     net = _net(rng, n_in, hidden, n_out, subtract, relu)
-    chip = _small_chip(lanes, soma_lanes, axons, neurons, barrier, fixed)
+    pipeline = {"fifo_depth_axon": depth, "fifo_depth_synapse": depth, "fifo_depth_soma": depth,
+                "fifo_depth_writeback": depth, "synapse_banks": banks, "synapse_read_cycles": read_cycles,
+                "soma_update_cycles": soma_cycles}
+    chip = _small_chip(lanes, soma_lanes, axons, neurons, barrier, fixed, pipeline)
     x = (rng.random((3, 2, n_in)) < 0.4).astype(float)
     work = Workload("rand", net, {"x": x}, 3, 2)
     fast = simulate(work, chip, "fast")
@@ -55,6 +61,7 @@ def test_reference_equals_fast_and_functional(seed, n_in, hidden, n_out, lanes, 
     assert fast.actions_by_layer == ref.actions_by_layer
     assert fast.cycles_breakdown == ref.cycles_breakdown
     assert fast.noc == ref.noc
+    assert fast.details["buffers"] == ref.details["buffers"]
     assert list(fast.actions_by_layer) == ["h", "o"]
     assert shared_actions(fast) == {"control": fast.actions["control"]}   # one layer per stage: all but control
     truth = functional(net, {"x": x}, Precision.from_config(chip.params["precision"]))

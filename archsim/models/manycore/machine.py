@@ -45,7 +45,8 @@ from archsim.noc.stats import ARRAY_FIELDS
 
 PHASES = ("integrate", "merge", "fire", "route")
 NOC_PHASES = ("merge", "route")
-CORE_STALLS = ("full_fifo", "busy_port", "barrier_wait")
+CORE_STALLS = ("full_fifo", "busy_port", "barrier_wait")          # a core's stalls in integrate and fire
+STALL_CAUSES = CORE_STALLS + ("no_credit", "link_busy")           # ... and the NoC's in merge and route
 CORE_FIFOS = ("fifo_axon", "fifo_synapse", "fifo_soma", "fifo_writeback")
 NOC_PEAKS = ("peak_waiting_flits", "peak_buffer_flits")     # NoC statistics kept as a maximum, not a sum
 
