@@ -14,12 +14,12 @@ def _recurrence(banks, start, service, depths, bank_stage=-1, n_banks=1, bank_cy
     """The fast engine's line (kernels.line_item) over ``banks``: (finish, full FIFO, busy port, high water)."""
     service, depths = np.array(service, np.int64), np.array(depths, np.int64)
     d_prev, s_hist, pop_ptr, port_free = line_state(len(service), depths, n_banks)
-    stalls, high = np.zeros(2, np.int64), np.zeros(len(service) - 1, np.int64)
+    stalls, high = np.zeros((1, 2), np.int64), np.zeros((1, len(service) - 1), np.int64)
     finish = start
     for n, bank in enumerate(banks):
         finish = line_item(n, start, bank, service, depths, d_prev, s_hist, pop_ptr, port_free, bank_cycles,
-                           bank_stage, stalls, high)
-    return finish, int(stalls[0]), int(stalls[1]), high.tolist()
+                           bank_stage, stalls, high, 0)
+    return finish, int(stalls[0, 0]), int(stalls[0, 1]), high[0].tolist()
 
 
 def _clocked(*args, **kwargs):

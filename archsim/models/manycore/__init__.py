@@ -1,13 +1,15 @@
 """Tianjic-style many-core chips (Tianjic, TianjicX, Loihi-like, boards): cycle-accurate model.
 
 ``simulate(workload, chip, engine="fast", mapping=None) -> Trace``. The micro-architecture (what a
-cycle is) is documented in :mod:`.machine` (phases and barriers) and :mod:`.engines` (per-block
-throughput); the integer neuron rules are :mod:`archsim.graph.quantize`'s. ``engine="reference"``
+cycle is) is documented in :mod:`.machine` (phases and barriers), :mod:`.pipeline` and docs/core.md
+(each core's pipeline stages, FIFOs and synapse banks) and :mod:`.engines`; the integer neuron rules are :mod:`archsim.graph.quantize`'s. ``engine="reference"``
 steps one clock at a time (small configurations); ``engine="fast"`` gives identical numbers with
 Numba kernels and a SimPy timeline of phases and barriers (:mod:`.timeline`). Folded cores run their
 passes one after another (:mod:`.passes`). The Trace's ``active_units`` and NoC link-load grid come
 from :mod:`.activity`; its per-layer action counts from :mod:`.machine` (control cycles and NoC
-phases several layers share are left unattributed). A batch runs its samples one after another
+phases several layers share are left unattributed); ``cycles_breakdown["stall_cycles"]`` (per
+phase, by cause), ``["stall_cycles_per_core"]``, ``details["buffers"]`` (FIFO and router buffer
+depths and high-water marks) and ``noc["link_load_by_phase"]`` say where the machine waited. A batch runs its samples one after another
 (state reset between), so cycles and counts add up over samples.
 
 Component names the Trace uses (a chip config's ``components:`` must name these): synapse_sram,

@@ -1,18 +1,23 @@
 """The two engines: per-phase work of the cores, and the phase barrier.
 
-``ReferenceEngine`` advances one clock at a time: every cycle each busy core's dendrite consumes up
-to ``lanes`` synapses of its current axon (one axon per cycle group; a folded core goes pass after
-pass and reads each axon again in every pass that has synapses from it, see :mod:`.passes`;
-the phase's ``phase_setup_cycles`` are paid once, not per pass: assumption), each soma updates up to
-``soma_lanes`` neurons; the phase ends on the first cycle at which every core is idle. Plain Python,
-small configurations only: the executable specification.
+Inside a compute phase a core is a line of pipeline stages with FIFOs between them (docs/core.md):
+integrate streams synapse *words* (up to ``lanes`` synapses of one axon into one pass; a folded core
+goes pass after pass and reads each axon again in every pass that has synapses from it, see
+:mod:`.passes`; the phase's ``phase_setup_cycles`` are paid once, not per pass: assumption) through
+axon front end -> synapse read (single-ported banks) -> dendrite; fire streams groups of
+``soma_lanes`` neurons through neuron-state read -> soma -> write-back.
+
+``ReferenceEngine`` clocks every core's line one cycle at a time (:func:`.pipeline.run_line`) and
+evaluates the neurons in plain Python integers: the executable specification, small
+configurations only.
 
 ``FastEngine`` computes a whole stage's cores (integrate) and a whole layer (fire) per call of the
-Numba kernels in :mod:`.kernels`, over the flat arrays of :mod:`.stage`; a phase's work ends at the
-slowest core's arrival, and a SimPy timeline (:mod:`.timeline`: one process per stage, a timeout
-per phase, the barrier as an event, NoC phases holding the mesh as a shared resource) places the
-phases in time. The flit-level contention of the NoC is simulated by :mod:`archsim.noc`. Both
-engines return identical numbers.
+Numba kernels in :mod:`.kernels`, over the flat arrays of :mod:`.stage`, with the lines' exact
+recurrence (:func:`.kernels.line_item`); a phase's work ends at the slowest core's finish, and a
+SimPy timeline (:mod:`.timeline`: one process per stage, a timeout per phase, the barrier as an
+event, NoC phases holding the mesh as a shared resource) places the phases in time. The flit-level
+contention of the NoC is simulated by :mod:`archsim.noc`. Both engines return identical numbers:
+cycles, stall cycles by cause, FIFO high-water marks and every action count.
 """
 from __future__ import annotations
 

@@ -6,9 +6,9 @@ import numba as nb
 import numpy as np
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def line_item(n, start, bank, service, depths, d_prev, s_hist, pop_ptr, port_free, bank_cycles, bank_stage,
-              stalls, high):
+              stalls, high, row):
     """Item ``n`` through a core's line of stages (:mod:`.pipeline`), exactly; its exit cycle.
 
     The recurrence of a tandem line with finite FIFOs and blocking after service, in the clocking of
@@ -22,37 +22,37 @@ def line_item(n, start, bank, service, depths, d_prev, s_hist, pop_ptr, port_fre
 
     The ``+ 1``: a slot freed in cycle t is seen by the stage before in cycle t + 1. Full-FIFO stall
     cycles are ``D_j(n) - S_j(n) - s_j``, busy-port ones ``P_b(n) - max(D_{j-1}(n), D_j(n-1))`` when
-    positive (``stalls[0]``, ``stalls[1]``). A FIFO's occupancy at the end of cycle ``D_{j-1}(n)`` is
+    positive (``stalls[row, 0]``, ``stalls[row, 1]``; ``high[row]`` the high-water marks). A FIFO's occupancy at the end of cycle ``D_{j-1}(n)`` is
     ``n + 1`` minus the items already taken out of it (``S_j(m) <= D_{j-1}(n)``, counted with
     ``pop_ptr``); occupancy only rises at a push, so the maximum over pushes is the high-water mark.
-    ``s_hist[j]`` keeps the last ``R >= max(B) + 2`` start cycles of stage ``j`` (a ring).
+    ``s_hist[j]`` keeps the last ``R >= max(B) + 2`` start cycles of stage ``j`` (a ring, R a power of 2).
     """
     n_stages = service.shape[0]
-    ring = s_hist.shape[1]
+    mask = s_hist.shape[1] - 1
     t_in = start
     for j in range(n_stages):
         t = max(t_in, d_prev[j])
         if j == bank_stage and bank >= 0:
             free = port_free[bank]
             if free > t:
-                stalls[1] += free - t
+                stalls[row, 1] += free - t
                 t = free
             port_free[bank] = t + bank_cycles
-        s_hist[j, n % ring] = t
+        s_hist[j, n & mask] = t
         if j > 0:
             p = pop_ptr[j - 1]
-            while p <= n and s_hist[j, p % ring] <= t_in:
+            while p <= n and s_hist[j, p & mask] <= t_in:
                 p += 1
             pop_ptr[j - 1] = p
-            if n + 1 - p > high[j - 1]:
-                high[j - 1] = n + 1 - p
+            if n + 1 - p > high[row, j - 1]:
+                high[row, j - 1] = n + 1 - p
         done = t + service[j]
         out = done
         if j < n_stages - 1:
             m = n - depths[j]
-            if m >= 0 and s_hist[j + 1, m % ring] + 1 > out:
-                out = s_hist[j + 1, m % ring] + 1
-            stalls[0] += out - done
+            if m >= 0 and s_hist[j + 1, m & mask] + 1 > out:
+                out = s_hist[j + 1, m & mask] + 1
+            stalls[row, 0] += out - done
         d_prev[j] = out
         t_in = out
     return t_in
@@ -61,7 +61,10 @@ def line_item(n, start, bank, service, depths, d_prev, s_hist, pop_ptr, port_fre
 @nb.njit(cache=True)
 def line_state(n_stages, depths, n_banks):
     """Fresh state of one line for :func:`line_item`: (d_prev, s_hist, pop_ptr, port_free)."""
-    return (np.zeros(n_stages, np.int64), np.zeros((n_stages, np.max(depths) + 2), np.int64),
+    ring = 1
+    while ring < np.max(depths) + 2:
+        ring *= 2
+    return (np.zeros(n_stages, np.int64), np.zeros((n_stages, ring), np.int64),
             np.zeros(n_stages - 1, np.int64), np.zeros(n_banks, np.int64))
 
 
@@ -76,7 +79,7 @@ def fire_lines(groups, start, service, depths, stalls, high):
         d_prev, s_hist, pop_ptr, port_free = line_state(service.shape[0], depths, 1)
         for n in range(groups[k]):
             finish[k] = line_item(n, start, -1, service, depths, d_prev, s_hist, pop_ptr, port_free, 1, -1,
-                                  stalls[k], high[k])
+                                  stalls, high, k)
     return finish
 
 
@@ -189,7 +192,7 @@ def integrate_stage(space, axon_ptr, axon_source, axon_spiking, syn_ptr, indices
                 reads[core] += words
                 for w in range(words):
                     finish = line_item(n, setup, (a - first + w) % n_banks, service, depths, d_prev, s_hist,
-                                       pop_ptr, port_free, bank_cycles, 1, stalls[core], high[core])
+                                       pop_ptr, port_free, bank_cycles, 1, stalls, high, core)
                     n += 1
         cycles[core] = finish
     return partial, cycles, sops, macs, active_macs, reads, axon_reads, stalls, high

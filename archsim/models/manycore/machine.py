@@ -4,17 +4,22 @@ One time step = for each stage (layers grouped by depth), four phases, each clos
 of ``timing.barrier_cycles``:
 
 1. ``integrate``: every core of the stage's layers reads its axons (spikes: only active ones;
-   values: all, as MACs) and accumulates partial currents (dendrite). A folded core (up to
+   values: all, as MACs) and accumulates partial currents (dendrite), its words streaming through
+   the core's pipeline (docs/core.md). A folded core (up to
    ``core.max_fold`` passes of ``core.neurons`` neurons) runs its passes one after another and
    reads each axon once per pass that needs it (:mod:`.passes`): per-pass axon reads, weight
    reads and cycles, halo inputs of neighbouring conv bands included.
 2. ``merge`` (only when a layer of the stage has split fan-in): non-owner cores send their partial
    sums (``psum_bits`` each, packed into ``packet_bytes`` packets) to the owner through the NoC;
    the owner adds them, ``dendrite_lanes`` per cycle.
-3. ``fire``: owners add the bias and update their neurons (soma, ``soma_lanes`` per cycle).
+3. ``fire``: owners add the bias and update their neurons (state read, soma, ``soma_lanes`` at a
+   time, state write-back: the fire pipeline of docs/core.md).
 4. ``route``: owners send outputs to the cores that need them: one multicast packet per spike,
    or per ``packet_bytes`` of activations; the router emits one packet every
    ``router_cycles_per_packet`` cycles; the NoC (:mod:`archsim.noc`) delivers them.
+
+Stall cycles are booked per phase and cause: the cores' full-FIFO and busy-port stalls and their
+barrier waits (compute phases), the NoC's credit and link stalls (NoC phases).
 
 Phase length: ``adaptive`` = the slowest core (or the NoC's last delivery); ``fixed`` =
 ``timing.fixed_phase_cycles[phase]``, stretched when the work needs longer (counted as an
