@@ -82,7 +82,7 @@ def test_split_fan_in_counts_and_phases():
 
 
 def test_full_core_round_near_tianjic_5050_cycles():
-    """One 256 x 256 core with every axon firing: integrate 4,112 + fire 272 + barriers, ~5,050 (calibration)."""
+    """One 256 x 256 core with every axon firing: integrate 4,114 + fire 274 + route + barriers: 4,967, ~5,050 (calibration)."""
     chip = load_chip(CHIP).with_overrides({"core.synapse_memory_kb": 64})
     net = Network("full", {"x": (256,)}, [
         Layer("a", (256,), (Projection("x", (Dense(np.full((256, 256), 0.01)),)),),
