@@ -10,7 +10,9 @@ from archsim.graph.functional import simulate as functional
 from archsim.graph.network import LIF, Dense, Layer, Network, Projection, ReLU
 from archsim.graph.quantize import Precision
 from archsim.graph.workload import Workload
+from archsim.mapping import map_network
 from archsim.models.manycore import simulate
+from archsim.validate.cases import full_core_network
 
 CHIP = "chips/tianjic.yaml"
 
@@ -82,16 +84,33 @@ def test_split_fan_in_counts_and_phases():
 
 
 def test_full_core_round_near_tianjic_5050_cycles():
-    """One 256 x 256 core with every axon firing: integrate 4,114 + fire 274 + route + barriers: 4,967, ~5,050 (calibration)."""
-    chip = load_chip(CHIP).with_overrides({"core.synapse_memory_kb": 64})
-    net = Network("full", {"x": (256,)}, [
-        Layer("a", (256,), (Projection("x", (Dense(np.full((256, 256), 0.01)),)),),
-              LIF(decay=np.float64(0.5), threshold=np.float64(0.5))),
-        Layer("b", (1,), (Projection("a", (Dense(np.ones((1, 256))),)),), LIF(decay=np.float64(0.5), threshold=np.float64(1e9)))],
-        ["b"])
+    """One 256 x 256 core with every axon firing, on the shipped config: its ternary synapses fit one core
+    (2-bit cells, 16 KB); integrate 4,114 + fire 274 + route + barriers: 4,967, ~5,050 (calibration)."""
+    net = full_core_network()
+    chip = load_chip(CHIP)
     trace = simulate(Workload("full", net, {"x": np.ones((1, 1, 256))}, 1, 1), chip, "fast")
+    assert trace.actions_by_layer["a"]["synapse_sram"]["read"] == 256 * 256 // 16   # one core, 16 lanes
+    assert trace.details["mapping"]["cores_used"] == 2                             # a on one core, b on another
     first_stage = trace.cycles_breakdown["per_layer"]["a"]
     assert 4_500 <= first_stage <= 5_600, first_stage
+
+
+def test_weight_cells_narrow_only_when_every_weight_fits():
+    """A ternary 256 x 256 layer fits one core in 2-bit cells; the same layer with one weight of 2 needs
+    8-bit cells (64 KB), so it is split over 4 cores of 16 KB with partial sums merged."""
+    from archsim.mapping import core_limits, layer_limits, lower_network
+    from archsim.graph.quantize import quantize
+    chip = load_chip(CHIP)
+    for peak, bits in ((1, 2), (2, 8)):
+        weights = np.ones((256, 256))
+        weights[3, 7] = peak
+        net = Network("w", {"x": (256,)}, [Layer("a", (256,), (Projection("x", (Dense(weights),)),),
+                                                 LIF(decay=np.float64(0.5), threshold=np.float64(50.0)))], ["a"])
+        qnet = quantize(net, Precision.from_config(chip.params["precision"]))
+        low = lower_network(net, qnet)["a"]
+        assert layer_limits(core_limits(chip), low).weight_bits == bits
+        cores = map_network(net, chip, qnet).cores_used
+        assert cores == (1 if bits == 2 else 4), cores
 
 
 @pytest.mark.parametrize("override, key", [

@@ -27,10 +27,13 @@ H2LEARN = "Liang et al., H2Learn, IEEE TCAD 2022 (arXiv 2107.11746), abstract"
 
 
 def full_core_network() -> Network:
-    """One 256 x 256 Tianjic core with every weight stored, driven with every axon firing (a full round)."""
+    """One 256 x 256 Tianjic core with every weight stored, driven with every axon firing (a full round).
+
+    Its weights are ternary (all +1, integers: stored exactly in 2-bit cells), so the 65,536 synapses
+    fit one core's 16 KB (``core.synapse_cell_bits`` in chips/tianjic.yaml)."""
     return Network("full-core", {"x": (256,)}, [
-        Layer("a", (256,), (Projection("x", (Dense(np.full((256, 256), 0.01)),)),),
-              LIF(decay=np.float64(0.5), threshold=np.float64(0.5))),
+        Layer("a", (256,), (Projection("x", (Dense(np.ones((256, 256))),)),),
+              LIF(decay=np.float64(0.5), threshold=np.float64(50.0))),
         Layer("b", (1,), (Projection("a", (Dense(np.ones((1, 256))),)),),
               LIF(decay=np.float64(0.5), threshold=np.float64(1e9)))], ["b"])
 
@@ -89,8 +92,7 @@ def _chip_peak_gsops(r: dict) -> float:
     return r["synaptic_ops"] / _first_layer_cycles(r) * 156 * r["clock_hz"] / 1e9
 
 
-FULL_CORE = RunSpec("full-core", "tianjic", options=(("gpu", None),), overrides=(("core.synapse_memory_kb", 64),),
-                    input_ones=True)
+FULL_CORE = RunSpec("full-core", "tianjic", options=(("gpu", None),), input_ones=True)
 TIANJIC_SMALL = RunSpec("mlp-digits", "tianjic", options=(("steps", 1), ("gpu", None)))
 HYBRID = RunSpec("hybrid-tracker", "tianjic", options=(("steps", 8), ("gpu", None)))
 LOIHI = RunSpec("mlp-digits", "loihi", options=(("gpu", None),))
