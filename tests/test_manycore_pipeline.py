@@ -130,3 +130,29 @@ def test_deeper_fifos_and_more_banks_never_slow_a_core():
     assert loose.cycles_breakdown["per_phase"]["integrate"] < tight.cycles_breakdown["per_phase"]["integrate"]
     assert loose.cycles <= tight.cycles
     assert tight.details["buffers"]["fifo_axon"]["high_water"] == 1 == tight.details["buffers"]["fifo_axon"]["depth"]
+
+
+def test_merge_adds_words_as_their_packets_arrive():
+    """Owner 0 gets words at 5, 5 and 9 (two senders), owner 1 one word at 2: the adder takes one word a
+    cycle once it has arrived (cycles 5, 6 and 9), so owner 0 is done at 10, owner 1 at 3; the clocked
+    line agrees with the fast one."""
+    from archsim.models.manycore.kernels import arrival_lines
+    owner, arrival = np.array([0, 0, 0, 1]), np.array([5, 5, 9, 2])
+    fast = arrival_lines(owner, arrival, 2, np.array([1]), np.zeros(0, np.int64)).tolist()
+    clocked = [run_line([-1] * 3, 0, (1,), (), arrivals=[5, 5, 9]).finish,
+               run_line([-1], 0, (1,), (), arrivals=[2]).finish]
+    assert fast == clocked == [10, 3]
+
+
+def test_split_fan_in_merge_engines_agree_with_congestion():
+    """300 inputs over 64-axon cores: partial sums merged from several senders; both engines agree on
+    the merge phase, its barrier waits and the stalls of the congested integrate line."""
+    rng = np.random.default_rng(11)
+    net = _net(rng, 300, 20, 4)
+    x = (rng.random((2, 1, 300)) < 0.4).astype(float)
+    work = Workload("split", net, {"x": x}, 2, 1)
+    chip = _small_chip(4, 1, 64, 32, 2, False, CONGESTED)
+    fast, ref = simulate(work, chip, "fast"), simulate(work, chip, "reference")
+    assert fast.cycles_breakdown == ref.cycles_breakdown and fast.actions == ref.actions
+    assert fast.cycles_breakdown["per_phase"]["merge"] > 0
+    assert fast.cycles_breakdown["stall_cycles"]["merge"]["barrier_wait"] > 0

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from archsim.models.manycore.kernels import fire_layer, fire_lines, integrate_stage
+from archsim.models.manycore.kernels import arrival_lines, fire_layer, fire_lines, integrate_stage
 from archsim.models.manycore.pipeline import run_line
 from archsim.models.manycore.program import LayerProgram, Program
 from archsim.models.manycore.stage import StageProgram
@@ -73,6 +73,15 @@ class ReferenceEngine:
             counts["fifo_axon"][n], counts["fifo_synapse"][n] = line.high_water
         return np.concatenate(partials or [np.zeros(0, np.int64)]), finish, counts
 
+    def merge(self, prog: Program, items: "MergeItems"):
+        """Each owner's received partial-sum words clocked through its adder as they arrive. Returns
+        finish cycles per owner (in ``items.owners`` order)."""
+        finish = []
+        for k in range(len(items.owners)):
+            arrivals = items.arrival[items.owner == k].tolist()
+            finish.append(run_line([-1] * len(arrivals), 0, MERGE_SERVICE, (), arrivals=arrivals).finish)
+        return finish
+
     def fire(self, prog: Program, layer: LayerProgram, stage: StageProgram, current: np.ndarray, state):
         """Each owner core's neuron groups (``soma_lanes`` neurons) clocked through its fire line.
         Returns (outputs, finish cycles per owner, counts: name -> one count per owner)."""
@@ -101,9 +110,25 @@ class ReferenceEngine:
 
 
 INTEGRATE_SERVICE = (1, 1, 1)    # axon front end, synapse read (issue), dendrite: cycles per word
+MERGE_SERVICE = (1,)             # the owner's adder: one word of dendrite_lanes partial sums per cycle
 INTEGRATE_COUNTS = ("sops", "macs", "active_macs", "reads", "axon_reads", "full_fifo", "busy_port",
                     "fifo_axon", "fifo_synapse")
 FIRE_COUNTS = ("full_fifo", "busy_port", "fifo_soma", "fifo_writeback")
+
+
+class MergeItems:
+    """A merge phase's words: each sender's partial sums in words of ``dendrite_lanes``, entering its
+    owner's adder ``phase_setup_cycles`` after the phase starts plus its packet's NoC delivery cycle;
+    per owner (``owners``: program indices) in ascending arrival, ties in sender order."""
+
+    def __init__(self, prog: Program, stage: StageProgram, packet_finish: np.ndarray):
+        p = prog.params
+        self.owners = np.unique(stage.merge_owner)
+        words = -(-stage.merge_neurons // p.dendrite_lanes)
+        owner = np.repeat(np.searchsorted(self.owners, stage.merge_owner), words)
+        arrival = np.repeat(p.phase_setup_cycles + np.asarray(packet_finish, np.int64), words)
+        order = np.lexsort((arrival, owner))
+        self.owner, self.arrival = owner[order], arrival[order]
 
 
 def _fire_service(p) -> tuple:
@@ -156,6 +181,10 @@ class FastEngine:
         return partial, cycles, dict(sops=sops, macs=macs, active_macs=active_macs, reads=reads,
                                      axon_reads=axon_reads, full_fifo=stalls[:, 0], busy_port=stalls[:, 1],
                                      fifo_axon=high[:, 0], fifo_synapse=high[:, 1])
+
+    def merge(self, prog: Program, items: MergeItems):
+        return arrival_lines(items.owner, items.arrival, len(items.owners), np.array(MERGE_SERVICE, np.int64),
+                             np.zeros(0, np.int64))
 
     def fire(self, prog: Program, layer: LayerProgram, stage: StageProgram, current: np.ndarray, state):
         """The whole layer in one kernel call (owners hold disjoint neurons), then the owners' fire lines."""

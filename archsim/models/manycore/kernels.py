@@ -62,7 +62,7 @@ def line_item(n, start, bank, service, depths, d_prev, s_hist, pop_ptr, port_fre
 def line_state(n_stages, depths, n_banks):
     """Fresh state of one line for :func:`line_item`: (d_prev, s_hist, pop_ptr, port_free)."""
     ring = 1
-    while ring < np.max(depths) + 2:
+    while ring < (np.max(depths) if depths.shape[0] else 0) + 2:
         ring *= 2
     return (np.zeros(n_stages, np.int64), np.zeros((n_stages, ring), np.int64),
             np.zeros(n_stages - 1, np.int64), np.zeros(n_banks, np.int64))
@@ -80,6 +80,27 @@ def fire_lines(groups, start, service, depths, stalls, high):
         for n in range(groups[k]):
             finish[k] = line_item(n, start, -1, service, depths, d_prev, s_hist, pop_ptr, port_free, 1, -1,
                                   stalls, high, k)
+    return finish
+
+
+@nb.njit(cache=True)
+def arrival_lines(owner, arrival, n_owners, service, depths):
+    """Lines whose items arrive over time: item ``n`` of owner ``owner[n]`` enters at ``arrival[n]``
+    (items of an owner in ascending arrival). Returns each owner's exit cycle (0 without items)."""
+    finish = np.zeros(n_owners, np.int64)
+    n_stages = service.shape[0]
+    d_prev = np.zeros((n_owners, n_stages), np.int64)
+    count = np.zeros(n_owners, np.int64)
+    stalls = np.zeros((n_owners, 2), np.int64)
+    high = np.zeros((n_owners, max(n_stages - 1, 1)), np.int64)
+    _, s_hist, pop_ptr, port_free = line_state(n_stages, depths, 1)
+    hist = np.zeros((n_owners, n_stages, s_hist.shape[1]), np.int64)
+    ptr = np.zeros((n_owners, max(n_stages - 1, 1)), np.int64)
+    for n in range(owner.shape[0]):
+        k = owner[n]
+        finish[k] = line_item(count[k], arrival[n], -1, service, depths, d_prev[k], hist[k], ptr[k], port_free, 1,
+                              -1, stalls, high, k)
+        count[k] += 1
     return finish
 
 

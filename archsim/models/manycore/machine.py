@@ -11,7 +11,8 @@ of ``timing.barrier_cycles``:
    reads and cycles, halo inputs of neighbouring conv bands included.
 2. ``merge`` (only when a layer of the stage has split fan-in): non-owner cores send their partial
    sums (``psum_bits`` each, packed into ``packet_bytes`` packets) to the owner through the NoC;
-   the owner adds them, ``dendrite_lanes`` per cycle.
+   the owner adds them, a word of ``dendrite_lanes`` per cycle, each sender's words as soon as its
+   packet has arrived (the merge line of docs/core.md).
 3. ``fire``: owners add the bias and update their neurons (state read, soma, ``soma_lanes`` at a
    time, state write-back: the fire pipeline of docs/core.md).
 4. ``route``: owners send outputs to the cores that need them: one multicast packet per spike,
@@ -40,6 +41,7 @@ from dataclasses import fields
 
 import numpy as np
 
+from archsim.models.manycore.engines import MergeItems
 from archsim.models.manycore.kernels import route_packets
 from archsim.models.manycore.passes import stage_passes
 from archsim.models.manycore.program import STATEFUL, KINDS, Program
@@ -139,10 +141,11 @@ class Machine:
             self.layer_cycles[name] += length / len(stage_layers)
         return length - p.barrier_cycles
 
-    def _noc(self, packets: Packets, phase: str, layer: str | None) -> int:
-        """Deliver a phase's packets; ``layer`` sent them all (None: several layers did, shared)."""
+    def _noc(self, packets: Packets, phase: str, layer: str | None) -> np.ndarray:
+        """Deliver a phase's packets; ``layer`` sent them all (None: several layers did, shared).
+        Returns each packet's delivery cycle."""
         if not len(packets):
-            return 0
+            return np.zeros(0, np.int64)
         stats = noc_simulate(packets, self.prog.noc, engine=self.engine.noc_engine)
         self._count("router", "route", stats.router_traversals, layer)
         self._count("link", "transfer", stats.flit_hops - stats.interchip_flits, layer)
@@ -163,7 +166,7 @@ class Machine:
         self.link_flits = stats.link_flits.copy() if self.link_flits is None else self.link_flits + stats.link_flits
         self.router_flits = (stats.router_flits.copy() if self.router_flits is None
                              else self.router_flits + stats.router_flits)
-        return int(stats.finish_cycle)
+        return stats.packet_finish_cycles
 
     # ------------------------------------------------------------------ one step
     def reset_state(self):
@@ -192,12 +195,14 @@ class Machine:
 
             if stage.merge_cores:
                 adds = self.merge_adds[si]
-                arrival = self._noc(stage.merge_packets, "merge", _only(adds))
+                delivered = self._noc(stage.merge_packets, "merge", _only(adds))
                 np.add.at(partial, stage.merge_to, partial[stage.merge_from])
                 for name, n in adds.items():             # owners add their senders' partial sums
                     self._count("dendrite", "add", n, name)
-                needed = p.phase_setup_cycles + arrival + int(np.max(-(-stage.merge_adds // p.dendrite_lanes)))
-                self._close_phase("merge", stage.layers, needed)
+                items = MergeItems(prog, stage, delivered)
+                finish = self.engine.merge(prog, items)
+                zeros = np.zeros(len(items.owners), np.int64)
+                self._core_work("merge", items.owners, finish, {"full_fifo": zeros, "busy_port": zeros})
 
             fire_cycles, fire_cores, fire_counts = [], [], defaultdict(list)
             for name in stage.layers:
@@ -232,8 +237,8 @@ class Machine:
             if len(src):
                 senders = stage.layers if len(stage.layers) == 1 else {self.owner_layer[si][c] for c in
                                                                         np.unique(src).tolist()}
-                arrival = self._noc(Packets(src, dst_ptr, dst, np.ones(len(src), np.int64), inject), "route",
-                                    _only(senders))
+                arrival = int(self._noc(Packets(src, dst_ptr, dst, np.ones(len(src), np.int64), inject), "route",
+                                        _only(senders)).max(initial=0))
                 self._close_phase("route", stage.layers, p.phase_setup_cycles + max(arrival, int(last_injection)))
         for name in prog.layers:
             self.previous[name] = current[name]

@@ -3,7 +3,8 @@
 This is the reference engine's executable specification of a core (docs/core.md has the table of
 stages, queues and sizes). A phase's work on one core is a list of *items* that flow through a
 line of stages (integrate: synapse words through axon front end -> synapse read -> dendrite;
-fire: neuron groups through neuron-state read -> soma -> neuron-state write-back). The rules:
+merge: words of received partial sums through the owner's adder; fire: neuron groups through
+neuron-state read -> soma -> neuron-state write-back). The rules:
 
 - A stage holds at most one item. It works on it ``service`` cycles; then, at the start of a later
   cycle, it hands it into the FIFO in front of the next stage if that FIFO has a free slot, else
@@ -17,6 +18,8 @@ fire: neuron groups through neuron-state read -> soma -> neuron-state write-back
 - Within a cycle the stages act in order, first to last: a FIFO slot the next stage frees in cycle
   ``t`` is seen by the stage before it in cycle ``t + 1`` (a registered full flag).
 - A FIFO's occupancy is counted at the end of every cycle; its high-water mark is the largest.
+- The merge line's items (words of partial sums from other cores) enter its queue when their NoC
+  packet has arrived (``arrivals``), not all at ``start``.
 
 The fast engine computes the same line with the recurrence of :func:`.kernels.line_item`.
 """
@@ -35,8 +38,9 @@ class LineResult:
 
 
 def run_line(banks: list[int], start: int, service: tuple, depths: tuple, bank_stage: int = -1,
-             n_banks: int = 1, bank_cycles: int = 1) -> LineResult:
-    """Clock the items (``banks[n]``: the bank item ``n`` reads, -1 none) through the line from ``start``."""
+             n_banks: int = 1, bank_cycles: int = 1, arrivals: list[int] | None = None) -> LineResult:
+    """Clock the items (``banks[n]``: the bank item ``n`` reads, -1 none) through the line from ``start``;
+    with ``arrivals`` (ascending), item ``n`` enters the first stage's queue at cycle ``arrivals[n]``."""
     n_stages = len(service)
     source = deque(range(len(banks)))
     fifos = [deque() for _ in range(n_stages - 1)]
@@ -61,7 +65,7 @@ def run_line(banks: list[int], start: int, service: tuple, depths: tuple, bank_s
                     full += 1
             if held[j] is None:
                 queue = source if j == 0 else fifos[j - 1]
-                if queue:
+                if queue and (j > 0 or arrivals is None or arrivals[queue[0]] <= cycle):
                     item = queue[0]
                     bank = banks[item] if j == bank_stage else -1
                     if bank >= 0 and port_free[bank] > cycle:
