@@ -196,11 +196,13 @@ def integrate_stage(space, axon_ptr, axon_source, axon_spiking, syn_ptr, indices
                     active_macs[core] += k
             if passes == 1:
                 per_pass[0, a - first] = k
+                for j in range(syn_ptr[a], syn_ptr[a + 1]):
+                    partial[base + indices[j]] += weights[j] * x
             else:
                 for j in range(syn_ptr[a], syn_ptr[a + 1]):
-                    per_pass[slot_pass[base + indices[j]], a - first] += 1
-            for j in range(syn_ptr[a], syn_ptr[a + 1]):
-                partial[base + indices[j]] += weights[j] * x
+                    slot = base + indices[j]
+                    per_pass[slot_pass[slot], a - first] += 1
+                    partial[slot] += weights[j] * x
         for q in range(passes):
             for a in range(first, axon_ptr[core + 1]):
                 k = per_pass[q, a - first]
