@@ -82,10 +82,8 @@ def core_limits(chip) -> CoreLimits:
                         max_fold=int(core.get("max_fold", 1)),
                         state_bits=int(float(core.get("neuron_memory_kb", 0)) * 8192),
                         membrane_bits=int(chip.params["precision"]["membrane_bits"]), storage=synapse_format(chip),
-                        cell_bits=tuple(sorted(int(b) for b in core.get("synapse_cell_bits", [weight_bits]))))
-    if max(limits.cell_bits) != weight_bits:
-        raise UserError(f"{chip.path}: core.synapse_cell_bits: {list(limits.cell_bits)} (allowed: widths up to "
-                        f"precision.weight_bits, {weight_bits} among them)")
+                        cell_bits=tuple(sorted({int(b) for b in core.get("synapse_cell_bits", [])
+                                                if int(b) < weight_bits} | {weight_bits})))
     if limits.memory_bits < weight_bits:
         raise UserError(f"{chip.path}: core.synapse_memory_kb: {core['synapse_memory_kb']} holds no "
                         f"{weight_bits}-bit synapse, a core too small for any neuron (allowed: >= {weight_bits / 8192:.6f})")
@@ -93,7 +91,8 @@ def core_limits(chip) -> CoreLimits:
 
 
 def stored_weight_bits(low: LoweredLayer, limits: CoreLimits) -> int:
-    """Bits of one stored weight of ``low``: the narrowest of the core's cell widths (``limits.cell_bits``)
+    """Bits of one stored weight of ``low``: the narrowest of the core's cell widths (``limits.cell_bits``:
+    ``core.synapse_cell_bits`` narrower than ``precision.weight_bits``, and that full width)
     that holds every integer weight of the layer (a b-bit cell holds |w| <= 2^(b-1) - 1: 2 bits are
     ternary), else ``limits.weight_bits`` (also for float weights, before quantisation)."""
     data = low.matrix.data
