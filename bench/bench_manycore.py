@@ -13,10 +13,14 @@ one process-internal run, split into
 * ``sim``: the time steps (cores, barriers and the NoC at flit level).
 
 ``events/s`` is simulated synaptic events (synaptic ops) per second of ``sim`` wall time; ``cyc/s``
-simulated chip cycles per second. Peak memory is the process's maximum resident set size
+simulated chip cycles per second; ``events/cpu-s`` the same per second of the process's CPU time
+(``time.process_time``: what a shared, loaded machine leaves of the figure); ``stall %`` the cores' pipeline stall cycles (full FIFO and busy
+port, integrate and fire) over their busy cycles. ``--override core.synapse_read_cycles=2 ...`` runs
+a changed chip config (named in the row), e.g. one whose core pipelines stall. Peak memory is the process's maximum resident set size
 (``resource.getrusage``), so each case runs in its own child process. Figures go to
 ``bench/results/manycore.json`` and ``.md`` (rows of cases not run this time are kept). The issue-3 case (``conv-3.5M``) is a conv SNN of
-about 3.5 M synapses; the goal is >= 30 M synaptic events/s on one core.
+about 3.5 M synapses; the goal is >= 50 M synaptic events/s on one core with the core pipelines and
+the NoC's buffers and credits modelled, on a configuration that stalls.
 """
 from __future__ import annotations
 
@@ -105,16 +109,22 @@ def prepare_on_board(work, chip):
         return chip, prepare(work, chip), time.perf_counter() - start
 
 
-def run_case(case, chip_path: str, steps: int, queue) -> None:
-    """One case in a child process (fresh peak-memory counter); puts a dict on ``queue``."""
+def load_with(chip_path: str, overrides: dict):
     from archsim.config import load_chip
+
+    chip = load_chip(chip_path)
+    return chip.with_overrides(overrides) if overrides else chip
+
+
+def run_case(case, chip_path: str, steps: int, queue, overrides=None) -> None:
+    """One case in a child process (fresh peak-memory counter); puts a dict on ``queue``."""
     from archsim.graph.workload import Workload
     from archsim.models.manycore import prepare, run_program
 
     name, layers, channels, side, groups, kernel = case
     t0 = time.perf_counter()
     tiny = conv_lif_network(2, 2, 4, 1)      # two layers: spikes cross the NoC
-    chip = load_chip(chip_path)
+    chip = load_with(chip_path, overrides)
     work = Workload("tiny", tiny, {"x": spike_input((2, 4, 4), 2)}, 2, 1)
     run_program(work, chip, *prepare(work, chip))
     compile_s = time.perf_counter() - t0
@@ -124,15 +134,21 @@ def run_case(case, chip_path: str, steps: int, queue) -> None:
     work = Workload(name, net, {"x": spike_input(net.inputs["x"], steps)}, steps, 1)
     t1 = time.perf_counter()
     chip, (mapping, prog, qnet), map_s = prepare_on_board(work, chip)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     trace = run_program(work, chip, mapping, prog, qnet)
-    t3 = time.perf_counter()
+    t3, c3 = time.perf_counter(), time.process_time()
     synapses = sum(int(c.indptr[-1]) for c in prog.cores)
+    stalls = trace.cycles_breakdown["stall_cycles"]
+    stalled = sum(stalls[ph][cause] for ph in ("integrate", "fire") for cause in ("full_fifo", "busy_port"))
+    busy = sum(trace.cycles_breakdown["per_core_busy"].values())
     queue.put(dict(case=name, neurons=net.neuron_count, synapses=synapses, cores=len(prog.cores), steps=steps,
                    load_s=t1 - t0, map_s=map_s, compile_s=compile_s, sim_s=t3 - t2,
                    synaptic_events=trace.synaptic_ops, spikes=trace.spikes, cycles=trace.cycles,
                    noc_flits=trace.noc.get("injected_flits", 0), events_per_s=trace.synaptic_ops / (t3 - t2),
-                   cycles_per_s=trace.cycles / (t3 - t2),
+                   cycles_per_s=trace.cycles / (t3 - t2), sim_cpu_s=c3 - c2,
+                   events_per_cpu_s=trace.synaptic_ops / (c3 - c2), stall_fraction=stalled / max(busy, 1),
+                   stall_cycles={ph: stalls[ph] for ph in ("integrate", "fire")},
+                   overrides={k: v for k, v in (overrides or {}).items()},
                    peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 
 
@@ -143,7 +159,10 @@ def main() -> None:
     ap.add_argument("--max-neurons", type=float, default=1.2e5)
     ap.add_argument("--timeout-s", type=float, default=600)
     ap.add_argument("--cases", nargs="*", help="only these case names")
+    ap.add_argument("--override", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="chip config changes (integers), e.g. core.synapse_read_cycles=2")
     args = ap.parse_args()
+    overrides = {k: int(v) for k, v in (item.split("=", 1) for item in args.override)}
     RESULTS.mkdir(exist_ok=True)
     previous = RESULTS / "manycore.json"
     kept = json.loads(previous.read_text())["rows"] if previous.exists() else []
@@ -152,8 +171,9 @@ def main() -> None:
     note = machine_note()
     rows = []
     header = (f"{'case':10s} {'neurons':>9s} {'synapses':>11s} {'cores':>6s} {'load s':>7s} {'map s':>7s} "
-              f"{'compile s':>9s} {'sim s':>7s} {'syn events':>11s} {'events/s':>11s} {'cycles/s':>10s} {'peak MB':>8s}")
-    print(f"chip {args.chip}, {args.steps} steps, one process per case; {note}")
+              f"{'compile s':>9s} {'sim s':>7s} {'syn events':>11s} {'events/s':>11s} {'cycles/s':>10s} {'peak MB':>8s} "
+              f"{'stall %':>7s} {'events/cpu-s':>12s}")
+    print(f"chip {args.chip} {overrides or ''}, {args.steps} steps, one process per case; {note}")
     print(header)
     ctx = mp.get_context("spawn")
     for case in CASES:
@@ -161,7 +181,7 @@ def main() -> None:
         if (args.cases and case[0] not in args.cases) or (not args.cases and neurons > args.max_neurons):
             continue
         queue = ctx.Queue()
-        proc = ctx.Process(target=run_case, args=(case, args.chip, args.steps, queue))
+        proc = ctx.Process(target=run_case, args=(case, args.chip, args.steps, queue, overrides))
         proc.start()
         proc.join(args.timeout_s)
         if proc.is_alive():
@@ -176,23 +196,37 @@ def main() -> None:
         rows.append(r)
         print(f"{r['case']:10s} {r['neurons']:>9,d} {r['synapses']:>11,d} {r['cores']:>6d} {r['load_s']:>7.2f} "
               f"{r['map_s']:>7.2f} {r['compile_s']:>9.2f} {r['sim_s']:>7.2f} {r['synaptic_events']:>11,d} "
-              f"{r['events_per_s']:>11,.0f} {r['cycles_per_s']:>10,.0f} {r['peak_rss_mb']:>8.0f}")
+              f"{r['events_per_s']:>11,.0f} {r['cycles_per_s']:>10,.0f} {r['peak_rss_mb']:>8.0f} "
+              f"{100 * r['stall_fraction']:>7.1f} {r['events_per_cpu_s']:>12,.0f}")
+    for r in rows:
+        r["case"] += "".join(f" {k.split('.')[-1]}={v}" for k, v in overrides.items())
     order = [c[0] for c in CASES]
     rows = sorted([r for r in kept if r["case"] not in {x["case"] for x in rows}] + rows,
-                  key=lambda r: order.index(r["case"]) if r["case"] in order else len(order))
+                  key=lambda r: (order.index(r["case"].split()[0]) if r["case"].split()[0] in order else len(order),
+                                 r["case"]))
     (RESULTS / "manycore.json").write_text(json.dumps({"chip": args.chip, "rows": rows}, indent=1))
     with open(RESULTS / "manycore.md", "w") as f:
         f.write(f"# bench_manycore ({args.chip})\n\nRows run at: see the machine notes under the table.\n\n")
+        f.write("A case named with `key=value` ran with that change of the chip config.\n\n")
         f.write("| case | neurons | synapses | cores | steps | load s | map s | compile s | sim s | syn events | events/s | "
-                "cycles/s | peak MB |\n")
-        f.write("|" + "---|" * 13 + "\n")
+                "cycles/s | peak MB | stall % | events/cpu-s |\n")
+        f.write("|" + "---|" * 15 + "\n")
         for r in rows:
             f.write(f"| {r['case']} | {r['neurons']:,} | {r['synapses']:,} | {r['cores']} | {r['steps']} | {r['load_s']:.2f} | "
                     f"{r['map_s']:.2f} | {r['compile_s']:.2f} | {r['sim_s']:.2f} | {r['synaptic_events']:,} | "
-                    f"{r['events_per_s']:,.0f} | {r['cycles_per_s']:,.0f} | {r['peak_rss_mb']:.0f} |\n")
+                    f"{r['events_per_s']:,.0f} | {r['cycles_per_s']:,.0f} | {r['peak_rss_mb']:.0f} | "
+                    f"{_percent(r.get('stall_fraction'))} | {_rate(r.get('events_per_cpu_s'))} |\n")
         f.write("\nMachine notes (when, where, load):\n\n")
         for r in rows:
             f.write(f"- {r['case']}: {r.get('machine', 'not recorded')}\n")
+
+
+def _percent(fraction) -> str:
+    return "not measured" if fraction is None else f"{100 * fraction:.1f}"
+
+
+def _rate(rate) -> str:
+    return "not measured" if rate is None else f"{rate:,.0f}"
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ from archsim.graph.functional import simulate as functional
 from archsim.graph.network import LIF, Dense, Layer, Network, Projection, ReLU
 from archsim.graph.quantize import Precision
 from archsim.graph.workload import Workload
+from archsim.mapping import map_network
 from archsim.models.manycore import simulate
+from archsim.validate.cases import full_core_network
 
 CHIP = "chips/tianjic.yaml"
 
@@ -24,10 +26,12 @@ def _net(rng, n_in, hidden, n_out, subtract=False, relu_hidden=False):
     ], ["o"], metadata={"quant": {"activation_scale": {"h": 0.05}}})
 
 
-def _small_chip(lanes, soma_lanes, axons, neurons, barrier, fixed):
+def _small_chip(lanes, soma_lanes, axons, neurons, barrier, fixed, pipeline=None):
+    """A small Tianjic; ``pipeline``: core pipeline keys (FIFO depths, banks, read and soma cycles)."""
     chip = load_chip(CHIP)
     over = {"core.dendrite_lanes": lanes, "core.soma_lanes": soma_lanes, "core.axons": axons,
             "core.neurons": neurons, "timing.barrier_cycles": barrier, "noc.mesh_x": 8, "noc.mesh_y": 8}
+    over.update({f"core.{key}": value for key, value in (pipeline or {}).items()})
     chip = chip.with_overrides(over)
     if fixed:
         chip.params["timing"]["phase_length"] = "fixed"
@@ -39,12 +43,16 @@ def _small_chip(lanes, soma_lanes, axons, neurons, barrier, fixed):
 @given(seed=st.integers(0, 10_000), n_in=st.integers(3, 40), hidden=st.integers(1, 24), n_out=st.integers(1, 6),
        lanes=st.sampled_from([1, 3, 16]), soma_lanes=st.sampled_from([1, 4]), axons=st.sampled_from([16, 64]),
        neurons=st.sampled_from([4, 32]), barrier=st.integers(0, 5), fixed=st.booleans(),
-       subtract=st.booleans(), relu=st.booleans())
+       subtract=st.booleans(), relu=st.booleans(), depth=st.sampled_from([1, 2, 4]),
+       banks=st.sampled_from([1, 2]), read_cycles=st.integers(1, 3), soma_cycles=st.integers(1, 3))
 def test_reference_equals_fast_and_functional(seed, n_in, hidden, n_out, lanes, soma_lanes, axons, neurons,
-                                              barrier, fixed, subtract, relu):
+                                              barrier, fixed, subtract, relu, depth, banks, read_cycles, soma_cycles):
     rng = np.random.default_rng(seed)
     net = _net(rng, n_in, hidden, n_out, subtract, relu)
-    chip = _small_chip(lanes, soma_lanes, axons, neurons, barrier, fixed)
+    pipeline = {"fifo_depth_axon": depth, "fifo_depth_synapse": depth, "fifo_depth_soma": depth,
+                "fifo_depth_writeback": depth, "synapse_banks": banks, "synapse_read_cycles": read_cycles,
+                "soma_update_cycles": soma_cycles}
+    chip = _small_chip(lanes, soma_lanes, axons, neurons, barrier, fixed, pipeline)
     x = (rng.random((3, 2, n_in)) < 0.4).astype(float)
     work = Workload("rand", net, {"x": x}, 3, 2)
     fast = simulate(work, chip, "fast")
@@ -55,6 +63,7 @@ def test_reference_equals_fast_and_functional(seed, n_in, hidden, n_out, lanes, 
     assert fast.actions_by_layer == ref.actions_by_layer
     assert fast.cycles_breakdown == ref.cycles_breakdown
     assert fast.noc == ref.noc
+    assert fast.details["buffers"] == ref.details["buffers"]
     assert list(fast.actions_by_layer) == ["h", "o"]
     assert shared_actions(fast) == {"control": fast.actions["control"]}   # one layer per stage: all but control
     truth = functional(net, {"x": x}, Precision.from_config(chip.params["precision"]))
@@ -75,16 +84,33 @@ def test_split_fan_in_counts_and_phases():
 
 
 def test_full_core_round_near_tianjic_5050_cycles():
-    """One 256 x 256 core with every axon firing: integrate 4,112 + fire 272 + barriers, ~5,050 (calibration)."""
-    chip = load_chip(CHIP).with_overrides({"core.synapse_memory_kb": 64})
-    net = Network("full", {"x": (256,)}, [
-        Layer("a", (256,), (Projection("x", (Dense(np.full((256, 256), 0.01)),)),),
-              LIF(decay=np.float64(0.5), threshold=np.float64(0.5))),
-        Layer("b", (1,), (Projection("a", (Dense(np.ones((1, 256))),)),), LIF(decay=np.float64(0.5), threshold=np.float64(1e9)))],
-        ["b"])
+    """One 256 x 256 core with every axon firing, on the shipped config: its ternary synapses fit one core
+    (2-bit cells, 16 KB); integrate 4,114 + fire 274 + route + barriers: 4,967, ~5,050 (calibration)."""
+    net = full_core_network()
+    chip = load_chip(CHIP)
     trace = simulate(Workload("full", net, {"x": np.ones((1, 1, 256))}, 1, 1), chip, "fast")
+    assert trace.actions_by_layer["a"]["synapse_sram"]["read"] == 256 * 256 // 16   # one core, 16 lanes
+    assert trace.details["mapping"]["cores_used"] == 2                             # a on one core, b on another
     first_stage = trace.cycles_breakdown["per_layer"]["a"]
     assert 4_500 <= first_stage <= 5_600, first_stage
+
+
+def test_weight_cells_narrow_only_when_every_weight_fits():
+    """A ternary 256 x 256 layer fits one core in 2-bit cells; the same layer with one weight of 2 needs
+    8-bit cells (64 KB), so it is split over 4 cores of 16 KB with partial sums merged."""
+    from archsim.mapping import core_limits, layer_limits, lower_network
+    from archsim.graph.quantize import quantize
+    chip = load_chip(CHIP)
+    for peak, bits in ((1, 2), (2, 8)):
+        weights = np.ones((256, 256))
+        weights[3, 7] = peak
+        net = Network("w", {"x": (256,)}, [Layer("a", (256,), (Projection("x", (Dense(weights),)),),
+                                                 LIF(decay=np.float64(0.5), threshold=np.float64(50.0)))], ["a"])
+        qnet = quantize(net, Precision.from_config(chip.params["precision"]))
+        low = lower_network(net, qnet)["a"]
+        assert layer_limits(core_limits(chip), low).weight_bits == bits
+        cores = map_network(net, chip, qnet).cores_used
+        assert cores == (1 if bits == 2 else 4), cores
 
 
 @pytest.mark.parametrize("override, key", [
@@ -122,7 +148,8 @@ def test_folded_core_rereads_inputs_every_pass():
     assert fast.actions == ref.actions and fast.cycles == ref.cycles
     assert fast.actions["axon_sram"]["read"] == 4 * 20                # one read per input per pass
     assert fast.actions["synapse_sram"]["read"] == 4 * 20              # 4 synapses per input and pass: 1 lane cycle
-    assert fast.cycles_breakdown["per_phase"]["integrate"] == 16 + 80  # setup + 80 lane cycles, no barrier
+    # setup + 80 words, one per cycle, + 2 cycles for the last word to cross the 3-stage line; no barrier
+    assert fast.cycles_breakdown["per_phase"]["integrate"] == 16 + 80 + 2
 
 
 def _branching_net(rng, n_in=20, a=6, b=5, n_out=3):

@@ -91,7 +91,9 @@ def _cli(*args):
 @pytest.mark.parametrize("edit, key", [
     (("  axons: 256", "  axons: 256\n  axonz: 3"), "core.axonz"),              # unknown key
     (("  neurons: 256", "  neurons: -4"), "core.neurons"),                    # negative size
-    (("  synapse_memory_kb: 14", "  synapse_memory_kb: 0.0001"), "core.synapse_memory_kb"),  # core too small
+    (("  synapse_memory_kb: 16", "  synapse_memory_kb: 0.0001"), "core.synapse_memory_kb"),  # core too small
+    (("  synapse_cell_bits: [2, 8]", "  synapse_cell_bits: [0, 8]"), "core.synapse_cell_bits"),  # no 0-bit cell
+    (("  fifo_depth_axon: 2", "  fifo_depth_axon: 0"), "core.fifo_depth_axon"),                # empty FIFO
 ])
 def test_bad_config_exits_2_with_one_line(tmp_path, edit, key):
     bad = tmp_path / "bad.yaml"

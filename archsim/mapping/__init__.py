@@ -10,7 +10,7 @@ owners, multicast destinations), :mod:`~archsim.mapping.layout` (the Mapping fil
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -81,11 +81,33 @@ def core_limits(chip) -> CoreLimits:
                         memory_bits=int(float(core["synapse_memory_kb"]) * 8192), weight_bits=weight_bits,
                         max_fold=int(core.get("max_fold", 1)),
                         state_bits=int(float(core.get("neuron_memory_kb", 0)) * 8192),
-                        membrane_bits=int(chip.params["precision"]["membrane_bits"]), storage=synapse_format(chip))
+                        membrane_bits=int(chip.params["precision"]["membrane_bits"]), storage=synapse_format(chip),
+                        cell_bits=tuple(sorted({int(b) for b in core.get("synapse_cell_bits", [])
+                                                if int(b) < weight_bits} | {weight_bits})))
     if limits.memory_bits < weight_bits:
         raise UserError(f"{chip.path}: core.synapse_memory_kb: {core['synapse_memory_kb']} holds no "
                         f"{weight_bits}-bit synapse, a core too small for any neuron (allowed: >= {weight_bits / 8192:.6f})")
     return limits
+
+
+def stored_weight_bits(low: LoweredLayer, limits: CoreLimits) -> int:
+    """Bits of one stored weight of ``low``: the narrowest of the core's cell widths (``limits.cell_bits``:
+    ``core.synapse_cell_bits`` narrower than ``precision.weight_bits``, and that full width)
+    that holds every integer weight of the layer (a b-bit cell holds |w| <= 2^(b-1) - 1: 2 bits are
+    ternary), else ``limits.weight_bits`` (also for float weights, before quantisation)."""
+    data = low.matrix.data
+    if not limits.cell_bits or not np.issubdtype(data.dtype, np.integer):
+        return limits.weight_bits
+    peak = int(np.abs(data).max(initial=0))
+    return next((b for b in limits.cell_bits if peak <= 2 ** (b - 1) - 1), limits.weight_bits)
+
+
+def layer_limits(limits: CoreLimits, low: LoweredLayer) -> CoreLimits:
+    """``limits`` with the weight width the cores of ``low`` are set to (:func:`stored_weight_bits`)."""
+    bits = stored_weight_bits(low, limits)
+    if bits == limits.weight_bits:
+        return limits
+    return replace(limits, weight_bits=bits, storage=replace(limits.synapse_format, weight_bits=bits))
 
 
 def lower_network(network, quantized=None) -> dict[str, LoweredLayer]:
@@ -101,7 +123,7 @@ def map_network(network, chip, quantized=None) -> Mapping:
     limits = core_limits(chip)
     board = BoardShape.of(chip)
     lowered = lower_network(network, quantized)
-    cuts = {name: split_layer(low, limits) for name, low in lowered.items()}
+    cuts = {name: split_layer(low, layer_limits(limits, low)) for name, low in lowered.items()}
     specs = [(name, p) for name, low in lowered.items() for p in cuts[name].parts(low)]
     if len(specs) > board.cores:
         per_layer = ", ".join(f"{n}: {sum(1 for s in specs if s[0] == n)}" for n in lowered)
@@ -178,7 +200,7 @@ def validate_mapping(mapping: Mapping, network, chip, quantized=None, source: st
             raise UserError(f"{source}: layers.{part.layer}.parts: core {list(part.core)} already runs a part of {seen[part.core]}")
         seen[part.core] = part.layer
     for name, low in lowered.items():
-        _validate_layer(mapping, name, low, limits, source)
+        _validate_layer(mapping, name, low, layer_limits(limits, low), source)
 
 
 def _validate_layer(mapping: Mapping, name: str, low: LoweredLayer, limits: CoreLimits, source: str) -> None:

@@ -57,6 +57,7 @@ class CoreLimits:
     state_bits: int = 0
     membrane_bits: int = 24
     storage: SynapseFormat | None = None
+    cell_bits: tuple = ()        # widths a core's weight cells can be set to (``core.synapse_cell_bits``)
 
     @property
     def max_neurons(self) -> int:

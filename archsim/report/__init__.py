@@ -70,9 +70,9 @@ def result_page(result: dict, figure_dir: Path) -> Page:
         sections.setdefault("Cycles", Section("Cycles")).figures.append((f"cycles_{key}", f"Cycles by {single_figures.breakdown_name(key)}"))
     page.sections += [s for s in sections.values() if s.figures or s.tables
                       or single_figures.FAMILY_SECTIONS.get(s.title, result.get("family")) == result.get("family")]
-    dataflow = _dataflow_section(result)
-    if dataflow is not None:
-        page.sections.append(dataflow)
+    for extra in (_dataflow_section(result), _waits_section(result)):
+        if extra is not None:
+            page.sections.append(extra)
     page.sections.append(_sources_section(result))
     return page
 
@@ -92,6 +92,34 @@ def _dataflow_section(result: dict) -> Section | None:
         dram = (ops.get(layer) or {}).get("dram_bytes", {})
         rows.append([layer, m["fe_order"], m["window"], m["du"], dw] + [dram.get(t, 0) for t in tensors])
     return Section("Dataflow per layer", tables=[Table(header, rows, sortable=True)])
+
+
+def _waits_section(result: dict) -> Section | None:
+    """Where a many-core run waited: stall cycles per phase by cause, buffer depths and high-water
+    marks, NoC link load per phase (a trace without ``cycles_breakdown.stall_cycles``: None)."""
+    trace = result.get("trace") or {}
+    stalls = (trace.get("cycles_breakdown") or {}).get("stall_cycles")
+    if not isinstance(stalls, dict) or not stalls:
+        return None
+    causes = list(dict.fromkeys(c for per_phase in stalls.values() for c in per_phase))
+    per_phase = (trace.get("cycles_breakdown") or {}).get("per_phase", {})
+    rows = [[phase, format_quantity(per_phase.get(phase), "cycles"), *[counts.get(c, 0) for c in causes]]
+            for phase, counts in stalls.items()]
+    section = Section("Stalls and buffers", tables=[Table(["phase", "phase cycles", *[c.replace("_", " ") for c in causes]],
+                                                          rows)])
+    section.text.append("Stall cycles summed over cores (full FIFO, busy port, barrier wait) and over flits in "
+                        "the NoC (no credit, link busy); a phase's cycles are its length with its barrier.")
+    buffers = (trace.get("details") or {}).get("buffers") or {}
+    if buffers:
+        section.tables.append(Table(["buffer", "depth", "high-water mark"],
+                                    [[name.replace("_", " "), b.get("depth"), b.get("high_water")]
+                                     for name, b in buffers.items()]))
+    links = (trace.get("noc") or {}).get("link_load_by_phase") or {}
+    if links:
+        section.tables.append(Table(["NoC phase", "flits over links", "busiest link [flits]", "links used"],
+                                    [[phase, v.get("flit_hops"), v.get("max_link_flits"), v.get("links_used")]
+                                     for phase, v in links.items()]))
+    return section
 
 
 def _add_figure(section: Section, figure, figure_dir: Path, stem: str, caption: str) -> None:

@@ -150,8 +150,7 @@ def _chip_peak_gsops(r: dict) -> float:
     return r["synaptic_ops"] / _first_layer_cycles(r) * 156 * r["clock_hz"] / 1e9
 
 
-FULL_CORE = RunSpec("full-core", "tianjic", options=(("gpu", None),), overrides=(("core.synapse_memory_kb", 64),),
-                    input="ones")
+FULL_CORE = RunSpec("full-core", "tianjic", options=(("gpu", None),), input="ones")
 TIANJIC_SMALL = RunSpec("mlp-digits", "tianjic", options=(("steps", 1), ("gpu", None)))
 HYBRID = RunSpec("hybrid-tracker", "tianjic", options=(("steps", 8), ("gpu", None)))
 LOIHI = RunSpec("mlp-digits", "loihi", options=(("gpu", None),))

@@ -27,10 +27,13 @@ SANAFE_DVS_STEPS = 128                   # SANA-FE's DVS-gesture runs: 128 time 
 
 
 def full_core_network() -> Network:
-    """One 256 x 256 Tianjic core with every weight stored, driven with every axon firing (a full round)."""
+    """One 256 x 256 Tianjic core with every weight stored, driven with every axon firing (a full round).
+
+    Its weights are ternary (all +1, integers: stored exactly in 2-bit cells), so the 65,536 synapses
+    fit one core's 16 KB (``core.synapse_cell_bits`` in chips/tianjic.yaml)."""
     return Network("full-core", {"x": (256,)}, [
-        Layer("a", (256,), (Projection("x", (Dense(np.full((256, 256), 0.01)),)),),
-              LIF(decay=np.float64(0.5), threshold=np.float64(0.5))),
+        Layer("a", (256,), (Projection("x", (Dense(np.ones((256, 256))),)),),
+              LIF(decay=np.float64(0.5), threshold=np.float64(50.0))),
         Layer("b", (1,), (Projection("a", (Dense(np.ones((1, 256))),)),),
               LIF(decay=np.float64(0.5), threshold=np.float64(1e9)))], ["b"])
 

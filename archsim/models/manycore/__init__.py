@@ -1,13 +1,15 @@
 """Tianjic-style many-core chips (Tianjic, TianjicX, Loihi-like, boards): cycle-accurate model.
 
 ``simulate(workload, chip, engine="fast", mapping=None) -> Trace``. The micro-architecture (what a
-cycle is) is documented in :mod:`.machine` (phases and barriers) and :mod:`.engines` (per-block
-throughput); the integer neuron rules are :mod:`archsim.graph.quantize`'s. ``engine="reference"``
+cycle is) is documented in :mod:`.machine` (phases and barriers), :mod:`.pipeline` and docs/core.md
+(each core's pipeline stages, FIFOs and synapse banks) and :mod:`.engines`; the integer neuron rules are :mod:`archsim.graph.quantize`'s. ``engine="reference"``
 steps one clock at a time (small configurations); ``engine="fast"`` gives identical numbers with
 Numba kernels and a SimPy timeline of phases and barriers (:mod:`.timeline`). Folded cores run their
 passes one after another (:mod:`.passes`). The Trace's ``active_units`` and NoC link-load grid come
 from :mod:`.activity`; its per-layer action counts from :mod:`.machine` (control cycles and NoC
-phases several layers share are left unattributed). A batch runs its samples one after another
+phases several layers share are left unattributed); ``cycles_breakdown["stall_cycles"]`` (per
+phase, by cause), ``["stall_cycles_per_core"]``, ``details["buffers"]`` (FIFO and router buffer
+depths and high-water marks) and ``noc["link_load_by_phase"]`` say where the machine waited. A batch runs its samples one after another
 (state reset between), so cycles and counts add up over samples.
 
 Component names the Trace uses (a chip config's ``components:`` must name these): synapse_sram,
@@ -25,7 +27,7 @@ from archsim.graph.quantize import Precision, quantize
 from archsim.mapping import Mapping, map_network, validate_mapping
 from archsim.models.manycore.activity import active_units, link_load_map
 from archsim.models.manycore.engines import FastEngine, ReferenceEngine
-from archsim.models.manycore.machine import PHASES, Machine
+from archsim.models.manycore.machine import CORE_FIFOS, CORE_STALLS, PHASES, STALL_CAUSES, Machine
 from archsim.models.manycore.program import build_program
 from archsim.trace import Trace
 
@@ -91,6 +93,12 @@ def _trace(workload, chip, engine, machine: Machine, prog, mapping, outputs, per
     if machine.link_flits is not None:
         noc["max_link_flits"] = int(machine.link_flits.max())
     noc.update(link_load_map(prog, machine.link_flits))
+    noc["link_load_by_phase"] = {phase: {"flit_hops": int(f.sum()), "max_link_flits": int(f.max(initial=0)),
+                                         "links_used": int((f > 0).sum())}
+                                 for phase, f in machine.link_flits_by_phase.items()}
+    depths = dict(zip(CORE_FIFOS, prog.params.fifo_depths))
+    buffers = {fifo: {"depth": depths[fifo], "high_water": machine.high_water[fifo]} for fifo in CORE_FIFOS}
+    buffers["noc_input_buffer"] = {"depth": prog.noc.buffer_flits, "high_water": noc.get("peak_buffer_flits", 0)}
     steps_total = max(workload.steps * workload.batch, 1)
     return Trace(
         chip=chip.name, family="manycore", workload=workload.name, mode=workload.mode, engine=engine,
@@ -104,9 +112,13 @@ def _trace(workload, chip, engine, machine: Machine, prog, mapping, outputs, per
                           "per_layer": {n: int(round(c)) for n, c in machine.layer_cycles.items()},
                           "per_core_busy": {str(c.core_id): int(machine.core_busy[c.index]) for c in prog.cores},
                           "per_sample": [int(c) for c in per_sample_cycles],
+                          "stall_cycles": {ph: {cause: int(machine.phase_stalls[ph][cause]) for cause in STALL_CAUSES}
+                                           for ph in PHASES},
+                          "stall_cycles_per_core": {str(c.core_id): {cause: int(machine.core_stalls[cause][c.index])
+                                                                     for cause in CORE_STALLS} for c in prog.cores},
                           "per_step_mean": machine.cycles / steps_total},
         noc=noc,
-        details={"cores_used": len(prog.cores), "stages": prog.stages, "mapping": mapping.summary,
+        details={"buffers": buffers, "cores_used": len(prog.cores), "stages": prog.stages, "mapping": mapping.summary,
                  "core_utilisation": busy.round(4).tolist(), "phase_overruns": machine.overruns,
                  "core_modes": _core_modes(prog)},
         active_units=active_units(chip, prog, machine.link_flits, machine.router_flits),

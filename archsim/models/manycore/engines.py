@@ -1,24 +1,30 @@
 """The two engines: per-phase work of the cores, and the phase barrier.
 
-``ReferenceEngine`` advances one clock at a time: every cycle each busy core's dendrite consumes up
-to ``lanes`` synapses of its current axon (one axon per cycle group; a folded core goes pass after
-pass and reads each axon again in every pass that has synapses from it, see :mod:`.passes`;
-the phase's ``phase_setup_cycles`` are paid once, not per pass: assumption), each soma updates up to
-``soma_lanes`` neurons; the phase ends on the first cycle at which every core is idle. Plain Python,
-small configurations only: the executable specification.
+Inside a compute phase a core is a line of pipeline stages with FIFOs between them (docs/core.md):
+integrate streams synapse *words* (up to ``lanes`` synapses of one axon into one pass; a folded core
+goes pass after pass and reads each axon again in every pass that has synapses from it, see
+:mod:`.passes`; the phase's ``phase_setup_cycles`` are paid once, not per pass: assumption) through
+axon front end -> synapse read (single-ported banks) -> dendrite; fire streams groups of
+``soma_lanes`` neurons through neuron-state read -> soma -> write-back.
+
+``ReferenceEngine`` clocks every core's line one cycle at a time (:func:`.pipeline.run_line`) and
+evaluates the neurons in plain Python integers: the executable specification, small
+configurations only.
 
 ``FastEngine`` computes a whole stage's cores (integrate) and a whole layer (fire) per call of the
-Numba kernels in :mod:`.kernels`, over the flat arrays of :mod:`.stage`; a phase's work ends at the
-slowest core's arrival, and a SimPy timeline (:mod:`.timeline`: one process per stage, a timeout
-per phase, the barrier as an event, NoC phases holding the mesh as a shared resource) places the
-phases in time. The flit-level contention of the NoC is simulated by :mod:`archsim.noc`. Both
-engines return identical numbers.
+Numba kernels in :mod:`.kernels`, over the flat arrays of :mod:`.stage`, with the lines' exact
+recurrence (:func:`.kernels.line_item`); a phase's work ends at the slowest core's finish, and a
+SimPy timeline (:mod:`.timeline`: one process per stage, a timeout per phase, the barrier as an
+event, NoC phases holding the mesh as a shared resource) places the phases in time. The flit-level
+contention of the NoC is simulated by :mod:`archsim.noc`. Both engines return identical numbers:
+cycles, stall cycles by cause, FIFO high-water marks and every action count.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from archsim.models.manycore.kernels import fire_layer, integrate_stage
+from archsim.models.manycore.kernels import arrival_lines, fire_layer, fire_lines, integrate_stage
+from archsim.models.manycore.pipeline import run_line
 from archsim.models.manycore.program import LayerProgram, Program
 from archsim.models.manycore.stage import StageProgram
 from archsim.models.manycore.timeline import PlainTimeline, SimpyTimeline
@@ -30,76 +36,69 @@ class ReferenceEngine:
     timeline = PlainTimeline
 
     def integrate(self, prog: Program, stage: StageProgram, space: np.ndarray, passes):
-        """Clock by clock, pass after pass. Returns (partial sums per slot, per-core busy cycles, counts:
-        name -> one count per core of the stage)."""
+        """Each core's words clocked through its integrate line. Returns (partial sums per slot, per-core
+        finish cycles, counts: name -> one count per core of the stage)."""
         p = prog.params
         cores = stage.cores
         slot_pass, core_passes = passes
-        inputs = [space[stage.axon_source[stage.axon_ptr[k]:stage.axon_ptr[k + 1]]] for k in range(len(cores))]
         partials = [np.zeros(len(c.neurons), dtype=np.int64) for c in cores]
-        queues = []
-        counts = {name: np.zeros(len(cores), np.int64)
-                  for name in ("sops", "macs", "active_macs", "reads", "axon_reads")}
-        for k, (core, x) in enumerate(zip(cores, inputs)):
-            pass_of = slot_pass[stage.slot_ptr[k]:stage.slot_ptr[k + 1]]
-            work = []                  # (axon, its synapse positions in this pass, next position)
-            for q in range(int(core_passes[k])):
+        counts = {name: np.zeros(len(cores), np.int64) for name in INTEGRATE_COUNTS}
+        finish = []
+        for n, core in enumerate(cores):
+            x = space[stage.axon_source[stage.axon_ptr[n]:stage.axon_ptr[n + 1]]]
+            pass_of = slot_pass[stage.slot_ptr[n]:stage.slot_ptr[n + 1]]
+            banks = []                   # the bank of every word, in the order the core streams them
+            for q in range(int(core_passes[n])):
                 for a in range(len(core.axon_source)):
                     if core.axon_spiking[a] and x[a] == 0:
                         continue
                     mine = [s for s in range(int(core.indptr[a]), int(core.indptr[a + 1]))
                             if pass_of[core.indices[s]] == q]
-                    if mine:
-                        work.append([a, mine, 0])
-            queues.append(work)
-        busy = [p.phase_setup_cycles] * len(cores)
-        finish = [0] * len(cores)
-        cycle = 0
-        while any(busy) or any(queues):
-            cycle += 1
-            for n, core in enumerate(cores):
-                if busy[n]:
-                    busy[n] -= 1
-                    if not busy[n] and not queues[n]:
-                        finish[n] = cycle
-                    continue
-                if not queues[n]:
-                    continue
-                a, mine, j = queues[n][0]
-                lanes = p.dendrite_lanes if core.axon_spiking[a] else p.mac_lanes
-                stop = min(j + lanes, len(mine))
-                x = int(inputs[n][a])
-                for s in mine[j:stop]:
-                    partials[n][core.indices[s]] += int(core.weights[s]) * x
-                    counts["sops" if core.axon_spiking[a] else "macs"][n] += 1
-                    if not core.axon_spiking[a] and x != 0:
-                        counts["active_macs"][n] += 1
-                counts["reads"][n] += 1
-                if j == 0:
+                    if not mine:
+                        continue
                     counts["axon_reads"][n] += 1
-                if stop == len(mine):
-                    queues[n].pop(0)
-                    if not queues[n]:
-                        finish[n] = cycle
-                else:
-                    queues[n][0][2] = stop
+                    lanes = p.dendrite_lanes if core.axon_spiking[a] else p.mac_lanes
+                    for w, first in enumerate(range(0, len(mine), lanes)):
+                        banks.append((a + w) % p.synapse_banks)
+                        counts["reads"][n] += 1
+                        for s in mine[first:first + lanes]:
+                            partials[n][core.indices[s]] += int(core.weights[s]) * int(x[a])
+                            counts["sops" if core.axon_spiking[a] else "macs"][n] += 1
+                            if not core.axon_spiking[a] and x[a] != 0:
+                                counts["active_macs"][n] += 1
+            line = run_line(banks, p.phase_setup_cycles, INTEGRATE_SERVICE, p.fifo_depths[:2], bank_stage=1,
+                            n_banks=p.synapse_banks, bank_cycles=p.synapse_read_cycles)
+            finish.append(line.finish)
+            counts["full_fifo"][n], counts["busy_port"][n] = line.full_fifo, line.busy_port
+            counts["fifo_axon"][n], counts["fifo_synapse"][n] = line.high_water
         return np.concatenate(partials or [np.zeros(0, np.int64)]), finish, counts
 
+    def merge(self, prog: Program, items: "MergeItems"):
+        """Each owner's received partial-sum words clocked through its adder as they arrive. Returns
+        finish cycles per owner (in ``items.owners`` order)."""
+        finish = []
+        for k in range(len(items.owners)):
+            arrivals = items.arrival[items.owner == k].tolist()
+            finish.append(run_line([-1] * len(arrivals), 0, MERGE_SERVICE, (), arrivals=arrivals).finish)
+        return finish
+
     def fire(self, prog: Program, layer: LayerProgram, stage: StageProgram, current: np.ndarray, state):
-        """Clock by clock, ``soma_lanes`` neurons per cycle per owner core. Returns (outputs, cycles per owner)."""
+        """Each owner core's neuron groups (``soma_lanes`` neurons) clocked through its fire line.
+        Returns (outputs, finish cycles per owner, counts: name -> one count per owner)."""
         p = prog.params
         outputs = np.zeros(layer.size, dtype=np.int64)
+        owners = [prog.cores[i] for i in layer.owners]
+        counts = {name: np.zeros(len(owners), np.int64) for name in FIRE_COUNTS}
         finish = []
-        for core in (prog.cores[i] for i in layer.owners):
-            out = outputs[core.neurons]
-            cycle = p.phase_setup_cycles
-            for start in range(0, len(core.neurons), p.soma_lanes):
-                cycle += 1
-                for k in range(start, min(start + p.soma_lanes, len(core.neurons))):
-                    out[k] = _soma_step(prog, layer, int(core.neurons[k]), int(current[core.neurons[k]]), state)
-            outputs[core.neurons] = out
-            finish.append(cycle)
-        return outputs, finish
+        for k, core in enumerate(owners):
+            for n in core.neurons:
+                outputs[n] = _soma_step(prog, layer, int(n), int(current[n]), state)
+            groups = -(-len(core.neurons) // p.soma_lanes)
+            line = run_line([-1] * groups, p.phase_setup_cycles, _fire_service(p), p.fifo_depths[2:])
+            finish.append(line.finish)
+            counts["full_fifo"][k], counts["busy_port"][k] = line.full_fifo, line.busy_port
+            counts["fifo_soma"][k], counts["fifo_writeback"][k] = line.high_water
+        return outputs, finish, counts
 
     def barrier(self, core_cycles: list[int]) -> int:
         """The phase ends when the last core is done: count the clocks until then."""
@@ -108,6 +107,33 @@ class ReferenceEngine:
         while any(r > cycle for r in remaining):
             cycle += 1
         return cycle
+
+
+INTEGRATE_SERVICE = (1, 1, 1)    # axon front end, synapse read (issue), dendrite: cycles per word
+MERGE_SERVICE = (1,)             # the owner's adder: one word of dendrite_lanes partial sums per cycle
+INTEGRATE_COUNTS = ("sops", "macs", "active_macs", "reads", "axon_reads", "full_fifo", "busy_port",
+                    "fifo_axon", "fifo_synapse")
+FIRE_COUNTS = ("full_fifo", "busy_port", "fifo_soma", "fifo_writeback")
+
+
+class MergeItems:
+    """A merge phase's words: each sender's partial sums in words of ``dendrite_lanes``, entering its
+    owner's adder ``phase_setup_cycles`` after the phase starts plus its packet's NoC delivery cycle;
+    per owner (``owners``: program indices) in ascending arrival, ties in sender order."""
+
+    def __init__(self, prog: Program, stage: StageProgram, packet_finish: np.ndarray):
+        p = prog.params
+        self.owners = np.unique(stage.merge_owner)
+        words = -(-stage.merge_neurons // p.dendrite_lanes)
+        owner = np.repeat(np.searchsorted(self.owners, stage.merge_owner), words)
+        arrival = np.repeat(p.phase_setup_cycles + np.asarray(packet_finish, np.int64), words)
+        order = np.lexsort((arrival, owner))
+        self.owner, self.arrival = owner[order], arrival[order]
+
+
+def _fire_service(p) -> tuple:
+    """Neuron-state read, soma, neuron-state write-back: cycles per group of ``soma_lanes`` neurons."""
+    return (1, p.soma_update_cycles, 1)
 
 
 def _soma_step(prog: Program, layer: LayerProgram, n: int, current: int, state) -> int:
@@ -147,21 +173,33 @@ class FastEngine:
     def integrate(self, prog: Program, stage: StageProgram, space: np.ndarray, passes):
         p = prog.params
         slot_pass, core_passes = passes
-        partial, cycles, sops, macs, active_macs, reads, axon_reads = integrate_stage(
+        partial, cycles, sops, macs, active_macs, reads, axon_reads, stalls, high = integrate_stage(
             space, stage.axon_ptr, stage.axon_source, stage.axon_spiking, stage.syn_ptr, stage.indices,
             stage.weights, stage.slot_ptr, slot_pass, core_passes, p.dendrite_lanes, p.mac_lanes,
-            p.phase_setup_cycles)
+            p.phase_setup_cycles, np.array(INTEGRATE_SERVICE, np.int64), np.array(p.fifo_depths[:2], np.int64),
+            p.synapse_banks, p.synapse_read_cycles)
         return partial, cycles, dict(sops=sops, macs=macs, active_macs=active_macs, reads=reads,
-                                     axon_reads=axon_reads)
+                                     axon_reads=axon_reads, full_fifo=stalls[:, 0], busy_port=stalls[:, 1],
+                                     fifo_axon=high[:, 0], fifo_synapse=high[:, 1])
+
+    def merge(self, prog: Program, items: MergeItems):
+        return arrival_lines(items.owner, items.arrival, len(items.owners), np.array(MERGE_SERVICE, np.int64),
+                             np.zeros(0, np.int64))
 
     def fire(self, prog: Program, layer: LayerProgram, stage: StageProgram, current: np.ndarray, state):
-        """The whole layer in one kernel call (owners hold disjoint neurons); cycles per owner."""
+        """The whole layer in one kernel call (owners hold disjoint neurons), then the owners' fire lines."""
         p = prog.params
         v, i_syn, s_prev = state
         out = fire_layer(layer.kind, current, v, i_syn, s_prev, layer.decay_q, layer.syn_decay_q, layer.leak_q,
                          layer.threshold_q, layer.v_reset_q, layer.subtract, layer.relu_multiplier, layer.relu_shift,
                          prog.qmax_act, prog.frac_bits, prog.membrane_min, prog.membrane_max)
-        return out, p.phase_setup_cycles + -(-stage.fire_owner_neurons[layer.name] // p.soma_lanes)
+        groups = -(-stage.fire_owner_neurons[layer.name] // p.soma_lanes)
+        stalls = np.zeros((len(groups), 2), np.int64)
+        high = np.zeros((len(groups), 2), np.int64)
+        finish = fire_lines(groups, p.phase_setup_cycles, np.array(_fire_service(p), np.int64),
+                            np.array(p.fifo_depths[2:], np.int64), stalls, high)
+        return out, finish, dict(full_fifo=stalls[:, 0], busy_port=stalls[:, 1], fifo_soma=high[:, 0],
+                                 fifo_writeback=high[:, 1])
 
     def barrier(self, core_cycles) -> int:
         """The phase ends when the slowest core arrives: the maximum (cores do not contend here)."""

@@ -4,17 +4,23 @@ One time step = for each stage (layers grouped by depth), four phases, each clos
 of ``timing.barrier_cycles``:
 
 1. ``integrate``: every core of the stage's layers reads its axons (spikes: only active ones;
-   values: all, as MACs) and accumulates partial currents (dendrite). A folded core (up to
+   values: all, as MACs) and accumulates partial currents (dendrite), its words streaming through
+   the core's pipeline (docs/core.md). A folded core (up to
    ``core.max_fold`` passes of ``core.neurons`` neurons) runs its passes one after another and
    reads each axon once per pass that needs it (:mod:`.passes`): per-pass axon reads, weight
    reads and cycles, halo inputs of neighbouring conv bands included.
 2. ``merge`` (only when a layer of the stage has split fan-in): non-owner cores send their partial
    sums (``psum_bits`` each, packed into ``packet_bytes`` packets) to the owner through the NoC;
-   the owner adds them, ``dendrite_lanes`` per cycle.
-3. ``fire``: owners add the bias and update their neurons (soma, ``soma_lanes`` per cycle).
+   the owner adds them, a word of ``dendrite_lanes`` per cycle, each sender's words as soon as its
+   packet has arrived (the merge line of docs/core.md).
+3. ``fire``: owners add the bias and update their neurons (state read, soma, ``soma_lanes`` at a
+   time, state write-back: the fire pipeline of docs/core.md).
 4. ``route``: owners send outputs to the cores that need them: one multicast packet per spike,
    or per ``packet_bytes`` of activations; the router emits one packet every
    ``router_cycles_per_packet`` cycles; the NoC (:mod:`archsim.noc`) delivers them.
+
+Stall cycles are booked per phase and cause: the cores' full-FIFO and busy-port stalls and their
+barrier waits (compute phases), the NoC's credit and link stalls (NoC phases).
 
 Phase length: ``adaptive`` = the slowest core (or the NoC's last delivery); ``fixed`` =
 ``timing.fixed_phase_cycles[phase]``, stretched when the work needs longer (counted as an
@@ -31,18 +37,25 @@ phase as a whole) and the control cycles of :func:`archsim.models.manycore.run_p
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import fields
 
 import numpy as np
 
+from archsim.models.manycore.engines import MergeItems
 from archsim.models.manycore.kernels import route_packets
 from archsim.models.manycore.passes import stage_passes
 from archsim.models.manycore.program import STATEFUL, KINDS, Program
 from archsim.models.manycore.stage import build_stages
 from archsim.models.manycore.timeline import Phase
 from archsim.noc import Packets, simulate as noc_simulate
+from archsim.noc.stats import ARRAY_FIELDS
 
 PHASES = ("integrate", "merge", "fire", "route")
 NOC_PHASES = ("merge", "route")
+CORE_STALLS = ("full_fifo", "busy_port", "barrier_wait")          # a core's stalls in integrate and fire
+STALL_CAUSES = CORE_STALLS + ("no_credit", "link_busy")           # ... and the NoC's in merge and route
+CORE_FIFOS = ("fifo_axon", "fifo_synapse", "fifo_soma", "fifo_writeback")
+NOC_PEAKS = ("peak_waiting_flits", "peak_buffer_flits")     # NoC statistics kept as a maximum, not a sum
 
 
 class Machine:
@@ -58,6 +71,10 @@ class Machine:
         self.synaptic_ops = 0
         self.spikes = 0
         self.noc_totals = defaultdict(int)
+        self.phase_stalls = {ph: defaultdict(int) for ph in PHASES}    # phase -> cause -> stall cycles
+        self.core_stalls = {cause: np.zeros(len(prog.cores), np.int64) for cause in CORE_STALLS}
+        self.high_water = dict.fromkeys(CORE_FIFOS, 0)                  # FIFO -> most entries held
+        self.link_flits_by_phase = {}                                     # NoC phase -> flits per link
         self.link_flits = None       # flits per link, summed over the run (None before any traffic)
         self.router_flits = None     # flits entering each router, summed over the run
         self.stages = build_stages(prog)
@@ -93,8 +110,24 @@ class Machine:
         for name, n in zip(stage.layers, per_layer):
             self._count(component, action, int(n), name)
 
-    def _close_phase(self, phase: str, stage_layers, needed: int) -> None:
-        """Book a phase of the current stage; the timeline places it in time at the end of the step."""
+    def _core_work(self, phase: str, cores: np.ndarray, finish, counts: dict) -> None:
+        """Book a compute phase's per-core pipeline statistics (``cores``: program indices) and close it;
+        a core waits at the barrier from its finish to the phase's end, the barrier's cycles included."""
+        finish = np.asarray(finish, dtype=np.int64)
+        for cause in ("full_fifo", "busy_port"):
+            self.core_stalls[cause][cores] += counts[cause]
+            self.phase_stalls[phase][cause] += int(np.sum(counts[cause]))
+        for fifo in CORE_FIFOS:
+            if fifo in counts and len(counts[fifo]):
+                self.high_water[fifo] = max(self.high_water[fifo], int(np.max(counts[fifo])))
+        length = self._close_phase(phase, self.stages[self._stage_index].layers, self.engine.barrier(finish))
+        wait = length + self.prog.params.barrier_cycles - finish
+        self.core_stalls["barrier_wait"][cores] += wait
+        self.phase_stalls[phase]["barrier_wait"] += int(wait.sum())
+
+    def _close_phase(self, phase: str, stage_layers, needed: int) -> int:
+        """Book a phase of the current stage (its length, barrier left out, is returned); the timeline
+        places it in time at the end of the step."""
         p = self.prog.params
         length = needed
         if p.phase_length == "fixed":
@@ -106,25 +139,34 @@ class Machine:
         self.phase_cycles[phase] += length
         for name in stage_layers:
             self.layer_cycles[name] += length / len(stage_layers)
+        return length - p.barrier_cycles
 
-    def _noc(self, packets: Packets, phase: str, layer: str | None) -> int:
-        """Deliver a phase's packets; ``layer`` sent them all (None: several layers did, shared)."""
+    def _noc(self, packets: Packets, phase: str, layer: str | None) -> np.ndarray:
+        """Deliver a phase's packets; ``layer`` sent them all (None: several layers did, shared).
+        Returns each packet's delivery cycle."""
         if not len(packets):
-            return 0
+            return np.zeros(0, np.int64)
         stats = noc_simulate(packets, self.prog.noc, engine=self.engine.noc_engine)
         self._count("router", "route", stats.router_traversals, layer)
         self._count("link", "transfer", stats.flit_hops - stats.interchip_flits, layer)
         self._count("offchip_link", "transfer", stats.interchip_flits, layer)
         self._count("axon_sram", "write", stats.ejected_flits, layer)
         self._count("router_table", "read", len(packets), layer)
-        for key in ("packets", "injected_flits", "ejected_flits", "hops", "flit_hops", "interchip_flits",
-                    "stall_cycles"):
-            self.noc_totals[key] += int(getattr(stats, key))
+        for f in fields(stats):                          # every scalar statistic of the NoC
+            if f.name in ARRAY_FIELDS or f.name in ("finish_cycle", "flit_bits"):
+                continue
+            value = int(getattr(stats, f.name))
+            self.noc_totals[f.name] = max(self.noc_totals[f.name], value) if f.name in NOC_PEAKS \
+                else self.noc_totals[f.name] + value
         self.noc_totals[f"{phase}_cycles"] += int(stats.finish_cycle)
+        self.phase_stalls[phase]["no_credit"] += int(stats.stall_no_credit_cycles + stats.inject_no_credit_cycles)
+        self.phase_stalls[phase]["link_busy"] += int(stats.stall_output_busy_cycles)
+        by_phase = self.link_flits_by_phase.get(phase)
+        self.link_flits_by_phase[phase] = stats.link_flits.copy() if by_phase is None else by_phase + stats.link_flits
         self.link_flits = stats.link_flits.copy() if self.link_flits is None else self.link_flits + stats.link_flits
         self.router_flits = (stats.router_flits.copy() if self.router_flits is None
                              else self.router_flits + stats.router_flits)
-        return int(stats.finish_cycle)
+        return stats.packet_finish_cycles
 
     # ------------------------------------------------------------------ one step
     def reset_state(self):
@@ -137,6 +179,7 @@ class Machine:
         current = dict(inputs_q)
         self.stage_phases = []
         for si, (stage, passes) in enumerate(zip(self.stages, self.passes)):
+            self._stage_index = si
             self.stage_phases.append([])
             space = np.concatenate([(self.previous[src] if rec else current[src]).reshape(-1)
                                     for name in stage.layers for src, _, _, rec in prog.layers[name].segments]
@@ -148,27 +191,32 @@ class Machine:
             self._count_per_core("dendrite_mac", "mac", counts["macs"], si)
             self._count_per_core("synapse_sram", "read", counts["reads"], si)
             self._count_per_core("axon_sram", "read", counts["axon_reads"], si)
-            self._close_phase("integrate", stage.layers, self.engine.barrier(core_cycles))
+            self._core_work("integrate", stage.core_index, core_cycles, counts)
 
             if stage.merge_cores:
                 adds = self.merge_adds[si]
-                arrival = self._noc(stage.merge_packets, "merge", _only(adds))
+                delivered = self._noc(stage.merge_packets, "merge", _only(adds))
                 np.add.at(partial, stage.merge_to, partial[stage.merge_from])
                 for name, n in adds.items():             # owners add their senders' partial sums
                     self._count("dendrite", "add", n, name)
-                needed = p.phase_setup_cycles + arrival + int(np.max(-(-stage.merge_adds // p.dendrite_lanes)))
-                self._close_phase("merge", stage.layers, needed)
+                items = MergeItems(prog, stage, delivered)
+                finish = self.engine.merge(prog, items)
+                zeros = np.zeros(len(items.owners), np.int64)
+                self._core_work("merge", items.owners, finish, {"full_fifo": zeros, "busy_port": zeros})
 
-            fire_cycles = []
+            fire_cycles, fire_cores, fire_counts = [], [], defaultdict(list)
             for name in stage.layers:
                 layer = prog.layers[name]
                 neurons, slots = stage.fire_slots[name]
                 layer_current = np.zeros(layer.size, dtype=np.int64)
                 layer_current[neurons] = partial[slots] + layer.bias[neurons]
-                out, cycles = self.engine.fire(prog, layer, stage, layer_current, self.state[name])
+                out, cycles, counts = self.engine.fire(prog, layer, stage, layer_current, self.state[name])
                 owners = np.asarray(layer.owners, dtype=np.int64)
                 self.core_busy[owners] += np.asarray(cycles, dtype=np.int64)
                 fire_cycles.extend(np.asarray(cycles).tolist())
+                fire_cores.extend(layer.owners)
+                for key, value in counts.items():
+                    fire_counts[key].extend(np.asarray(value).tolist())
                 current[name] = out
                 n = layer.size
                 if KINDS[layer.kind] in STATEFUL:
@@ -178,7 +226,8 @@ class Machine:
                             "read" if KINDS[layer.kind] == "relu" else "add", n, name)
                 if layer.spiking:
                     self.spikes += int(out.sum())
-            self._close_phase("fire", stage.layers, self.engine.barrier(fire_cycles))
+            self._core_work("fire", np.asarray(fire_cores, dtype=np.int64), fire_cycles,
+                            {key: np.asarray(value, dtype=np.int64) for key, value in fire_counts.items()})
 
             outputs = np.concatenate([current[name] for name in stage.layers])
             src, dst_ptr, dst, inject, last_injection = route_packets(
@@ -188,8 +237,8 @@ class Machine:
             if len(src):
                 senders = stage.layers if len(stage.layers) == 1 else {self.owner_layer[si][c] for c in
                                                                         np.unique(src).tolist()}
-                arrival = self._noc(Packets(src, dst_ptr, dst, np.ones(len(src), np.int64), inject), "route",
-                                    _only(senders))
+                arrival = int(self._noc(Packets(src, dst_ptr, dst, np.ones(len(src), np.int64), inject), "route",
+                                        _only(senders)).max(initial=0))
                 self._close_phase("route", stage.layers, p.phase_setup_cycles + max(arrival, int(last_injection)))
         for name in prog.layers:
             self.previous[name] = current[name]

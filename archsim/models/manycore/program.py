@@ -35,6 +35,10 @@ class CoreParams:
     barrier_cycles: int
     phase_length: str
     fixed_phase_cycles: dict
+    synapse_banks: int            # core pipeline (:mod:`.pipeline`): single-ported synapse-memory banks,
+    synapse_read_cycles: int      # cycles a read holds its bank's port,
+    soma_update_cycles: int       # cycles of the soma stage per group of soma_lanes neurons,
+    fifo_depths: tuple            # FIFO depths: axon, synapse, soma, writeback
 
     @classmethod
     def of(cls, chip) -> "CoreParams":
@@ -44,7 +48,10 @@ class CoreParams:
                    packet_bits=8 * int(core["packet_bytes"]), psum_bits=int(core["psum_bits"]),
                    activation_bits=int(chip.params["precision"]["activation_bits"]),
                    phase_setup_cycles=int(core["phase_setup_cycles"]), barrier_cycles=int(timing["barrier_cycles"]),
-                   phase_length=str(timing["phase_length"]), fixed_phase_cycles=dict(timing.get("fixed_phase_cycles", {})))
+                   phase_length=str(timing["phase_length"]), fixed_phase_cycles=dict(timing.get("fixed_phase_cycles", {})),
+                   synapse_banks=int(core["synapse_banks"]), synapse_read_cycles=int(core["synapse_read_cycles"]),
+                   soma_update_cycles=int(core["soma_update_cycles"]),
+                   fifo_depths=tuple(int(core[f"fifo_depth_{k}"]) for k in ("axon", "synapse", "soma", "writeback")))
 
 
 @dataclass(eq=False)

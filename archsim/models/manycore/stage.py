@@ -36,6 +36,8 @@ class StageProgram:
     merge_to: np.ndarray
     merge_cores: list            # (sender core id, owner core id, flits) in core order
     merge_adds: np.ndarray       # per owner with senders: neurons it adds
+    merge_owner: np.ndarray      # per sender (merge packet): program index of its owner core
+    merge_neurons: np.ndarray    # per sender: partial sums it sends
     merge_packets: Packets       # one packet per sender, all injected at cycle 0 (the same every step)
     # fire: per layer, its owners' slots in layer-neuron order and the owners' soma cycles
     fire_slots: dict             # layer -> (neuron indices, slots)
@@ -116,6 +118,8 @@ def _build_stage(prog: Program, stage: list[str]) -> StageProgram:
         merge_from=np.concatenate(merge_from or [np.zeros(0, np.int64)]),
         merge_to=np.concatenate(merge_to or [np.zeros(0, np.int64)]), merge_cores=merge_cores,
         merge_adds=np.array(list(adds.values()), np.int64),
+        merge_owner=np.array([c.owner for c in cores if not c.is_owner], np.int64),
+        merge_neurons=np.array([len(c.neurons) for c in cores if not c.is_owner], np.int64),
         merge_packets=Packets(np.array([m[0] for m in merge_cores], np.int64), np.arange(len(merge_cores) + 1),
                               np.array([m[1] for m in merge_cores], np.int64),
                               np.array([m[2] for m in merge_cores], np.int64), np.zeros(len(merge_cores), np.int64)),
