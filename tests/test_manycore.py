@@ -12,7 +12,7 @@ from archsim.graph.quantize import Precision
 from archsim.graph.workload import Workload
 from archsim.mapping import map_network
 from archsim.models.manycore import simulate
-from archsim.validate.cases import full_core_network
+from archsim.validate.networks import full_core_network
 
 CHIP = "chips/tianjic.yaml"
 
