@@ -8,7 +8,7 @@ import pytest
 
 from archsim import api, result as result_mod
 from archsim.report import write_report
-from archsim.report.figures import breakdown_name, readable_kind
+from archsim.report.figures import breakdown_name, breakdown_title, readable_kind
 
 MAX_ASPECT = 8.0
 
@@ -69,4 +69,6 @@ def test_no_heading_is_a_raw_field_name_and_no_empty_family_section(report):
 
 
 def test_reader_names():
-    assert breakdown_name("per_phase") == "phase" and readable_kind("du_zero_fraction") == "du zero"
+    assert breakdown_name("per_phase") == "phase" and breakdown_title("per_core_busy") == "Busy cycles per core"
+    assert readable_kind("du_zero_fraction") == "zero dL/du skipped by the BE"
+    assert readable_kind("grad_zero_fraction") == "grad zero"   # an unknown kind still loses its field syntax

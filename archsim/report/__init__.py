@@ -63,7 +63,7 @@ def result_page(result: dict, figure_dir: Path) -> Page:
         _add_figure(sections.setdefault(title, Section(title)), build(result), figure_dir, stem, caption)
     for key, figure in single_figures.other_breakdowns(result).items():
         single_figures.save(figure, figure_dir, f"cycles_{key}")
-        sections.setdefault("Cycles", Section("Cycles")).figures.append((f"cycles_{key}", f"Cycles by {single_figures.breakdown_name(key)}"))
+        sections.setdefault("Cycles", Section("Cycles")).figures.append((f"cycles_{key}", single_figures.breakdown_title(key)))
     page.sections += [s for s in sections.values() if s.figures or s.tables
                       or single_figures.FAMILY_SECTIONS.get(s.title, result.get("family")) == result.get("family")]
     dataflow = _dataflow_section(result)
