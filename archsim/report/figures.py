@@ -488,6 +488,16 @@ def _energy_scale(max_pj: float) -> tuple[float, str]:
     return 1.0, "pJ"
 
 
+def readable_scale(max_value: float, unit: str) -> tuple[float, str]:
+    """Factor and unit that keep ``max_value`` (in ``unit``) between 1 and 1000: seconds and picojoules
+    are rescaled (s -> ms/µs/ns, pJ -> nJ/µJ/mJ/J), any other unit is kept."""
+    if unit == "s":
+        return _time_scale(max_value)
+    if unit == "pJ":
+        return _energy_scale(max_value)
+    return 1.0, unit
+
+
 def _as_dict(value) -> dict:
     return value if isinstance(value, dict) else {"total": value}
 
