@@ -64,8 +64,10 @@ def result_page(result: dict, figure_dir: Path) -> Page:
     for key, figure in single_figures.other_breakdowns(result).items():
         single_figures.save(figure, figure_dir, f"cycles_{key}")
         sections.setdefault("Cycles", Section("Cycles")).figures.append((f"cycles_{key}", single_figures.breakdown_title(key)))
+    family = result.get("family")
     page.sections += [s for s in sections.values() if s.figures or s.tables
-                      or single_figures.FAMILY_SECTIONS.get(s.title, result.get("family")) == result.get("family")]
+                      or (single_figures.FAMILY_SECTIONS.get(s.title, family) == family
+                          and s.title not in single_figures.EMPTY_SECTIONS_LEFT_OUT.get(family, ()))]
     dataflow = _dataflow_section(result)
     if dataflow is not None:
         page.sections.append(dataflow)

@@ -76,7 +76,7 @@ def energy_breakdown(result: dict):
     bottom = np.zeros(len(components))
     for action in actions:
         heights = np.array([breakdown[c].get(action, 0.0) for c in components]) * scale
-        ax.bar(components, heights, bottom=bottom, label=action)
+        ax.bar(components, heights, bottom=bottom, label=action.replace("_", " "))
         bottom += heights
     ax.set_ylabel(f"energy [{unit}]")
     ax.set_ylim(0, max(float(bottom.max()), 1e-30) * 1.12)   # headroom: the tallest stack stays inside the frame
@@ -87,8 +87,12 @@ def energy_breakdown(result: dict):
         ax.set_ylim(smallest / 3, totals[0] * scale * 3)
         ax.set_ylabel(f"energy [{unit}], log scale")
     static = result.get("static_energy_pj")
-    ax.set_title("Dynamic energy by component and action"
-                 + (f"\n(static leakage, not stacked: {static * scale:.3g} {unit})" if static else ""))
+    stacked_pj = sum(_total(v) or 0.0 for v in breakdown.values())
+    if static and abs(stacked_pj - (result.get("energy_pj") or 0.0)) <= 1e-6 * stacked_pj:   # a GPU's idle power
+        ax.set_title(f"Energy by component and action\n(static energy included: {static * scale:.3g} {unit})")
+    else:
+        ax.set_title("Dynamic energy by component and action"
+                     + (f"\n(static leakage, not stacked: {static * scale:.3g} {unit})" if static else ""))
     ax.tick_params(axis="x", rotation=60)
     ax.legend(fontsize="small", ncol=2)
     fig.tight_layout()
@@ -504,6 +508,9 @@ def _as_dict(value) -> dict:
 
 #: Sections whose figures only one chip family has: left out of other families' reports, not shown empty.
 FAMILY_SECTIONS = {"Mesh": "manycore", "Engines": "h2learn"}
+
+#: Sections a family's report leaves out when they have nothing to show (a GPU run has no GPU to compare with).
+EMPTY_SECTIONS_LEFT_OUT = {"gpu": ("Against the GPU",)}
 
 SINGLE_RESULT_FIGURES = (
     ("vs_gpu", "Against the GPU", "Latency, throughput, energy and area of the chip and the GPU (log scale)", vs_gpu),
