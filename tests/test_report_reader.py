@@ -134,18 +134,32 @@ def _validation_report(folder: Path) -> Path:
     return write_validation(rows, folder / "validation")
 
 
-@pytest.fixture(scope="module", params=[*RUNS, "sweep", "validate"])
+_BUILT: dict = {}
+
+
+def built(kind: str, tmp_path_factory) -> tuple[str, Path, dict]:
+    """(kind, index.html, {figure file name: Figure}) of one report kind, written once per test session."""
+    if kind not in _BUILT:
+        folder = tmp_path_factory.mktemp(kind)
+        with saved_figures() as figures:
+            if kind == "sweep":
+                index = _sweep_report(folder)
+            elif kind == "validate":
+                index = _validation_report(folder)
+            else:
+                index = _run_report(kind, folder)
+        _BUILT[kind] = (kind, index, figures)
+    return _BUILT[kind]
+
+
+@pytest.fixture(params=[*RUNS, "sweep", "validate"])
 def report(request, tmp_path_factory):
-    """(kind, index.html, {figure file name: Figure})."""
-    folder = tmp_path_factory.mktemp(request.param.replace("/", "-"))
-    with saved_figures() as figures:
-        if request.param == "sweep":
-            index = _sweep_report(folder)
-        elif request.param == "validate":
-            index = _validation_report(folder)
-        else:
-            index = _run_report(request.param, folder)
-    return request.param, index, figures
+    return built(request.param, tmp_path_factory)
+
+
+@pytest.fixture(params=list(RUNS))
+def single_report(request, tmp_path_factory):
+    return built(request.param, tmp_path_factory)
 
 
 # --- what every report must do -----------------------------------------------------------------------
@@ -176,10 +190,8 @@ def test_every_figure_reads_as_a_reader_needs(report):
     assert problems == []
 
 
-def test_single_run_headings_are_words_and_no_family_section_is_empty(report):
-    kind, index, _ = report
-    if kind not in RUNS:
-        pytest.skip("a single run's page")
+def test_single_run_headings_are_words_and_no_family_section_is_empty(single_report):
+    kind, index, _ = single_report
     headings = " | ".join(parse(index).headings[1:])
     assert "by per" not in headings and "_" not in headings, headings
     assert ("Engines" in headings) == (kind == "h2learn"), headings
@@ -189,10 +201,9 @@ def test_single_run_headings_are_words_and_no_family_section_is_empty(report):
 
 # --- what each kind must show ------------------------------------------------------------------------
 
-def test_board_heatmaps_mark_the_chip_boundaries_and_a_chip_has_none(report):
-    kind, _, figures = report
-    if kind not in ("board", "tianjic"):
-        pytest.skip("many-core heatmaps")
+@pytest.mark.parametrize("kind", ["board", "tianjic"])
+def test_board_heatmaps_mark_the_chip_boundaries_and_a_chip_has_none(kind, tmp_path_factory):
+    _, _, figures = built(kind, tmp_path_factory)
     for name in ("core_utilisation.png", "noc_load.png"):
         ax = figures[name].axes[0]
         boundaries = [line for line in ax.lines if line.get_gid() == "chip-boundary"]
@@ -201,20 +212,16 @@ def test_board_heatmaps_mark_the_chip_boundaries_and_a_chip_has_none(report):
             assert "chip boundaries" in ax.get_title()
 
 
-def test_h2learn_timeline_and_sparsity_legends_name_what_they_show(report):
-    kind, _, figures = report
-    if kind != "h2learn":
-        pytest.skip("H2Learn figures")
+def test_h2learn_timeline_and_sparsity_legends_name_what_they_show(tmp_path_factory):
+    _, _, figures = built("h2learn", tmp_path_factory)
     timeline = [t.get_text() for t in figures["timeline.png"].axes[0].get_legend().get_texts()]
     assert "tile 0" in timeline and "weight update (all layers)" in timeline
     sparsity = [t.get_text() for t in figures["sparsity.png"].axes[0].get_legend().get_texts()]
     assert sparsity and all("_" not in s for s in sparsity) and set(sparsity) <= set(SPARSITY_NAMES.values())
 
 
-def test_sweep_pareto_figure_numbers_what_the_headline_counts(report):
-    kind, index, figures = report
-    if kind != "sweep":
-        pytest.skip("the sweep page")
+def test_sweep_pareto_figure_numbers_what_the_headline_counts(tmp_path_factory):
+    _, index, figures = built("sweep", tmp_path_factory)
     page = parse(index)
     headline = "".join(page.text)
     count, numbers = re.search(r"(\d+) on the Pareto front \(([#\d, ]+)\)", headline).groups()
@@ -236,10 +243,8 @@ def test_sweep_pareto_figure_numbers_what_the_headline_counts(report):
     assert f"Pareto front of latency, energy, area: {count} point" in legend
 
 
-def test_sweep_effect_panels_name_their_axes_and_errors_are_shown_whole(report):
-    kind, index, figures = report
-    if kind != "sweep":
-        pytest.skip("the sweep page")
+def test_sweep_effect_panels_name_their_axes_and_errors_are_shown_whole(tmp_path_factory):
+    _, index, figures = built("sweep", tmp_path_factory)
     panels = figures["axis_effects.png"].axes
     assert len(panels) == 3 * 2
     for ax in panels:

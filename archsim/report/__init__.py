@@ -83,7 +83,7 @@ def _dataflow_section(result: dict) -> Section | None:
             not all(isinstance(m, dict) and "fe_order" in m for m in mapping.values()):
         return None   # no H2Learn dataflow (a many-core trace's mapping is another thing)
     tensors = list(next(iter(ops.values()), {}).get("dram_bytes", {}))
-    header = ["layer", "FE order", "window", "dL/du", "dW"] + [f"DRAM {t} [B]" for t in tensors]
+    header = ["layer", "FE order", "window", "dL/du", "dW"] + [f"DRAM {t.replace('_', ' ')} [B]" for t in tensors]
     rows = []
     for layer, m in mapping.items():
         dw = m["dw"] + (f" ({m['dw_blocks']} blocks)" if m.get("dw") == "blocked" else "")

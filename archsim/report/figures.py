@@ -135,7 +135,8 @@ def per_layer(result: dict):
     x = np.arange(len(names))
     has_both = bool(cycles) and bool(energy)
     width = 0.4 if has_both else 0.8
-    fig = Figure(figsize=(max(6, 0.9 * len(names) + 3), 4))
+    # constrained layout keeps the legend beside the right-hand axis, clear of its ticks and label
+    fig = Figure(figsize=(max(6, 0.9 * len(names) + 3) + 2.5, 4), layout="constrained")
     ax = fig.add_subplot()
     axes, titles = [], []
     if cycles:
@@ -167,12 +168,12 @@ def per_layer(result: dict):
         axes.append(eax)
         titles.append("dynamic energy")
     ax.set_xticks(x, names, rotation=60 if len(names) > 6 else 0)
-    handles = [h for a in axes for h in a.get_legend_handles_labels()[0]]
-    labels = [lab for a in axes for lab in a.get_legend_handles_labels()[1]]
-    ax.legend(handles, labels, fontsize="small", loc="upper left", bbox_to_anchor=(1.12 if len(axes) > 1 else 1.01, 1),
-              frameon=False)
+    entries = [entry for a in axes for entry in zip(*a.get_legend_handles_labels())]
+    entries.sort(key=lambda entry: "(shared)" in entry[1])   # the shared bar's entry after the layers' energy
+    handles, labels = [h for h, _ in entries], [lab for _, lab in entries]
+    fig.legend(handles, labels, fontsize="small", loc="outside right upper", frameon=False)
+    ax.margins(x=0.1)   # room for the shared bar's value
     ax.set_title("Per layer: " + " and ".join(titles))
-    fig.tight_layout()
     return fig
 
 
@@ -324,10 +325,15 @@ def sparsity(result: dict):
     for i, kind in enumerate(kinds):
         ax.bar(np.arange(len(layers)) + i * width, [100 * data[layer].get(kind, 0) for layer in layers], width,
                label=readable_kind(kind))
-    ax.set_xticks(np.arange(len(layers)) + 0.4 - width / 2, layers, rotation=60)
+        for j, layer in enumerate(layers):   # a kind the layer does not have is no 0 %: say so
+            if kind not in data[layer]:
+                ax.text(j + i * width, 2, "n/a", rotation=90, ha="center", va="bottom", fontsize="x-small",
+                        color="dimgray")
+    ax.set_xticks(np.arange(len(layers)) + 0.4 - width / 2, layers, rotation=60 if len(layers) > 6 else 0)
     ax.set_ylabel("fraction [%]")
     ax.set_ylim(0, 100)
-    ax.set_title("Measured sparsity per layer")
+    ax.set_title("Measured sparsity per layer" + ("\n(n/a: the layer has no such quantity)"
+                                                   if any(k not in data[layer] for layer in layers for k in kinds) else ""))
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
@@ -397,7 +403,7 @@ def other_breakdowns(result: dict) -> dict:
             ax.set_ylabel(f"{quantity} [cycles]")
             ax.set_xlabel(one)
             ax.set_title(title)
-            ax.tick_params(axis="x", rotation=60)
+            ax.tick_params(axis="x", rotation=60 if len(numbers) > 6 else 0)
             ax.margins(y=0.1)
         fig.tight_layout()
         figures[key] = fig
