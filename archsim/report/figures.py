@@ -69,7 +69,7 @@ def energy_breakdown(result: dict):
         return "The result has no energy breakdown."
     breakdown = {c: _as_dict(v) for c, v in breakdown.items()}
     components = sorted(breakdown, key=lambda c: -(_total(breakdown[c]) or 0.0))
-    actions = sorted({a for c in components for a in breakdown[c]})
+    actions = sorted({a for c in components for a, pj in breakdown[c].items() if pj})   # legend: only what has energy
     scale, unit = _energy_scale(max(_total(v) or 0.0 for v in breakdown.values()))
     fig = Figure(figsize=(max(6, 0.5 * len(components) + 3), 4))
     ax = fig.add_subplot()
@@ -86,6 +86,10 @@ def energy_breakdown(result: dict):
         smallest = min((t for t in totals if t > 0), default=totals[0]) * scale
         ax.set_ylim(smallest / 3, totals[0] * scale * 3)
         ax.set_ylabel(f"energy [{unit}], log scale")
+    for x, component in enumerate(components):   # a component the config charges nothing is no missing bar
+        if not _total(breakdown[component]):
+            ax.annotate("0", (x, 0), xytext=(0, 3), textcoords="offset points", xycoords=("data", "axes fraction"),
+                        ha="center", va="bottom", fontsize="small", color="dimgray")
     static = result.get("static_energy_pj")
     stacked_pj = sum(_total(v) or 0.0 for v in breakdown.values())
     if static and abs(stacked_pj - (result.get("energy_pj") or 0.0)) <= 1e-6 * stacked_pj:   # a GPU's idle power

@@ -49,8 +49,9 @@ def write_figure(rows: list[dict], path: Path) -> None:
         points = [row for row in ran if row["role"] == role]
         ax.scatter([row["published"] for row in points], [row["predicted"] for row in points], marker=marker,
                    color=colour, label=f"{role}s", zorder=3)
-        for row in points:
-            ax.annotate(row["name"], (row["published"], row["predicted"]), fontsize=7, xytext=(4, 2),
+        for row in points:   # inputs named to the right of their point, predictions to the left: fewer overlaps
+            ax.annotate(row["name"], (row["published"], row["predicted"]), fontsize=7,
+                        xytext=(5, 2) if role == "input" else (-5, 2), ha="left" if role == "input" else "right",
                         textcoords="offset points")
     values = [v for row in ran for v in (row["published"], row["predicted"])] or [1.0]
     low, high = min(values) / 2, max(values) * 2
@@ -59,7 +60,7 @@ def write_figure(rows: list[dict], path: Path) -> None:
            ylabel="archsim's value [the same unit]", title="archsim against published figures")
     ax.legend(loc="upper left")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")   # names beside the outermost points stay in the image
     plt.close(fig)
 
 
