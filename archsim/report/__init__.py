@@ -151,7 +151,8 @@ def store_page(rows: list[dict], sweep: dict, figure_dir: Path, store_name: str)
     names = [name for name, _ in analysis.objectives]
     title = f"archsim sweep: {sweep.get('name', store_name)}"
     recosted = sum(r["how"] == "recosted" for r in analysis.ok)
-    numbers = ", ".join(f"#{r['idx']}" for r in sorted(analysis.front, key=lambda r: r["idx"]))
+    numbers = ", ".join(f"#{r['idx']}" for r in sorted(analysis.front, key=lambda r: r["idx"])) \
+        if len(analysis.front) <= sweep_figures.NUMBER_ALL_POINTS else "listed below"
     headline_text = (f"{count_of(len(rows), 'point')} on {sweep.get('chip_name', 'the chip')}: {len(analysis.ok)} ok "
                      f"({recosted} re-costed), {len(analysis.failed)} failed, {len(analysis.pending)} pending; "
                      f"{len(analysis.front)} on the Pareto front" + (f" ({numbers})" if numbers else "") + " of "
