@@ -425,7 +425,7 @@ def _chips(result: dict, grid: np.ndarray) -> tuple[int, int] | None:
     return rows, cols
 
 
-def _heatmap(grid: np.ndarray, title: str, label: str, cmap: str, chips: tuple[int, int] | None,
+def _heatmap(grid: np.ndarray, title: str, label: str, cmap: str, chips: tuple[int, int] | None = None,
              unit: str = "core") -> Figure:
     """One cell per core (or per chip, ``unit="chip"``); on a board, white lines mark the chip boundaries."""
     fig = Figure(figsize=(min(10, grid.shape[1] * 0.6 + 2), min(8, grid.shape[0] * 0.5 + 1.5)))
