@@ -67,9 +67,11 @@ def result_page(result: dict, figure_dir: Path) -> Page:
         _add_figure(sections.setdefault(title, Section(title)), build(result), figure_dir, stem, caption)
     for key, figure in single_figures.other_breakdowns(result).items():
         single_figures.save(figure, figure_dir, f"cycles_{key}")
-        sections.setdefault("Cycles", Section("Cycles")).figures.append((f"cycles_{key}", f"Cycles by {single_figures.breakdown_name(key)}"))
+        sections.setdefault("Cycles", Section("Cycles")).figures.append((f"cycles_{key}", single_figures.breakdown_title(key)))
+    family = result.get("family")
     page.sections += [s for s in sections.values() if s.figures or s.tables
-                      or single_figures.FAMILY_SECTIONS.get(s.title, result.get("family")) == result.get("family")]
+                      or (single_figures.FAMILY_SECTIONS.get(s.title, family) == family
+                          and s.title not in single_figures.EMPTY_SECTIONS_LEFT_OUT.get(family, ()))]
     for extra in (_dataflow_section(result), _waits_section(result)):
         if extra is not None:
             page.sections.append(extra)
@@ -85,7 +87,7 @@ def _dataflow_section(result: dict) -> Section | None:
             not all(isinstance(m, dict) and "fe_order" in m for m in mapping.values()):
         return None   # no H2Learn dataflow (a many-core trace's mapping is another thing)
     tensors = list(next(iter(ops.values()), {}).get("dram_bytes", {}))
-    header = ["layer", "FE order", "window", "dL/du", "dW"] + [f"DRAM {t} [B]" for t in tensors]
+    header = ["layer", "FE order", "window", "dL/du", "dW"] + [f"DRAM {t.replace('_', ' ')} [B]" for t in tensors]
     rows = []
     for layer, m in mapping.items():
         dw = m["dw"] + (f" ({m['dw_blocks']} blocks)" if m.get("dw") == "blocked" else "")
@@ -198,23 +200,37 @@ def store_page(rows: list[dict], sweep: dict, figure_dir: Path, store_name: str)
     names = [name for name, _ in analysis.objectives]
     title = f"archsim sweep: {sweep.get('name', store_name)}"
     recosted = sum(r["how"] == "recosted" for r in analysis.ok)
+    numbers = ", ".join(f"#{r['idx']}" for r in sorted(analysis.front, key=lambda r: r["idx"])) \
+        if len(analysis.front) <= sweep_figures.NUMBER_ALL_POINTS else "listed below"
     headline_text = (f"{count_of(len(rows), 'point')} on {sweep.get('chip_name', 'the chip')}: {len(analysis.ok)} ok "
                      f"({recosted} re-costed), {len(analysis.failed)} failed, {len(analysis.pending)} pending; "
-                     f"{len(analysis.front)} on the Pareto front of {', '.join(f'{g} {n}' for n, g in analysis.objectives)}.")
+                     f"{len(analysis.front)} on the Pareto front" + (f" ({numbers})" if numbers else "") + " of "
+                     + ", ".join(f"{METRICS[n].label} ({g})" for n, g in analysis.objectives) + ".")
     page = Page(title=title, headline=headline_text)
     figures = Section("Trade-offs")
-    for stem, caption, build in (("pareto", "Pareto front of the first two objectives", sweep_figures.pareto),
+    pareto_caption = (f"The first two objectives of every point; red: the Pareto front of all "
+                      f"{len(analysis.objectives)} objectives, marked point by point (#: the point's number)")
+    for stem, caption, build in (("pareto", pareto_caption, sweep_figures.pareto),
                                  ("axis_effects", "Each axis's effect on the objectives", sweep_figures.axis_effects)):
         _add_figure(figures, build(analysis), figure_dir, stem, caption)
     if analysis.constraints:
         figures.text.append("Constraints: " + "; ".join(c.describe() for c in analysis.constraints) + ".")
     page.sections.append(figures)
-    header = ["point", *[f"{n} [{METRICS[n].unit}]" for n in names], "how"]
-    front_rows = [[point_label(r, analysis.axes), *[_number(metric_value(r["result"], n)) for n in names], r["how"]]
-                  for r in analysis.front]
+    header = ["#", "point", *[f"{n} [{METRICS[n].unit}]" for n in names], "how"]
+    front_rows = [[(r["idx"], r["idx"]), point_label(r, analysis.axes), *[_number(metric_value(r["result"], n)) for n in names],
+                   r["how"]] for r in analysis.front]
     page.sections.append(Section("Pareto front", tables=[Table(header, front_rows, sortable=True)]))
     page.sections.append(_points_section(rows, analysis, names))
+    if analysis.failed:
+        page.sections.append(_failures_section(analysis.failed))
     return page
+
+
+def _failures_section(failed: list[dict]) -> Section:
+    """Each failed point's error (its first line) at full width: the points table shows only its kind."""
+    rows = [[(r["idx"], r["idx"]), r["error"].splitlines()[0] if r["error"] else "(no error recorded)"]
+            for r in sorted(failed, key=lambda r: r["idx"])]
+    return Section("Failed points", tables=[Table(["#", "error"], rows, long_text=("error",))])
 
 
 def _points_section(rows: list[dict], analysis, names: list[str]) -> Section:
@@ -225,7 +241,8 @@ def _points_section(rows: list[dict], analysis, names: list[str]) -> Section:
     for r in rows:
         values = [_number(metric_value(r["result"], n)) if r["result"] else "-" for n in names]
         axes = [_cell(r["config"]["axes"].get(a)) for a in analysis.axes]
-        error = (r["error"] or "").splitlines()[0] if r["error"] else ""
+        kind = (r["error"] or "").split(":", 1)[0].split()
+        error = f"{kind[0] if kind else 'error'} (see Failed points)" if r["error"] else ""
         body.append([(r["idx"], r["idx"]), r["config"]["workload"]["network"].rsplit("/", 1)[-1], *axes, *values,
                      r["status"], r["how"] or "-", "yes" if r["hash"] in front else "", _number(r["elapsed_s"]), error])
     return Section("All points (click a heading to sort)", tables=[Table(header, body, sortable=True)])

@@ -69,14 +69,14 @@ def energy_breakdown(result: dict):
         return "The result has no energy breakdown."
     breakdown = {c: _as_dict(v) for c, v in breakdown.items()}
     components = sorted(breakdown, key=lambda c: -(_total(breakdown[c]) or 0.0))
-    actions = sorted({a for c in components for a in breakdown[c]})
+    actions = sorted({a for c in components for a, pj in breakdown[c].items() if pj})   # legend: only what has energy
     scale, unit = _energy_scale(max(_total(v) or 0.0 for v in breakdown.values()))
     fig = Figure(figsize=(max(6, 0.5 * len(components) + 3), 4))
     ax = fig.add_subplot()
     bottom = np.zeros(len(components))
     for action in actions:
         heights = np.array([breakdown[c].get(action, 0.0) for c in components]) * scale
-        ax.bar(components, heights, bottom=bottom, label=action)
+        ax.bar(components, heights, bottom=bottom, label=action.replace("_", " "))
         bottom += heights
     ax.set_ylabel(f"energy [{unit}]")
     ax.set_ylim(0, max(float(bottom.max()), 1e-30) * 1.12)   # headroom: the tallest stack stays inside the frame
@@ -86,9 +86,17 @@ def energy_breakdown(result: dict):
         smallest = min((t for t in totals if t > 0), default=totals[0]) * scale
         ax.set_ylim(smallest / 3, totals[0] * scale * 3)
         ax.set_ylabel(f"energy [{unit}], log scale")
+    for x, component in enumerate(components):   # a component the config charges nothing is no missing bar
+        if not _total(breakdown[component]):
+            ax.annotate("0", (x, 0), xytext=(0, 3), textcoords="offset points", xycoords=("data", "axes fraction"),
+                        ha="center", va="bottom", fontsize="small", color="dimgray")
     static = result.get("static_energy_pj")
-    ax.set_title("Dynamic energy by component and action"
-                 + (f"\n(static leakage, not stacked: {static * scale:.3g} {unit})" if static else ""))
+    stacked_pj = sum(_total(v) or 0.0 for v in breakdown.values())
+    if static and abs(stacked_pj - (result.get("energy_pj") or 0.0)) <= 1e-6 * stacked_pj:   # a GPU's idle power
+        ax.set_title(f"Energy by component and action\n(static energy included: {static * scale:.3g} {unit})")
+    else:
+        ax.set_title("Dynamic energy by component and action"
+                     + (f"\n(static leakage, not stacked: {static * scale:.3g} {unit})" if static else ""))
     ax.tick_params(axis="x", rotation=60)
     ax.legend(fontsize="small", ncol=2)
     fig.tight_layout()
@@ -131,7 +139,8 @@ def per_layer(result: dict):
     x = np.arange(len(names))
     has_both = bool(cycles) and bool(energy)
     width = 0.4 if has_both else 0.8
-    fig = Figure(figsize=(max(6, 0.9 * len(names) + 3), 4))
+    # constrained layout keeps the legend beside the right-hand axis, clear of its ticks and label
+    fig = Figure(figsize=(max(6, 0.9 * len(names) + 3) + 2.5, 4), layout="constrained")
     ax = fig.add_subplot()
     axes, titles = [], []
     if cycles:
@@ -144,7 +153,7 @@ def per_layer(result: dict):
             heights = np.array([(cycles[n].get(part, 0) if part else _total(cycles[n])) if n in cycles else 0.0
                                 for n in layers]) * per_unit
             ax.bar(x[:len(layers)] - (width / 2 if has_both else 0), heights, width, bottom=bottom, color=colour,
-                   label=f"{quantity}: {part}" if part else quantity)
+                   label=f"{quantity}: {ENGINE_NAMES.get(str(part).lower(), part)}" if part else quantity)
             bottom += heights
         ax.set_ylabel(f"{quantity} [{unit}]" if clock_hz else "cycles")
         axes.append(ax)
@@ -156,18 +165,19 @@ def per_layer(result: dict):
         colours = ["tab:orange"] * len(layers) + (["tab:gray"] if shared else [])
         bars = eax.bar(x + (width / 2 if has_both else 0), heights, width, color=colours, label="dynamic energy")
         if shared:
+            bars[-1].set_label("dynamic energy no layer owns (shared)")
             eax.annotate(f"{shared * scale:.3g} {unit}", (bars[-1].get_x() + width / 2, heights[-1]), ha="center",
                          va="bottom", fontsize="small")
         eax.set_ylabel(f"dynamic energy [{unit}]")
         axes.append(eax)
-        titles.append("dynamic energy" + (" (grey: shared, no layer)" if shared else ""))
+        titles.append("dynamic energy")
     ax.set_xticks(x, names, rotation=60 if len(names) > 6 else 0)
-    handles = [h for a in axes for h in a.get_legend_handles_labels()[0]]
-    labels = [lab for a in axes for lab in a.get_legend_handles_labels()[1]]
-    ax.legend(handles, labels, fontsize="small", loc="upper left", bbox_to_anchor=(1.12 if len(axes) > 1 else 1.01, 1),
-              frameon=False)
+    entries = [entry for a in axes for entry in zip(*a.get_legend_handles_labels())]
+    entries.sort(key=lambda entry: "(shared)" in entry[1])   # the shared bar's entry after the layers' energy
+    handles, labels = [h for h, _ in entries], [lab for _, lab in entries]
+    fig.legend(handles, labels, fontsize="small", loc="outside right upper", frameon=False)
+    ax.margins(x=0.1)   # room for the shared bar's value
     ax.set_title("Per layer: " + " and ".join(titles))
-    fig.tight_layout()
     return fig
 
 
@@ -205,7 +215,7 @@ def core_utilisation(result: dict):
     grid = _grid(details.get("core_utilisation"), details.get("mesh"))
     if grid is None:
         return "The trace has no per-core utilisation on the mesh (trace.details.core_utilisation); not a many-core run?"
-    return _heatmap(grid, "Core utilisation (fraction of cycles busy)", "utilisation", "viridis")
+    return _heatmap(grid, "Core utilisation", "busy [fraction of cycles]", "viridis", _chips(result, grid))
 
 
 def noc_link_load(result: dict):
@@ -216,34 +226,72 @@ def noc_link_load(result: dict):
         grid = _grid(noc.get("link_flits"), noc.get("mesh"))
     if grid is None:
         return "The trace has no NoC link loads on the mesh (trace.noc.link_flits_grid); not a many-core run?"
-    return _heatmap(grid, "NoC load: flits on the links leaving each router", "flits", "magma")
+    if noc.get("link_flits_grid_unit") == "chip":   # a large board keeps per-chip totals only
+        return _heatmap(grid, "NoC load: flits on the links of each chip", "load [flits]", "magma", None, unit="chip")
+    return _heatmap(grid, "NoC load: flits on the links leaving each router", "load [flits]", "magma",
+                    _chips(result, grid))
 
 
 def engine_timeline(result: dict):
-    """Gantt chart of the engines' busy spans (H2Learn pipeline)."""
+    """Gantt chart of the engines' busy spans (H2Learn pipeline), coloured by the tile they work on.
+
+    Following one colour from FE down to WUE follows one tile through the pipeline; the weight update
+    of every layer at the end (tile ``"update"``) is drawn grey. With more tiles than
+    :data:`TIMELINE_TILE_COLOURS` the colours alternate between two, so neighbouring tiles stay apart.
+    """
     details = (result.get("trace") or {}).get("details", {})
     timeline = details.get("timeline")
     if not timeline:
         return "The trace has no engine timeline (trace.details.timeline); not an H2Learn run?"
     spans = [_span(item) for item in timeline]
-    engines = list(dict.fromkeys(engine for engine, _, _ in spans))
-    fig = Figure(figsize=(10, 0.5 * len(engines) + 1.5))
+    engines = list(dict.fromkeys(engine for engine, _, _, _ in spans))
+    tiles = list(dict.fromkeys(tile for _, tile, _, _ in spans if tile not in (None, "update")))
+    fig = Figure(figsize=(10, 0.5 * len(engines) + 2.2))
     ax = fig.add_subplot()
-    for engine, start, end in spans:
-        ax.barh(engines.index(engine), end - start, left=start, height=0.6)
-    ax.set_yticks(range(len(engines)), engines)
-    ax.set_xlabel("cycle")
-    ax.set_title("Engine timeline")
+    labelled = set()
+    for engine, tile, start, end in spans:
+        colour, label = _timeline_colour(tile, tiles)
+        ax.barh(engines.index(engine), end - start, left=start, height=0.6, color=colour,
+                label=None if label in labelled else label)
+        labelled.add(label)
+    ax.set_yticks(range(len(engines)), [ENGINE_NAMES.get(str(e).lower(), str(e)) for e in engines])
+    ax.invert_yaxis()   # the pipeline's order, FE on top
+    ax.set_xlabel("time [cycles]")
+    ax.set_title("Engine timeline: what each engine works on, cycle by cycle")
+    if len(labelled) > 1:
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 
 
-def _span(item) -> tuple[str, float, float]:
-    """(engine, start, end) of a timeline entry: ``{engine, start_cycle, end_cycle}`` or
-    ``[engine, tile, start_cycle, end_cycle]``."""
+#: Engine names of the H2Learn pipeline (Liang et al., TCAD 2022) as a reader knows them.
+ENGINE_NAMES = {"fe": "FE (forward)", "be": "BE (backward)", "wue": "WUE (weight update)"}
+
+#: Tile colours of the engine timeline (tab10 without its grey, which marks the weight update); with
+#: more tiles than colours, they alternate between the first two.
+TIMELINE_TILE_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink",
+                         "tab:olive", "tab:cyan")
+
+
+def _timeline_colour(tile, tiles: list) -> tuple[str, str]:
+    """(colour, legend label) of a timeline span of ``tile`` (one of ``tiles``, or "update", or None)."""
+    if tile == "update":
+        return "tab:gray", "weight update (all layers)"
+    if tile is None:
+        return "tab:blue", "busy"
+    index = tiles.index(tile)
+    if len(tiles) <= len(TIMELINE_TILE_COLOURS):
+        return TIMELINE_TILE_COLOURS[index], f"tile {tile}"
+    return TIMELINE_TILE_COLOURS[index % 2], "even tiles" if index % 2 == 0 else "odd tiles"
+
+
+def _span(item) -> tuple[str, object, float, float]:
+    """(engine, tile or None, start, end) of a timeline entry: ``{engine, [tile,] start_cycle, end_cycle}``
+    or ``[engine, tile, start_cycle, end_cycle]``."""
     if isinstance(item, dict):
-        return item["engine"], item.get("start_cycle", item.get("start", 0)), item.get("end_cycle", item.get("end", 0))
-    return str(item[0]), item[-2], item[-1]
+        return (item["engine"], item.get("tile"), item.get("start_cycle", item.get("start", 0)),
+                item.get("end_cycle", item.get("end", 0)))
+    return str(item[0]), (item[1] if len(item) > 3 else None), item[-2], item[-1]
 
 
 def pipeline_utilisation(result: dict):
@@ -254,7 +302,7 @@ def pipeline_utilisation(result: dict):
         return "The trace has no engine utilisation (trace.details.engine_utilisation); not an H2Learn run?"
     fig = Figure(figsize=(5, 3))
     ax = fig.add_subplot()
-    ax.bar(list(util), [100 * v for v in util.values()], color="tab:purple")
+    ax.bar([ENGINE_NAMES.get(e.lower(), e) for e in util], [100 * v for v in util.values()], color="tab:purple")
     ax.set_ylim(0, 100)
     ax.set_ylabel("busy [% of cycles]")
     ax.set_title("Pipeline utilisation per engine")
@@ -281,10 +329,15 @@ def sparsity(result: dict):
     for i, kind in enumerate(kinds):
         ax.bar(np.arange(len(layers)) + i * width, [100 * data[layer].get(kind, 0) for layer in layers], width,
                label=readable_kind(kind))
-    ax.set_xticks(np.arange(len(layers)) + 0.4 - width / 2, layers, rotation=60)
+        for j, layer in enumerate(layers):   # a kind the layer does not have is no 0 %: say so
+            if kind not in data[layer]:
+                ax.text(j + i * width, 2, "n/a", rotation=90, ha="center", va="bottom", fontsize="x-small",
+                        color="dimgray")
+    ax.set_xticks(np.arange(len(layers)) + 0.4 - width / 2, layers, rotation=60 if len(layers) > 6 else 0)
     ax.set_ylabel("fraction [%]")
     ax.set_ylim(0, 100)
-    ax.set_title("Measured sparsity per layer")
+    ax.set_title("Measured sparsity per layer" + ("\n(n/a: the layer has no such quantity)"
+                                                   if any(k not in data[layer] for layer in layers for k in kinds) else ""))
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
@@ -299,9 +352,35 @@ def breakdown_name(key: str) -> str:
     return key.removeprefix("per_").replace("_", " ")
 
 
+#: cycles_breakdown keys the models write, in a reader's words: (title, what a bar is, its plural, what
+#: its cycles count). Other keys get "Cycles by <key>".
+BREAKDOWN_WORDS = {
+    "per_core_busy": ("Busy cycles per core", "core", "cores", "busy"),
+    "per_phase": ("Cycles per phase", "phase", "phases", "time"),
+    "per_engine": ("Busy cycles per engine", "engine", "engines", "busy"),
+    "engine": ("Busy cycles per engine", "engine", "engines", "busy"),
+}
+
+
+def breakdown_title(key: str) -> str:
+    """The figure title and caption of a cycles_breakdown entry: ``per_core_busy`` -> "Busy cycles per core"."""
+    return BREAKDOWN_WORDS.get(key, (f"Cycles by {breakdown_name(key)}",))[0]
+
+
+#: The H2Learn trace's sparsity kinds (archsim/models/h2learn/simulate.py, ``_sparsity``) as a reader's words.
+SPARSITY_NAMES = {
+    "input_zero_fraction": "zero inputs to the FE",
+    "du_zero_fraction": "zero dL/du skipped by the BE",
+    "source_closed_window_fraction": "source neurons outside the surrogate window",
+    "skipped_backward_mac_fraction": "backward MACs skipped",
+}
+
+
 def readable_kind(name: str) -> str:
-    """A trace field name as a legend entry: ``du_zero_fraction`` -> "du zero"."""
-    return name.removesuffix("_fraction").replace("_", " ")
+    """A trace field name as a legend entry: a known sparsity kind by :data:`SPARSITY_NAMES`
+    (``du_zero_fraction`` -> "zero dL/du skipped by the BE"), any other without its ``_fraction`` suffix
+    and underscores (``grad_zero_fraction`` -> "grad zero")."""
+    return SPARSITY_NAMES.get(name) or name.removesuffix("_fraction").replace("_", " ")
 
 
 def other_breakdowns(result: dict) -> dict:
@@ -311,35 +390,57 @@ def other_breakdowns(result: dict) -> dict:
         numbers = _numbers(value)
         if key in ("per_layer", "layer") or not numbers:   # drawn by per_layer
             continue
-        what = breakdown_name(key)
+        title, one, many, quantity = BREAKDOWN_WORDS.get(key, (breakdown_title(key), breakdown_name(key), "entries",
+                                                               "time"))
         if len(numbers) > MAX_BARS:   # one bar per core of a board would be a strip: show how they spread
             fig = Figure(figsize=(7, 3.5))
             ax = fig.add_subplot()
             ax.hist(list(numbers.values()), bins=min(40, len(numbers)), color="tab:olive")
-            ax.set_xlabel("cycles")
-            ax.set_ylabel(f"{what}s [count]")
-            ax.set_title(f"Cycles by {what}: how {len(numbers):,} {what}s spread")
+            ax.set_xlabel(f"{quantity} [cycles]")
+            ax.set_ylabel(f"{many} [count]")
+            ax.set_title(f"{title}: how {len(numbers):,} {many} spread")
         else:
             fig = Figure(figsize=(max(5, 0.4 * len(numbers) + 2), 3))
             ax = fig.add_subplot()
-            ax.bar(list(numbers), list(numbers.values()), color="tab:olive")
-            ax.set_ylabel("cycles")
-            ax.set_xlabel(what)
-            ax.set_title(f"Cycles by {what}")
-            ax.tick_params(axis="x", rotation=60)
+            names = [ENGINE_NAMES.get(n.lower(), n) if one == "engine" else n for n in numbers]
+            ax.bar(names, list(numbers.values()), color="tab:olive")
+            ax.set_ylabel(f"{quantity} [cycles]")
+            ax.set_xlabel(one)
+            ax.set_title(title)
+            ax.tick_params(axis="x", rotation=60 if len(numbers) > 6 else 0)
             ax.margins(y=0.1)
         fig.tight_layout()
         figures[key] = fig
     return figures
 
 
-def _heatmap(grid: np.ndarray, title: str, label: str, cmap: str) -> Figure:
+def _chips(result: dict, grid: np.ndarray) -> tuple[int, int] | None:
+    """(chips_y, chips_x) of a board whose cores ``grid`` shows (``trace.noc.chips``), None on one chip."""
+    chips = (result.get("trace") or {}).get("noc", {}).get("chips")
+    if not isinstance(chips, (list, tuple)) or len(chips) != 2 or list(chips) == [1, 1]:
+        return None
+    rows, cols = int(chips[0]), int(chips[1])
+    if rows < 1 or cols < 1 or grid.shape[0] % rows or grid.shape[1] % cols:
+        return None
+    return rows, cols
+
+
+def _heatmap(grid: np.ndarray, title: str, label: str, cmap: str, chips: tuple[int, int] | None = None,
+             unit: str = "core") -> Figure:
+    """One cell per core (or per chip, ``unit="chip"``); on a board, white lines mark the chip boundaries."""
     fig = Figure(figsize=(min(10, grid.shape[1] * 0.6 + 2), min(8, grid.shape[0] * 0.5 + 1.5)))
     ax = fig.add_subplot()
     image = ax.imshow(grid, cmap=cmap, origin="upper")
     fig.colorbar(image, ax=ax, label=label)
-    ax.set_xlabel("mesh x")
-    ax.set_ylabel("mesh y")
+    if chips is not None:
+        rows, cols = chips
+        for x in range(1, cols):
+            ax.axvline(x * grid.shape[1] / cols - 0.5, color="white", linewidth=1.5, gid="chip-boundary")
+        for y in range(1, rows):
+            ax.axhline(y * grid.shape[0] / rows - 0.5, color="white", linewidth=1.5, gid="chip-boundary")
+        title += f"\n(board of {cols} x {rows} chips; white lines: chip boundaries)"
+    ax.set_xlabel(f"x [{unit}]")
+    ax.set_ylabel(f"y [{unit}]")
     ax.set_title(title)
     fig.tight_layout()
     return fig
@@ -401,12 +502,25 @@ def _energy_scale(max_pj: float) -> tuple[float, str]:
     return 1.0, "pJ"
 
 
+def readable_scale(max_value: float, unit: str) -> tuple[float, str]:
+    """Factor and unit that keep ``max_value`` (in ``unit``) between 1 and 1000: seconds and picojoules
+    are rescaled (s -> ms/µs/ns, pJ -> nJ/µJ/mJ/J), any other unit is kept."""
+    if unit == "s":
+        return _time_scale(max_value)
+    if unit == "pJ":
+        return _energy_scale(max_value)
+    return 1.0, unit
+
+
 def _as_dict(value) -> dict:
     return value if isinstance(value, dict) else {"total": value}
 
 
 #: Sections whose figures only one chip family has: left out of other families' reports, not shown empty.
 FAMILY_SECTIONS = {"Mesh": "manycore", "Engines": "h2learn"}
+
+#: Sections a family's report leaves out when they have nothing to show (a GPU run has no GPU to compare with).
+EMPTY_SECTIONS_LEFT_OUT = {"gpu": ("Against the GPU",)}
 
 SINGLE_RESULT_FIGURES = (
     ("vs_gpu", "Against the GPU", "Latency, throughput, energy and area of the chip and the GPU (log scale)", vs_gpu),

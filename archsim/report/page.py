@@ -16,6 +16,7 @@ class Table:
     header: list[str]
     rows: list[list]
     sortable: bool = False
+    long_text: tuple[str, ...] = ()  # headings of columns of long text (errors, paths): wrapped anywhere
 
 
 @dataclass
@@ -39,9 +40,11 @@ body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; 
 h1 { font-size: 1.5em; } p.headline { font-size: 1.25em; font-weight: 600; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { color: #555; font-size: 0.9em; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
-th.sortable { cursor: pointer; background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+div.table { overflow-x: auto; max-width: 100%; margin: 1em 0; }
+table { border-collapse: collapse; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+td.long { overflow-wrap: anywhere; }
+th.sortable { cursor: pointer; background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 p.note { color: #8a5a00; font-size: 0.9em; }
 """
 
@@ -89,17 +92,24 @@ def render_html(page: Page) -> str:
 def _html_table(table: Table) -> str:
     esc = html.escape
     cls = ' class="sortable"' if table.sortable else ""
-    th = "".join(f'<th{" class=sortable" if table.sortable else ""}>{esc(str(h))}</th>' for h in table.header)
+    th = "".join(f'<th{" class=sortable" if table.sortable else ""}>{_breakable(esc(str(h)))}</th>' for h in table.header)
     rows = []
+    long = {i for i, h in enumerate(table.header) if h in table.long_text}
     for row in table.rows:
         cells = []
-        for cell in row:
+        for i, cell in enumerate(row):
             if isinstance(cell, tuple):  # (shown text, sort value)
                 cells.append(f'<td class="num" data-v="{cell[1]}">{esc(str(cell[0]))}</td>')
             else:
-                cells.append(f"<td>{esc(str(cell))}</td>")
+                cells.append(f'<td{" class=long" if i in long else ""}>{esc(str(cell))}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table{cls}><thead><tr>{th}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    # In a scrolling box: a table wider than the page (a sweep's points with their errors) is never cut off.
+    return f'<div class="table"><table{cls}><thead><tr>{th}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+
+
+def _breakable(text: str) -> str:
+    """A heading that may break after its dots and underscores (``core.dendrite_lanes``): narrow columns."""
+    return text.replace(".", ".<wbr>").replace("_", "_<wbr>")
 
 
 def render_markdown(page: Page) -> str:

@@ -69,11 +69,11 @@ def write_figure(rows: list[dict], path: Path) -> None:
     values = [v for row in ran for v in (row["published"], row["predicted"])] or [1.0]
     low, high = min(values) / 2, max(values) * 2
     ax.plot([low, high], [low, high], "k--", linewidth=0.8, label="predicted = published")
-    ax.set(xscale="log", yscale="log", xlim=(low, high), ylim=(low, high), xlabel="published (or peer)",
-           ylabel="archsim", title="archsim against published figures")
+    ax.set(xscale="log", yscale="log", xlim=(low, high), ylim=(low, high), xlabel="published (or peer) value [the case's unit, see the table]",
+           ylabel="archsim's value [the same unit]", title="archsim against published figures")
     ax.legend(loc="upper left")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")   # names beside the outermost points stay in the image
     plt.close(fig)
 
 

@@ -53,13 +53,14 @@ def active_units(chip, prog, link_flits, router_flits) -> dict[str, int]:
 
 
 def link_load_map(prog, link_flits) -> dict:
-    """The run's flits per link for the report's heatmap: ``link_flits_grid`` [Y][X][direction] and
-    ``mesh`` [Y, X]; on boards above :data:`MAX_GRID_ROUTERS` routers, per-chip totals [chip_y][chip_x]
-    (``link_flits_grid_unit: chip``)."""
+    """The run's flits per link for the report's heatmap: ``link_flits_grid`` [Y][X][direction],
+    ``mesh`` [Y, X] and ``chips`` [chips_y, chips_x] (the report marks the chip boundaries); on boards
+    above :data:`MAX_GRID_ROUTERS` routers, per-chip totals [chip_y][chip_x] (``link_flits_grid_unit: chip``)."""
     noc = prog.noc
     flits = np.zeros(4 * noc.n_cores, np.int64) if link_flits is None else link_flits
     if noc.n_cores <= MAX_GRID_ROUTERS:
         return {"link_flits_grid": link_grid(flits, noc).tolist(), "mesh": [noc.board_y, noc.board_x],
-                "link_flits_grid_unit": "router"}
+                "chips": [noc.chips_y, noc.chips_x], "link_flits_grid_unit": "router"}
     per_chip = flits.reshape(noc.n_chips, -1).sum(axis=1).reshape(noc.chips_y, noc.chips_x)
-    return {"link_flits_grid": per_chip.tolist(), "mesh": [noc.chips_y, noc.chips_x], "link_flits_grid_unit": "chip"}
+    return {"link_flits_grid": per_chip.tolist(), "mesh": [noc.chips_y, noc.chips_x], "chips": [noc.chips_y, noc.chips_x],
+            "link_flits_grid_unit": "chip"}
