@@ -220,6 +220,7 @@ def test_reference_steppers_equal_fast_path(seed, c, hw, k, kernel, stride, pad,
     assert fast.trace.actions_by_layer == ref.trace.actions_by_layer
     assert fast.trace.synaptic_ops == ref.trace.synaptic_ops
     assert fast.trace.cycles_breakdown == ref.trace.cycles_breakdown
+    assert fast.trace.details["pe_blocks"] == ref.trace.details["pe_blocks"]
     for a, b in zip(fast.dweights, ref.dweights):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(fast.trace.outputs, ref.trace.outputs)

@@ -44,6 +44,7 @@ def test_fe_block_waits_for_its_densest_output(lut):
     fast = engines.fe_work(proj, SPIKES, lut, params)
     ref, _ = refstep.fe_reference(proj, SPIKES, lut, params)
     assert both(fast, ref) == (8 + 2 if lut else 5)
+    assert (fast.stats["block_cycles"], fast.stats["even_cycles"]) == ((2, 2) if lut else (5, 3))
     # four PEs take all four outputs in one block: the densest (3 adds, or 1 read) sets it
     proj, params = one_by_one(4)
     assert both(engines.fe_work(proj, SPIKES, lut, params), refstep.fe_reference(proj, SPIKES, lut, params)[0]) == \
@@ -62,6 +63,7 @@ def test_wue_table_per_pe_waits_for_its_busiest_table():
     fast = engines.wue_work(proj, du, x, params)
     ref, _ = refstep.wue_reference(proj, du, x, params)
     assert both(fast, ref) == 13
+    assert (fast.stats["block_cycles"], fast.stats["even_cycles"]) == (13, 9)     # 17 items over 2 PEs evenly
     assert fast.actions["wue_lut"] == {"write": 12, "read": 5}
     # LUT off: output-stationary over the 8 output neuron-steps, adds 3, 0 | 1, 2 | 0, 0 | 0, 0 -> 3 + 2
     proj, params = one_by_one(2, **{"wue.lut": False})

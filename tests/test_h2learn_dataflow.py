@@ -107,7 +107,8 @@ def shape(name, acc_kb, out, step_kb=1, weight_kb=1, src=64, top=False):
     """A LayerShape by its sizes (KB of 8192 bits)."""
     return dataflow.LayerShape(name=name, weight_bits=weight_kb * 8192, source_bits=(src,), grad_in_sizes=(src,),
                                mask_sizes=(src,), out_size=out, out_bits=1, readout=False, top=top,
-                               accumulator_bits=acc_kb * 8192, step_bits=step_kb * 8192)
+                               accumulator_bits=acc_kb * 8192, step_bits=step_kb * 8192,
+                               update_macs_per_step=acc_kb * 256 * out)
 
 
 def search_params(grad_kb=64, pipeline=False, tiles_in_flight=2):
@@ -189,7 +190,7 @@ def every_legal_mapping(shapes, tiles, params):
 
 def iteration_cost(shapes, maps, tiles, params):
     costs = [dataflow._cost(s, m, tiles, True, False, params) for s, m in zip(shapes, maps)]
-    return sum(c[0] for c in costs), sum(c[1] for c in costs)
+    return tuple(sum(c[j] for c in costs) for j in range(3))
 
 
 @settings(max_examples=30, deadline=None)

@@ -39,8 +39,10 @@ The network-level choice of which layers keep dW on chip is searched over every 
 fit (up to :data:`EXHAUSTIVE_LAYERS` layers small enough to be held, else largest accumulators first);
 given it, each layer's best candidate with dL/du through DRAM, and the best with dL/du on chip, and the
 set of layers that keep dL/du on chip is the one saving the most DRAM bits whose tiles fit together (an
-exact knapsack, :func:`_du_choice`). Objective: DRAM bits per iteration, then on-chip buffer words (a
-weight-stationary pass re-reads the input from the activation buffer). The search depends only on shapes
+exact knapsack, :func:`_du_choice`). Objective: DRAM bits per iteration, then the cycles the search can
+see, the WUE work that cannot overlap the tiles (the dense update MACs of the blocked layers: a blocked
+pass over the batch, held accumulators, costs the same DRAM bits as holding them with dL/du through DRAM),
+then on-chip buffer words (a weight-stationary pass re-reads the input from the activation buffer). The search depends only on shapes
 and sizes, so it is cached per network shape and buffer sizes.
 """
 from __future__ import annotations
@@ -70,6 +72,7 @@ class LayerShape:
     top: bool
     accumulator_bits: int             # all projections' dW accumulators
     step_bits: int                    # one step's dL/du and dL/ds (the mandatory working set)
+    update_macs_per_step: int         # dense weight-update MACs per sample-step (all projections)
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ def layer_shape(layer, layers_by_name, params, top: bool) -> LayerShape:
         top=top,
         accumulator_bits=sum(int(np.prod(p.kernel_shape)) for p in layer.projections) * params.accumulator_bits,
         step_bits=(sum(p.in_size for p in layer.projections) + layer.out_size) * params.grad_bits,
+        update_macs_per_step=sum(int(np.prod(p.kernel_shape[1:])) * p.out_size for p in layer.projections),
     )
 
 
@@ -155,8 +159,9 @@ def _total_bits(t: dict) -> int:
     return sum(sum(d.values()) for rw in t.values() for d in rw.values())
 
 
-def _cost(shape, m, tiles: tuple, train, weights_resident, params) -> tuple[int, int]:
-    """(DRAM bits per iteration, activation-buffer words) of ``m`` over ``tiles`` (sample-steps per tile)."""
+def _cost(shape, m, tiles: tuple, train, weights_resident, params) -> tuple[int, int, int]:
+    """(DRAM bits per iteration, dense update MACs deferred past the tiles, activation-buffer words) of ``m``
+    over ``tiles`` (sample-steps per tile)."""
     kinds: dict = {}
     for i, n in enumerate(tiles):
         kinds[(n, i == 0)] = kinds.get((n, i == 0), 0) + 1
@@ -166,7 +171,8 @@ def _cost(shape, m, tiles: tuple, train, weights_resident, params) -> tuple[int,
         bits += sum(sum(d.values()) for d in update_traffic(shape, m).values())
     passes = m.weight_blocks if m.fe_order == "weight-stationary" else 1
     words = sum(n * sum(shape.source_bits) * passes for n in tiles) // params.buffer_width_bits
-    return bits, words
+    deferred = sum(tiles) * shape.update_macs_per_step if m.dw == "blocked" else 0
+    return bits, deferred, words
 
 
 def du_bits(shape: LayerShape, n_max: int, params) -> int:
@@ -206,7 +212,7 @@ def dw_blocks(shape: LayerShape, free_grad_bits: int) -> int:
 
 @lru_cache(maxsize=8192)
 def _best_for(shape, tiles, dw_on_chip, du, blocks, train, resident, params):
-    """((DRAM bits, buffer words), mapping) of the layer's cheapest legal candidate with dL/du ``du``."""
+    """(:func:`_cost`, mapping) of the layer's cheapest legal candidate with dL/du ``du``."""
     best = None
     for m in _candidates(shape, max(tiles), dw_on_chip, du, blocks, train, params):
         key = _cost(shape, m, tiles, train, resident, params)
@@ -216,16 +222,16 @@ def _best_for(shape, tiles, dw_on_chip, du, blocks, train, resident, params):
 
 
 def _du_choice(items: list, room: int) -> tuple:
-    """The indices of ``items`` ((index, bits, DRAM bits saved), bits > 0) whose bits fit in ``room`` together
-    and save the most: an exact 0/1 knapsack, depth first over the items by saving per bit, pruned by the
-    fractional bound; ties keep the first found."""
-    order = sorted(items, key=lambda it: (-it[2] / it[1], it[0]))
+    """The indices of ``items`` ((index, bits, saving), bits > 0, integer savings) whose bits fit in ``room``
+    together and save the most: an exact 0/1 knapsack, depth first over the items by saving per bit,
+    pruned by the fractional bound (rounded up, in integers); ties keep the first found."""
+    order = sorted(items, key=lambda it: (-(it[2] / it[1]), it[0]))
     best = [0, ()]
 
     def bound(pos, left, value):
         for _, bits, saved in order[pos:]:
             if bits > left:
-                return value + saved * left / bits
+                return value + -(-saved * left // bits)
             left -= bits
             value += saved
         return value
@@ -246,7 +252,7 @@ def _du_choice(items: list, room: int) -> tuple:
 
 @lru_cache(maxsize=256)
 def search(shapes: tuple, tiles: tuple, train: bool, weights_resident: bool, params) -> tuple:
-    """The mapping of every layer (a tuple in layer order) minimising DRAM bits, then buffer words."""
+    """The mapping of every layer (a tuple in layer order) minimising :func:`_cost` summed over the layers."""
     grad = params.gradient_buffer_bits
     need = max(s.step_bits for s in shapes)
     fits = [i for i, s in enumerate(shapes) if s.accumulator_bits + need <= grad] if train else []
@@ -273,14 +279,20 @@ def search(shapes: tuple, tiles: tuple, train: bool, weights_resident: bool, par
             bits = live * du_bits(s, n_max, params)
             if train and bits <= room:
                 on_chip[i] = _best_for(s, tiles, i in subset, "on-chip", 0, train, weights_resident, params)
-                if off[0][0] > on_chip[i][0][0]:
-                    items.append((i, bits, off[0][0] - on_chip[i][0][0]))
+                saved = _scalar(off[0]) - _scalar(on_chip[i][0])
+                if saved > 0:
+                    items.append((i, bits, saved))
         keep = set(_du_choice(items, room))
         found = [on_chip[i] if i in keep else off for i, off in enumerate(via_dram)]
-        total = (sum(f[0][0] for f in found), sum(f[0][1] for f in found))
+        total = tuple(sum(f[0][j] for f in found) for j in range(3))
         if best is None or total < best[0]:
             best = (total, tuple(f[1] for f in found))
     return best[1]
+
+
+def _scalar(cost: tuple) -> int:
+    """A :func:`_cost` as one integer that orders as the tuple does (each term below 2^96)."""
+    return (cost[0] << 192) + (cost[1] << 96) + cost[2]
 
 
 def _feasible_subsets(shapes, items: list, room: int, start: int = 0):

@@ -113,12 +113,13 @@ def fe_work(proj, x: np.ndarray, lut: bool, params) -> EngineWork:
         work.add("fe_lut", "write", entries)
         work.add("fe_lut", "read", reads)
         work.add("fe_adder", "add", tables * (2 ** group - group - 1) + reads)
-        work.cycles = ceil_div(entries, params.fe_pes) + output_stationary_cycles(read_items, k, params.fe_pes)
+        work.cycles = ceil_div(entries, params.fe_pes) + book_blocks(
+            work, output_stationary_cycles(read_items, k, params.fe_pes), reads, params.fe_pes)
         work.stats.update(lut_tables=tables, lut_reads=reads, lut_passes=passes)
     else:
         passes = 1
         work.add("fe_adder", "add", sops)
-        work.cycles = output_stationary_cycles(spike_items, k, params.fe_pes)
+        work.cycles = book_blocks(work, output_stationary_cycles(spike_items, k, params.fe_pes), sops, params.fe_pes)
     fe_buffers(work, proj, n, passes, params)
     return work
 
@@ -140,6 +141,14 @@ def output_stationary_cycles(per_position: np.ndarray, k: int, pes: int) -> int:
 
 
 _NO_KEEP = np.zeros((1, 1, 1, 1), dtype=np.bool_)
+
+
+def book_blocks(work: EngineWork, busiest: int, items: int, pes: int) -> int:
+    """Record a blocked phase's cycles (``busiest``: the sum of its blocks' busiest PE) beside the cycles its
+    ``items`` would take spread evenly (ceil(items / PEs)): the load imbalance; returns ``busiest``."""
+    work.stats["block_cycles"] = work.stats.get("block_cycles", 0) + int(busiest)
+    work.stats["even_cycles"] = work.stats.get("even_cycles", 0) + ceil_div(items, pes)
+    return int(busiest)
 
 
 def dense_macs(proj, n: int) -> int:
@@ -255,8 +264,8 @@ def be_spatial_work(proj, du: np.ndarray, open_src: np.ndarray, params) -> Engin
         per_position, macs, keep = dense_per_entry, dense, _NO_KEEP
     work = EngineWork()
     be_spatial(work, proj, n, int(nonzero_du.sum()), macs, dense, int(open_count.sum()), params)
-    work.cycles = int(kernels.busiest_pe_sum(np.zeros(n, dtype=np.int64), per_position, keep, k,
-                                             params.be_sparsity, params.be_pes))
+    work.cycles = book_blocks(work, kernels.busiest_pe_sum(np.zeros(n, dtype=np.int64), per_position, keep, k,
+                                                           params.be_sparsity, params.be_pes), macs, params.be_pes)
     if params.be_sparsity:
         work.merge(be_index_work(n * proj.in_size, params))
     return work
@@ -302,14 +311,15 @@ def wue_work(proj, du: np.ndarray, x: np.ndarray, params) -> EngineWork:
             builds += chunk_tables * (2 ** g - g - 1)
             reads += int((out_hist * table_reads[:, ci]).sum())
         wue_lut_phase(work, tables, entries, builds, reads)
-        work.cycles += int(kernels.busiest_pe_sum(base.reshape(-1), table_reads.reshape((-1, e, f)),
-                                                  keep.reshape((-1, k, e, f)), k, True, params.wue_pes))
+        work.cycles += book_blocks(work, kernels.busiest_pe_sum(base.reshape(-1), table_reads.reshape((-1, e, f)),
+                                                                keep.reshape((-1, k, e, f)), k, True, params.wue_pes),
+                                   entries + reads, params.wue_pes)
     else:
         n = steps * batch
         add_items = _tap_items(proj, kernels.set_bits(x5.reshape((n,) + proj.in_shape), planes))
         adds = k * int(add_items.sum())
         work.add("wue_adder", "add", adds)
-        work.cycles = output_stationary_cycles(add_items, k, params.wue_pes)
+        work.cycles = book_blocks(work, output_stationary_cycles(add_items, k, params.wue_pes), adds, params.wue_pes)
     wue_buffers(work, du.size, params)
     return work
 

@@ -144,7 +144,8 @@ def fe_reference(layer, x: np.ndarray, lut: bool, params):
         work.stats.update(lut_tables=len(tables), lut_reads=work.actions.get("fe_lut", {}).get("read", 0),
                           lut_passes=passes)
     # output-stationary: one output neuron-step per PE, in (n, k, e, f) order, after the table build
-    work.cycles = build_cycles + blocks_of_pes([int(v) for v in items.flat], params.fe_pes)
+    work.cycles = build_cycles + engines.book_blocks(work, blocks_of_pes([int(v) for v in items.flat], params.fe_pes),
+                                                     int(items.sum()), params.fe_pes)
     engines.fe_buffers(work, layer, n_, passes, params)
     return work, cur.reshape((steps, batch, k_, e_, f_))
 
@@ -216,8 +217,8 @@ def be_spatial_reference(layer, du: np.ndarray, open_src: np.ndarray, params):
                             mine += 1
                     if d != 0 or not params.be_sparsity:
                         entry_macs.append(mine)
-    cycles = blocks_of_pes(entry_macs, params.be_pes)
     work = EngineWork()
+    cycles = engines.book_blocks(work, blocks_of_pes(entry_macs, params.be_pes), sum(entry_macs), params.be_pes)
     engines.be_spatial(work, layer, n_, int(np.count_nonzero(d4)), macs, dense, int(open4.sum()), params)
     work.cycles = cycles
     if params.be_sparsity:
@@ -278,7 +279,7 @@ def wue_reference(layer, du: np.ndarray, x: np.ndarray, params):
                                             work.add("wue_adder", "add", 1)
                                             mine += 1
                             entry_work.append(mine)
-    work.cycles = blocks_of_pes(entry_work, params.wue_pes)
+    work.cycles = engines.book_blocks(work, blocks_of_pes(entry_work, params.wue_pes), sum(entry_work), params.wue_pes)
     engines.wue_buffers(work, du.size, params)
     return work, dk
 

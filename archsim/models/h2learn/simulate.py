@@ -188,12 +188,14 @@ class _Tally:
     dkernels: list = field(default_factory=list)
     dbiases: list = field(default_factory=list)
     blocked: dict = field(default_factory=dict)     # layer -> the WUE's blocked pass (all tiles' work)
+    pe_blocks: dict = field(default_factory=dict)   # engine -> blocked phases' busiest-PE and even cycles
 
     def __post_init__(self):
         self.index = {layer.name: li for li, layer in enumerate(self.layers)}
         self.stats = {l.name: {"input_nonzero": 0, "inputs": 0, "du_nonzero": 0, "du_total": 0, "open_below": 0,
                                "open_total": 0, "macs": 0, "macs_dense": 0} for l in self.layers}
         self.per_layer = {l.name: {e: 0 for e in ENGINES} for l in self.layers}
+        self.pe_blocks = {e: {"busiest_cycles": 0, "even_cycles": 0} for e in ENGINES}
         self.ops = {l.name: dict({key: 0 for key in OP_KEYS}, dram_bits=dict.fromkeys(dataflow.TENSORS, 0))
                     for l in self.layers}
         self.actions_by_layer = {l.name: {} for l in self.layers}
@@ -218,6 +220,8 @@ class _Tally:
         self.dram_bits_by_layer[layer.name]["read"] += read_bits
         self.dram_bits_by_layer[layer.name]["write"] += write_bits
         self.per_layer[layer.name][engine] += work.cycles
+        self.pe_blocks[engine]["busiest_cycles"] += int(work.stats.get("block_cycles", 0))
+        self.pe_blocks[engine]["even_cycles"] += int(work.stats.get("even_cycles", 0))
         return Step(layer.name, work.cycles, read_bits + write_bits)
 
 
@@ -404,6 +408,7 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
         "sparsity": fractions,
         "backward_macs": backward_macs,
         "utilisation": {e: sched.busy_cycles[e] / cycles for e in ENGINES},
+        "pe_blocks": tally.pe_blocks,
         "dram_utilisation": sched.dram_busy_cycles / cycles,
         "stall_cycles": {e: {"dram": sched.stall_cycles[e], "queue": sched.queue_stall_cycles[e]} for e in ENGINES},
         "timeline": sched.timeline,
