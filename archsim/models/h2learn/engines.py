@@ -46,6 +46,8 @@ import numpy as np
 
 from archsim.models.h2learn import kernels
 
+_NO_KEEP = np.zeros((1, 1, 1, 1), dtype=np.bool_)   # busiest_pe_sum's keep when every entry takes a PE
+
 
 def ceil_div(a: int, b: int) -> int:
     return -(-int(a) // int(b))
@@ -138,9 +140,6 @@ def output_stationary_cycles(per_position: np.ndarray, k: int, pes: int) -> int:
     position; the busiest PE sets the time of a block."""
     base = np.zeros(per_position.shape[0], dtype=np.int64)
     return int(kernels.busiest_pe_sum(base, per_position, _NO_KEEP, k, False, pes))
-
-
-_NO_KEEP = np.zeros((1, 1, 1, 1), dtype=np.bool_)
 
 
 def book_blocks(work: EngineWork, busiest: int, items: int, pes: int) -> int:

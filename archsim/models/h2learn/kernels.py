@@ -8,6 +8,9 @@ All layers are binary-input convolutions (see :mod:`.layers`), so every count be
 * FE, LUT off: adds   = K * sum tap_pair(1, input spikes over channels)
 * BE, sparse:  MACs   = sum tap_pair(non-zero dL/du over K, open windows over C of the layer below)
 * WUE, LUT on: reads  = sum tap_pair(non-zero dL/du histories over K, non-zero spike histories over C)
+
+The per-position sums (:func:`tap_sums`) are also each output-side entry's work, which
+:func:`busiest_pe_sum` deals out to the PEs block by block (the busiest PE sets a block's time).
 """
 from __future__ import annotations
 
