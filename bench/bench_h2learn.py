@@ -4,7 +4,9 @@ Prints, per config (the published design point chips/h2learn.yaml and the edge c
 and workload: simulated time per iteration, samples/s, energy per iteration (archsim.cost), FE/BE/WUE busy
 cycles, DRAM utilisation and the wall time of the simulation, for the baseline and each ablation
 (fe.lut off, be.sparsity off, pipeline off); then for the baseline: energy by engine / buffer / DRAM,
-DRAM bytes by tensor, area by engine, and the dataflow the search chose per layer. Usage:
+DRAM bytes by tensor, area by engine, the schedule (when the tiles end, the WUE's tail of blocked passes
+and update, stalls per engine), each engine's load imbalance (busiest-PE cycles over evenly spread ones),
+the dataflow the search chose per layer, and the V100 model on the same workload (archsim.gpu). Usage:
 
     python bench/bench_h2learn.py                      # digits networks, then vgg-cifar10 (batch 64, T 6)
     python bench/bench_h2learn.py --only mlp-digits --batch 16 --chip chips/h2learn-edge.yaml
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from archsim.config import load_chip
 from archsim.cost import evaluate
+from archsim.gpu import estimate
 from archsim.graph.workload import make_workload
 from archsim.models.h2learn import simulate
 from workloads import zoo
@@ -66,8 +69,19 @@ def run_case(name: str, batch: int, steps: int, ablations: list[str], chip_path:
     print("  area by engine/buffer (mm^2):",
           ", ".join(f"{k} {v:.3f}" for k, v in sorted(engine_area_mm2(base_cost).items(), key=lambda kv: -kv[1])),
           f"; total {base_cost.area_mm2:.2f}")
-    print("  utilisation:", {k: round(v, 2) for k, v in base_trace.details["utilisation"].items()},
-          "DRAM", round(base_trace.details["dram_utilisation"], 2))
+    details = base_trace.details
+    print("  utilisation:", {k: round(v, 2) for k, v in details["utilisation"].items()},
+          "DRAM", round(details["dram_utilisation"], 2))
+    tail = next(row for row in details["timeline"] if row[1] == "update")
+    print(f"  schedule (Mcyc): tiles end {tail[2] / 1e6:.2f}, then WUE blocked passes + update "
+          f"{(tail[3] - tail[2]) / 1e6:.2f}; stalls DRAM/queue:",
+          ", ".join(f"{e} {v['dram'] / 1e6:.2f}/{v['queue'] / 1e6:.2f}" for e, v in details["stall_cycles"].items()))
+    print("  PE imbalance (busiest-PE / evenly spread cycles of the blocked phases):",
+          ", ".join(f"{e} {v['busiest_cycles'] / max(v['even_cycles'], 1):.2f}"
+                    f" ({v['busiest_cycles'] / 1e6:.2f} / {v['even_cycles'] / 1e6:.2f} Mcyc)"
+                    for e, v in details["pe_blocks"].items()))
+    print(f"  gradient buffer used: {details['gradient_buffer_bits_used'] / 8192:.0f} KB "
+          f"of {base_chip.params['components']['gradient_buffer']['size_kb']} KB; tile {details['tile_samples']} samples")
     tensors: dict = {}
     for row in base_trace.details["ops"].values():
         for tensor, n in row["dram_bytes"].items():
@@ -77,6 +91,10 @@ def run_case(name: str, batch: int, steps: int, ablations: list[str], chip_path:
     print("  dataflow per layer:", "; ".join(
         f"{layer} {m['fe_order'].split('-')[0]}/{m['window']}/du {m['du']}/dW {m['dw']}"
         + (f" x{m['dw_blocks']}" if m["dw"] == "blocked" else "") for layer, m in mapping.items()))
+    gpu = estimate(workload)
+    print(f"  {gpu.name} model, same workload: {gpu.latency_s * 1e3:.2f} ms/iter, "
+          f"{gpu.energy_pj * 1e-9:.1f} mJ; speed-up {gpu.latency_s / base_trace.latency_s:.2f}x, energy saving "
+          f"{gpu.energy_pj / base_cost.energy_pj:.1f}x, area {gpu.area_mm2:.0f} / {base_cost.area_mm2:.2f} mm^2")
     sparsity = base_trace.details["sparsity"]
     print("  dL/du zero fraction per layer:", {k: round(v["du_zero_fraction"], 3) for k, v in sparsity.items()})
     print("  skipped backward MAC fraction per layer:",

@@ -220,6 +220,8 @@ def test_reference_steppers_equal_fast_path(seed, c, hw, k, kernel, stride, pad,
     assert fast.trace.actions_by_layer == ref.trace.actions_by_layer
     assert fast.trace.synaptic_ops == ref.trace.synaptic_ops
     assert fast.trace.cycles_breakdown == ref.trace.cycles_breakdown
+    assert fast.trace.details["pe_blocks"] == ref.trace.details["pe_blocks"]
+    assert all(v["busiest_cycles"] >= v["even_cycles"] for v in fast.trace.details["pe_blocks"].values())
     for a, b in zip(fast.dweights, ref.dweights):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(fast.trace.outputs, ref.trace.outputs)
@@ -292,6 +294,18 @@ def test_ablations_move_cycles_the_expected_way():
     lut_on = simulate(wl, chip(**{"tiling.tile_samples": 8}))
     lut_off = simulate(wl, chip(**{"fe.lut": False, "tiling.tile_samples": 8}))
     assert lut_off.cycles_breakdown["engine"]["fe"] > lut_on.cycles_breakdown["engine"]["fe"]
+    # the WUE's table over T = 6 steps of dL/du: one read per input with any spike replaces up to 6 adds
+    wue_off = simulate(wl, chip(**{"wue.lut": False, "tiling.tile_samples": 8}))
+    assert wue_off.cycles_breakdown["engine"]["wue"] > lut_on.cycles_breakdown["engine"]["wue"]
+    # twice the PEs: each block of 2P entries is two blocks of P, so no engine's blocked phases get slower,
+    # and none is ever faster than its items spread evenly
+    net, wl = small_layer_case(11, 3, 5, 4, 3, 1, 1, 4, 4, False)
+    counts = {"components.fe_lut.count": 8, "components.be_mac.count": 8, "components.wue_lut.count": 8}
+    few = simulate(wl, chip(**counts)).details["pe_blocks"]
+    many = simulate(wl, chip(**{key: 2 * v for key, v in counts.items()})).details["pe_blocks"]
+    for engine in ("fe", "be", "wue"):
+        assert many[engine]["busiest_cycles"] <= few[engine]["busiest_cycles"]
+        assert few[engine]["busiest_cycles"] >= few[engine]["even_cycles"] > 0
 
 
 def test_trace_reports_engines_sparsity_and_timeline():

@@ -2,6 +2,7 @@
 by tensor in the Trace, and the dataflow search (never overflows a buffer; a hand-checked case)."""
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import numpy as np
@@ -106,44 +107,107 @@ def shape(name, acc_kb, out, step_kb=1, weight_kb=1, src=64, top=False):
     """A LayerShape by its sizes (KB of 8192 bits)."""
     return dataflow.LayerShape(name=name, weight_bits=weight_kb * 8192, source_bits=(src,), grad_in_sizes=(src,),
                                mask_sizes=(src,), out_size=out, out_bits=1, readout=False, top=top,
-                               accumulator_bits=acc_kb * 8192, step_bits=step_kb * 8192)
+                               accumulator_bits=acc_kb * 8192, step_bits=step_kb * 8192,
+                               update_macs_per_step=acc_kb * 256 * out)
+
+
+def search_params(grad_kb=64, pipeline=False, tiles_in_flight=2):
+    return replace(read_params(chip()), gradient_buffer_bits=grad_kb * 8192, weight_buffer_bits=64 * 8192,
+                   activation_buffer_bits=64 * 8192, pipeline=pipeline, tiles_in_flight=tiles_in_flight)
+
+
+def bits(shapes, maps, tiles, params):
+    """DRAM bits of an iteration under ``maps``, from the traffic rules."""
+    return sum(sum(sum(d.values()) for rw in dataflow.traffic(s, m, n, i == 0, True, False, params).values()
+                   for d in rw.values()) for s, m in zip(shapes, maps) for i, n in enumerate(tiles)) \
+        + sum(sum(sum(d.values()) for d in dataflow.update_traffic(s, m).values()) for s, m in zip(shapes, maps))
 
 
 def test_search_hand_checked_case():
-    """Gradient buffer 64 KB; every layer's one-step set is 8 KB; tiles of 16 sample-steps, 16-bit dL/du.
+    """Gradient buffer 64 KB; every layer's one-step set is 8 KB; tiles of 16 sample-steps, 16-bit dL/du,
+    engines one after another (one tile's dL/du alive at a time).
     Layer a: 40 KB of accumulators, 512 outputs (its tile's dL/du: 16 x 512 x 16 bits = 16 KB);
     layer b: 30 KB of accumulators, 256 outputs (dL/du 8 KB). Holding both (70 KB) overflows; holding a
-    leaves 24 KB, so b's dL/du (8 + 8 KB) still fits on chip and a's (8 + 16 KB) too: a held, both dL/du on
-    chip, b's accumulators blocked (in 24 - 8 = 16 KB: 2 blocks) rather than round-tripped per tile."""
-    params = replace(read_params(chip()), gradient_buffer_bits=64 * 8192, weight_buffer_bits=64 * 8192,
-                     activation_buffer_bits=64 * 8192)
-    shapes = (shape("a", 40, 512), shape("b", 30, 256, top=True))
+    leaves 24 KB, 16 KB beside the working set: a's dL/du fits there on chip, and b's accumulators go
+    blocked (in 24 - 8 = 16 KB: 2 blocks, after the tiles, with b's dL/du through DRAM) rather than
+    round-tripped per tile."""
+    params = search_params()
+    shapes = (shape("a", 40, 512, step_kb=8), shape("b", 30, 256, step_kb=8, top=True))
     tiles = (16, 16, 16)
     maps = dataflow.search(shapes, tiles, True, False, params)
     assert maps[0].dw == "on-chip" and maps[0].du == "on-chip"
     assert maps[1].dw == "blocked" and maps[1].dw_blocks == 2 and maps[1].du == "dram"   # blocked needs dL/du in DRAM
-    assert dataflow.gradient_buffer_use(shapes, maps, 16, params) <= params.gradient_buffer_bits
+    assert dataflow.gradient_buffer_use(shapes, maps, len(tiles), 16, params) == 64 * 8192   # 40 + 8 + 16 KB
     # the chosen mapping is the cheapest legal one: holding b instead of a costs more DRAM bits
     alt = (dataflow.Mapping("input-stationary", 1, "mask", "dram", "blocked", 2),
            dataflow.Mapping("input-stationary", 1, "mask", "on-chip", "on-chip"))
+    assert bits(shapes, maps, tiles, params) < bits(shapes, alt, tiles, params)
 
-    def bits(ms):
-        return sum(sum(sum(d.values()) for rw in dataflow.traffic(s, m, n, i == 0, True, False, params).values()
-                       for d in rw.values()) for s, m in zip(shapes, ms) for i, n in enumerate(tiles)) \
-            + sum(sum(sum(d.values()) for d in dataflow.update_traffic(s, m).values()) for s, m in zip(shapes, ms))
-    assert bits(maps) < bits(alt)
+
+def test_search_checks_tensors_that_fit_alone_against_the_buffer_together():
+    """No accumulators (0 KB: always held); 64 KB gradient buffer, 8 KB one-step sets: 56 KB for dL/du.
+    a's tile of dL/du is 16 x 1280 x 16 bits = 40 KB, b's 16 x 768 x 16 = 24 KB: each fits alone, together
+    (64 KB) they overflow. On chip a saves 2 x 40 KB per tile (the BE's write, the WUE's read), b 2 x 24 KB:
+    a stays, b goes through DRAM. Pipelined (tiles_in_flight 2: the WUE's, 2 queued and the BE's tile, but
+    only 3 tiles) one tile's 24 KB already needs 72 KB: neither stays."""
+    shapes = (shape("a", 0, 1280, step_kb=8), shape("b", 0, 768, step_kb=8, top=True))
+    tiles = (16, 16, 16)
+    params = search_params()
+    maps = dataflow.search(shapes, tiles, True, False, params)
+    assert [m.du for m in maps] == ["on-chip", "dram"]
+    both = tuple(replace(m, du="on-chip") for m in maps)
+    assert dataflow.gradient_buffer_use(shapes, both, len(tiles), 16, params) == (8 + 40 + 24) * 8192 > 64 * 8192
+    assert dataflow.gradient_buffer_use(shapes, maps, len(tiles), 16, params) == (8 + 40) * 8192
+    flipped = (replace(maps[0], du="dram"), replace(maps[1], du="on-chip"))
+    assert bits(shapes, maps, tiles, params) < bits(shapes, flipped, tiles, params)
+    assert dataflow.live_tiles(len(tiles), search_params(pipeline=True)) == 3
+    piped = dataflow.search(shapes, tiles, True, False, search_params(pipeline=True))
+    assert [m.du for m in piped] == ["dram", "dram"]
+    assert dataflow.search(shapes, tiles, True, False, search_params(grad_kb=8 + 3 * 40 + 3 * 24, pipeline=True)) \
+        == tuple(replace(m, du="on-chip") for m in piped)
+
+
+def every_legal_mapping(shapes, tiles, params):
+    """Brute force: every combination of per-layer mappings whose tensors fit their buffers together."""
+    n = max(tiles)
+    blocks = [max(1, -(-s.weight_bits // params.weight_buffer_bits)) for s in shapes]
+    orders = ["input-stationary", "weight-stationary"]
+    per_layer = [[(o, w, du, dw) for o in orders for w in ("mask", "membrane") for du in ("on-chip", "dram")
+                  for dw in ("on-chip", "dram", "blocked")
+                  if (o == "weight-stationary" or n * sum(s.source_bits) <= params.activation_buffer_bits)
+                  and not (dw == "blocked" and du == "on-chip")] for s in shapes]
+    for combo in itertools.product(*per_layer):
+        held = sum(s.accumulator_bits for s, c in zip(shapes, combo) if c[3] == "on-chip")
+        maps = []
+        for s, b, (o, w, du, dw) in zip(shapes, blocks, combo):
+            k = dataflow.dw_blocks(s, params.gradient_buffer_bits - held) if dw == "blocked" else 0
+            maps.append(dataflow.Mapping(o, b, w, du, dw, k))
+        if any(m.dw == "blocked" and not m.dw_blocks for m in maps):
+            continue
+        if dataflow.gradient_buffer_use(shapes, tuple(maps), len(tiles), n, params) <= params.gradient_buffer_bits:
+            yield tuple(maps)
+
+
+def iteration_cost(shapes, maps, tiles, params):
+    costs = [dataflow._cost(s, m, tiles, True, False, params) for s, m in zip(shapes, maps)]
+    return tuple(sum(c[j] for c in costs) for j in range(3))
 
 
 @settings(max_examples=30, deadline=None)
-@given(grad_kb=st.integers(8, 200), accs=st.lists(st.integers(0, 120), min_size=1, max_size=6),
-       outs=st.lists(st.integers(1, 2000), min_size=6, max_size=6), n=st.integers(1, 32))
-def test_search_never_overflows_the_gradient_buffer(grad_kb, accs, outs, n):
-    params = replace(read_params(chip()), gradient_buffer_bits=grad_kb * 8192)
+@given(grad_kb=st.integers(8, 200), accs=st.lists(st.integers(0, 120), min_size=1, max_size=3),
+       outs=st.lists(st.integers(1, 2000), min_size=3, max_size=3), n=st.integers(1, 32),
+       pipeline=st.booleans(), tiles=st.integers(1, 4))
+def test_search_never_overflows_and_equals_brute_force(grad_kb, accs, outs, n, pipeline, tiles):
+    params = search_params(grad_kb, pipeline)
     shapes = tuple(shape(f"l{i}", acc, outs[i], step_kb=4, top=i == len(accs) - 1) for i, acc in enumerate(accs))
-    maps = dataflow.search(shapes, (n, n), True, False, params)
-    assert dataflow.gradient_buffer_use(shapes, maps, n, params) <= params.gradient_buffer_bits
-    for s, m in zip(shapes, maps):
-        assert m.dw in ("on-chip", "dram", "blocked") and (m.dw != "blocked" or m.du == "dram")
+    steps = (n,) * tiles
+    maps = dataflow.search(shapes, steps, True, False, params)
+    legal = list(every_legal_mapping(shapes, steps, params))
+    if not legal:   # not even the one-step working set fits: nothing to choose
+        return
+    assert dataflow.gradient_buffer_use(shapes, maps, tiles, n, params) <= params.gradient_buffer_bits
+    assert maps in legal
+    assert iteration_cost(shapes, maps, steps, params) == min(iteration_cost(shapes, m, steps, params) for m in legal)
 
 
 def test_report_lists_the_chosen_dataflow_per_layer():
@@ -156,3 +220,20 @@ def test_report_lists_the_chosen_dataflow_per_layer():
     assert rows["d2"][1:5] == [trace.details["mapping"]["d2"][k] for k in ("fe_order", "window", "du", "dw")]
     assert _dataflow_section({"trace": {"details": {}}}) is None
     assert _dataflow_section({"trace": {"details": {"mapping": {"cores": 3}}}}) is None
+
+
+def test_blocked_weight_gradients_run_after_the_tiles():
+    """A 1 KB gradient buffer leaves no room to hold most accumulators: those layers go blocked, and their
+    WUE passes (all tiles' work) run after the last tile with the update, not overlapped with the tiles."""
+    rng = np.random.default_rng(8)
+    wl = workload(pooled_vgg(rng), rng, steps=2, batch=2, rate=0.4)
+    ch = chip(**{"components.gradient_buffer.size_kb": 1, "tiling.tile_samples": 1})
+    fast, ref = run_iteration(wl, ch, "fast").trace, run_iteration(wl, ch, "reference").trace
+    assert fast.cycles == ref.cycles and fast.cycles_breakdown == ref.cycles_breakdown
+    blocked = [name for name, m in fast.details["mapping"].items() if m["dw"] == "blocked"]
+    assert blocked
+    rows = {(row[0], row[1]): row[3] - row[2] for row in fast.details["timeline"]}
+    layer_wue = fast.cycles_breakdown["layer"]
+    assert rows["wue", "update"] >= sum(layer_wue[name]["wue"] for name in blocked)
+    assert sum(rows["wue", i] for i in (0, 1)) < sum(layer_wue[name]["wue"] for name in blocked)   # not in the tiles
+    assert fast.details["gradient_buffer_bits_used"] <= 8192

@@ -15,21 +15,35 @@ The Timeloop habit on the accelerator's few real choices. Per layer a mapping fi
   iteration; or make a ``dram`` round trip on every tile; or are ``blocked``: the WUE holds ``dw_blocks``
   blocks of output channels' accumulators in turn, and for each block streams the batch's dL/du of those
   channels and the layer's inputs from DRAM (dL/du then goes through DRAM, the inputs are read once per
-  block, no accumulator leaves the chip; the update of a block follows its last tile). Interpretation of
-  the schedule: the pipeline still books a blocked layer's WUE work per tile (same work and traffic; on
-  the hardware the blocks run after the last tile's BE).
+  block, no accumulator leaves the chip). Schedule: a blocked layer's accumulators are not on chip while
+  the tiles go by, so its WUE work cannot overlap them: it runs after the last tile, before the weight
+  update (:mod:`.simulate` books it there). Its work is that of the per-tile passes summed (the entries
+  the PEs take are regrouped by block; the imbalance is that of the per-tile order, an approximation);
+  it could start once the last tile's BE is past the layer (overlapping the BE of the layers below), which
+  is not modelled.
 
-Legality: the gradient buffer holds, while a layer runs, every on-chip accumulator of the network (they
-persist across layers and tiles), the layer's one-step working set (dL/du and dL/ds of one step) and, if
-``du`` is on chip, the tile's dL/du. The network-level choice of which layers keep dW on chip is
-searched over every subset whose accumulators fit (up to :data:`EXHAUSTIVE_LAYERS` layers small enough
-to be held, else largest accumulators first); per layer the best legal candidate given that choice (a
-blocked layer's block fits beside the held accumulators and its working set). Objective: DRAM bits per
-iteration, then on-chip buffer words (a weight-stationary pass re-reads the input from the activation
-buffer). The search depends only on shapes and sizes, so it is cached per network shape and buffer sizes.
+Legality: every tensor the mapping keeps on chip is checked against its buffer together with everything
+else that is there at the same time.
 
-Not modelled: engines working on different tiles at once each hold their own working set; the check is
-per layer, one engine at a time.
+* Gradient buffer, while the tiles go by: every on-chip accumulator of the network (they persist across
+  layers and tiles), the largest one-step working set of any layer (dL/du and dL/ds of one step, the
+  BE's) and the dL/du of every layer with ``du`` on chip, for every tile alive at once: the BE finishes a
+  whole tile (all its layers) before the WUE takes it, so a tile's dL/du of all such layers live together
+  from the BE's step to the WUE's; pipelined, the WUE's tile, ``tiles_in_flight`` queued tiles and the
+  BE's tile (:func:`live_tiles`). After the tiles: the held accumulators, a blocked layer's block and
+  its working set.
+* Activation buffer: an input-stationary layer's input tile (only the FE uses this buffer).
+* Weight buffer: a weight block (``weight_blocks`` = the layer's weights over the buffer's size).
+
+The network-level choice of which layers keep dW on chip is searched over every subset whose accumulators
+fit (up to :data:`EXHAUSTIVE_LAYERS` layers small enough to be held, else largest accumulators first);
+given it, each layer's best candidate with dL/du through DRAM, and the best with dL/du on chip, and the
+set of layers that keep dL/du on chip is the one saving the most DRAM bits whose tiles fit together (an
+exact knapsack, :func:`_du_choice`). Objective: DRAM bits per iteration, then the cycles the search can
+see, the WUE work that cannot overlap the tiles (the dense update MACs of the blocked layers: a blocked
+pass over the batch, held accumulators, costs the same DRAM bits as holding them with dL/du through DRAM),
+then on-chip buffer words (a weight-stationary pass re-reads the input from the activation buffer). The search depends only on shapes
+and sizes, so it is cached per network shape and buffer sizes.
 """
 from __future__ import annotations
 
@@ -58,6 +72,7 @@ class LayerShape:
     top: bool
     accumulator_bits: int             # all projections' dW accumulators
     step_bits: int                    # one step's dL/du and dL/ds (the mandatory working set)
+    update_macs_per_step: int         # dense weight-update MACs per sample-step (all projections)
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,7 @@ def layer_shape(layer, layers_by_name, params, top: bool) -> LayerShape:
         top=top,
         accumulator_bits=sum(int(np.prod(p.kernel_shape)) for p in layer.projections) * params.accumulator_bits,
         step_bits=(sum(p.in_size for p in layer.projections) + layer.out_size) * params.grad_bits,
+        update_macs_per_step=sum(int(np.prod(p.kernel_shape[1:])) * p.out_size for p in layer.projections),
     )
 
 
@@ -143,8 +159,9 @@ def _total_bits(t: dict) -> int:
     return sum(sum(d.values()) for rw in t.values() for d in rw.values())
 
 
-def _cost(shape, m, tiles: tuple, train, weights_resident, params) -> tuple[int, int]:
-    """(DRAM bits per iteration, activation-buffer words) of ``m`` over ``tiles`` (sample-steps per tile)."""
+def _cost(shape, m, tiles: tuple, train, weights_resident, params) -> tuple[int, int, int]:
+    """(DRAM bits per iteration, dense update MACs deferred past the tiles, activation-buffer words) of ``m``
+    over ``tiles`` (sample-steps per tile)."""
     kinds: dict = {}
     for i, n in enumerate(tiles):
         kinds[(n, i == 0)] = kinds.get((n, i == 0), 0) + 1
@@ -154,34 +171,36 @@ def _cost(shape, m, tiles: tuple, train, weights_resident, params) -> tuple[int,
         bits += sum(sum(d.values()) for d in update_traffic(shape, m).values())
     passes = m.weight_blocks if m.fe_order == "weight-stationary" else 1
     words = sum(n * sum(shape.source_bits) * passes for n in tiles) // params.buffer_width_bits
-    return bits, words
+    deferred = sum(tiles) * shape.update_macs_per_step if m.dw == "blocked" else 0
+    return bits, deferred, words
 
 
-def du_fits(shape: LayerShape, n_max: int, free_grad_bits: int, params) -> bool:
-    """Whether the tile's dL/du fits beside the working set in ``free_grad_bits`` of the gradient buffer."""
-    return shape.step_bits + n_max * shape.out_size * params.grad_bits <= free_grad_bits
+def du_bits(shape: LayerShape, n_max: int, params) -> int:
+    """Bits of one tile's dL/du of a layer (its largest tile: ``n_max`` sample-steps)."""
+    return n_max * shape.out_size * params.grad_bits
 
 
-def _candidates(shape: LayerShape, n_max: int, dw_on_chip: bool, du_on_chip_legal: bool, dw_blocks: int,
-                train: bool, params):
-    """The legal mappings of one layer: dL/du on chip only where ``du_on_chip_legal``; accumulators
-    on chip for the iteration if ``dw_on_chip``, else through DRAM or, where ``dw_blocks`` > 0, blocked."""
+def live_tiles(tiles: int, params) -> int:
+    """Tiles whose dL/du can be in the gradient buffer at once: one (engines one after another) or, pipelined,
+    the WUE's, ``tiles_in_flight`` queued and the BE's; never more than the iteration has."""
+    return min(tiles, params.tiles_in_flight + 2 if params.pipeline else 1)
+
+
+def _candidates(shape: LayerShape, n_max: int, dw_on_chip: bool, du: str, dw_blocks: int, train: bool, params):
+    """The legal mappings of one layer with dL/du ``du`` (``on-chip`` only in training); accumulators on
+    chip for the iteration if ``dw_on_chip``, else through DRAM or, where ``dw_blocks`` > 0 and dL/du goes
+    through DRAM, blocked."""
     blocks = max(1, -(-shape.weight_bits // params.weight_buffer_bits))
     orders = ["weight-stationary"]
     if n_max * sum(shape.source_bits) <= params.activation_buffer_bits:
         orders.insert(0, "input-stationary")
     windows = ["membrane"] if shape.readout or not train else ["mask", "membrane"]
-    dus = ["dram"]
-    if train and du_on_chip_legal:
-        dus.insert(0, "on-chip")
     for order, window in itertools.product(orders, windows):
         if dw_on_chip:
-            for du in dus:
-                yield Mapping(order, blocks, window, du, "on-chip")
+            yield Mapping(order, blocks, window, du, "on-chip")
             continue
-        for du in dus:
-            yield Mapping(order, blocks, window, du, "dram")
-        if train and dw_blocks:
+        yield Mapping(order, blocks, window, du, "dram")
+        if train and dw_blocks and du == "dram":
             yield Mapping(order, blocks, window, "dram", "blocked", dw_blocks)
 
 
@@ -192,19 +211,48 @@ def dw_blocks(shape: LayerShape, free_grad_bits: int) -> int:
 
 
 @lru_cache(maxsize=8192)
-def _best_for(shape, tiles, dw_on_chip, du_legal, blocks, train, resident, params):
-    """((DRAM bits, buffer words), mapping) of the layer's cheapest legal candidate."""
+def _best_for(shape, tiles, dw_on_chip, du, blocks, train, resident, params):
+    """(:func:`_cost`, mapping) of the layer's cheapest legal candidate with dL/du ``du``."""
     best = None
-    for m in _candidates(shape, max(tiles), dw_on_chip, du_legal, blocks, train, params):
+    for m in _candidates(shape, max(tiles), dw_on_chip, du, blocks, train, params):
         key = _cost(shape, m, tiles, train, resident, params)
         if best is None or key < best[0]:
             best = (key, m)
     return best
 
 
+def _du_choice(items: list, room: int) -> tuple:
+    """The indices of ``items`` ((index, bits, saving), bits > 0, integer savings) whose bits fit in ``room``
+    together and save the most: an exact 0/1 knapsack, depth first over the items by saving per bit,
+    pruned by the fractional bound (rounded up, in integers); ties keep the first found."""
+    order = sorted(items, key=lambda it: (-(it[2] / it[1]), it[0]))
+    best = [0, ()]
+
+    def bound(pos, left, value):
+        for _, bits, saved in order[pos:]:
+            if bits > left:
+                return value + -(-saved * left // bits)
+            left -= bits
+            value += saved
+        return value
+
+    def visit(pos, left, value, chosen):
+        if value > best[0]:
+            best[:] = [value, chosen]
+        if pos == len(order) or bound(pos, left, value) <= best[0]:
+            return
+        index, bits, saved = order[pos]
+        if bits <= left:
+            visit(pos + 1, left - bits, value + saved, chosen + (index,))
+        visit(pos + 1, left, value, chosen)
+
+    visit(0, room, 0, ())
+    return best[1]
+
+
 @lru_cache(maxsize=256)
 def search(shapes: tuple, tiles: tuple, train: bool, weights_resident: bool, params) -> tuple:
-    """The mapping of every layer (a tuple in layer order) minimising DRAM bits, then buffer words."""
+    """The mapping of every layer (a tuple in layer order) minimising :func:`_cost` summed over the layers."""
     grad = params.gradient_buffer_bits
     need = max(s.step_bits for s in shapes)
     fits = [i for i, s in enumerate(shapes) if s.accumulator_bits + need <= grad] if train else []
@@ -220,18 +268,31 @@ def search(shapes: tuple, tiles: tuple, train: bool, weights_resident: bool, par
         subsets = [tuple(chosen)]
     best = None
     n_max = max(tiles)
+    live = live_tiles(len(tiles), params)
     for subset in subsets:
-        held = sum(shapes[j].accumulator_bits for j in subset)
-        total, maps = (0, 0), []
+        free = grad - sum(shapes[j].accumulator_bits for j in subset)
+        room = free - need
+        via_dram, on_chip, items = [], {}, []
         for i, s in enumerate(shapes):
-            free = grad - held
-            found = _best_for(s, tiles, i in subset, du_fits(s, n_max, free, params), dw_blocks(s, free), train,
-                              weights_resident, params)
-            total = (total[0] + found[0][0], total[1] + found[0][1])
-            maps.append(found[1])
+            off = _best_for(s, tiles, i in subset, "dram", dw_blocks(s, free), train, weights_resident, params)
+            via_dram.append(off)
+            bits = live * du_bits(s, n_max, params)
+            if train and bits <= room:
+                on_chip[i] = _best_for(s, tiles, i in subset, "on-chip", 0, train, weights_resident, params)
+                saved = _scalar(off[0]) - _scalar(on_chip[i][0])
+                if saved > 0:
+                    items.append((i, bits, saved))
+        keep = set(_du_choice(items, room))
+        found = [on_chip[i] if i in keep else off for i, off in enumerate(via_dram)]
+        total = tuple(sum(f[0][j] for f in found) for j in range(3))
         if best is None or total < best[0]:
-            best = (total, tuple(maps))
+            best = (total, tuple(f[1] for f in found))
     return best[1]
+
+
+def _scalar(cost: tuple) -> int:
+    """A :func:`_cost` as one integer that orders as the tuple does (each term below 2^96)."""
+    return (cost[0] << 192) + (cost[1] << 96) + cost[2]
 
 
 def _feasible_subsets(shapes, items: list, room: int, start: int = 0):
@@ -244,9 +305,14 @@ def _feasible_subsets(shapes, items: list, room: int, start: int = 0):
                 yield (items[pos],) + rest
 
 
-def gradient_buffer_use(shapes: tuple, maps: tuple, n_max: int, params) -> int:
-    """The most gradient-buffer bits any layer's mapping needs (the check that a search never overflows)."""
+def gradient_buffer_use(shapes: tuple, maps: tuple, tiles: int, n_max: int, params) -> int:
+    """The most gradient-buffer bits the mappings need at any time over an iteration of ``tiles`` tiles of at
+    most ``n_max`` sample-steps (the check that a search never overflows): while the tiles go by, the held
+    accumulators, the largest one-step working set and the live tiles' on-chip dL/du; after them, the held
+    accumulators beside a blocked layer's block and its working set."""
     held = sum(s.accumulator_bits for s, m in zip(shapes, maps) if m.dw == "on-chip")
-    return max(held + s.step_bits + (n_max * s.out_size * params.grad_bits if m.du == "on-chip" else 0)
-               + (-(-s.accumulator_bits // m.dw_blocks) if m.dw == "blocked" else 0)
-               for s, m in zip(shapes, maps))
+    du = sum(du_bits(s, n_max, params) for s, m in zip(shapes, maps) if m.du == "on-chip")
+    during = held + max(s.step_bits for s in shapes) + live_tiles(tiles, params) * du
+    after = max((held + s.step_bits + -(-s.accumulator_bits // m.dw_blocks)
+                 for s, m in zip(shapes, maps) if m.dw == "blocked"), default=0)
+    return max(during, after)

@@ -1,33 +1,42 @@
 """Work and compute cycles of the three engines on one tile and layer (the fast path).
 
-Micro-architecture (interpretations of the public description; every size is a config parameter):
+Micro-architecture (interpretations of the public description; every size is a config parameter). How
+work is assigned to PEs is not in the public description: the assignment below is an assumption, the same
+static one in every engine. Work entries go to the PEs in a fixed order, ``PEs`` consecutive entries per
+block, one entry per PE; a PE does its entry's items one per cycle and the block ends when its busiest PE
+does, so the time of a phase is the sum over its blocks of the largest entry's work (load imbalance from
+the real data, :func:`kernels.busiest_pe_sum`); a partly filled last block takes the same rule.
 
 * **FE** (``fe_pes`` LUT PEs, output-stationary). LUT on: for each output channel, kernel tap and group of
   ``k`` consecutive input channels one table of the 2^k partial sums is written, one entry per PE per cycle
   (2^k - k - 1 of them need an add; tables are built once per tile and reused by all its samples and
-  steps); then each PE reads one entry per cycle for every (sample-step, output neuron, tap, group) whose
-  k-bit input pattern is non-zero (all-zero patterns are skipped) and adds it to the membrane partial
-  sum. Valued inputs go bit-serially, one bit plane at a time. LUT off: one add per input spike and
-  output neuron. A ReLU (ANN) layer's inputs are multi-bit codes, not spikes: no LUT, one shift-and-add
-  per set bit of each input code (:func:`fe_uses_lut`). Each projection of a layer is one such phase,
-  then ``fe.neuron_lanes`` neuron updates per cycle on the summed current.
+  steps; the build does not depend on the data, so it is spread evenly: ceil(entries / PEs)). Then each
+  PE takes one output neuron-step (entries in (sample-step, channel, row, column) order) and reads one
+  entry per cycle for every (tap, group, bit plane) whose k-bit input pattern is non-zero (all-zero
+  patterns are skipped), adding it to the membrane partial sum (assumption: every PE reaches the tables
+  of its channel in one cycle). Valued inputs go bit-serially, one bit plane at a time. LUT off: the same
+  entries, one add per input spike under the output's taps. A ReLU (ANN) layer's inputs are multi-bit
+  codes, not spikes: no LUT, one shift-and-add per set bit of each input code (:func:`fe_uses_lut`). Each
+  projection of a layer is one such phase, then ``fe.neuron_lanes`` neuron updates per cycle on the
+  summed current. Neighbouring output positions see different spike counts, so a block spread over a
+  feature map waits for its densest window; the K channels of one position (a dense layer's block) do
+  the same work.
 * **BE** (``be_pes`` MAC PEs). Gradient unit: ``be.neuron_lanes`` neuron-steps per cycle (surrogate,
   temporal and reset terms; it raises a non-zero flag per dL/du). Finding the non-zeros is not free: an
   index generator of ``components.be_index.count`` prefix-sum adders compacts the flags of dL/du (once
   per layer) and the 1-bit window mask of each source (once per projection), one flag per adder per
   cycle, before the MACs start (:func:`be_index_work`). Spatial: each PE takes one dL/du entry (in
-  (sample-step, channel, row, column) order, only non-zero ones when sparse, all of them when dense) and
-  does its MACs, one per cycle: every (tap, input neuron of the source with an open surrogate window, or
-  u > 0 for a ReLU source). ``be_pes`` entries form a block and the busiest PE sets the block's time
-  (load imbalance from the real data, :func:`busiest_pe_cycles`). One such phase per projection whose
-  source is a layer (a network input needs no gradient).
-* **WUE** (``wue_pes`` LUT PEs). LUT on: per sample, output neuron and chunk of ``wue.lut_steps`` steps with
-  a non-zero dL/du history, one table of the 2^g sums of its gradients is written (one entry per cycle);
-  then one read per (table, tap, input channel) whose spike history is non-zero, added to dL/dW.
-  LUT off: one add per input spike and connected output neuron.
-* FE and WUE items (a table entry, a LUT read, an add) are independent single-cycle items spread over the
-  PEs: cycles = ceil(items / PEs) per phase, phases in sequence. The BE's items are whole dL/du entries
-  of unequal work, so its time is the sum of its blocks' busiest PE.
+  (sample-step, channel, row, column) order, only the non-zero ones when sparse, all of them when dense)
+  and does its MACs, one per cycle: every (tap, input neuron of the source with an open surrogate window,
+  or u > 0 for a ReLU source). One such phase per projection whose source is a layer (a network input
+  needs no gradient).
+* **WUE** (``wue_pes`` LUT PEs, one table each). LUT on: each PE takes one (sample, chunk of
+  ``wue.lut_steps`` steps, output neuron) whose dL/du history is non-zero (entries in (sample, chunk,
+  channel, row, column) order; all-zero histories are skipped, not given a PE), writes its table of the
+  2^g sums of those gradients (one entry per cycle), then reads it once per (tap, input channel, bit
+  plane) whose spike history is non-zero and adds the entry to dL/dW (assumption: the PEs' adds into a
+  shared dW accumulator are merged by the accumulation network without conflict stalls). LUT off: the
+  FE's output-stationary entries, one add per input spike under the output's taps.
 """
 from __future__ import annotations
 
@@ -36,6 +45,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from archsim.models.h2learn import kernels
+
+_NO_KEEP = np.zeros((1, 1, 1, 1), dtype=np.bool_)   # busiest_pe_sum's keep when every entry takes a PE
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -89,29 +100,54 @@ def fe_work(proj, x: np.ndarray, lut: bool, params) -> EngineWork:
     n = steps * batch
     _, e, f = proj.out_shape
     x4 = np.ascontiguousarray(x.reshape((n,) + proj.in_shape), dtype=np.int64)
-    ones = np.ones((n, e, f), dtype=np.int64)
     planes = proj.input_planes
     work = EngineWork()
-    spikes_in = kernels.set_bits(x4, planes)
-    sops = k * _pairs(ones, spikes_in, proj)
+    spike_items = _tap_items(proj, kernels.set_bits(x4, planes))
+    sops = k * int(spike_items.sum())
     work.stats["synaptic_ops"] = sops
     if lut:
         group = params.fe_group
         tables = k * r * s * ceil_div(c, group)
         entries = tables * 2 ** group
-        reads = k * _pairs(ones, kernels.nonzero_groups(x4, group, planes), proj)
+        read_items = _tap_items(proj, kernels.nonzero_groups(x4, group, planes))
+        reads = k * int(read_items.sum())
         passes = ceil_div(entries, params.fe_pes * params.fe_lut_entries)
         work.add("fe_lut", "write", entries)
         work.add("fe_lut", "read", reads)
         work.add("fe_adder", "add", tables * (2 ** group - group - 1) + reads)
-        work.cycles = ceil_div(entries, params.fe_pes) + ceil_div(reads, params.fe_pes)
+        work.cycles = ceil_div(entries, params.fe_pes) + book_blocks(
+            work, output_stationary_cycles(read_items, k, params.fe_pes), reads, params.fe_pes)
         work.stats.update(lut_tables=tables, lut_reads=reads, lut_passes=passes)
     else:
         passes = 1
         work.add("fe_adder", "add", sops)
-        work.cycles = ceil_div(sops, params.fe_pes)
+        work.cycles = book_blocks(work, output_stationary_cycles(spike_items, k, params.fe_pes), sops, params.fe_pes)
     fe_buffers(work, proj, n, passes, params)
     return work
+
+
+def _tap_items(proj, in_c: np.ndarray) -> np.ndarray:
+    """Per (sample-step, output row, output column): ``in_c`` (per input position) summed over the in-bounds
+    kernel taps, the work of each output neuron at that position (the same for all K channels)."""
+    _, _, r, s, (sh, sw), (ph, pw) = _geometry(proj)
+    _, e, f = proj.out_shape
+    return kernels.tap_sums(np.ascontiguousarray(in_c, dtype=np.int64), e, f, r, s, sh, sw, ph, pw)
+
+
+def output_stationary_cycles(per_position: np.ndarray, k: int, pes: int) -> int:
+    """Cycles of ``pes`` output-stationary PEs: output neuron-steps in (sample-step, channel, row, column)
+    order, ``pes`` consecutive ones per block, one per PE, each doing ``per_position`` items for its
+    position; the busiest PE sets the time of a block."""
+    base = np.zeros(per_position.shape[0], dtype=np.int64)
+    return int(kernels.busiest_pe_sum(base, per_position, _NO_KEEP, k, False, pes))
+
+
+def book_blocks(work: EngineWork, busiest: int, items: int, pes: int) -> int:
+    """Record a blocked phase's cycles (``busiest``: the sum of its blocks' busiest PE) beside the cycles its
+    ``items`` would take spread evenly (ceil(items / PEs)): the load imbalance; returns ``busiest``."""
+    work.stats["block_cycles"] = work.stats.get("block_cycles", 0) + int(busiest)
+    work.stats["even_cycles"] = work.stats.get("even_cycles", 0) + ceil_div(items, pes)
+    return int(busiest)
 
 
 def dense_macs(proj, n: int) -> int:
@@ -198,18 +234,6 @@ def be_gradient_unit(work: EngineWork, layer, n: int, nonzero_du: int, params) -
     work.stats.update(du_nonzero=nonzero_du, du_total=neuron_steps)
 
 
-def busiest_pe_cycles(entry_work: np.ndarray, pes: int) -> int:
-    """Cycles of a PE array that takes ``pes`` consecutive entries per block, one entry per PE, and
-    waits for the busiest PE of each block: the sum over blocks of the largest entry's work."""
-    flat = np.asarray(entry_work, dtype=np.int64).reshape(-1)
-    if flat.size == 0:
-        return 0
-    pad = (-flat.size) % pes
-    if pad:
-        flat = np.concatenate([flat, np.zeros(pad, dtype=np.int64)])
-    return int(flat.reshape(-1, pes).max(axis=1).sum())
-
-
 def be_index_work(flags: int, params) -> EngineWork:
     """The BE's index generator over ``flags`` non-zero flags: one prefix add per flag, ``be_index_lanes``
     flags per cycle."""
@@ -233,13 +257,14 @@ def be_spatial_work(proj, du: np.ndarray, open_src: np.ndarray, params) -> Engin
     dense = int(dense_per_entry.sum()) * k
     if params.be_sparsity:
         per_position = kernels.tap_sums(open_count, e, f, r, s, sh, sw, ph, pw)
-        entry_work = np.broadcast_to(per_position[:, None], du4.shape)[du4 != 0]
+        macs = int((per_position * nonzero_du).sum())
+        keep = du4 != 0
     else:
-        entry_work = np.broadcast_to(dense_per_entry[:, None], du4.shape)
-    macs = int(entry_work.sum())
+        per_position, macs, keep = dense_per_entry, dense, _NO_KEEP
     work = EngineWork()
     be_spatial(work, proj, n, int(nonzero_du.sum()), macs, dense, int(open_count.sum()), params)
-    work.cycles = busiest_pe_cycles(entry_work, params.be_pes)
+    work.cycles = book_blocks(work, kernels.busiest_pe_sum(np.zeros(n, dtype=np.int64), per_position, keep, k,
+                                                           params.be_sparsity, params.be_pes), macs, params.be_pes)
     if params.be_sparsity:
         work.merge(be_index_work(n * proj.in_size, params))
     return work
@@ -268,23 +293,32 @@ def wue_work(proj, du: np.ndarray, x: np.ndarray, params) -> EngineWork:
     du5 = np.ascontiguousarray(du.reshape((steps, batch, k, e, f)))
     x5 = np.ascontiguousarray(x.reshape((steps, batch) + proj.in_shape), dtype=np.int64)
     if params.wue_lut:
+        chunks = wue_chunks(steps, params)
+        keep = np.empty((batch, len(chunks), k, e, f), dtype=np.bool_)      # tables built: (b, chunk, k, e, f)
+        table_reads = np.empty((batch, len(chunks), e, f), dtype=np.int64)  # reads of each such table
+        base = np.empty((batch, len(chunks)), dtype=np.int64)               # its entries
         tables = entries = builds = reads = 0
-        for t0, t1 in wue_chunks(steps, params):
-            out_hist = kernels.history_counts(du5, t0, t1, 1)
-            chunk_tables = int(out_hist.sum())
+        for ci, (t0, t1) in enumerate(chunks):
+            keep[:, ci] = np.any(du5[t0:t1] != 0, axis=0)
+            table_reads[:, ci] = _tap_items(proj, kernels.history_counts(x5, t0, t1, planes))
+            out_hist = keep[:, ci].sum(axis=1)
             g = t1 - t0
+            base[:, ci] = 2 ** g
+            chunk_tables = int(out_hist.sum())
             tables += chunk_tables
             entries += chunk_tables * 2 ** g
             builds += chunk_tables * (2 ** g - g - 1)
-            reads += _pairs(out_hist, kernels.history_counts(x5, t0, t1, planes), proj)
+            reads += int((out_hist * table_reads[:, ci]).sum())
         wue_lut_phase(work, tables, entries, builds, reads)
-        work.cycles += ceil_div(entries, params.wue_pes) + ceil_div(reads, params.wue_pes)
+        work.cycles += book_blocks(work, kernels.busiest_pe_sum(base.reshape(-1), table_reads.reshape((-1, e, f)),
+                                                                keep.reshape((-1, k, e, f)), k, True, params.wue_pes),
+                                   entries + reads, params.wue_pes)
     else:
         n = steps * batch
-        spikes_in = kernels.set_bits(x5.reshape((n,) + proj.in_shape), planes)
-        adds = _pairs(np.full((n, e, f), k, dtype=np.int64), spikes_in, proj)
+        add_items = _tap_items(proj, kernels.set_bits(x5.reshape((n,) + proj.in_shape), planes))
+        adds = k * int(add_items.sum())
         work.add("wue_adder", "add", adds)
-        work.cycles = ceil_div(adds, params.wue_pes)
+        work.cycles = book_blocks(work, output_stationary_cycles(add_items, k, params.wue_pes), adds, params.wue_pes)
     wue_buffers(work, du.size, params)
     return work
 

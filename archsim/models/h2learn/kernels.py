@@ -8,6 +8,9 @@ All layers are binary-input convolutions (see :mod:`.layers`), so every count be
 * FE, LUT off: adds   = K * sum tap_pair(1, input spikes over channels)
 * BE, sparse:  MACs   = sum tap_pair(non-zero dL/du over K, open windows over C of the layer below)
 * WUE, LUT on: reads  = sum tap_pair(non-zero dL/du histories over K, non-zero spike histories over C)
+
+The per-position sums (:func:`tap_sums`) are also each output-side entry's work, which
+:func:`busiest_pe_sum` deals out to the PEs block by block (the busiest PE sets a block's time).
 """
 from __future__ import annotations
 
@@ -62,6 +65,36 @@ def tap_sums(in_c, e_, f_, kh, kw, sh, sw, ph, pw):
                             acc += in_c[n, h, w]
                 out[n, e, f] = acc
     return out
+
+
+@njit(cache=True)
+def busiest_pe_sum(base, per_pos, keep, k_, compact, pes):
+    """Cycles of ``pes`` PEs taking work entries in (a, k, e, f) order, one entry per PE, each block of
+    ``pes`` consecutive entries waiting for its busiest PE: the sum over blocks of the largest entry.
+
+    Entry (a, k, e, f) has work base[a] + per_pos[a, e, f] (the same for every k); with ``compact`` only
+    the entries with keep[a, k, e, f] are taken (the others are skipped, not given a PE)."""
+    a_, e_, f_ = per_pos.shape
+    total = 0
+    block_max = 0
+    filled = 0
+    for a in range(a_):
+        for k in range(k_):
+            for e in range(e_):
+                for f in range(f_):
+                    if compact and not keep[a, k, e, f]:
+                        continue
+                    w = base[a] + per_pos[a, e, f]
+                    if w > block_max:
+                        block_max = w
+                    filled += 1
+                    if filled == pes:
+                        total += block_max
+                        block_max = 0
+                        filled = 0
+    if filled:
+        total += block_max
+    return total
 
 
 @njit(cache=True)

@@ -21,8 +21,9 @@ whole clock cycles, everything that takes no time happens at a clock edge):
   tile i is in its input queue. Waiting for input is idle time, not a stall.
 * **Pipeline off** (``pipeline: false``): the engines run one after another, tile by tile (FE, BE, WUE of
   tile 0, then of tile 1, ...), with no queues.
-* **Update.** After every engine has finished its last tile the WUE runs ``update_steps`` (the weight
-  update of every layer), timeline row ``[wue, "update", start, end]``.
+* **Update.** After every engine has finished its last tile the WUE runs ``update_steps`` (the passes of
+  layers whose weight-gradient accumulators are blocked, then the weight update of every layer),
+  timeline row ``[wue, "update", start, end]``.
 
 Results: total cycles, compute (``busy_cycles``), DRAM-stall and queue-stall cycles per engine, channel
 busy cycles and the timeline ``[engine, tile, start, end]`` in :func:`canonical_timeline` order.

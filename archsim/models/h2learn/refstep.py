@@ -2,8 +2,10 @@
 
 The executable specification of :mod:`.engines` (same micro-architecture, read there; synaptic steppers
 take one projection, neuron steppers a layer): tables are really
-built entry by entry, really read with the input's bit pattern, MACs really skipped, and a PE array
-advances one clock each time all its PEs have taken an item. They return the engine's work *and* its
+built entry by entry, really read with the input's bit pattern, MACs really skipped. Evenly spread work
+(table builds of the FE, neuron lanes, the index generator) advances a PE array one clock each time all
+its PEs have taken an item; synaptic work goes as whole entries, one per PE, a block of PEs lasting as
+long as its busiest PE (:func:`blocks_of_pes`). They return the engine's work *and* its
 arithmetic results, which must equal the fast path's (:mod:`.datapath`) bit for bit.
 """
 from __future__ import annotations
@@ -32,6 +34,19 @@ class PeArray:
         if self._busy:
             self.cycles += 1
             self._busy = 0
+
+
+def blocks_of_pes(entry_work: list, pes: int) -> int:
+    """Clocks of ``pes`` PEs that take the entries in order, one per PE and ``pes`` per block, each doing its
+    entry's items one per clock, a block ending when all its PEs are done."""
+    cycles = 0
+    for b0 in range(0, len(entry_work), pes):
+        block = [PeArray(1) for _ in entry_work[b0:b0 + pes]]
+        for pe, count in zip(block, entry_work[b0:b0 + pes]):
+            for _ in range(count):
+                pe.issue()
+        cycles += max(pe.cycles for pe in block)
+    return cycles
 
 
 def _taps(layer, e, f):
@@ -74,8 +89,10 @@ def fe_reference(layer, x: np.ndarray, lut: bool, params):
     work = EngineWork()
     pe = PeArray(params.fe_pes)
     cur = np.zeros((n_, k_, e_, f_), dtype=np.int64)
+    items = np.zeros((n_, k_, e_, f_), dtype=np.int64)     # LUT reads or adds of each output neuron-step
     sops = 0
     passes = 1
+    build_cycles = 0
     if lut:
         g_ = params.fe_group
         groups = [list(range(c0, min(c0 + g_, c_))) for c0 in range(0, c_, g_)]
@@ -93,6 +110,7 @@ def fe_reference(layer, x: np.ndarray, lut: bool, params):
                             pe.issue()
         pe.drain()
         passes = engines.ceil_div(len(tables) * 2 ** g_, params.fe_pes * params.fe_lut_entries)
+        build_cycles = pe.cycles
         for n in range(n_):
             for e in range(e_):
                 for f in range(f_):
@@ -107,8 +125,7 @@ def fe_reference(layer, x: np.ndarray, lut: bool, params):
                                     cur[n, k, e, f] += tables[k, r, s, gi][pattern] << p
                                     work.add("fe_lut", "read", 1)
                                     work.add("fe_adder", "add", 1)
-                                    pe.issue()
-        pe.drain()
+                                    items[n, k, e, f] += 1
     else:
         for n in range(n_):
             for e in range(e_):
@@ -121,13 +138,14 @@ def fe_reference(layer, x: np.ndarray, lut: bool, params):
                                         cur[n, k, e, f] += int(w[k, c, r, s]) << p
                                         work.add("fe_adder", "add", 1)
                                         sops += 1
-                                        pe.issue()
-        pe.drain()
+                                        items[n, k, e, f] += 1
     work.stats["synaptic_ops"] = sops
     if lut:
         work.stats.update(lut_tables=len(tables), lut_reads=work.actions.get("fe_lut", {}).get("read", 0),
                           lut_passes=passes)
-    work.cycles = pe.cycles
+    # output-stationary: one output neuron-step per PE, in (n, k, e, f) order, after the table build
+    work.cycles = build_cycles + engines.book_blocks(work, blocks_of_pes([int(v) for v in items.flat], params.fe_pes),
+                                                     int(items.sum()), params.fe_pes)
     engines.fe_buffers(work, layer, n_, passes, params)
     return work, cur.reshape((steps, batch, k_, e_, f_))
 
@@ -199,14 +217,8 @@ def be_spatial_reference(layer, du: np.ndarray, open_src: np.ndarray, params):
                             mine += 1
                     if d != 0 or not params.be_sparsity:
                         entry_macs.append(mine)
-    cycles = 0                 # each block of be_pes entries waits for its busiest PE
-    for b0 in range(0, len(entry_macs), params.be_pes):
-        block = [PeArray(1) for _ in entry_macs[b0:b0 + params.be_pes]]
-        for pe, count in zip(block, entry_macs[b0:b0 + params.be_pes]):
-            for _ in range(count):
-                pe.issue()
-        cycles += max(pe.cycles for pe in block)
     work = EngineWork()
+    cycles = engines.book_blocks(work, blocks_of_pes(entry_macs, params.be_pes), sum(entry_macs), params.be_pes)
     engines.be_spatial(work, layer, n_, int(np.count_nonzero(d4)), macs, dense, int(open4.sum()), params)
     work.cycles = cycles
     if params.be_sparsity:
@@ -224,10 +236,9 @@ def wue_reference(layer, du: np.ndarray, x: np.ndarray, params):
     x5 = x.reshape((steps, batch) + layer.in_shape).astype(np.int64)
     dk = np.zeros(layer.kernel_shape, dtype=np.int64)
     work = EngineWork()
-    pe = PeArray(params.wue_pes)
-    if params.wue_lut:
-        tables = {}
-        entries = builds = 0
+    entry_work = []    # items of each PE's entry, in the order the PEs take them
+    if params.wue_lut:  # one PE per table: it builds the table, then does all its reads
+        tables = entries = builds = reads = 0
         for b in range(batch):
             for t0, t1 in engines.wue_chunks(steps, params):
                 for k in range(k_):
@@ -237,40 +248,38 @@ def wue_reference(layer, du: np.ndarray, x: np.ndarray, params):
                             if not any(hist):
                                 continue
                             table, adds = _build_table(hist)
-                            tables[b, t0, t1, k, e, f] = table
+                            tables += 1
                             entries += len(table)
                             builds += adds
-                            for _ in table:
-                                pe.issue()
-        pe.drain()
-        reads = 0
-        for (b, t0, t1, k, e, f), table in tables.items():
-            for r, s, h, wc in _taps(layer, e, f):
-                for c in range(c_):
-                    for p in range(planes):
-                        pattern = sum(((int(x5[t, b, c, h, wc]) >> p) & 1) << (t - t0) for t in range(t0, t1))
-                        if pattern:
-                            dk[k, c, r, s] += table[pattern] << p
-                            reads += 1
-                            pe.issue()
-        pe.drain()
-        engines.wue_lut_phase(work, len(tables), entries, builds, reads)
-    else:
+                            mine = len(table)
+                            for r, s, h, wc in _taps(layer, e, f):
+                                for c in range(c_):
+                                    for p in range(planes):
+                                        pattern = sum(((int(x5[t, b, c, h, wc]) >> p) & 1) << (t - t0)
+                                                      for t in range(t0, t1))
+                                        if pattern:
+                                            dk[k, c, r, s] += table[pattern] << p
+                                            reads += 1
+                                            mine += 1
+                            entry_work.append(mine)
+        engines.wue_lut_phase(work, tables, entries, builds, reads)
+    else:              # output-stationary, one output neuron-step per PE in (t, b, k, e, f) order
         for t in range(steps):
             for b in range(batch):
                 for k in range(k_):
                     for e in range(e_):
                         for f in range(f_):
                             d = int(du[t, b, k, e, f])
+                            mine = 0
                             for r, s, h, wc in _taps(layer, e, f):
                                 for c in range(c_):
                                     for p in range(planes):
                                         if (int(x5[t, b, c, h, wc]) >> p) & 1:
                                             dk[k, c, r, s] += d << p
                                             work.add("wue_adder", "add", 1)
-                                            pe.issue()
-        pe.drain()
-    work.cycles = pe.cycles
+                                            mine += 1
+                            entry_work.append(mine)
+    work.cycles = engines.book_blocks(work, blocks_of_pes(entry_work, params.wue_pes), sum(entry_work), params.wue_pes)
     engines.wue_buffers(work, du.size, params)
     return work, dk
 

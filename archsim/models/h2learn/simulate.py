@@ -3,7 +3,8 @@
 Order of work: the batch is cut into tiles of ``tiling.tile_samples``; for each tile the FE runs every
 layer forward (membranes and spikes go to DRAM, as BPTT needs them), the BE runs the layers backward
 (dL/du via the gradient unit, W^T dL/du into each projection's source layer), the WUE accumulates dL/dW
-per projection. The arithmetic
+per projection (a layer whose accumulators the dataflow blocks runs its WUE pass after the last tile,
+before the weight update: :mod:`.dataflow`). The arithmetic
 is real (:mod:`.datapath`, or :mod:`.refstep` with ``engine="reference"``), the engines' work is counted on
 that data (:mod:`.engines`), and the SimPy pipeline (:mod:`.pipeline`) turns work and DRAM traffic into
 cycles. Gradients equal the golden quantised BPTT (:mod:`.golden`) bit for bit.
@@ -186,12 +187,15 @@ class _Tally:
     per_layer: dict = field(default_factory=dict)
     dkernels: list = field(default_factory=list)
     dbiases: list = field(default_factory=list)
+    blocked: dict = field(default_factory=dict)     # layer -> the WUE's blocked pass (all tiles' work)
+    pe_blocks: dict = field(default_factory=dict)   # engine -> blocked phases' busiest-PE and even cycles
 
     def __post_init__(self):
         self.index = {layer.name: li for li, layer in enumerate(self.layers)}
         self.stats = {l.name: {"input_nonzero": 0, "inputs": 0, "du_nonzero": 0, "du_total": 0, "open_below": 0,
                                "open_total": 0, "macs": 0, "macs_dense": 0} for l in self.layers}
         self.per_layer = {l.name: {e: 0 for e in ENGINES} for l in self.layers}
+        self.pe_blocks = {e: {"busiest_cycles": 0, "even_cycles": 0} for e in ENGINES}
         self.ops = {l.name: dict({key: 0 for key in OP_KEYS}, dram_bits=dict.fromkeys(dataflow.TENSORS, 0))
                     for l in self.layers}
         self.actions_by_layer = {l.name: {} for l in self.layers}
@@ -216,6 +220,8 @@ class _Tally:
         self.dram_bits_by_layer[layer.name]["read"] += read_bits
         self.dram_bits_by_layer[layer.name]["write"] += write_bits
         self.per_layer[layer.name][engine] += work.cycles
+        self.pe_blocks[engine]["busiest_cycles"] += int(work.stats.get("block_cycles", 0))
+        self.pe_blocks[engine]["even_cycles"] += int(work.stats.get("even_cycles", 0))
         return Step(layer.name, work.cycles, read_bits + write_bits)
 
 
@@ -312,14 +318,22 @@ def _backward_tile(tally: _Tally, acts: dict, us: list, ss: list, labels: np.nda
         bits = dataflow.traffic(tally.shapes[li], tally.mappings[li], n, first_tile, True, tally.weights_resident,
                                 params)
         be_steps.append(tally.step_traffic("be", layer, be, bits["be"]))
-        wue_steps.append(tally.step_traffic("wue", layer, wue, bits["wue"]))
+        step = tally.step_traffic("wue", layer, wue, bits["wue"])
+        if tally.mappings[li].dw == "blocked":   # its accumulators are not on chip while the tiles go by
+            done = tally.blocked.setdefault(layer.name, Step(layer.name, 0, 0))
+            done.compute_cycles += step.compute_cycles
+            done.dram_bits += step.dram_bits
+        else:
+            wue_steps.append(step)
     return be_steps, wue_steps
 
 
 def _update(tally: _Tally, dweights: list, apply_update: bool) -> list:
-    """The WUE's weight update of every layer (its pipeline steps); applied to the layers if asked."""
+    """The WUE's work after the last tile (its pipeline steps): the blocked layers' passes over the batch
+    (in the order the backward reached them), then the weight update of every layer, applied to the
+    layers if asked."""
     params = tally.params
-    steps = []
+    steps = list(tally.blocked.values())
     for li, layer in enumerate(tally.layers):
         bits = dataflow.update_traffic(tally.shapes[li], tally.mappings[li])
         steps.append(tally.step_traffic("wue", layer, engines.update_work(layer, params), bits))
@@ -394,12 +408,14 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
         "sparsity": fractions,
         "backward_macs": backward_macs,
         "utilisation": {e: sched.busy_cycles[e] / cycles for e in ENGINES},
+        "pe_blocks": tally.pe_blocks,
         "dram_utilisation": sched.dram_busy_cycles / cycles,
         "stall_cycles": {e: {"dram": sched.stall_cycles[e], "queue": sched.queue_stall_cycles[e]} for e in ENGINES},
         "timeline": sched.timeline,
         "dram_bytes": {"read": tally.dram_read // 8, "write": tally.dram_write // 8},
         "mapping": {layer.name: m.describe() for layer, m in zip(layers, mappings)},
-        "gradient_buffer_bits_used": dataflow.gradient_buffer_use(shapes, mappings, max(tile_steps), params)
+        "gradient_buffer_bits_used": dataflow.gradient_buffer_use(shapes, mappings, len(tile_steps),
+                                                                  max(tile_steps), params)
         if train_mode else 0,
         "ops": _ops(tally),
     }
