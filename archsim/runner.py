@@ -84,7 +84,7 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
         log(f"loading {network}")
         network = load_network(network, dt=dt, reset=reset, from_=from_, spikes=spikes)
     if chip is not None and chip.family != "gpu":
-        check_chip_runnable(network, chip.name)
+        check_chip_runnable(network, chip.name, int(chip.params.get("core", {}).get("max_delay_steps", 0)))
     _check_memory(network, chip, steps, batch, input_path)
     workload = make_workload(network, input_path=input_path, steps=steps, batch=batch, mode=mode, seed=seed)
     if chip is None:

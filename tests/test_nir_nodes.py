@@ -42,14 +42,27 @@ def test_delay_before_a_neuron_shifts_its_spikes():
     assert a.sum() > 0 and np.array_equal(b[3:], a[:-3]) and not b[:3].any()
 
 
-def test_delay_is_refused_on_chips_in_one_line():
-    from archsim.graph.quantize import Precision, quantize
+def test_delay_runs_on_loihi_and_is_refused_on_tianjic_in_one_line(tmp_path):
+    """A file's Delay node runs on Loihi (its output the functional truth's, bit for bit) and is refused on
+    Tianjic, which has no delay hardware, in one line naming the node and the chip."""
+    from archsim.config import load_chip
+    from archsim.graph.quantize import Precision
+    from archsim.runner import execute
 
-    net = from_nir_graph(_graph({"d": nir.Delay(delay=np.array([2e-4])), "w": nir.Linear(weight=np.eye(3))},
+    net = from_nir_graph(_graph({"d": nir.Delay(delay=np.array([2e-4])), "w": nir.Linear(weight=np.eye(3) * 2),
+                                 "n": make(nir.IF, r=np.ones(3), v_threshold=np.full(3, 1e-4), v_reset=np.zeros(3))},
                                 (3,), (3,)))
+    x = (np.random.default_rng(4).random((6, 1, 3)) < 0.6).astype(float)
+    path = str(tmp_path / "x.npy")
+    np.save(path, x)
+    outcome = execute(net, "chips/loihi.yaml", input_path=path, gpu=None)
+    truth = simulate(net, {"input": x}, Precision.from_config(load_chip("chips/loihi.yaml").params["precision"]))
+    np.testing.assert_array_equal(outcome.outputs, truth.outputs[net.outputs[0]])
+    assert outcome.outputs[2:].any() and not outcome.outputs[:2].any()
     with pytest.raises(UserError) as info:
-        quantize(net, Precision())
-    assert "\n" not in str(info.value) and "Delay synapses" in str(info.value)
+        execute(net, "chips/tianjic.yaml", input_path=path, gpu=None)
+    message = str(info.value)
+    assert "\n" not in message and "Delay node d" in message and "tianjic" in message.lower()
 
 
 def _conv1d_reference(x, w, b, stride, padding):

@@ -129,9 +129,11 @@ class Conv1d:
 @dataclass(frozen=True, eq=False)
 class Delay:
     """Each element arrives ``steps`` time steps late (a scalar or one per element; zeros before the first
-    arrival). Linear and time-invariant, so it may stand anywhere in a projection's chain."""
+    arrival). Linear and time-invariant, so it may stand anywhere in a projection's chain. ``node`` is the
+    name of the NIR node it came from (for messages; empty when built in code)."""
 
     steps: np.ndarray
+    node: str = ""
 
     def output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
