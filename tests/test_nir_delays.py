@@ -20,9 +20,10 @@ def _lif(subtract=False, decay=0.875):
     return LIF(decay=np.float64(decay), threshold=np.float64(1.0), reset="subtract" if subtract else "zero")
 
 
-def _delayed_net(rng, n_in, hidden, n_out, d_in, d_rec, d_out, d_skip, relu_hidden, subtract):
-    """x -> h (one delay per input element) -> o (one delay for all, after the weights), h -> h recurrent
-    with a delay, x -> o skip with a delay: every place a Delay can stand on the source side."""
+def _delayed_net(rng, n_in, hidden, n_out, d_in, d_rec, d_out, d_skip, relu_hidden, subtract, per_target=False):
+    """x -> h (one delay per input element) -> o (after the weights: one delay for all, or one per target),
+    h -> h recurrent with a delay, x -> o skip with a delay: every place a Delay can stand."""
+    out_delay = rng.integers(0, d_out + 1, size=n_out) if per_target else np.int64(d_out)
     per_input = rng.integers(0, d_in + 1, size=n_in) if d_in else np.int64(0)
     hidden_neuron = ReLU() if relu_hidden else _lif(subtract)
     h_projs = [Projection("x", (Delay(steps=per_input, node="d_in"), Dense(rng.normal(size=(hidden, n_in)) * 0.5)))]
@@ -31,7 +32,7 @@ def _delayed_net(rng, n_in, hidden, n_out, d_in, d_rec, d_out, d_skip, relu_hidd
                                         Delay(steps=np.int64(d_rec), node="d_rec")), recurrent=True))
     layers = [Layer("h", (hidden,), tuple(h_projs), hidden_neuron),
               Layer("o", (n_out,), (Projection("h", (Dense(rng.normal(size=(n_out, hidden))),
-                                                     Delay(steps=np.int64(d_out), node="d_out"))),
+                                                     Delay(steps=out_delay, node="d_out"))),
                                     Projection("x", (Delay(steps=np.int64(d_skip), node="d_skip"), Flatten(),
                                                      Dense(rng.normal(size=(n_out, n_in)) * 0.3)))), _lif(subtract))]
     return Network("delayed", {"x": (n_in,)}, layers, ["o"], metadata={"quant": {"activation_scale": {"h": 0.05}}})
@@ -45,11 +46,12 @@ def _loihi(neurons, axons):
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 10_000), n_in=st.integers(2, 20), hidden=st.integers(1, 12), n_out=st.integers(1, 4),
        d_in=st.integers(0, 4), d_rec=st.integers(0, 3), d_out=st.integers(0, 3), d_skip=st.integers(0, 5),
-       neurons=st.sampled_from([4, 64]), axons=st.sampled_from([8, 64]), relu=st.booleans(), subtract=st.booleans())
+       neurons=st.sampled_from([4, 64]), axons=st.sampled_from([8, 64]), relu=st.booleans(), subtract=st.booleans(),
+       per_target=st.booleans())
 def test_delayed_graph_chip_equals_functional_in_both_engines(seed, n_in, hidden, n_out, d_in, d_rec, d_out, d_skip,
-                                                              neurons, axons, relu, subtract):
+                                                              neurons, axons, relu, subtract, per_target):
     rng = np.random.default_rng(seed)
-    net = _delayed_net(rng, n_in, hidden, n_out, d_in, d_rec, d_out, d_skip, relu, subtract)
+    net = _delayed_net(rng, n_in, hidden, n_out, d_in, d_rec, d_out, d_skip, relu, subtract, per_target)
     chip = _loihi(neurons, axons)
     steps = 8
     x = (rng.random((steps, 2, n_in)) < 0.5).astype(float)
@@ -109,11 +111,29 @@ def test_loihi_refuses_a_delay_beyond_its_range():
         simulate(Workload("d", net, {"x": np.ones((2, 1, 3))}, 2, 1), load_chip(LOIHI))
 
 
-def test_per_target_delay_behind_weights_is_one_line():
-    ops = (Dense(np.ones((2, 3))), Delay(steps=np.array([1, 2]), node="per_target"))
+def test_per_target_delays_behind_a_dense_run_on_loihi_exactly():
+    """One delay per target neuron after the weights (Loihi's per-synapse case) is split into one projection
+    per delay value; with integer weights and IF neurons chip, integer functional and float agree exactly."""
+    rng = np.random.default_rng(7)
+    targets = np.array([0, 2, 2, 5, 1])
+    net = Network("t", {"x": (6,)}, [Layer("o", (5,), (
+        Projection("x", (Dense(rng.integers(-1, 3, size=(5, 6)).astype(float)), Delay(steps=targets, node="syn"))),),
+        _lif(decay=1.0))], ["o"])
+    x = (rng.random((12, 2, 6)) < 0.5).astype(float)
+    chip = load_chip(LOIHI)
+    for engine in ("fast", "reference"):
+        out = simulate(Workload("t", net, {"x": x}, 12, 2), chip, engine).outputs
+        np.testing.assert_array_equal(out, functional(net, {"x": x}).outputs["o"])
+    assert out.any()
+
+
+def test_per_target_delay_behind_a_conv_is_one_line():
+    from archsim.graph.network import Conv2d
+
+    ops = (Conv2d(weight=np.ones((2, 1, 1, 1))), Delay(steps=np.arange(8).reshape(2, 2, 2), node="per_target"))
     with pytest.raises(UserError) as info:
-        source_delay(ops, (3,), "o")
-    assert "per_target" in str(info.value) and "Dense" in str(info.value) and "\n" not in str(info.value)
+        source_delay(ops, (1, 2, 2), "o")
+    assert "per_target" in str(info.value) and "Conv2d" in str(info.value) and "\n" not in str(info.value)
 
 
 def test_delay_line_per_element_and_batch():

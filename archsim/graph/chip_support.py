@@ -6,7 +6,7 @@ and step, ``v > threshold``, and a reset to ``v_reset`` or snnTorch's next-step 
 features below exist only in the float functional simulator (``--precision float``):
 
 * ``Delay`` synapses beyond the chip's ``core.max_delay_steps`` (Loihi: per-synapse delays; Tianjic: none,
-  so 0) and, on every chip, one delay per element behind a weighted op (:mod:`archsim.graph.delays`);
+  so 0) and, on every chip, one delay per element behind a convolution or a pool (:mod:`archsim.graph.delays`);
 * ``Conv1d`` synapses and ``CubaLI`` neurons: not lowered to cores;
 * graded spike counts (``--spikes multi``), ``v >= threshold``, the same-step subtraction
   (``subtract_now``) of a leaky neuron, and a membrane floor (``v_min``).
@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from archsim.errors import UserError
-from archsim.graph.delays import source_delay
+from archsim.graph.delays import source_delay, split_target_delays
 from archsim.graph.network import LIF, Conv1d, CubaLI, Network
 
 
@@ -24,6 +24,7 @@ def chip_blockers(network: Network, max_delay_steps: int | None = None) -> list[
     """One phrase per layer feature that no chip family here runs (empty: the network can run on a chip);
     ``max_delay_steps`` (None: any) is the longest delay the chip's cores hold."""
     found = []
+    network = split_target_delays(network)
     for layer in network.layers:
         n = layer.neuron
         ops = [op for proj in layer.projections for op in proj.ops]

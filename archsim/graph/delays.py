@@ -10,8 +10,13 @@ synapse of one axon shares one value). :func:`source_delay` finds that per-sourc
 * a per-element delay preceded only by element-wise or reshaping ops (``Scale``, ``Flatten``) is the
   same delay on the source elements it reads (row-major order is kept by ``Flatten``);
 * several delays on one path add up;
-* a per-element delay after an op that mixes elements (``Dense``, ``Conv2d``, a pool) is a delay per
-  *target*, not per axon: refused in one line (the cores here keep histories of sources only).
+* a per-element delay after a ``Dense`` (optionally followed by element-wise ops) is a delay per
+  *target* neuron, Loihi's per-synapse case: :func:`split_target_delays` rewrites the projection as one
+  projection per distinct delay value, each with the ``Dense`` rows of the targets that have that delay
+  (the others zero) and one delay for all. Exact (every weight lands in exactly one copy, scales and
+  rounding unchanged); the cost is one copy of the source's axons per distinct delay value;
+* a per-element delay after a ``Conv2d``, ``Conv1d`` or a pool is refused in one line (its rows cannot be
+  selected without leaving the op's form).
 
 :class:`DelayLine` is the ring both the integer functional simulator and the many-core program use, so
 the two read the same values by construction of the same code path.
@@ -20,8 +25,12 @@ from __future__ import annotations
 
 import numpy as np
 
+import dataclasses
+
+import scipy.sparse as sp
+
 from archsim.errors import UserError
-from archsim.graph.network import Delay, Flatten, Scale, Shape
+from archsim.graph.network import Delay, Dense, Flatten, Layer, Network, Projection, Scale, Shape
 
 #: ops a per-element delay may follow and still be a delay of the source's own elements
 _ELEMENTWISE = (Scale, Flatten)
@@ -54,6 +63,51 @@ def source_delay(ops, source_shape: Shape, layer_name: str) -> tuple[np.ndarray 
     if not names or not np.any(total):
         return None, tuple(kept), ""
     return total, tuple(kept), ", ".join(names)
+
+
+def split_target_delays(network: Network) -> Network:
+    """``network`` with every per-target delay behind a ``Dense`` split into one projection per delay value
+    (module docstring); the same object when it has none."""
+    layers, changed = [], False
+    for layer in network.layers:
+        projections, split = [], False
+        for proj in layer.projections:
+            parts = _split(proj, layer.name)
+            split |= parts is not None
+            projections.extend(parts if parts is not None else [proj])
+        layers.append(dataclasses.replace(layer, projections=tuple(projections)) if split else layer)
+        changed |= split
+    if not changed:
+        return network
+    return Network(name=network.name, inputs=dict(network.inputs), layers=layers, outputs=list(network.outputs),
+                   metadata=network.metadata)
+
+
+def _split(proj: Projection, layer_name: str) -> list[Projection] | None:
+    """The projection as one copy per value of its first per-target delay (recursively), or None."""
+    ops = list(proj.ops)
+    dense_at = None
+    for i, op in enumerate(ops):
+        if isinstance(op, Dense) and dense_at is None:
+            dense_at = i
+        elif isinstance(op, Delay) and np.asarray(op.steps).size > 1 and dense_at is not None:
+            if any(not isinstance(o, _ELEMENTWISE) for o in ops[dense_at + 1:i]):
+                return None                      # something mixes after the Dense: source_delay refuses it
+            steps = np.asarray(op.steps, dtype=np.int64).reshape(-1)
+            dense = ops[dense_at]
+            copies = []
+            for value in np.unique(steps):
+                keep = (steps == value).astype(np.float64)
+                weight = (sp.diags(keep) @ dense.weight).tocsr() if sp.issparse(dense.weight) \
+                    else np.asarray(dense.weight) * keep[:, None]
+                bias = None if dense.bias is None else np.asarray(dense.bias) * keep
+                rest = ops[i + 1:]
+                head = ops[:dense_at] + [Dense(weight=weight, bias=bias)] + ops[dense_at + 1:i]
+                delayed = [Delay(steps=np.int64(value), node=op.node)] if value else []
+                copy = Projection(source=proj.source, ops=tuple(head + delayed + rest), recurrent=proj.recurrent)
+                copies.extend(_split(copy, layer_name) or [copy])
+            return copies
+    return None
 
 
 class DelayLine:

@@ -53,7 +53,8 @@ def simulate(network: Network, inputs: dict[str, np.ndarray], precision: Precisi
         return _finish(network, outs, {}, None)
     qnet = precision if isinstance(precision, QuantizedNetwork) else quantize(network, precision)
     q_inputs = qnet.quantize_inputs(inputs)
-    outs_q = _run(network, q_inputs, steps, batch, lambda layer: _IntLayer(qnet, qnet.layer(layer.name)))
+    # qnet.network: the network as quantised (per-target delays split into one projection per value)
+    outs_q = _run(qnet.network, q_inputs, steps, batch, lambda layer: _IntLayer(qnet, qnet.layer(layer.name)))
     outs = {}
     for layer in qnet.layers:
         q = outs_q[layer.name]

@@ -89,7 +89,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from archsim.errors import UserError
-from archsim.graph.delays import source_delay
+from archsim.graph.delays import source_delay, split_target_delays
 from archsim.graph.network import (LI, LIF, AvgPool2d, Conv2d, CubaLIF, Dense, Flatten, Identity, LinearOp,
                                    Network, ReLU, Scale, Shape, SumPool2d, Threshold)
 
@@ -237,6 +237,7 @@ def quantize(network: Network, precision: Precision, calibration: dict[str, floa
     from archsim.graph.chip_support import check_chip_runnable
 
     check_chip_runnable(network, "chip precision")
+    network = split_target_delays(network)
     quant = network.metadata.get("quant", {}) or {}
     input_scales = {name: _input_scale(network, name, precision) for name in network.inputs}
     relu_scales = _relu_out_scales(network, precision, calibration)
