@@ -200,5 +200,5 @@ def _functional(workload: Workload) -> RunOutcome:
     spikes = int(sum(run.spike_counts.values()))
     result = {"schema": result_mod.SCHEMA, "chip": None, "family": "functional", "workload": workload.name,
               "mode": workload.mode, "engine": "functional", "precision": "float", "steps": workload.steps,
-              "batch": workload.batch, "spikes": spikes}
+              "batch": workload.batch, "spikes": spikes, "layer_schedule": "serial"}
     return RunOutcome(result=result, outputs=run.outputs[name], workload=workload)

@@ -21,6 +21,7 @@ from archsim.graph.delays import DelayLine
 from archsim.graph.network import LI, LIF, CubaLI, CubaLIF, Delay, Identity, Network, ReLU, Threshold
 from archsim.graph.ops import apply_ops
 from archsim.graph.quantize import Precision, QuantizedLayer, QuantizedNetwork, quantize
+from archsim.graph.schedule import scheduled
 
 
 @dataclass(eq=False)
@@ -40,14 +41,16 @@ class FunctionalRun:
     quantized: QuantizedNetwork | None = None
 
 
-def simulate(network: Network, inputs: dict[str, np.ndarray], precision: Precision | QuantizedNetwork | None = None
-             ) -> FunctionalRun:
+def simulate(network: Network, inputs: dict[str, np.ndarray], precision: Precision | QuantizedNetwork | None = None,
+             schedule: str = "serial") -> FunctionalRun:
     """Run ``network`` on ``inputs[name]`` of shape ``(T, B, *shape)``.
 
     ``precision=None`` gives float semantics; a :class:`Precision` (or an already quantised network)
-    gives the chip's integer semantics.
+    gives the chip's integer semantics. ``schedule`` is the layer schedule (:mod:`archsim.graph.schedule`;
+    a quantised network given as ``precision`` carries its own).
     """
     steps, batch = check_inputs(network, inputs)
+    network = scheduled(network, schedule)
     if precision is None:
         outs = _run(network, inputs, steps, batch, _FloatLayer)
         return _finish(network, outs, {}, None)
