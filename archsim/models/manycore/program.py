@@ -224,7 +224,8 @@ def check_delay_memory(cores: list[CoreProgram], routes, lowered, chip) -> None:
     """A core's synapses and its delay ring must fit its synapse memory together (one line when not).
 
     Assumption: the ring is held in the synapse memory beside the synapses (Loihi keeps delayed
-    contributions in its dendritic accumulators instead, Davies 2018; their size is not modelled).
+    contributions in a ring buffer at the dendrites instead, Patino-Saucedo et al. 2024, arXiv:2404.10597;
+    its size is not modelled).
     """
     from archsim.mapping import core_limits
     from archsim.mapping.lowering import kernel_bits_per_group
