@@ -30,7 +30,7 @@ import dataclasses
 import scipy.sparse as sp
 
 from archsim.errors import UserError
-from archsim.graph.network import Delay, Dense, Flatten, Layer, Network, Projection, Scale, Shape
+from archsim.graph.network import Delay, Dense, Flatten, Network, Projection, Scale, Shape
 
 #: ops a per-element delay may follow and still be a delay of the source's own elements
 _ELEMENTWISE = (Scale, Flatten)
