@@ -38,28 +38,29 @@ def _delayed_net(rng, n_in, hidden, n_out, d_in, d_rec, d_out, d_skip, relu_hidd
     return Network("delayed", {"x": (n_in,)}, layers, ["o"], metadata={"quant": {"activation_scale": {"h": 0.05}}})
 
 
-def _loihi(neurons, axons):
+def _loihi(neurons, axons, schedule="serial"):
     return load_chip(LOIHI).with_overrides({"core.neurons": neurons, "core.axons": axons, "noc.mesh_x": 4,
-                                             "noc.mesh_y": 4, "timing.barrier_cycles": 3})
+                                             "noc.mesh_y": 4, "timing.barrier_cycles": 3,
+                                             "timing.layer_schedule": schedule})
 
 
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 10_000), n_in=st.integers(2, 20), hidden=st.integers(1, 12), n_out=st.integers(1, 4),
        d_in=st.integers(0, 4), d_rec=st.integers(0, 3), d_out=st.integers(0, 3), d_skip=st.integers(0, 5),
        neurons=st.sampled_from([4, 64]), axons=st.sampled_from([8, 64]), relu=st.booleans(), subtract=st.booleans(),
-       per_target=st.booleans())
+       per_target=st.booleans(), schedule=st.sampled_from(["serial", "pipelined"]))
 def test_delayed_graph_chip_equals_functional_in_both_engines(seed, n_in, hidden, n_out, d_in, d_rec, d_out, d_skip,
-                                                              neurons, axons, relu, subtract, per_target):
+                                                              neurons, axons, relu, subtract, per_target, schedule):
     rng = np.random.default_rng(seed)
     net = _delayed_net(rng, n_in, hidden, n_out, d_in, d_rec, d_out, d_skip, relu, subtract, per_target)
-    chip = _loihi(neurons, axons)
+    chip = _loihi(neurons, axons, schedule)
     steps = 8
     x = (rng.random((steps, 2, n_in)) < 0.5).astype(float)
     work = Workload("delayed", net, {"x": x}, steps, 2)
     fast = simulate(work, chip, "fast")
     ref = simulate(work, chip, "reference")
     assert (fast.cycles, fast.spikes, fast.actions, fast.noc) == (ref.cycles, ref.spikes, ref.actions, ref.noc)
-    truth = functional(net, {"x": x}, Precision.from_config(chip.params["precision"]))
+    truth = functional(net, {"x": x}, Precision.from_config(chip.params["precision"]), schedule=schedule)
     np.testing.assert_array_equal(fast.outputs, truth.outputs["o"])
     np.testing.assert_array_equal(ref.outputs, truth.outputs["o"])
 

@@ -10,7 +10,8 @@ on a coarser, discrete-time view that hardware maps naturally:
   or another layer);
 * a :class:`Network` lists its inputs, its layers in topological order and its outputs.
 
-Time semantics (one step ``t``), shared by the functional simulator, every chip model and the trainer:
+Time semantics (one step ``t``), shared by the functional simulator, every chip model and the trainer
+(the ``serial`` layer schedule; :mod:`archsim.graph.schedule` rewrites a network for ``pipelined``):
 
 1. layers are evaluated in list order; a projection reads its source's output of the *same* step
    when the source comes earlier in the list (or is an input), and of the *previous* step
