@@ -63,7 +63,7 @@ def _save_outputs(path: str, outcome, input_path: str | None) -> str:
     target = path if path.endswith(".npy") else path + ".npy"   # where np.save(path) would write
     write_atomically(target, lambda tmp: _save_npy(tmp, outputs))
     schedule = outcome.result.get("layer_schedule")
-    semantics = f" ({schedule} layer schedule)" if schedule else ""
+    semantics = f", {schedule} layer schedule" if schedule else ""
     return f"{target} (shape {'x'.join(map(str, outputs.shape))}){semantics}"
 
 

@@ -28,10 +28,14 @@ def chip_blockers(network: Network, max_delay_steps: int | None = None) -> list[
     for layer in network.layers:
         n = layer.neuron
         ops = [op for proj in layer.projections for op in proj.ops]
+        longest: dict[str, int] = {}                     # per Delay node: its longest delay in this layer
         for proj in layer.projections:
             delay, _, nodes = source_delay(proj.ops, network.shape_of(proj.source), layer.name)
-            if delay is not None and max_delay_steps is not None and int(delay.max()) > max_delay_steps:
-                found.append(f"layer {layer.name}: Delay node {nodes} of up to {int(delay.max())} steps "
+            if delay is not None:
+                longest[nodes] = max(longest.get(nodes, 0), int(delay.max()))
+        for nodes, steps in longest.items():
+            if max_delay_steps is not None and steps > max_delay_steps:
+                found.append(f"layer {layer.name}: Delay node {nodes} of up to {steps} steps "
                              f"(core.max_delay_steps: {max_delay_steps})")
         if any(isinstance(op, Conv1d) for op in ops):
             found.append(f"layer {layer.name}: Conv1d synapses")
@@ -54,6 +58,9 @@ def check_chip_runnable(network: Network, chip_name: str, max_delay_steps: int |
     found = chip_blockers(network, max_delay_steps)
     if found:
         more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+        allowed = ("delays within the chip's core.max_delay_steps, or --precision float without --chip"
+                   if all("Delay node" in f for f in found) else
+                   "--precision float without --chip; or read the file with --spikes single and a reset of zero "
+                   "or subtract")
         raise UserError(f"{network.name} on {chip_name}: the chip cannot run {'; '.join(found[:3])}{more} "
-                        "(allowed: --precision float without --chip; or read the file with --spikes single and "
-                        "a reset of zero or subtract)")
+                        f"(allowed: {allowed})")
