@@ -24,7 +24,8 @@ import numpy as np
 from archsim.errors import UserError
 from archsim.graph.delays import DelayLine, delay_buffer_bits
 from archsim.graph.quantize import QuantizedNetwork, input_is_valued
-from archsim.mapping import BoardShape, Mapping, lowered_and_routes
+from archsim.mapping import BoardShape, Mapping, core_limits, lowered_and_routes
+from archsim.mapping.lowering import kernel_bits_per_group
 from archsim.noc import NocConfig, core_id
 
 KINDS = ("lif", "cubalif", "li", "threshold", "relu", "identity")
@@ -189,7 +190,8 @@ def build_program(qnet: QuantizedNetwork, chip, mapping: Mapping) -> Program:
                                                   part_core, owner_core)
         layers[q.name] = LayerProgram(
             name=q.name, kind=KINDS.index(q.kind), spiking=q.spiking, size=q.size, shape=tuple(q.shape),
-            segments=lowered[q.name].segments, segment_delays=[p.delay for p in q.projections], bias=_flat(lowered[q.name].bias, shape),
+            segments=lowered[q.name].segments, segment_delays=[p.delay for p in q.projections],
+            bias=_flat(lowered[q.name].bias, shape),
             decay_q=_flat(q.decay_q, shape), syn_decay_q=_flat(q.syn_decay_q, shape), leak_q=_flat(q.leak_q, shape),
             threshold_q=_flat(q.threshold_q, shape), v_reset_q=_flat(q.v_reset_q, shape),
             subtract=q.reset == "subtract", relu_multiplier=int(q.relu_multiplier or 0), relu_shift=int(q.relu_shift),
@@ -227,9 +229,6 @@ def check_delay_memory(cores: list[CoreProgram], routes, lowered, chip) -> None:
     contributions in a ring buffer at the dendrites instead, Patino-Saucedo et al. 2024, arXiv:2404.10597;
     its size is not modelled).
     """
-    from archsim.mapping import core_limits
-    from archsim.mapping.lowering import kernel_bits_per_group
-
     if not any(c.delay_buffer_bits for c in cores):
         return
     limits = core_limits(chip)
