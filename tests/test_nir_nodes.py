@@ -103,3 +103,28 @@ def test_cubali_is_cubalif_without_spikes():
         i += 1e-4 / tau_syn * (-i + w_in * x[t, 0, 0])
         v += 1e-4 / tau_mem * (-v + r * i)
         assert y[t] == pytest.approx(v, rel=1e-12)
+
+
+def test_delay_conv1d_and_cubali_write_and_read_back(tmp_path):
+    """archsim's exporter writes Delay (seconds at the network's dt), Conv1d and CubaLI (where nir has it); read
+    back, the network computes the same outputs."""
+    from archsim.graph.network import CubaLI, Delay, Dense, Flatten, Layer, LIF, Network, Projection
+    from archsim.graph.network import Conv1d as Conv1dOp
+    from archsim.graph.nir_io import read_network, write_network
+
+    rng = np.random.default_rng(5)
+    conv = Conv1dOp(weight=rng.normal(size=(3, 2, 3)), bias=rng.normal(size=3), stride=1, padding=1)
+    lif = LIF(decay=np.float64(0.9), threshold=np.float64(0.5))
+    layers = [Layer("c", (3, 6), (Projection("x", (Delay(steps=np.arange(12).reshape(2, 6) % 3), conv)),), lif)]
+    readout = CubaLI(syn_decay=np.float64(0.8), decay=np.float64(0.9)) if hasattr(nir, "CubaLI") else None
+    if readout is not None:
+        layers.append(Layer("r", (4,), (Projection("c", (Flatten(), Dense(rng.normal(size=(4, 18))),
+                                                         Delay(steps=np.int64(2)))),), readout))
+    net = Network("rt", {"x": (2, 6)}, layers, [layers[-1].name], metadata={"dt": 1e-3})
+    write_network(net, tmp_path / "rt.nir")
+    back = read_network(tmp_path / "rt.nir", dt=1e-3)
+    x = (rng.random((10, 2, 2, 6)) < 0.5).astype(float)
+    a = simulate(net, {"x": x}).outputs[net.outputs[0]]
+    b = simulate(back, {"x": x}).outputs[back.outputs[0]]
+    np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12)
+    assert np.abs(a).sum() > 0
