@@ -128,3 +128,16 @@ def test_delay_conv1d_and_cubali_write_and_read_back(tmp_path):
     b = simulate(back, {"x": x}).outputs[back.outputs[0]]
     np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12)
     assert np.abs(a).sum() > 0
+    _info_and_gpu_run(tmp_path / "rt.nir", synapses=int(np.count_nonzero(conv.weight)) * 6 + 4 * 18 * (readout is not None))
+
+
+def _info_and_gpu_run(path, synapses):
+    """``archsim info`` counts the synapses (a delay holds none) and a GPU estimates the same file."""
+    from archsim.graph.describe import summary
+    from archsim.graph.nir_io import read_network
+    from archsim.runner import execute
+
+    net = read_network(path, dt=1e-3)
+    assert summary(net)["synapses"] <= synapses and summary(net)["synapses"] > 0
+    result = execute(str(path), "chips/gpu/v100.yaml", steps=3, dt=1e-3).result
+    assert result["latency_s"] > 0 and result["energy_pj"] > 0
