@@ -279,9 +279,9 @@ def _lag_spikes(layers: list[Layer], steps: int) -> list[Layer]:
     lif_layers = {layer.name for layer in layers if isinstance(layer.neuron, LIF)}
     out = []
     for layer in layers:
-        projs = tuple(Projection(source=p.source, ops=((Delay(steps=np.int64(steps)),) + p.ops
-                                                       if p.source in lif_layers else p.ops), recurrent=p.recurrent)
-                      for p in layer.projections)
+        projs = tuple(Projection(source=p.source, recurrent=p.recurrent, ops=(
+            (Delay(steps=np.int64(steps), node=f"{p.source} (spikes a step late)"),) + p.ops
+            if p.source in lif_layers else p.ops)) for p in layer.projections)
         out.append(Layer(name=layer.name, shape=layer.shape, projections=projs, neuron=layer.neuron))
     return out
 
