@@ -58,6 +58,8 @@ def build(trace, cost, gpu=None, gpu_best=None) -> dict:
         "energy_per_synaptic_op_pj": cost.energy_pj / trace.synaptic_ops if trace.synaptic_ops else None,
         "trace": trace.to_dict(),
     }
+    if "layer_schedule" in (trace.details or {}):     # many-core chips: which step semantics ran
+        result["layer_schedule"] = trace.details["layer_schedule"]
     if gpu is not None:
         result["gpu"] = gpu if isinstance(gpu, dict) else gpu.to_dict()
         result["vs_gpu"] = compare(result, result["gpu"])

@@ -103,7 +103,7 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
         log(f"pruning to {prune_density:g} of each layer's synapses (largest |w|)")
         network = prune(network, prune_density)
     if chip is not None and chip.family != "gpu":
-        check_chip_runnable(network, chip.name)
+        check_chip_runnable(network, chip.name, int(chip.params.get("core", {}).get("max_delay_steps", 0)))
     _check_memory(network, chip, steps, batch, input_path)
     accuracy_block = _accuracy(network, chip, log) if accuracy else None
     workload = make_workload(network, input_path=input_path, steps=steps, batch=batch, mode=mode, seed=seed)
@@ -254,5 +254,5 @@ def _functional(workload: Workload) -> RunOutcome:
     spikes = int(sum(run.spike_counts.values()))
     result = {"schema": result_mod.SCHEMA, "chip": None, "family": "functional", "workload": workload.name,
               "mode": workload.mode, "engine": "functional", "precision": "float", "steps": workload.steps,
-              "batch": workload.batch, "spikes": spikes}
+              "batch": workload.batch, "spikes": spikes, "layer_schedule": "serial"}
     return RunOutcome(result=result, outputs=run.outputs[name], workload=workload)

@@ -149,3 +149,21 @@ def test_snntorch_preset_on_files_snntorch_wrote(name, reset):
     assert np.array_equal(_outputs(net, x), np.load(DATA / f"{name}.spikes.npy"))
     if reset is None:
         assert np.array_equal(_outputs(net, x), np.load(DATA / f"{name}.reimport.spikes.npy"))
+
+
+def test_spyx_preset_runs_on_loihi_and_is_refused_on_tianjic():
+    """--from spyx delays what every LIF sends by one step: Loihi holds that delay (its output the quantised
+    functional model's), Tianjic has no delay hardware and says so in one line."""
+    from archsim.config import load_chip
+    from archsim.graph.quantize import Precision
+    from archsim.runner import execute
+
+    x = np.load(DATA / "spyx_mlp.input.npy")
+    net = read_network(DATA / "spyx_mlp.nir", from_="spyx")
+    path = DATA / "spyx_mlp.input.npy"
+    outcome = execute(net, "chips/loihi.yaml", input_path=str(path), gpu=None)
+    truth = simulate(net, {"input": x}, Precision.from_config(load_chip("chips/loihi.yaml").params["precision"]))
+    assert np.array_equal(outcome.outputs, truth.outputs[net.outputs[0]]) and outcome.outputs.any()
+    with pytest.raises(UserError) as info:
+        execute(net, "chips/tianjic.yaml", input_path=str(path), gpu=None)
+    assert "\n" not in str(info.value) and "spikes a step late" in str(info.value)

@@ -63,7 +63,9 @@ def _save_outputs(path: str, outcome, input_path: str | None) -> str:
             outputs = outputs[:, 0]
     target = path if path.endswith(".npy") else path + ".npy"   # where np.save(path) would write
     write_atomically(target, lambda tmp: _save_npy(tmp, outputs))
-    return f"{target} (shape {'x'.join(map(str, outputs.shape))})"
+    schedule = outcome.result.get("layer_schedule")
+    semantics = f", {schedule} layer schedule" if schedule else ""
+    return f"{target} (shape {'x'.join(map(str, outputs.shape))}){semantics}"
 
 
 def _save_npy(path, array: np.ndarray) -> None:

@@ -225,6 +225,17 @@ def op_forward(op, in_shape, batch: int, e: int, layer: str, step: int) -> Kerne
         scale_elems = int(np.size(op.scale)) if np.size(op.scale) > 1 else 0
         return Kernel("scale", layer, step, "forward", batch * n_in, e * (batch * n_in + scale_elems),
                       e * batch * n_out)
+    if isinstance(op, nw.Conv1d):
+        c_out, c_in_g, k = op.weight.shape
+        length = out_shape[1]
+        has_bias = op.bias is not None
+        flops = 2 * batch * c_out * length * c_in_g * k + (batch * n_out if has_bias else 0)
+        read = e * (batch * n_in + op.weight.size + (c_out if has_bias else 0))
+        gemm = (batch * length, c_out // op.groups, c_in_g * k, op.groups)
+        return Kernel("conv", layer, step, "forward", flops, read, e * batch * n_out, gemm)
+    if isinstance(op, nw.Delay):
+        # assumption: a framework delays through a ring of past values: one write and one read per element and step
+        return Kernel("delay", layer, step, "forward", 0, e * batch * n_in, e * batch * n_out)
     raise TypeError(f"unknown linear op {type(op).__name__}")
 
 
@@ -264,12 +275,27 @@ def op_backward(op, in_shape, batch: int, e: int, layer: str, step: int, input_n
             scale_elems = int(np.size(op.scale)) if np.size(op.scale) > 1 else 0
             kernels.append(Kernel("scale_backward", layer, step, "backward", batch * n_in,
                                   e * (batch * n_out + scale_elems), e * batch * n_in))
+    elif isinstance(op, nw.Conv1d):
+        c_out, c_in_g, k = op.weight.shape
+        c_in, length_in = in_shape
+        length, g = out_shape[1], op.groups
+        flops = 2 * batch * c_out * length * c_in_g * k
+        if input_needs_grad:
+            kernels.append(Kernel("conv_dgrad", layer, step, "backward", flops, e * (batch * n_out + op.weight.size),
+                                  e * batch * n_in, (batch * length_in, c_in // g, (c_out // g) * k, g)))
+        kernels.append(Kernel("conv_wgrad", layer, step, "backward", flops, e * (batch * n_out + batch * n_in),
+                              e * op.weight.size, (c_out // g, c_in_g * k, batch * length, g)))
+        if op.bias is not None:
+            kernels.append(Kernel("bias_grad", layer, step, "backward", batch * n_out, e * batch * n_out, e * c_out))
+    elif isinstance(op, nw.Delay):
+        if input_needs_grad:                     # the gradient goes back through the same ring
+            kernels.append(Kernel("delay_backward", layer, step, "backward", 0, e * batch * n_out, e * batch * n_in))
     return kernels
 
 
 def parameter_sizes(op) -> list[int]:
     """Element counts of an op's trainable tensors (weight, then bias)."""
-    if isinstance(op, (nw.Dense, nw.Conv2d)):
+    if isinstance(op, (nw.Dense, nw.Conv2d, nw.Conv1d)):
         return [int(op.weight.size)] + ([int(op.bias.size)] if op.bias is not None else [])
     return []
 

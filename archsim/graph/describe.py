@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from archsim.graph.network import AvgPool2d, Conv2d, Dense, Network, Scale, SumPool2d
+from archsim.graph.network import AvgPool2d, Conv1d, Conv2d, Delay, Dense, Network, Scale, SumPool2d
 from archsim.graph.ops import apply_ops
 
 
@@ -88,7 +88,9 @@ def _projection_synapses(ops, shape) -> int:
     counted = 0
     x = np.ones((1, *shape))
     for op in ops:
-        if isinstance(op, (Dense, Conv2d, Scale, AvgPool2d, SumPool2d)):
+        if isinstance(op, Delay):                # a delay holds no synapse and keeps the shape
+            continue
+        if isinstance(op, (Dense, Conv2d, Conv1d, Scale, AvgPool2d, SumPool2d)):
             mask = _nonzero_mask(op)
             counted += int(np.rint(apply_ops((mask,), (x != 0).astype(np.float64)).sum()))
         x = apply_ops((op,), x)
@@ -101,13 +103,16 @@ def _nonzero_mask(op):
     if isinstance(op, Conv2d):
         return Conv2d(weight=(np.asarray(op.weight) != 0).astype(np.float64), stride=op.stride,
                       padding=op.padding, dilation=op.dilation, groups=op.groups)
+    if isinstance(op, Conv1d):
+        return Conv1d(weight=(np.asarray(op.weight) != 0).astype(np.float64), stride=op.stride,
+                      padding=op.padding, dilation=op.dilation, groups=op.groups)
     if isinstance(op, Scale):
         return Scale(scale=(np.asarray(op.scale) != 0).astype(np.float64))
     return SumPool2d(kernel=op.kernel, stride=op.stride, padding=op.padding)
 
 
 def _op_parameters(op) -> int:
-    if isinstance(op, (Dense, Conv2d)):
+    if isinstance(op, (Dense, Conv2d, Conv1d)):
         return int(np.size(op.weight)) + (0 if op.bias is None else int(np.size(op.bias)))
     if isinstance(op, Scale):
         return int(np.size(op.scale))

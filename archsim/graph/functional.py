@@ -3,7 +3,7 @@
 ``simulate(network, inputs)`` runs NIR's reference semantics discretised as in
 :mod:`archsim.graph.network` (float64). ``simulate(network, inputs, precision)`` runs the integer
 arithmetic of :mod:`archsim.graph.quantize`, the functional truth every chip model must reproduce
-bit for bit; its outputs are dequantised to floats (spikes stay 0/1) and the raw integers are kept
+bit for bit (delays as axon delays, :mod:`archsim.graph.delays`); its outputs are dequantised to floats (spikes stay 0/1) and the raw integers are kept
 in ``FunctionalRun.layer_outputs_q``.
 
 Everything is vectorised over the batch: one step of one layer is a few matrix products
@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from archsim.errors import UserError
+from archsim.graph.delays import DelayLine
 from archsim.graph.network import LI, LIF, CubaLI, CubaLIF, Delay, Identity, Network, ReLU, Threshold
 from archsim.graph.ops import apply_ops
 from archsim.graph.quantize import Precision, QuantizedLayer, QuantizedNetwork, quantize
+from archsim.graph.schedule import scheduled
 
 
 @dataclass(eq=False)
@@ -39,20 +41,23 @@ class FunctionalRun:
     quantized: QuantizedNetwork | None = None
 
 
-def simulate(network: Network, inputs: dict[str, np.ndarray], precision: Precision | QuantizedNetwork | None = None
-             ) -> FunctionalRun:
+def simulate(network: Network, inputs: dict[str, np.ndarray], precision: Precision | QuantizedNetwork | None = None,
+             schedule: str = "serial") -> FunctionalRun:
     """Run ``network`` on ``inputs[name]`` of shape ``(T, B, *shape)``.
 
     ``precision=None`` gives float semantics; a :class:`Precision` (or an already quantised network)
-    gives the chip's integer semantics.
+    gives the chip's integer semantics. ``schedule`` is the layer schedule (:mod:`archsim.graph.schedule`;
+    a quantised network given as ``precision`` carries its own).
     """
     steps, batch = check_inputs(network, inputs)
+    network = scheduled(network, schedule)
     if precision is None:
         outs = _run(network, inputs, steps, batch, _FloatLayer)
         return _finish(network, outs, {}, None)
     qnet = precision if isinstance(precision, QuantizedNetwork) else quantize(network, precision)
     q_inputs = qnet.quantize_inputs(inputs)
-    outs_q = _run(network, q_inputs, steps, batch, lambda layer: _IntLayer(qnet, qnet.layer(layer.name)))
+    # qnet.network: the network as quantised (per-target delays split into one projection per value)
+    outs_q = _run(qnet.network, q_inputs, steps, batch, lambda layer: _IntLayer(qnet, qnet.layer(layer.name)))
     outs = {}
     for layer in qnet.layers:
         q = outs_q[layer.name]
@@ -209,12 +214,23 @@ def _fire(n: LIF, v: np.ndarray) -> np.ndarray:
     return (v >= n.threshold if n.fire_at_threshold else v > n.threshold).astype(np.float64)
 
 
+def _int_chain(proj, batch: int):
+    """A quantised projection as a callable: the source read through its delay line (axon delays,
+    :mod:`archsim.graph.delays`, the same ring the chip program uses), then the integer ops."""
+    if proj.delay is None:
+        return functools.partial(apply_ops, proj.ops)
+    line = DelayLine(proj.delay, (batch, len(proj.delay)))
+
+    def chain(x):
+        return apply_ops(proj.ops, line(x.reshape(batch, -1)).reshape(x.shape))
+    return chain
+
+
 class _IntLayer:
     """One layer's integer state and step (quantize.py rules)."""
 
     def __init__(self, qnet: QuantizedNetwork, q: QuantizedLayer):
         self.q = q
-        self.ops = [proj.ops for proj in q.projections]
         self.frac = qnet.precision.decay_frac_bits
         self.lo, self.hi = qnet.membrane_min, qnet.membrane_max
         self.qmax_act = qnet.qmax_act
@@ -224,7 +240,7 @@ class _IntLayer:
         self.v = np.zeros(shape, dtype=np.int64)
         self.i = np.zeros(shape, dtype=np.int64)
         self.s = np.zeros(shape, dtype=bool)
-        self.chains = [functools.partial(apply_ops, ops) for ops in self.ops]
+        self.chains = [_int_chain(proj, batch) for proj in self.q.projections]
 
     @staticmethod
     def zeros(shape):

@@ -10,7 +10,8 @@ on a coarser, discrete-time view that hardware maps naturally:
   or another layer);
 * a :class:`Network` lists its inputs, its layers in topological order and its outputs.
 
-Time semantics (one step ``t``), shared by the functional simulator, every chip model and the trainer:
+Time semantics (one step ``t``), shared by the functional simulator, every chip model and the trainer
+(the ``serial`` layer schedule; :mod:`archsim.graph.schedule` rewrites a network for ``pipelined``):
 
 1. layers are evaluated in list order; a projection reads its source's output of the *same* step
    when the source comes earlier in the list (or is an input), and of the *previous* step
@@ -129,9 +130,11 @@ class Conv1d:
 @dataclass(frozen=True, eq=False)
 class Delay:
     """Each element arrives ``steps`` time steps late (a scalar or one per element; zeros before the first
-    arrival). Linear and time-invariant, so it may stand anywhere in a projection's chain."""
+    arrival). Linear and time-invariant, so it may stand anywhere in a projection's chain. ``node`` is the
+    name of the NIR node it came from (for messages; empty when built in code)."""
 
     steps: np.ndarray
+    node: str = ""
 
     def output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)

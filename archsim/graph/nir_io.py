@@ -40,8 +40,8 @@ import numpy as np
 from archsim.errors import UserError
 from archsim.guard import nir_files as guard_nir
 from archsim.guard.json_files import load_json
-from archsim.graph.network import (LI, LIF, AvgPool2d, Conv2d, CubaLIF, Delay, Dense, Flatten, Identity, Layer,
-                                   Network, Projection, ReLU, Scale, Shape, SumPool2d, Threshold)
+from archsim.graph.network import (LI, LIF, AvgPool2d, Conv1d, Conv2d, CubaLI, CubaLIF, Delay, Dense, Flatten,
+                                   Identity, Layer, Network, Projection, ReLU, Scale, Shape, SumPool2d, Threshold)
 from archsim.graph.nir_compat import make
 from archsim.graph.nir_compat import read as nir_read
 from archsim.graph.nir_linear import LINEAR_IMPORTERS
@@ -279,9 +279,9 @@ def _lag_spikes(layers: list[Layer], steps: int) -> list[Layer]:
     lif_layers = {layer.name for layer in layers if isinstance(layer.neuron, LIF)}
     out = []
     for layer in layers:
-        projs = tuple(Projection(source=p.source, ops=((Delay(steps=np.int64(steps)),) + p.ops
-                                                       if p.source in lif_layers else p.ops), recurrent=p.recurrent)
-                      for p in layer.projections)
+        projs = tuple(Projection(source=p.source, recurrent=p.recurrent, ops=(
+            (Delay(steps=np.int64(steps), node=f"{p.source} (spikes a step late)"),) + p.ops
+            if p.source in lif_layers else p.ops)) for p in layer.projections)
         out.append(Layer(name=layer.name, shape=layer.shape, projections=projs, neuron=layer.neuron))
     return out
 
@@ -551,7 +551,7 @@ def to_nir_graph(network: Network):
             previous = proj.source
             for k, op in enumerate(proj.ops):
                 node_name = f"{layer.name}.p{p_index}.{k}"
-                nodes[node_name] = _op_node(op, shape)
+                nodes[node_name] = _op_node(op, shape, dt)
                 edges.append((previous, node_name))
                 previous = node_name
                 shape = op.output_shape(shape)
@@ -592,6 +592,12 @@ def _neuron_node(layer: Layer, dt: float):
         return make(nir.CubaLIF, tau_syn=f(tau_syn), tau_mem=f(tau_mem), r=f(np.asarray(n.gain) * tau_mem / dt),
                            v_leak=f(n.v_leak), v_threshold=f(n.threshold), v_reset=f(n.v_reset),
                            w_in=f(np.asarray(n.syn_gain) * tau_syn / dt))
+    if isinstance(n, CubaLI):
+        if not hasattr(nir, "CubaLI"):
+            raise UserError(f"layer {layer.name}: nir {nir.__version__} has no CubaLI node (allowed: nir >= 1.0.5)")
+        tau_syn, tau_mem = _tau(n.syn_decay, dt, layer), _tau(n.decay, dt, layer)
+        return make(nir.CubaLI, tau_syn=f(tau_syn), tau_mem=f(tau_mem), r=f(np.asarray(n.gain) * tau_mem / dt),
+                    v_leak=f(n.v_leak), w_in=f(np.asarray(n.syn_gain) * tau_syn / dt))
     if isinstance(n, LI):
         if np.all(np.asarray(n.decay) == 1.0) and np.all(np.asarray(n.v_leak) == 0.0):
             return make(nir.I, r=f(np.asarray(n.gain) / dt))
@@ -603,7 +609,7 @@ def _neuron_node(layer: Layer, dt: float):
         kind = "relu" if isinstance(n, ReLU) else "identity"
         return make(nir.Scale, scale=np.ones(shape), metadata={ACTIVATION_KEY: kind}, droppable=("metadata",))
     raise UserError(f"layer {layer.name}: neuron {type(n).__name__} cannot be exported "
-                    "(allowed: LIF, CubaLIF, LI, Threshold, ReLU, Identity)")
+                    "(allowed: LIF, CubaLIF, CubaLI, LI, Threshold, ReLU, Identity)")
 
 
 def _tau(decay, dt, layer) -> np.ndarray:
@@ -614,7 +620,7 @@ def _tau(decay, dt, layer) -> np.ndarray:
     return dt / (1.0 - decay)
 
 
-def _op_node(op, shape):
+def _op_node(op, shape, dt):
     import nir
 
     if isinstance(op, Dense):
@@ -632,8 +638,14 @@ def _op_node(op, shape):
         return make(nir.Flatten, input_type={"input": np.array(shape)}, start_dim=0, end_dim=-1)
     if isinstance(op, Scale):
         return make(nir.Scale, scale=_full(op.scale, shape))
-    raise UserError(f"op {type(op).__name__} cannot be exported (allowed: Dense, Conv2d, AvgPool2d, SumPool2d, "
-                    "Flatten, Scale)")
+    if isinstance(op, Conv1d):
+        bias = np.zeros(op.weight.shape[0]) if op.bias is None else np.asarray(op.bias, dtype=np.float64)
+        return make(nir.Conv1d, input_shape=int(shape[1]), weight=np.asarray(op.weight, dtype=np.float64),
+                    stride=op.stride, padding=op.padding, dilation=op.dilation, groups=op.groups, bias=bias)
+    if isinstance(op, Delay):                     # whole steps back to seconds at the network's dt
+        return make(nir.Delay, delay=_full(np.asarray(op.steps, dtype=np.float64) * dt, shape))
+    raise UserError(f"op {type(op).__name__} cannot be exported (allowed: Dense, Conv2d, Conv1d, AvgPool2d, "
+                    "SumPool2d, Flatten, Scale, Delay)")
 
 
 def _jsonable(value):

@@ -73,7 +73,7 @@ def delay_from_nir(node_name, node, shape, carries_bias, where, dt) -> Delay | N
             whole = np.int64(whole.flat[0])
     else:
         whole = np.int64(whole.reshape(-1)[0]) if whole.ndim else np.int64(whole)
-    return Delay(steps=whole) if np.any(whole) else None
+    return Delay(steps=whole, node=str(node_name)) if np.any(whole) else None
 
 
 LINEAR_IMPORTERS = {"Conv1d": conv1d_from_nir, "Delay": delay_from_nir}

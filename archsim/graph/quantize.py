@@ -73,7 +73,8 @@ shape, ``None`` where the neuron kind has no such constant):
   ``scale``, ``out_scale``, ``threshold_q``, ``v_reset_q``, ``leak_q``, ``decay_q``,
   ``syn_decay_q``, ``reset`` (``"zero"``/``"subtract"``, spiking kinds with a membrane),
   ``relu_multiplier`` (M) and ``relu_shift`` (16).
-* ``QuantizedProjection``: ``source``, ``recurrent``, ``source_scale`` (sigma), ``ops`` (the integer
+* ``QuantizedProjection``: ``source``, ``recurrent``, ``source_scale`` (sigma), ``delay`` (steps per
+  source element, flat int64, or None: :mod:`archsim.graph.delays`), ``ops`` (the integer
   steps in order: :class:`~archsim.graph.network.Dense` with int32 ``weight`` (out, in_flat) and
   int32 ``bias`` or None, :class:`~archsim.graph.network.Conv2d` with int32 ``weight``/``bias`` and
   its stride/padding/dilation/groups, :class:`~archsim.graph.network.Scale` with an int32 ``scale``,
@@ -88,6 +89,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from archsim.errors import UserError
+from archsim.graph.delays import source_delay, split_target_delays
 from archsim.graph.network import (LI, LIF, AvgPool2d, Conv2d, CubaLIF, Dense, Flatten, Identity, LinearOp,
                                    Network, ReLU, Scale, Shape, SumPool2d, Threshold)
 
@@ -138,6 +140,8 @@ class QuantizedProjection:
     kernel_index: int
     source_scale: float
     recurrent: bool = False
+    delay: np.ndarray | None = None     # steps per source element (flat int64), None: read at once
+    delay_nodes: str = ""               # the NIR Delay nodes it came from (for messages)
 
     @property
     def kernel(self) -> LinearOp:
@@ -233,6 +237,7 @@ def quantize(network: Network, precision: Precision, calibration: dict[str, floa
     from archsim.graph.chip_support import check_chip_runnable
 
     check_chip_runnable(network, "chip precision")
+    network = split_target_delays(network)
     quant = network.metadata.get("quant", {}) or {}
     input_scales = {name: _input_scale(network, name, precision) for name in network.inputs}
     relu_scales = _relu_out_scales(network, precision, calibration)
@@ -242,9 +247,12 @@ def quantize(network: Network, precision: Precision, calibration: dict[str, floa
     for idx, layer in enumerate(network.layers):
         gain = _neuron_gain(layer)
         folded = []
+        delays = []
         for proj in layer.projections:
             sigma = _sigma(proj.source, network, input_scales, out_scales, layer_index, idx, layer.name)
-            ops, k, factor_after, weight_factor = _fold_chain(proj.ops, network.shape_of(proj.source), layer.name)
+            delay, chain, delay_nodes = source_delay(proj.ops, network.shape_of(proj.source), layer.name)
+            delays.append((delay, delay_nodes))
+            ops, k, factor_after, weight_factor = _fold_chain(chain, network.shape_of(proj.source), layer.name)
             folded.append((proj, ops, k, sigma, factor_after, weight_factor))
         hint = (quant.get("weight_scale") or {}).get(layer.name)
         if quant.get("weight_bits", precision.weight_bits) != precision.weight_bits:
@@ -261,8 +269,9 @@ def quantize(network: Network, precision: Precision, calibration: dict[str, floa
         projections = tuple(
             QuantizedProjection(source=proj.source, recurrent=proj.recurrent, source_scale=sigma, kernel_index=k,
                                 ops=_integer_ops(ops, k, weight_factor * gain * sigma / scale,
-                                                 factor_after * gain / scale, precision))
-            for proj, ops, k, sigma, factor_after, weight_factor in folded)
+                                                 factor_after * gain / scale, precision),
+                                delay=delay, delay_nodes=delay_nodes)
+            for (proj, ops, k, sigma, factor_after, weight_factor), (delay, delay_nodes) in zip(folded, delays))
         qlayer = _quantize_neuron(layer, projections, scale, relu_scales.get(layer.name), precision)
         out_scales[layer.name] = qlayer.out_scale
         layers.append(qlayer)

@@ -4,7 +4,9 @@
 cycle is) is documented in :mod:`.machine` (phases and barriers), :mod:`.pipeline` and docs/core.md
 (each core's pipeline stages, FIFOs and synapse banks) and :mod:`.engines`; the integer neuron rules are :mod:`archsim.graph.quantize`'s. ``engine="reference"``
 steps one clock at a time (small configurations); ``engine="fast"`` gives identical numbers with
-Numba kernels and a SimPy timeline of phases and barriers (:mod:`.timeline`). Folded cores run their
+Numba kernels and a SimPy timeline of phases and barriers (:mod:`.timeline`). The chip's
+``timing.layer_schedule`` (serial or pipelined, :mod:`archsim.graph.schedule`) rewrites the network
+before it is quantised and mapped; the Trace's details say which ran. Folded cores run their
 passes one after another (:mod:`.passes`). The Trace's ``active_units`` and NoC link-load grid come
 from :mod:`.activity`; its per-layer action counts from :mod:`.machine` (control cycles and NoC
 phases several layers share are left unattributed); ``cycles_breakdown["stall_cycles"]`` (per
@@ -24,6 +26,7 @@ import numpy as np
 
 from archsim.errors import UserError
 from archsim.graph.quantize import Precision, quantize
+from archsim.graph.schedule import schedule_of, scheduled
 from archsim.mapping import Mapping, map_network, validate_mapping
 from archsim.models.manycore.activity import active_units, link_load_map
 from archsim.models.manycore.engines import FastEngine, ReferenceEngine
@@ -48,7 +51,7 @@ def prepare(workload, chip, engine: str = "fast", mapping=None):
     """
     if engine not in ENGINES:
         raise UserError(f"--engine: {engine!r} is not allowed (allowed: {', '.join(ENGINES)})")
-    network = workload.network
+    network = scheduled(workload.network, layer_schedule(chip))
     qnet = quantize(network, Precision.from_config(chip.params["precision"]))
     if mapping is None:
         mapping = map_network(network, chip, qnet)
@@ -57,6 +60,11 @@ def prepare(workload, chip, engine: str = "fast", mapping=None):
         mapping = Mapping.load(mapping) if isinstance(mapping, (str, Path)) else mapping
         validate_mapping(mapping, network, chip, qnet, source=source)
     return mapping, build_program(qnet, chip, mapping), qnet
+
+
+def layer_schedule(chip) -> str:
+    """The chip's ``timing.layer_schedule`` (serial when the config leaves it out)."""
+    return str(chip.params["timing"].get("layer_schedule", "serial"))
 
 
 def run_program(workload, chip, mapping, prog, qnet, engine: str = "fast") -> Trace:
@@ -119,6 +127,8 @@ def _trace(workload, chip, engine, machine: Machine, prog, mapping, outputs, per
                           "per_step_mean": machine.cycles / steps_total},
         noc=noc,
         details={"buffers": buffers, "cores_used": len(prog.cores), "stages": prog.stages, "mapping": mapping.summary,
+                 "layer_schedule": schedule_of(prog.qnet.network),
+                 "delay_buffer_bits": int(sum(c.delay_buffer_bits for c in prog.cores)),
                  "core_utilisation": busy.round(4).tolist(), "phase_overruns": machine.overruns,
                  "core_modes": _core_modes(prog)},
         active_units=active_units(chip, prog, machine.link_flits, machine.router_flits),

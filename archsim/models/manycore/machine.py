@@ -44,7 +44,7 @@ import numpy as np
 from archsim.models.manycore.engines import MergeItems
 from archsim.models.manycore.kernels import route_packets
 from archsim.models.manycore.passes import stage_passes
-from archsim.models.manycore.program import STATEFUL, KINDS, Program
+from archsim.models.manycore.program import STATEFUL, KINDS, Program, delay_lines, stage_space
 from archsim.models.manycore.stage import build_stages
 from archsim.models.manycore.timeline import Phase
 from archsim.noc import Packets, simulate as noc_simulate
@@ -173,6 +173,7 @@ class Machine:
         self.state = {n: tuple(np.zeros(l.size, dtype=np.int64) for _ in range(3))   # v, i_syn, s_prev
                       for n, l in self.prog.layers.items()}
         self.previous = {n: np.zeros(l.size, dtype=np.int64) for n, l in self.prog.layers.items()}
+        self.delay_lines = delay_lines(self.prog)
 
     def step(self, inputs_q: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         prog, p = self.prog, self.prog.params
@@ -181,9 +182,7 @@ class Machine:
         for si, (stage, passes) in enumerate(zip(self.stages, self.passes)):
             self._stage_index = si
             self.stage_phases.append([])
-            space = np.concatenate([(self.previous[src] if rec else current[src]).reshape(-1)
-                                    for name in stage.layers for src, _, _, rec in prog.layers[name].segments]
-                                   or [np.zeros(0, np.int64)]).astype(np.int64, copy=False)
+            space = stage_space(prog, stage.layers, current, self.previous, self.delay_lines)
             partial, core_cycles, counts = self.engine.integrate(prog, stage, space, passes)
             self.core_busy[stage.core_index] += np.asarray(core_cycles, dtype=np.int64)
             self.synaptic_ops += int(counts["sops"].sum() + counts["active_macs"].sum())   # README: synaptic_ops

@@ -5,6 +5,15 @@ Built once per run. Time semantics follow :mod:`archsim.graph.network`: layers a
 layer of a stage reads outputs of earlier stages of the same step, or of the previous step over a
 recurrent projection. Each stage runs four phases on the cores of its layers (see
 :mod:`archsim.models.manycore`).
+
+Delays (NIR ``Delay``, moved to the source side by :mod:`archsim.graph.delays`): a segment of a
+layer's stage input vector whose projection is delayed reads its source's output of ``d`` steps ago
+(per source element) from a small history ring, one per delayed segment (:func:`stage_space`), so both
+engines see the same inputs as the functional simulator. The chip's ``core.max_delay_steps`` bounds
+``d`` (0: the chip has no delay hardware and a Delay node is refused, naming it and the chip). The ring
+lives on the receiving cores: ``delay[j] x bits`` per delayed axon (1 bit a spike, ``activation_bits`` a
+value), counted in each core's ``delay_buffer_bits`` and held against its synapse memory together with
+its synapses (:func:`check_delay_memory`).
 """
 from __future__ import annotations
 
@@ -12,8 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from archsim.errors import UserError
+from archsim.graph.delays import DelayLine, delay_buffer_bits
 from archsim.graph.quantize import QuantizedNetwork, input_is_valued
-from archsim.mapping import BoardShape, Mapping, lowered_and_routes
+from archsim.mapping import BoardShape, Mapping, core_limits, lowered_and_routes
+from archsim.mapping.lowering import kernel_bits_per_group
 from archsim.noc import NocConfig, core_id
 
 KINDS = ("lif", "cubalif", "li", "threshold", "relu", "identity")
@@ -68,6 +80,7 @@ class CoreProgram:
     indptr: np.ndarray
     indices: np.ndarray
     weights: np.ndarray
+    delay_buffer_bits: int = 0   # history ring of its delayed axons (module docstring)
 
     @property
     def is_owner(self) -> bool:
@@ -84,6 +97,7 @@ class LayerProgram:
     size: int
     shape: tuple
     segments: list                # (source, offset, size, recurrent)
+    segment_delays: list          # per segment: steps per source element (int64) or None (module docstring)
     bias: np.ndarray
     decay_q: np.ndarray
     syn_decay_q: np.ndarray
@@ -160,11 +174,17 @@ def build_program(qnet: QuantizedNetwork, chip, mapping: Mapping) -> Program:
         for source, offset, size, _ in low.segments:
             seg_spiking[name][offset:offset + size] = int(spiking_source[source])
     weight_dtype = np.int32 if qnet.qmax < 2 ** 31 else np.int64     # 8 bytes a synapse with int32 indices
+    axon_delay = _axon_delays(qnet, lowered, chip)
+    value_bits = int(chip.params["precision"]["activation_bits"])
     for part in routes.parts:
+        spiking = seg_spiking[part.layer][part.axon_rows]
+        held = axon_delay[part.layer][part.axon_rows]
         cores.append(CoreProgram(index=part.index, layer=part.layer, core_id=cid(part.core), owner=part.owner,
-                                 neurons=part.neurons, axon_source=part.axon_rows,
-                                 axon_spiking=seg_spiking[part.layer][part.axon_rows], indptr=part.indptr,
-                                 indices=part.indices, weights=np.asarray(part.weights, dtype=weight_dtype)))
+                                 neurons=part.neurons, axon_source=part.axon_rows, axon_spiking=spiking,
+                                 indptr=part.indptr, indices=part.indices,
+                                 weights=np.asarray(part.weights, dtype=weight_dtype),
+                                 delay_buffer_bits=delay_buffer_bits(held[spiking == 1], 1)
+                                 + delay_buffer_bits(held[spiking == 0], value_bits)))
     part_core = np.array([c.core_id for c in cores], dtype=np.int64)
     layers = {}
     for q in qnet.layers:
@@ -177,12 +197,78 @@ def build_program(qnet: QuantizedNetwork, chip, mapping: Mapping) -> Program:
                                                   part_core, owner_core)
         layers[q.name] = LayerProgram(
             name=q.name, kind=KINDS.index(q.kind), spiking=q.spiking, size=q.size, shape=tuple(q.shape),
-            segments=lowered[q.name].segments, bias=_flat(lowered[q.name].bias, shape),
+            segments=lowered[q.name].segments, segment_delays=[p.delay for p in q.projections],
+            bias=_flat(lowered[q.name].bias, shape),
             decay_q=_flat(q.decay_q, shape), syn_decay_q=_flat(q.syn_decay_q, shape), leak_q=_flat(q.leak_q, shape),
             threshold_q=_flat(q.threshold_q, shape), v_reset_q=_flat(q.v_reset_q, shape),
             subtract=q.reset == "subtract", relu_multiplier=int(q.relu_multiplier or 0), relu_shift=int(q.relu_shift),
             out_scale=float(q.out_scale), owners=owners, dest_ptr=dest_ptr, dest_cores=dest_cores)
+    check_delay_memory(cores, routes, lowered, chip)
     return Program(qnet=qnet, noc=noc, params=CoreParams.of(chip), cores=cores, layers=layers,
                    stages=stages_of(network), input_spiking={n: spiking_source[n] for n in network.inputs},
                    frac_bits=qnet.precision.decay_frac_bits, membrane_min=qnet.membrane_min,
                    membrane_max=qnet.membrane_max, qmax_act=qnet.qmax_act)
+
+
+def _axon_delays(qnet: QuantizedNetwork, lowered, chip) -> dict[str, np.ndarray]:
+    """Per layer, the delay of each row of its input space (0 where undelayed); a delay beyond the chip's
+    ``core.max_delay_steps`` is refused in one line naming the Delay node and the chip."""
+    limit = int(chip.params["core"].get("max_delay_steps", 0))
+    out = {}
+    for q in qnet.layers:
+        rows = np.zeros(lowered[q.name].input_size, dtype=np.int64)
+        for proj, (_, offset, size, _) in zip(q.projections, lowered[q.name].segments):
+            if proj.delay is None:
+                continue
+            if int(proj.delay.max()) > limit:
+                raise UserError(f"{chip.path}: layer {q.name}: Delay node {proj.delay_nodes} of up to "
+                                f"{int(proj.delay.max())} steps exceeds core.max_delay_steps: {limit} of {chip.name}"
+                                + (" (the chip has no delay hardware)" if limit == 0 else ""))
+            rows[offset:offset + size] = proj.delay
+        out[q.name] = rows
+    return out
+
+
+def check_delay_memory(cores: list[CoreProgram], routes, lowered, chip) -> None:
+    """A core's synapses and its delay ring must fit its synapse memory together (one line when not).
+
+    Assumption: the ring is held in the synapse memory beside the synapses (Loihi keeps delayed
+    contributions in a ring buffer at the dendrites instead, Patino-Saucedo et al. 2024, arXiv:2404.10597;
+    its size is not modelled).
+    """
+    if not any(c.delay_buffer_bits for c in cores):
+        return
+    limits = core_limits(chip)
+    for core, part in zip(cores, routes.parts):
+        if not core.delay_buffer_bits:
+            continue
+        low = lowered[core.layer]
+        if low.shared_kernel_weights is None:
+            stored = limits.part_bits(len(part.indices), len(part.axon_rows), len(part.neurons))
+        else:                                    # a conv part stores one kernel slice per output channel
+            channels = np.unique(part.neurons // max(low.size // low.channels, 1))
+            rows = np.array([part.axon_rows.min(), part.axon_rows.max() + 1]) if len(part.axon_rows) else np.array([0, 0])
+            stored = len(channels) * int(kernel_bits_per_group(low, rows, limits.weight_bits)[0])
+        if stored + core.delay_buffer_bits > limits.memory_bits:
+            raise UserError(f"{chip.path}: core.synapse_memory_kb: layer {core.layer}'s part on core "
+                            f"{list(part.core)} needs {stored} bits of synapses and {core.delay_buffer_bits} bits of "
+                            f"delay ring, more than its {limits.memory_bits} (allowed: shorter delays or a larger memory)")
+
+
+def delay_lines(prog: Program) -> dict[tuple[str, int], DelayLine]:
+    """A fresh history ring (zeros) per delayed segment, keyed by (layer, segment index)."""
+    return {(name, k): DelayLine(delay, (len(delay),))
+            for name, layer in prog.layers.items() for k, delay in enumerate(layer.segment_delays)
+            if delay is not None}
+
+
+def stage_space(prog: Program, stage_layers, current, previous, lines) -> np.ndarray:
+    """The stage input vector: each segment's source output of this step (previous step when recurrent),
+    read through its delay line when delayed. Called once per stage and step (each line moves one step)."""
+    parts = []
+    for name in stage_layers:
+        for k, (src, _, _, rec) in enumerate(prog.layers[name].segments):
+            x = (previous[src] if rec else current[src]).reshape(-1)
+            line = lines.get((name, k))
+            parts.append(x if line is None else line(x))
+    return np.concatenate(parts or [np.zeros(0, np.int64)]).astype(np.int64, copy=False)
