@@ -123,3 +123,14 @@ def test_cli_prints_pruning_and_accuracy(fresh_cache, capsys):
     assert main(["run", "mlp-digits", "--chip", "loihi", "--prune-density", "2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--prune-density: '2.0' is not allowed" in err[0]
+
+
+def test_a_sweep_names_its_base_chip_by_a_shipped_name(tmp_path):
+    from archsim.sweep import load_sweep
+
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text("chip: loihi\nworkloads: [{network: mlp-digits}]\naxes: {workload.prune_density: [0.5]}\n")
+    assert load_sweep(sweep).base_chip.name == "loihi"
+    sweep.write_text("chip: loihii\nworkloads: [{network: mlp-digits}]\naxes: {workload.prune_density: [0.5]}\n")
+    with pytest.raises(UserError, match=r"chip: no such file 'loihii' \(allowed: a path relative to the sweep file, or a shipped name: h2learn"):
+        load_sweep(sweep)

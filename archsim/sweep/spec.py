@@ -2,7 +2,7 @@
 
 ```yaml
 name: h2learn-lut                  # optional; default: the file's stem
-chip: ../h2learn.yaml              # base chip, relative to this file
+chip: ../h2learn.yaml              # base chip: a path relative to this file, or a shipped name (h2learn)
 workloads:                         # each is swept over every point of the axes
   - {network: vgg-cifar10, mode: train, batch: 1, steps: 4}   # zoo name or NIR file (+ input, mapping)
   - {network: mlp-digits, accuracy: true}  # accuracy: also measure test accuracy (trained zoo networks)
@@ -34,7 +34,7 @@ from pathlib import Path
 from archsim.config import Chip, load_chip, read_yaml, validate
 from archsim.errors import UserError
 from archsim.graph.compress import check_density
-from archsim.shipped import shipped_sweep, sweep_names
+from archsim.shipped import chip_names, shipped_chip, shipped_sweep, sweep_names
 from archsim.sweep.objectives import METRICS, Constraint, Objective
 
 DEFAULT_OBJECTIVES = ("latency_s", "energy_pj", "area_mm2")
@@ -81,7 +81,7 @@ def load_sweep(path: str | Path, *, chip: Chip | None = None) -> SweepSpec:
     path = Path(path).resolve()
     data = read_yaml(path)
     validate(data, "sweep", str(path))
-    base = chip or load_chip(_relative(path, data["chip"], must_exist=True))
+    base = chip or load_chip(_base_chip_path(path, data["chip"]))
     axes = {name: _axis_settings(path, name, spec) for name, spec in data["axes"].items()}
     for name, settings in axes.items():
         _check_axis(path, base, name, settings)
@@ -112,6 +112,18 @@ def _no_such_sweep(path) -> Path:
 def axis_label(name: str, setting: dict):
     """How a point's value on an axis is shown: the value of a plain axis, else the setting's first value."""
     return setting[name] if name in setting else next(iter(setting.values()))
+
+
+def _base_chip_path(sweep_path: Path, name: str) -> Path:
+    """The sweep's ``chip:``: a path relative to the sweep file, else a shipped chip's name (``tianjic``)."""
+    resolved = _relative(sweep_path, name)
+    if resolved.exists():
+        return resolved
+    shipped = shipped_chip(str(name))
+    if shipped is None:
+        raise UserError(f"{sweep_path}: chip: no such file {name!r} (allowed: a path relative to the sweep file, "
+                        f"or a shipped name: {', '.join(chip_names())})")
+    return shipped
 
 
 def _relative(sweep_path: Path, name: str, must_exist: bool = False, key: str = "chip") -> Path:
