@@ -232,3 +232,14 @@ def test_per_layer_figure_stacks_h2learn_engines_and_skips_what_is_absent():
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["hidden", "readout"]   # no shared: 0 pJ
     result["energy_by_layer_pj"] = {}
     assert isinstance(figures.per_layer(result), str)
+
+
+def test_a_gpu_run_on_its_own_has_no_empty_comparison_columns(tmp_path):
+    from archsim import api
+
+    result = api.run("mlp-digits", "gpu/v100", steps=2)
+    result_mod.write(result, tmp_path / "r.json")
+    summary = (write_report(tmp_path / "r.json", tmp_path / "rep").parent / "summary.md").read_text()
+    assert "(the GPU model on its own)" in headline(result) and "no GPU comparison" not in summary
+    table = summary.split("## Key numbers")[1].split("##")[0]
+    assert "| quantity | v100 |\n" in table and "| - |" not in table

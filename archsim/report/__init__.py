@@ -50,8 +50,9 @@ def headline(result: dict) -> str:
             text += (f" With the GPU at its batch of least energy per sample ({best['batch']:,}): energy per sample "
                      f"{best_summary['energy per sample']}, throughput {best_summary.get('throughput') or '-'}.")
         return text
+    alone = " (the GPU model on its own)" if result.get("family") == "gpu" else " (no GPU comparison)"
     return (f"On {result['chip']}, {what} takes {format_quantity(result['latency_s'], 's')} and "
-            f"{format_quantity(result['energy_pj'], 'pJ')} (no GPU comparison).")
+            f"{format_quantity(result['energy_pj'], 'pJ')}{alone}.")
 
 
 def _gpu_style(gpu: dict) -> str:
@@ -163,6 +164,9 @@ def _key_numbers(result: dict) -> Table:
               "chip vs GPU, same batch"]
     if best:
         header += [f"{name}, batch {best['batch']:,} (least energy per sample)", "chip vs GPU at that batch"]
+    if not gpu:  # nothing to compare with (a GPU run on its own, or --gpu none): the chip's column only
+        return Table(header[:2], [[label, format_quantity(ours, unit)] for label, ours, *_, unit in rows
+                                  if ours is not None])
     body = []
     for label, ours, theirs, verdict, best_value, best_verdict, unit in rows:
         row = [label, format_quantity(ours, unit), format_quantity(theirs, unit) if theirs else "-", verdict or "-"]
