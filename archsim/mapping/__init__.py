@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from archsim.errors import UserError
+from archsim.mapping.estimate import cores_needed
 from archsim.mapping.layout import Mapping, Part
 from archsim.mapping.lowering import LoweredLayer, lower_layer
 from archsim.mapping.partition import PARTITIONED, CoreLimits, kernel_bits_per_group, neuron_order, split_layer
@@ -23,7 +24,7 @@ from archsim.mapping.routing import Routes, build_routes, traffic_edges
 from archsim.mapping.storage import FORMATS, SynapseFormat
 from archsim.mapping.tiles import Tile, tileable
 
-__all__ = ["Mapping", "Part", "map_network", "validate_mapping", "lower_network", "lowered_and_routes", "BoardShape", "board_for",
+__all__ = ["Mapping", "Part", "map_network", "check_fits", "validate_mapping", "lower_network", "lowered_and_routes", "BoardShape", "board_for",
            "core_limits", "Routes", "build_routes"]
 
 #: Membrane words a neuron keeps between steps, by neuron class (archsim.graph.network).
@@ -88,16 +89,40 @@ def core_limits(chip) -> CoreLimits:
     return limits
 
 
+def _state_words(network) -> dict[str, int]:
+    return {layer.name: STATE_WORDS.get(type(layer.neuron).__name__, 0) for layer in network.layers}
+
+
+def check_fits(network, chip, quantized=None) -> None:
+    """UserError when ``network`` surely needs more cores than ``chip`` has, counted from layer shapes
+    and formats before anything is lowered (:mod:`~archsim.mapping.estimate`): quick on any size."""
+    board = BoardShape.of(chip)
+    layers = quantized.layers if quantized is not None else network.layers
+    needed = cores_needed(layers, network.shape_of, _state_words(network), core_limits(chip))
+    total = sum(needed.values())
+    if total > board.cores:
+        chips_x, chips_y = board_for(total, board)
+        raise UserError(f"{network.name}: needs {total} cores but {chip.path} has {board.cores}: at least that many, "
+                        f"counted from its layer shapes and the chip's formats before mapping ({_listed(needed)}); "
+                        f"a board of {chips_x} x {chips_y} of these chips or more (noc.chips_x: {chips_x}, "
+                        f"noc.chips_y: {chips_y}) would hold that many; mapped there, the cut may need more (it says how many)")
+
+
+def _listed(per_layer: dict[str, int]) -> str:
+    return ", ".join(f"{n}: {c}" for n, c in per_layer.items())
+
+
 def lower_network(network, quantized=None) -> dict[str, LoweredLayer]:
     """Lowered layers (integer ones from ``quantized`` when given, else the float network's)."""
     layers = quantized.layers if quantized is not None else network.layers
-    state = {layer.name: STATE_WORDS.get(type(layer.neuron).__name__, 0) for layer in network.layers}
+    state = _state_words(network)
     return {layer.name: lower_layer(layer.name, layer.shape, layer.projections, network.shape_of, state[layer.name])
             for layer in layers}
 
 
 def map_network(network, chip, quantized=None) -> Mapping:
     """Cut, place and route ``network`` on ``chip``; UserError when it does not fit."""
+    check_fits(network, chip, quantized)
     limits = core_limits(chip)
     board = BoardShape.of(chip)
     lowered = lower_network(network, quantized)
@@ -106,10 +131,10 @@ def map_network(network, chip, quantized=None) -> Mapping:
     cuts = {name: split_layer(low, limits, seed) for name, low in lowered.items()}
     specs = [(name, p) for name, low in lowered.items() for p in cuts[name].parts(low)]
     if len(specs) > board.cores:
-        per_layer = ", ".join(f"{n}: {sum(1 for s in specs if s[0] == n)}" for n in lowered)
         chips_x, chips_y = board_for(len(specs), board)
         raise UserError(f"{network.name}: needs {len(specs)} cores but {chip.path} has {board.cores} "
-                        f"({per_layer}); a board of {chips_x} x {chips_y} of these chips would hold it "
+                        f"({_listed({n: sum(1 for s in specs if s[0] == n) for n in lowered})}); a board of "
+                        f"{chips_x} x {chips_y} of these chips would hold it "
                         f"(noc.chips_x: {chips_x}, noc.chips_y: {chips_y}), or use a larger mesh")
     draft = Mapping(network=network.name, chip=chip.name, board_shape=board.size,
                     orders={n: c.order for n, c in cuts.items()}, input_groups={n: c.input_groups for n, c in cuts.items()},
@@ -158,6 +183,7 @@ def summarize(mapping: Mapping, routes: Routes, lowered: dict[str, LoweredLayer]
             "axon_utilisation": round(axons / (passes * limits.axons), 4),
             "folded_cores": sum(1 for p in routes.parts if len(p.neurons) > limits.neurons),
             "split_layers": sorted(n for n, g in mapping.input_groups.items() if len(g) > 2),
+            "partitioned_layers": sorted(mapping.permutations),
             "expected_packets_per_step": round(packets, 1), "expected_packet_hops_per_step": round(hop_packets, 1)}
 
 

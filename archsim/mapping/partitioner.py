@@ -2,18 +2,18 @@
 
 A layer's synapses form a bipartite graph: one vertex per neuron, one per input (axon), one edge
 per stored synapse (the star expansion of the hypergraph whose nets are the inputs). METIS cuts it
-into ``k`` parts of balanced neurons and synapses (two balance constraints, inputs weighing
-nothing; its k-way scheme, which keeps both balanced where recursive bisection does not) with few
-cut edges: an input whose synapses stay in one part is received by one core only, so the
+into ``k`` parts balanced in what binds the layer (neurons, or synapses where the synapse memory
+needs more cores than the neuron count; inputs weigh nothing; one balance constraint, which METIS
+holds tightly where two drift far apart) with few cut edges: an input whose synapses stay in one part is received by one core only, so the
 axons per core and the packets per spike (one per receiving core) shrink where the layer has
 locality, whatever its neuron order.
 
-Two ways are tried and the one with fewer parts kept: recursive bisection (which finds nested
-structure: a block too large for a core is halved along its own seams) and a k-way cut into
-``k`` parts, ``k`` starting at a lower bound on the layer's cores (neurons per core, and the stored
-synapses' bits per core in the chip's format, :mod:`~archsim.mapping.storage`), which packs
-layers without structure tightly (a bisection rounds their cores up to a power of two); while
-some part overflows, larger ``k`` are tried (``PART_COUNTS_TRIED``). Every part is checked with the chip model's pass
+First a k-way cut into ``k`` parts, ``k`` the lower bound on the layer's cores (neurons per core,
+and the stored synapses' bits per core in the chip's format, :mod:`~archsim.mapping.storage`):
+it packs layers without structure tightly. Where some part overflows, recursive bisection is
+tried too (it finds nested structure: a block too large for a core is halved along its own
+seams, where a k-way cut at the bound mixes blocks), and larger ``k`` (``PART_COUNTS_TRIED``);
+the try with fewest parts is kept. Every part is checked with the chip model's pass
 rule under every core limit (neurons, axons, synapse and state memory:
 :class:`~archsim.mapping.tiles.RunCheck`); a part that overflows is bisected again (METIS on its
 own subgraph) until its pieces fit. Parts are then laid out one after the other (ascending
@@ -39,9 +39,9 @@ PARTITION_SYNAPSE_LIMIT = 8_000_000
 #: again, halfway from the last count to the parts that try ended with.
 PART_COUNTS_TRIED = 4
 
-#: METIS' allowed imbalance, in thousandths over the mean part (1.01: parts close to the lower
-#: bound's size; assumption, a speed/quality trade-off of METIS, not a chip figure).
-UFACTOR = 10
+#: METIS' allowed imbalance, in thousandths over the mean part (1.001: parts as close to the lower
+#: bound's size as METIS gets; assumption, a METIS setting, not a chip figure).
+UFACTOR = 1
 
 
 def partition_layer(lowered: LoweredLayer, csc: sp.csc_matrix, limits, bounds: list[int],
@@ -54,21 +54,24 @@ def partition_layer(lowered: LoweredLayer, csc: sp.csc_matrix, limits, bounds: l
     col_ptr, col_rows = csc.indptr.astype(np.int64), csc.indices.astype(np.int64)
     groups = np.asarray(bounds, dtype=np.int64)
     check = RunCheck(lowered, col_ptr, col_rows, groups, limits)
-    first = _lower_bound(lowered, csc, limits, groups)
+    first, by_synapses = _lower_bound(lowered, csc, limits, groups)
     everyone = np.arange(n, dtype=np.int64)
-    best, overflowed = _fitting_parts(csc, [everyone], check, seed)          # recursive bisection
-    if best is None:
-        return None
-    k = first
-    for _ in range(PART_COUNTS_TRIED if overflowed and first > 1 else 0):
-        labels = _metis(csc, everyone, k, seed)
-        parts, overflowed = _fitting_parts(csc, [np.flatnonzero(labels == p) for p in range(k)], check, seed)
+    best, k = None, first
+    for attempt in range(PART_COUNTS_TRIED):
+        labels = _metis(csc, everyone, k, seed, by_synapses)
+        parts, overflowed = _fitting_parts(csc, [np.flatnonzero(labels == p) for p in range(k)], check, seed,
+                                           by_synapses)
         if parts is None:
-            break
-        if len(parts) < len(best):
+            return None
+        if best is None or len(parts) < len(best):
             best = parts
+        if not overflowed:
+            break
+        if attempt == 0:                                                     # recursive bisection
+            halves, _ = _fitting_parts(csc, [everyone], check, seed, by_synapses)
+            best = halves if len(halves) < len(best) else best
         k = max(k + 1, (k + len(parts)) // 2)
-        if not overflowed or k >= min(len(best), n):
+        if k >= min(len(best), n):
             break
     best.sort(key=lambda p: int(p[0]))
     perm = np.concatenate(best).astype(np.int64)
@@ -76,21 +79,24 @@ def partition_layer(lowered: LoweredLayer, csc: sp.csc_matrix, limits, bounds: l
     return perm, [(int(a), int(b)) for a, b in zip(np.concatenate([[0], stops[:-1]]), stops)]
 
 
-def _lower_bound(lowered: LoweredLayer, csc, limits, groups: np.ndarray) -> int:
-    """Cores the layer needs at least: its neurons per core, and (layers storing every synapse) the
-    stored synapses' bits of its fullest fan-in group per core."""
+def _lower_bound(lowered: LoweredLayer, csc, limits, groups: np.ndarray) -> tuple[int, bool]:
+    """(cores the layer needs at least, whether synapse memory binds before the neuron count): its
+    neurons per core, and (layers storing every synapse) the stored synapses' bits of its fullest
+    fan-in group per core."""
     per_core = limits.max_neurons
     if limits.state_bits and lowered.state_words:
         per_core = min(per_core, max(limits.state_bits // (lowered.state_words * limits.membrane_bits), 1))
     k = -(-lowered.size // per_core)
+    by_synapses = False
     if lowered.shared_kernel_weights is None:
         per_group = np.diff(np.searchsorted(np.sort(csc.indices), groups))
         bits = int(per_group.max()) * limits.synapse_format.bits_per_synapse
+        by_synapses = -(-bits // limits.memory_bits) > k
         k = max(k, -(-bits // limits.memory_bits))
-    return max(1, min(k, lowered.size))
+    return max(1, min(k, lowered.size)), by_synapses
 
 
-def _fitting_parts(csc, parts: list[np.ndarray], check: RunCheck, seed: int):
+def _fitting_parts(csc, parts: list[np.ndarray], check: RunCheck, seed: int, by_synapses: bool):
     """(parts that fit, whether any was split again), or (None, True) when a single neuron fits no core."""
     out, overflowed, todo = [], False, [p for p in parts if len(p)]
     while todo:
@@ -101,7 +107,7 @@ def _fitting_parts(csc, parts: list[np.ndarray], check: RunCheck, seed: int):
         if len(part) == 1:
             return None, True
         overflowed = True
-        labels = _metis(csc, part, 2, seed)
+        labels = _metis(csc, part, 2, seed, by_synapses)
         halves = [part[labels == 0], part[labels == 1]]
         if not len(halves[0]) or not len(halves[1]):
             halves = [part[:len(part) // 2], part[len(part) // 2:]]
@@ -109,8 +115,9 @@ def _fitting_parts(csc, parts: list[np.ndarray], check: RunCheck, seed: int):
     return out, overflowed
 
 
-def _metis(csc, neurons: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """METIS labels (0..k-1) of ``neurons`` (ascending) on the star graph of their synapses."""
+def _metis(csc, neurons: np.ndarray, k: int, seed: int, by_synapses: bool) -> np.ndarray:
+    """METIS labels (0..k-1) of ``neurons`` (ascending) on the star graph of their synapses, parts
+    balanced in neurons or (``by_synapses``) in synapses."""
     if k <= 1:
         return np.zeros(len(neurons), dtype=np.int64)
     sub = csc[:, neurons]                                   # inputs x these neurons
@@ -120,10 +127,9 @@ def _metis(csc, neurons: np.ndarray, k: int, seed: int) -> np.ndarray:
     by_input = sp.csc_matrix((np.ones(sub.nnz, np.int8), neuron_adj - n, sub.indptr), shape=(m, n)).tocsr()
     xadj = np.concatenate([sub.indptr, sub.nnz + by_input.indptr[1:]]).astype(np.int64)
     adjncy = np.concatenate([neuron_adj, by_input.indices]).astype(np.int64)
-    weights = np.zeros((n + m, 2), dtype=np.int64)
-    weights[:n, 0] = 1
-    weights[:n, 1] = np.maximum(np.diff(sub.indptr), 1)
+    weights = np.zeros(n + m, dtype=np.int64)
+    weights[:n] = np.maximum(np.diff(sub.indptr), 1) if by_synapses else 1
     options = pymetis.Options(seed=int(seed), ufactor=UFACTOR)
-    _, labels = pymetis.part_graph(k, pymetis.CSRAdjacency(xadj, adjncy), vweights=weights.reshape(-1),
+    _, labels = pymetis.part_graph(k, pymetis.CSRAdjacency(xadj, adjncy), vweights=weights,
                                    options=options, recursive=False)
     return np.asarray(labels[:n], dtype=np.int64)
