@@ -1,4 +1,7 @@
 """Partitioned cuts (METIS): hidden locality is recovered, limits hold, the cut is deterministic and saved."""
+import copy
+import dataclasses
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -25,6 +28,13 @@ def _shuffled_blocks(seed=0):
     net = Network("blocks", {"x": (BLOCKS * BLOCK,)},
                   [Layer("h", (BLOCKS * BLOCK,), (Projection("x", (Dense(w[shuffle]),)),), LIF(**LIF_))], ["h"])
     return net, shuffle // BLOCK                 # the block of each neuron in the layer's (shuffled) order
+
+
+def with_cuts(chip, cuts):
+    """``chip`` with ``mapping.cuts`` set (the shipped configs give no mapping section to override)."""
+    given = copy.deepcopy(chip.given if chip.given is not None else chip.params)
+    given.setdefault("mapping", {})["cuts"] = list(cuts)
+    return dataclasses.replace(chip, params={**chip.params, "mapping": given["mapping"]}, given=given)
 
 
 def _chip(path):
@@ -111,3 +121,38 @@ def test_a_sparse_weight_layer_is_partitioned_like_its_dense_twin():
     b, _ = _mapped(twin, chip)
     assert a.parts == b.parts
     np.testing.assert_array_equal(a.permutations["h"], b.permutations["h"])
+
+
+def test_a_partitioned_layer_runs_reference_equals_fast_and_functional():
+    """The chip model follows the permutation: engines agree and spikes equal the quantised functional run."""
+    from archsim.graph.functional import simulate as functional
+    from archsim.graph.workload import Workload
+    from archsim.models.manycore import simulate
+
+    rng = np.random.default_rng(7)
+    blocks, block, fan_in = 4, 12, 6
+    w = np.zeros((blocks * block, blocks * block))
+    for n in range(blocks * block):
+        w[n, (n // block) * block + rng.choice(block, fan_in, replace=False)] = rng.normal(size=fan_in)
+    shuffle = rng.permutation(blocks * block)
+    lif = LIF(decay=np.float64(0.875), threshold=np.float64(0.5))
+    net = Network("pblocks", {"x": (48,)}, [
+        Layer("h", (48,), (Projection("x", (Dense(w[shuffle]),)),), lif),
+        Layer("o", (5,), (Projection("h", (Dense(rng.normal(size=(5, 48))),)),), lif)], ["o"])
+    chip = load_chip("chips/loihi.yaml").with_overrides({"core.neurons": block, "core.axons": 16,
+                                                          "noc.mesh_x": 4, "noc.mesh_y": 4})
+    assert map_network(net, chip).orders["h"] == "partitioned"
+    x = (rng.random((4, 1, 48)) < 0.5).astype(float)
+    work = Workload("pblocks", net, {"x": x}, 4, 1)
+    fast, ref = simulate(work, chip, "fast"), simulate(work, chip, "reference")
+    assert fast.cycles == ref.cycles and fast.spikes == ref.spikes and fast.actions == ref.actions
+    assert fast.noc == ref.noc
+    truth = functional(net, {"x": x}, Precision.from_config(chip.params["precision"]))
+    np.testing.assert_array_equal(fast.outputs, truth.outputs["o"])
+
+
+def test_cut_kinds_follow_the_chip_config():
+    net, _ = _shuffled_blocks()
+    chip = with_cuts(_chip("chips/loihi.yaml"), ["contiguous"])
+    mapping, _ = _mapped(net, chip)
+    assert mapping.orders["h"] == "chw" and not mapping.permutations

@@ -18,7 +18,7 @@ from archsim.errors import UserError
 from archsim.mapping.estimate import cores_needed
 from archsim.mapping.layout import Mapping, Part
 from archsim.mapping.lowering import LoweredLayer, lower_layer
-from archsim.mapping.partition import PARTITIONED, CoreLimits, kernel_bits_per_group, neuron_order, split_layer
+from archsim.mapping.partition import CUTS, PARTITIONED, CoreLimits, kernel_bits_per_group, neuron_order, split_layer
 from archsim.mapping.placement import place
 from archsim.mapping.routing import Routes, build_routes, traffic_edges
 from archsim.mapping.storage import FORMATS, SynapseFormat
@@ -128,7 +128,8 @@ def map_network(network, chip, quantized=None) -> Mapping:
     lowered = lower_network(network, quantized)
     options = chip.params.get("mapping", {})
     seed = int(options.get("seed", 0))
-    cuts = {name: split_layer(low, limits, seed) for name, low in lowered.items()}
+    kinds = tuple(options.get("cuts", CUTS))
+    cuts = {name: split_layer(low, limits, seed, kinds) for name, low in lowered.items()}
     specs = [(name, p) for name, low in lowered.items() for p in cuts[name].parts(low)]
     if len(specs) > board.cores:
         chips_x, chips_y = board_for(len(specs), board)

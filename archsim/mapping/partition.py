@@ -47,6 +47,9 @@ ORDERS = ("chw", "hwc")
 #: The order of a METIS-partitioned cut: the permutation is stored with the cut (and the mapping file).
 PARTITIONED = "partitioned"
 
+#: The kinds of cut a chip's ``mapping.cuts`` may name (all by default).
+CUTS = ("tiles", "contiguous", "partitioned")
+
 #: Layers with more synapses than this that the tile search cuts skip the greedy cuts (each costs a
 #: compiled pass over the synapses per order and rarely beats tiles on large convolutions; speed only).
 GREEDY_SYNAPSE_LIMIT = 80_000_000
@@ -183,15 +186,17 @@ def input_groups(lowered: LoweredLayer, axons: int) -> list[int]:
     return [int(b) for b in bounds]
 
 
-def split_layer(lowered: LoweredLayer, limits: CoreLimits, seed: int = 0) -> LayerSplit:
+def split_layer(lowered: LoweredLayer, limits: CoreLimits, seed: int = 0, cuts=CUTS) -> LayerSplit:
     """The cheapest split of a layer under ``limits``: fewest cores, then least traffic
-    (:meth:`LayerSplit.traffic`), earlier candidate on a tie. Candidates: the tile search (conv
-    layers), the greedy cuts in "chw" / "hwc" order where they are cheap to try, and a METIS
-    partition (:mod:`~archsim.mapping.partitioner`, seeded with ``seed``) where it is."""
+    (:meth:`LayerSplit.traffic`), earlier candidate on a tie. Candidates, of the kinds ``cuts``
+    names (a chip's ``mapping.cuts``): the tile search (conv layers), the greedy contiguous cuts
+    in "chw" / "hwc" order where they are cheap to try, and a METIS partition
+    (:mod:`~archsim.mapping.partitioner`, seeded with ``seed``) where it is. The contiguous cut is
+    made whenever no other kind gives one, so a layer always has a cut."""
     csc = lowered.matrix.tocsc()
     csc.sort_indices()
     candidates = []
-    if tileable(lowered):
+    if "tiles" in cuts and tileable(lowered):
         choice = search_tiles(lowered, csc, limits)
         if choice is not None:
             tiled = LayerSplit(order=choice.tile.order, input_groups=choice.input_groups, runs=choice.runs)
@@ -199,9 +204,10 @@ def split_layer(lowered: LoweredLayer, limits: CoreLimits, seed: int = 0) -> Lay
                 return tiled
             candidates.append(tiled)
     bounds = input_groups(lowered, limits.axons)
-    orders = ORDERS if 1 < lowered.channels < lowered.size else ("chw",)     # 1x1 maps: both orders agree
-    candidates.extend(_split_in_order(lowered, csc, limits, order, bounds) for order in orders)
-    cut = partition_layer(lowered, csc, limits, bounds, seed)
+    cut = partition_layer(lowered, csc, limits, bounds, seed) if "partitioned" in cuts else None
+    if "contiguous" in cuts or (cut is None and not candidates):
+        orders = ORDERS if 1 < lowered.channels < lowered.size else ("chw",)     # 1x1 maps: both orders agree
+        candidates.extend(_split_in_order(lowered, csc, limits, order, bounds) for order in orders)
     if cut is not None:
         candidates.append(LayerSplit(order=PARTITIONED, input_groups=list(bounds), runs=cut[1], permutation=cut[0]))
     return min(candidates, key=lambda split: (len(split.parts(lowered)), split.traffic(lowered)))
