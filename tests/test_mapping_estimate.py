@@ -63,5 +63,6 @@ def test_a_network_too_large_is_refused_before_lowering(monkeypatch):
     net = _conv_net(np.random.default_rng(1))
     chip = load_chip("chips/loihi.yaml").with_overrides({"core.neurons": 8, "noc.mesh_x": 4, "noc.mesh_y": 4})
     with pytest.raises(UserError, match=r"conv: needs 258 cores but .* has 16: at least that many, counted from "
-                                        r"its layer shapes .*\(c: 256, o: 2\); a board of 5 x 4 of these chips or more"):
+                                        r"its layer shapes .*; a board of 5 x 4 of these chips or more .*; per layer: "
+                                        r"c: 256, o: 2$"):
         map_network(net, chip)

@@ -103,9 +103,9 @@ def check_fits(network, chip, quantized=None) -> None:
     if total > board.cores:
         chips_x, chips_y = board_for(total, board)
         raise UserError(f"{network.name}: needs {total} cores but {chip.path} has {board.cores}: at least that many, "
-                        f"counted from its layer shapes and the chip's formats before mapping ({_listed(needed)}); "
-                        f"a board of {chips_x} x {chips_y} of these chips or more (noc.chips_x: {chips_x}, "
-                        f"noc.chips_y: {chips_y}) would hold that many; mapped there, the cut may need more (it says how many)")
+                        f"counted from its layer shapes and the chip's formats before mapping; a board of {chips_x} x "
+                        f"{chips_y} of these chips or more (noc.chips_x: {chips_x}, noc.chips_y: {chips_y}) would hold "
+                        f"that many, and mapped there the cut may need more (it says how many); per layer: {_listed(needed)}")
 
 
 def _listed(per_layer: dict[str, int]) -> str:
