@@ -23,7 +23,10 @@ Timed: SANA-FE's build (network objects, connections, mapping) + load + ``sim(ti
 "detailed")`` in one thread; archsim's whole process (warm compile cache: import, build the network,
 quantise, map, simulate with the NoC at flit level, write RESULT.json) as a child process (it builds
 the network in Python: NIR cannot mark a forward projection as delayed). Chip: ``chips/loihi.yaml`` when present, else ``chips/tianjic.yaml`` on a
-board large enough (said in the output). Results: ``bench/results/sanafe[_recurrent].json`` and ``.md``.
+board large enough (said in the output). Results: ``bench/results/sanafe[_recurrent|_random].json`` and ``.md``.
+Where that JSON already holds SANA-FE's figures for the same network, seed and steps, they are reused
+(SANA-FE maps and runs by itself: nothing archsim changes moves them) unless ``--rerun-sanafe``; the
+previous archsim record is quoted beside the new one.
 """
 from __future__ import annotations
 
@@ -177,10 +180,11 @@ def run_archsim(spec: dict, threshold: float, decay: float, steps: int, chip: st
     if proc.returncode:
         raise SystemExit(f"archsim run failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
     result = json.loads(out_path.read_text())
+    details = result["trace"]["details"]
+    split = json.loads(proc.stdout.strip().splitlines()[-1])
     return {"wall_s": wall, "synaptic_events": int(result["synaptic_ops"]), "neuron_spikes": int(result["spikes"]),
             "cycles": int(result["cycles"]), "latency_s": float(result["latency_s"]), "energy_pj": float(result["energy_pj"]),
-            "cores_used": int(result.get("details", {}).get("cores_used", 0) or 0),
-            "split_s": json.loads(proc.stdout.strip().splitlines()[-1])}
+            "cores_used": int(details["cores_used"]), "mapping": details["mapping"], "split_s": split}
 
 
 def archsim_child(args) -> None:
@@ -205,6 +209,12 @@ def archsim_child(args) -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"import_build_s": t1 - t0, "run_s": t2 - t1, "write_s": time.perf_counter() - t2,
                       "peak_rss_mb": peak_mb}))
+
+
+def _same_network(recorded: dict | None, args: dict) -> bool:
+    """Whether a recorded run is of the same network, input and run length (SANA-FE's figures carry over)."""
+    keys = ("layers", "neurons", "fan_in", "steps", "threshold", "decay", "recurrent", "random", "seed")
+    return bool(recorded) and all(recorded.get(k) == args.get(k) for k in keys)
 
 
 def chip_for(neurons: int) -> tuple[str, str]:
@@ -240,6 +250,8 @@ def main() -> None:
     ap.add_argument("--random", action="store_true", help="uniform random sources per neuron (no blocks)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--chip", help="archsim chip config (default: chips/loihi.yaml, else a Tianjic board)")
+    ap.add_argument("--rerun-sanafe", action="store_true",
+                    help="run SANA-FE even where bench/results holds its figures for this very network")
     ap.add_argument("--archsim-child", help=argparse.SUPPRESS)
     ap.add_argument("--chip-path", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -258,14 +270,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run_archsim(spec, args.threshold, args.decay, 2, chip, Path(tmp))      # warm the compile cache
         ours = run_archsim(spec, args.threshold, args.decay, args.steps, chip, Path(tmp))
-    try:
-        import sanafe  # noqa: F401
-        theirs = run_sanafe(spec, args.threshold, args.decay, args.steps)
-    except ImportError:
-        theirs = None
-        print("SANA-FE is not installed (pip install sanafe failed or was not run): archsim's half only")
+    stem = ("sanafe_recurrent" if args.recurrent else "sanafe_random" if args.random else "sanafe") + (f"_{Path(args.chip).stem}" if args.chip else "")
+    previous = json.loads((RESULTS / f"{stem}.json").read_text()) if (RESULTS / f"{stem}.json").exists() else {}
+    theirs = previous.get("sanafe") if not args.rerun_sanafe and _same_network(previous.get("network"), vars(args)) else None
+    sanafe_note = "SANA-FE detailed (build+load+sim)"
+    if theirs is not None:
+        sanafe_note += f", as recorded in {stem}.json (same network and seed; its run does not depend on archsim)"
+        print(f"SANA-FE: its figures for this network as recorded in bench/results/{stem}.json (--rerun-sanafe runs it)")
+    else:
+        try:
+            import sanafe  # noqa: F401
+            theirs = run_sanafe(spec, args.threshold, args.decay, args.steps)
+        except ImportError:
+            print("SANA-FE is not installed (pip install sanafe failed or was not run): archsim's half only")
     print(f"{'':22s} {'wall s':>9s} {'syn events':>12s} {'neuron spikes':>14s}")
     print(f"{'archsim (process)':22s} {ours['wall_s']:>9.2f} {ours['synaptic_events']:>12,d} {ours['neuron_spikes']:>14,d}")
+    m = ours["mapping"]
+    print(f"archsim mapping: {ours['cores_used']} cores, {len(m.get('partitioned_layers', []))} of {args.layers} layers "
+          f"partitioned, {m['expected_packets_per_step']:,.0f} packets/step, "
+          f"{m['expected_packet_hops_per_step']:,.0f} packet-hops/step (every neuron firing)")
     row = {"network": vars(args), "synapses": synapses, "chip": chip_note, "archsim": ours}
     if theirs:
         # SANA-FE counts the input population's spikes too; archsim's input is a spike array.
@@ -289,20 +312,29 @@ def main() -> None:
               f"(ratio {latency_ratio:.2f}); archsim peak RSS {ours['split_s']['peak_rss_mb']:.0f} MB")
         row.update(sanafe=theirs, ratio=ratio, spikes_equal=same, energy_ratio=energy_ratio, latency_ratio=latency_ratio)
     RESULTS.mkdir(exist_ok=True)
-    stem = ("sanafe_recurrent" if args.recurrent else "sanafe_random" if args.random else "sanafe") + (f"_{Path(args.chip).stem}" if args.chip else "")
     (RESULTS / f"{stem}.json").write_text(json.dumps(row, indent=1, default=str))
     row["machine"] = note
     lines = [f"# bench_sanafe\n\n{row['machine']}\n\n{args.layers} x {args.neurons} LIF, {synapses:,} synapses, {args.steps} steps; "
              f"archsim chip: {chip_note}\n\n| simulator | wall s | synaptic events | neuron spikes |\n|---|---|---|---|",
              f"| archsim (whole process) | {ours['wall_s']:.2f} | {ours['synaptic_events']:,} | {ours['neuron_spikes']:,} |"]
     if theirs:
-        lines.append(f"| SANA-FE detailed (build+load+sim) | {theirs['wall_s']:.2f} | {theirs['synaptic_events']:,} | "
+        lines.append(f"| {sanafe_note} | {theirs['wall_s']:.2f} | {theirs['synaptic_events']:,} | "
                      f"{theirs['neuron_spikes'] - theirs['input_spikes_expected']:,} |")
         lines.append(f"\nratio SANA-FE / archsim: {row['ratio']:.2f}; spike counts equal: {row['spikes_equal']}")
         lines.append(f"\n| | archsim | SANA-FE | archsim / SANA-FE |\n|---|---|---|---|\n"
                      f"| energy uJ | {ours['energy_pj'] / 1e6:.2f} | {theirs['energy_pj'] / 1e6:.2f} | {row['energy_ratio']:.2f} |\n"
                      f"| simulated latency ms | {ours['latency_s'] * 1e3:.3f} | {theirs['latency_s'] * 1e3:.3f} | "
                      f"{row['latency_ratio']:.2f} |\n\narchsim peak RSS {ours['split_s']['peak_rss_mb']:.0f} MB")
+    lines.append(f"\narchsim mapping: {ours['cores_used']} cores, {len(m.get('partitioned_layers', []))} of {args.layers} "
+                 f"layers partitioned (METIS), {m['expected_packets_per_step']:,.0f} packets/step, "
+                 f"{m['expected_packet_hops_per_step']:,.0f} packet-hops/step with every neuron firing")
+    old = previous.get("archsim")
+    if old and _same_network(previous.get("network"), vars(args)):
+        old_map = old.get("mapping") or {}
+        lines.append(f"\nThe previous record of this run ({stem}.json before this one): {old.get('cores_used') or '-'} cores, "
+                     f"{old_map.get('expected_packets_per_step', '-')} packets/step, wall {old['wall_s']:.2f} s, energy "
+                     f"{old['energy_pj'] / 1e6:.2f} uJ, latency {old['latency_s'] * 1e3:.3f} ms, peak RSS "
+                     f"{old['split_s']['peak_rss_mb']:.0f} MB")
     (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
 
 

@@ -30,7 +30,7 @@ def _expected(mapping, lowered):
     """Per part (rows, CSR) and per source neuron its receiving parts, by SciPy slicing."""
     parts, receivers = [], {n: [set() for _ in range(low.size)] for n, low in lowered.items()}
     for name, low in lowered.items():
-        perm = neuron_order(low, mapping.orders[name])
+        perm = neuron_order(low, mapping.orders[name], mapping.permutations.get(name))
         for part in mapping.layer_parts(name):
             block = low.matrix[part.inputs[0]:part.inputs[1]][:, perm[part.neurons[0]:part.neurons[1]]].tocsr()
             used = np.flatnonzero(np.diff(block.indptr))

@@ -11,6 +11,7 @@ from archsim.mapping import Mapping, core_limits, lower_network, map_network, va
 from archsim.mapping.partition import _split_in_order, input_groups, neuron_order
 from archsim.mapping.tiles import Tile, tile_permutation
 from archsim.models.manycore.passes import pass_of_neurons
+from tests.test_mapping_partition import with_cuts
 
 CHIP = "chips/tianjic.yaml"
 LIF_ = dict(decay=np.float64(0.9), threshold=np.float64(1.0))
@@ -117,8 +118,8 @@ def test_tiled_conv_runs_reference_equals_fast_and_functional(seed, axons, neuro
     net = Network("tconv", {"x": (3, 6, 6)}, [
         Layer("c", (4, 6, 6), (Projection("x", (Conv2d(rng.normal(size=(4, 3, 3, 3)) * 0.6, padding=(1, 1)),)),), lif),
         Layer("o", (3,), (Projection("c", (Flatten(), Dense(rng.normal(size=(3, 144)) * 0.3))),), lif)], ["o"])
-    chip = load_chip(CHIP).with_overrides({"core.axons": axons, "core.neurons": neurons, "noc.mesh_x": 8,
-                                           "noc.mesh_y": 8})
+    chip = with_cuts(load_chip(CHIP).with_overrides({"core.axons": axons, "core.neurons": neurons, "noc.mesh_x": 8,
+                                                     "noc.mesh_y": 8}), ["tiles", "contiguous"])
     x = (rng.random((3, 1, 3, 6, 6)) < 0.4).astype(float)
     work = Workload("tconv", net, {"x": x}, 3, 1)
     fast, ref = simulate(work, chip, "fast"), simulate(work, chip, "reference")

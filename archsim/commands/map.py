@@ -7,7 +7,7 @@ from archsim.errors import UserError
 from archsim.guard.memory import check_run
 from archsim.guard.outputs import check_output_file
 from archsim.graph.quantize import Precision, quantize
-from archsim.mapping import map_network
+from archsim.mapping import check_fits, map_network
 from archsim.units import count_of
 
 
@@ -19,8 +19,9 @@ def main(args) -> int:
     chip = resolve_chip(args.chip)
     if chip.family != "manycore":
         raise UserError(f"{args.chip}: family: {chip.family!r} has no core mapping (allowed: manycore)")
-    check_run(network, chip, what=f"mapping {network.name} on {chip.name}")
     qnet = quantize(network, Precision.from_config(chip.params["precision"]))
+    check_fits(network, chip, qnet)                 # cores counted from shapes first: seconds, before lowering
+    check_run(network, chip, what=f"mapping {network.name} on {chip.name}")
     mapping = map_network(network, chip, qnet)
     s = mapping.summary
     print(f"{network.name} on {chip.name}: {s['cores_used']:,} of {count_of(s['cores_available'], 'core')}"

@@ -4,7 +4,7 @@
 loaded or hand-edited mapping; ``lower_network`` gives the lowered layers both use, and
 ``lowered_and_routes`` hands the chip program builder those map_network already made. The pieces:
 :mod:`~archsim.mapping.lowering` (synapse matrices), :mod:`~archsim.mapping.partition` (cuts),
-:mod:`~archsim.mapping.tiles` (conv layers' tile cuts),
+:mod:`~archsim.mapping.tiles` (conv layers' tile cuts), :mod:`~archsim.mapping.partitioner` (METIS cuts),
 :mod:`~archsim.mapping.placement` (mesh positions), :mod:`~archsim.mapping.routing` (axons,
 owners, multicast destinations), :mod:`~archsim.mapping.layout` (the Mapping file).
 """
@@ -15,15 +15,16 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from archsim.errors import UserError
+from archsim.mapping.estimate import cores_needed
 from archsim.mapping.layout import Mapping, Part
 from archsim.mapping.lowering import LoweredLayer, lower_layer
-from archsim.mapping.partition import CoreLimits, kernel_bits_per_group, neuron_order, split_layer
+from archsim.mapping.partition import CUTS, PARTITIONED, CoreLimits, kernel_bits_per_group, neuron_order, split_layer
 from archsim.mapping.placement import place
 from archsim.mapping.routing import Routes, build_routes, traffic_edges
 from archsim.mapping.storage import FORMATS, SynapseFormat
 from archsim.mapping.tiles import Tile, tileable
 
-__all__ = ["Mapping", "Part", "map_network", "validate_mapping", "lower_network", "lowered_and_routes", "BoardShape", "board_for",
+__all__ = ["Mapping", "Part", "map_network", "check_fits", "validate_mapping", "lower_network", "lowered_and_routes", "BoardShape", "board_for",
            "core_limits", "Routes", "build_routes"]
 
 #: Membrane words a neuron keeps between steps, by neuron class (archsim.graph.network).
@@ -110,37 +111,64 @@ def layer_limits(limits: CoreLimits, low: LoweredLayer) -> CoreLimits:
     return replace(limits, weight_bits=bits, storage=replace(limits.synapse_format, weight_bits=bits))
 
 
+def _state_words(network) -> dict[str, int]:
+    return {layer.name: STATE_WORDS.get(type(layer.neuron).__name__, 0) for layer in network.layers}
+
+
+def check_fits(network, chip, quantized=None) -> None:
+    """UserError when ``network`` surely needs more cores than ``chip`` has, counted from layer shapes
+    and formats before anything is lowered (:mod:`~archsim.mapping.estimate`): quick on any size."""
+    board = BoardShape.of(chip)
+    layers = quantized.layers if quantized is not None else network.layers
+    needed = cores_needed(layers, network.shape_of, _state_words(network), core_limits(chip))
+    total = sum(needed.values())
+    if total > board.cores:
+        chips_x, chips_y = board_for(total, board)
+        raise UserError(f"{network.name}: needs {total} cores but {chip.path} has {board.cores}: at least that many, "
+                        f"counted from its layer shapes and the chip's formats before mapping; a board of {chips_x} x "
+                        f"{chips_y} of these chips or more (noc.chips_x: {chips_x}, noc.chips_y: {chips_y}) would hold "
+                        f"that many, and mapped there the cut may need more (it says how many); per layer: {_listed(needed)}")
+
+
+def _listed(per_layer: dict[str, int]) -> str:
+    return ", ".join(f"{n}: {c}" for n, c in per_layer.items())
+
+
 def lower_network(network, quantized=None) -> dict[str, LoweredLayer]:
     """Lowered layers (integer ones from ``quantized`` when given, else the float network's)."""
     layers = quantized.layers if quantized is not None else network.layers
-    state = {layer.name: STATE_WORDS.get(type(layer.neuron).__name__, 0) for layer in network.layers}
+    state = _state_words(network)
     return {layer.name: lower_layer(layer.name, layer.shape, layer.projections, network.shape_of, state[layer.name])
             for layer in layers}
 
 
 def map_network(network, chip, quantized=None) -> Mapping:
     """Cut, place and route ``network`` on ``chip``; UserError when it does not fit."""
+    check_fits(network, chip, quantized)
     limits = core_limits(chip)
     board = BoardShape.of(chip)
     lowered = lower_network(network, quantized)
-    cuts = {name: split_layer(low, layer_limits(limits, low)) for name, low in lowered.items()}
+    options = chip.params.get("mapping", {})
+    seed = int(options.get("seed", 0))
+    kinds = tuple(options.get("cuts", CUTS))
+    cuts = {name: split_layer(low, layer_limits(limits, low), seed, kinds) for name, low in lowered.items()}
     specs = [(name, p) for name, low in lowered.items() for p in cuts[name].parts(low)]
     if len(specs) > board.cores:
-        per_layer = ", ".join(f"{n}: {sum(1 for s in specs if s[0] == n)}" for n in lowered)
         chips_x, chips_y = board_for(len(specs), board)
         raise UserError(f"{network.name}: needs {len(specs)} cores but {chip.path} has {board.cores} "
-                        f"({per_layer}); a board of {chips_x} x {chips_y} of these chips would hold it "
+                        f"({_listed({n: sum(1 for s in specs if s[0] == n) for n in lowered})}); a board of "
+                        f"{chips_x} x {chips_y} of these chips would hold it "
                         f"(noc.chips_x: {chips_x}, noc.chips_y: {chips_y}), or use a larger mesh")
     draft = Mapping(network=network.name, chip=chip.name, board_shape=board.size,
                     orders={n: c.order for n, c in cuts.items()}, input_groups={n: c.input_groups for n, c in cuts.items()},
+                    permutations={n: c.permutation for n, c in cuts.items() if c.permutation is not None},
                     parts=[Part(layer=n, core=(0, 0), neurons=(p[0], p[1]), inputs=(p[2], p[3])) for n, p in specs])
     edges = traffic_edges(build_routes(draft, lowered))       # the draft's routes are freed before the final ones
-    options = chip.params.get("mapping", {})
     coords = place(len(specs), edges, board.mesh_x, board.mesh_y, board.chips_x, board.chips_y,
                    passes=int(options.get("placement_passes", 20)), interchip_hop_weight=INTERCHIP_HOP_WEIGHT,
-                   seed=int(options.get("seed", 0)))
+                   seed=seed)
     mapping = Mapping(network=draft.network, chip=draft.chip, board_shape=draft.board_shape, orders=draft.orders,
-                      input_groups=draft.input_groups,
+                      input_groups=draft.input_groups, permutations=draft.permutations,
                       parts=[Part(p.layer, (int(c[0]), int(c[1])), p.neurons, p.inputs) for p, c in zip(draft.parts, coords)])
     routes = build_routes(mapping, lowered)
     mapping.summary = summarize(mapping, routes, lowered, limits, board)
@@ -178,6 +206,7 @@ def summarize(mapping: Mapping, routes: Routes, lowered: dict[str, LoweredLayer]
             "axon_utilisation": round(axons / (passes * limits.axons), 4),
             "folded_cores": sum(1 for p in routes.parts if len(p.neurons) > limits.neurons),
             "split_layers": sorted(n for n, g in mapping.input_groups.items() if len(g) > 2),
+            "partitioned_layers": sorted(mapping.permutations),
             "expected_packets_per_step": round(packets, 1), "expected_packet_hops_per_step": round(hop_packets, 1)}
 
 
@@ -205,10 +234,16 @@ def validate_mapping(mapping: Mapping, network, chip, quantized=None, source: st
 
 def _validate_layer(mapping: Mapping, name: str, low: LoweredLayer, limits: CoreLimits, source: str) -> None:
     key = f"{source}: layers.{name}"
-    if mapping.orders[name] not in ("chw", "hwc") and (Tile.parse(mapping.orders[name]) is None or not tileable(low)):
-        raise UserError(f"{key}.order: {mapping.orders[name]!r} is not allowed (allowed: chw, hwc, "
-                        "tile-c<channels>-r<rows>-w<columns> on a conv layer)")
-    perm = neuron_order(low, mapping.orders[name])
+    order = mapping.orders[name]
+    if order not in ("chw", "hwc", PARTITIONED) and (Tile.parse(order) is None or not tileable(low)):
+        raise UserError(f"{key}.order: {order!r} is not allowed (allowed: chw, hwc, "
+                        f"tile-c<channels>-r<rows>-w<columns> on a conv layer, {PARTITIONED} with a permutation)")
+    permutation = mapping.permutations.get(name)
+    if order == PARTITIONED and (permutation is None or permutation.shape != (low.size,)
+                                 or not np.array_equal(np.sort(permutation), np.arange(low.size))):
+        raise UserError(f"{key}.permutation: not a permutation of the layer's {low.size} neurons "
+                        f"(allowed: each of 0..{low.size - 1} once, with order {PARTITIONED})")
+    perm = neuron_order(low, order, permutation)
     csc = low.matrix.tocsc()
     synapses = np.zeros(low.size, dtype=np.int64)
     for part in mapping.layer_parts(name):

@@ -60,7 +60,7 @@ def lower_layer(name: str, shape: Shape, projections, shape_of, state_words: int
     blocks, segments, planes, offset = [], [], [np.zeros(1, dtype=np.int64)], 0
     size = int(np.prod(shape))
     bias = np.zeros(size, dtype=np.int64 if _integer(projections) else np.float64)
-    shared = _shared_kernel_weights(projections)
+    shared = kernel_weights_per_channel(projections)
     for proj in projections:
         in_shape = tuple(shape_of(proj.source))
         matrix, proj_bias = lower_chain(proj.ops, in_shape)
@@ -248,7 +248,7 @@ def _integer(projections) -> bool:
     return True
 
 
-def _shared_kernel_weights(projections) -> int | None:
+def kernel_weights_per_channel(projections) -> int | None:
     """Stored weights per output channel when every projection is a convolution chain (else None):
     the non-zero weights of the fullest output channel's kernel (a zero weight is no synapse, so a
     pruned or even-sized C2sp kernel embedded in a larger one stores only what it has)."""

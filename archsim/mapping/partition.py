@@ -20,6 +20,10 @@ Tianjic's folded mapping; other layers store every synapse) and neuron-state mem
   slice per core, fan-in groups of whole input-channel planes, sizes searched for fewest cores
   under every limit below; the greedy cuts are tried beside it where they are cheap
   (``GREEDY_SYNAPSE_LIMIT``) and the cheaper cut wins.
+* **Partitioned** (:mod:`~archsim.mapping.partitioner`): METIS groups neurons that share inputs
+  (any layer up to ``PARTITION_SYNAPSE_LIMIT`` synapses), so a layer whose locality its neuron
+  order hides needs fewer axons, cores and packets; its order is the permutation METIS found.
+  Of all the cuts tried, a layer takes the one with fewest cores, then least traffic.
 * **Folding** (``max_fold`` > 1): a core may time-multiplex up to ``max_fold`` passes of
   ``neurons`` neurons (Tianjic's folded mapping reuses a core's weights for several feature-map
   rows), so a run holds up to ``neurons x max_fold`` neurons and ``axons x passes`` inputs, limited
@@ -35,9 +39,16 @@ import numpy as np
 
 from archsim.mapping.lowering import LoweredLayer, kernel_bits_per_group
 from archsim.mapping.storage import SynapseFormat, part_bits
-from archsim.mapping.tiles import Tile, search_tiles, tile_permutation, tileable
+from archsim.mapping.partitioner import partition_layer
+from archsim.mapping.tiles import PSUM_PACKETS_PER_NEURON, Tile, search_tiles, tile_permutation, tileable
 
 ORDERS = ("chw", "hwc")
+
+#: The order of a METIS-partitioned cut: the permutation is stored with the cut (and the mapping file).
+PARTITIONED = "partitioned"
+
+#: The kinds of cut a chip's ``mapping.cuts`` may name (all by default).
+CUTS = ("tiles", "contiguous", "partitioned")
 
 #: Layers with more synapses than this that the tile search cuts skip the greedy cuts (each costs a
 #: compiled pass over the synapses per order and rarely beats tiles on large convolutions; speed only).
@@ -80,60 +91,79 @@ class CoreLimits:
 
 @dataclass(eq=False)
 class LayerSplit:
-    """How one layer is cut: neuron order, fan-in group boundaries and runs of neurons."""
+    """How one layer is cut: neuron order, fan-in group boundaries and runs of neurons.
+
+    ``permutation`` is the neuron order itself where ``order`` is "partitioned" (a METIS cut,
+    :mod:`~archsim.mapping.partitioner`); named orders derive it from the layer's shape."""
 
     order: str
     input_groups: list[int]
     runs: list[tuple[int, int]]
-    _parts: list | None = field(default=None, init=False, repr=False)      # parts(), computed once
+    permutation: np.ndarray | None = None
+    _axons: np.ndarray | None = field(default=None, init=False, repr=False)     # axons per (run, group)
 
     @property
     def fan_in_groups(self) -> int:
         return len(self.input_groups) - 1
 
     def parts(self, lowered: LoweredLayer) -> list[tuple[int, int, int, int]]:
-        """(run start, run stop, input start, input stop) for each non-empty part, owners first per run.
-
-        One compiled pass over the layer's synapses marks which fan-in groups reach each run.
-        """
-        if self._parts is None:
-            self._parts = self._find_parts(lowered)
-        return self._parts
-
-    def _find_parts(self, lowered: LoweredLayer) -> list[tuple[int, int, int, int]]:
-        csr = lowered.matrix
-        perm = neuron_order(lowered, self.order)
-        position = np.empty(len(perm), dtype=np.int64)
-        position[perm] = np.arange(len(perm), dtype=np.int64)
-        starts = np.array([a for a, _ in self.runs], dtype=np.int64)
-        run_of_neuron = np.searchsorted(starts, position, side="right") - 1
-        bounds = np.asarray(self.input_groups, dtype=np.int64)
-        group_of_row = np.searchsorted(bounds, np.arange(max(lowered.input_size, 1)), side="right") - 1
-        reached = _groups_per_run(csr.indptr.astype(np.int64), csr.indices.astype(np.int64), group_of_row,
-                                  run_of_neuron, len(self.runs), len(bounds) - 1)
+        """(run start, run stop, input start, input stop) for each non-empty part, owners first per run."""
+        axons = self._axons_per_part(lowered)
+        bounds = self.input_groups
         out = []
         for run, (start, stop) in enumerate(self.runs):
-            groups = np.flatnonzero(reached[run])
+            groups = np.flatnonzero(axons[run])
             for g in groups if len(groups) else (0,):
                 out.append((start, stop, int(bounds[g]), int(bounds[g + 1])))
         return out
 
+    def traffic(self, lowered: LoweredLayer) -> float:
+        """Expected packets per step into this layer's parts when every input fires: one per axon
+        of each part, plus the partial sums a non-owner part sends per neuron (as
+        :func:`~archsim.mapping.routing.traffic_edges`)."""
+        axons = self._axons_per_part(lowered)
+        lengths = np.array([b - a for a, b in self.runs], dtype=np.int64)
+        extra_parts = np.maximum(np.count_nonzero(axons, axis=1), 1) - 1
+        return float(axons.sum()) + PSUM_PACKETS_PER_NEURON * float(extra_parts @ lengths)
+
+    def _axons_per_part(self, lowered: LoweredLayer) -> np.ndarray:
+        """One compiled pass over the layer's synapses: distinct inputs of each fan-in group per run."""
+        if self._axons is None:
+            csr = lowered.matrix
+            perm = neuron_order(lowered, self.order, self.permutation)
+            position = np.empty(len(perm), dtype=np.int64)
+            position[perm] = np.arange(len(perm), dtype=np.int64)
+            starts = np.array([a for a, _ in self.runs], dtype=np.int64)
+            run_of_neuron = np.searchsorted(starts, position, side="right") - 1
+            bounds = np.asarray(self.input_groups, dtype=np.int64)
+            group_of_row = np.searchsorted(bounds, np.arange(max(lowered.input_size, 1)), side="right") - 1
+            self._axons = _axons_per_run(csr.indptr.astype(np.int64), csr.indices, group_of_row, run_of_neuron,
+                                         len(self.runs), len(bounds) - 1)
+        return self._axons
+
 
 @nb.njit(cache=True)
-def _groups_per_run(indptr, indices, group_of_row, run_of_neuron, n_runs, n_groups):
-    """``reached[run, group]``: some synapse from an input of ``group`` lands on a neuron of ``run``."""
-    reached = np.zeros((n_runs, max(n_groups, 1)), np.bool_)
+def _axons_per_run(indptr, indices, group_of_row, run_of_neuron, n_runs, n_groups):
+    """``axons[run, group]``: inputs of ``group`` with a synapse on some neuron of ``run``."""
+    axons = np.zeros((n_runs, max(n_groups, 1)), np.int64)
+    last_row = np.full(n_runs, -1, np.int64)
     for row in range(indptr.shape[0] - 1):
         g = group_of_row[row]
         for k in range(indptr[row], indptr[row + 1]):
-            reached[run_of_neuron[indices[k]], g] = True
-    return reached
+            run = run_of_neuron[indices[k]]
+            if last_row[run] != row:
+                last_row[run] = row
+                axons[run, g] += 1
+    return axons
 
 
-def neuron_order(lowered: LoweredLayer, order: str) -> np.ndarray:
+def neuron_order(lowered: LoweredLayer, order: str, permutation: np.ndarray | None = None) -> np.ndarray:
     """Permutation of flat (C, H, W) neuron indices for ``order`` ("chw" natural, "hwc" rows first,
-    ``tile-c<c>-r<r>-w<w>`` tile by tile, :mod:`~archsim.mapping.tiles`)."""
+    ``tile-c<c>-r<r>-w<w>`` tile by tile, :mod:`~archsim.mapping.tiles`; "partitioned": the
+    given ``permutation``)."""
     n = lowered.size
+    if order == PARTITIONED:
+        return np.asarray(permutation, dtype=np.int64)
     tile = Tile.parse(order)
     if tile is not None:
         return tile_permutation(lowered, tile)[0]
@@ -157,27 +187,31 @@ def input_groups(lowered: LoweredLayer, axons: int) -> list[int]:
     return [int(b) for b in bounds]
 
 
-def split_layer(lowered: LoweredLayer, limits: CoreLimits) -> LayerSplit:
-    """The cheapest split of a layer (fewest parts) under ``limits``: the tile search for conv layers,
-    and the greedy cuts in "chw" / "hwc" order where they are cheap to try."""
+def split_layer(lowered: LoweredLayer, limits: CoreLimits, seed: int = 0, cuts=CUTS) -> LayerSplit:
+    """The cheapest split of a layer under ``limits``: fewest cores, then least traffic
+    (:meth:`LayerSplit.traffic`), earlier candidate on a tie. Candidates, of the kinds ``cuts``
+    names (a chip's ``mapping.cuts``): the tile search (conv layers), the greedy contiguous cuts
+    in "chw" / "hwc" order where they are cheap to try, and a METIS partition
+    (:mod:`~archsim.mapping.partitioner`, seeded with ``seed``) where it is. The contiguous cut is
+    made whenever no other kind gives one, so a layer always has a cut."""
     csc = lowered.matrix.tocsc()
     csc.sort_indices()
-    best = None
-    if tileable(lowered):
+    candidates = []
+    if "tiles" in cuts and tileable(lowered):
         choice = search_tiles(lowered, csc, limits)
         if choice is not None:
-            best = (choice.cores, LayerSplit(order=choice.tile.order, input_groups=choice.input_groups,
-                                             runs=choice.runs))
-    if best is not None and lowered.matrix.nnz > GREEDY_SYNAPSE_LIMIT:
-        return best[1]
+            tiled = LayerSplit(order=choice.tile.order, input_groups=choice.input_groups, runs=choice.runs)
+            if lowered.matrix.nnz > GREEDY_SYNAPSE_LIMIT:
+                return tiled
+            candidates.append(tiled)
     bounds = input_groups(lowered, limits.axons)
-    orders = ORDERS if 1 < lowered.channels < lowered.size else ("chw",)     # 1x1 maps: both orders agree
-    for order in orders:
-        split = _split_in_order(lowered, csc, limits, order, bounds)
-        cost = len(split.parts(lowered))
-        if best is None or cost < best[0]:
-            best = (cost, split)
-    return best[1]
+    cut = partition_layer(lowered, csc, limits, bounds, seed) if "partitioned" in cuts else None
+    if "contiguous" in cuts or (cut is None and not candidates):
+        orders = ORDERS if 1 < lowered.channels < lowered.size else ("chw",)     # 1x1 maps: both orders agree
+        candidates.extend(_split_in_order(lowered, csc, limits, order, bounds) for order in orders)
+    if cut is not None:
+        candidates.append(LayerSplit(order=PARTITIONED, input_groups=list(bounds), runs=cut[1], permutation=cut[0]))
+    return min(candidates, key=lambda split: (len(split.parts(lowered)), split.traffic(lowered)))
 
 
 def _split_in_order(lowered: LoweredLayer, csc, limits: CoreLimits, order: str, bounds: list[int]) -> LayerSplit:

@@ -71,7 +71,7 @@ def build_routes(mapping: Mapping, lowered: dict[str, LoweredLayer]) -> Routes:
     owner_of: dict[str, np.ndarray] = {}
     receivers: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {name: [] for name in lowered}
     for name, low in lowered.items():
-        perm = neuron_order(low, mapping.orders[name])
+        perm = neuron_order(low, mapping.orders[name], mapping.permutations.get(name))
         owner = np.full(low.size, -1, dtype=np.int64)
         csc = low.matrix.tocsc()
         csc.sort_indices()                       # rows ascending per column: a part's rows are one slice

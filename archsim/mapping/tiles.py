@@ -94,7 +94,6 @@ def search_tiles(lowered: LoweredLayer, csc, limits: "CoreLimits") -> TileChoice
     if per_core < 1:
         return None
     col_ptr, col_rows = csc.indptr.astype(np.int64), csc.indices.astype(np.int64)
-    channel_of = np.arange(lowered.size, dtype=np.int64) // (h * w)
     scratch = _Scratch(lowered.input_size, c)
     widths = _distinct_ceil(w)
     candidates = []
@@ -112,8 +111,7 @@ def search_tiles(lowered: LoweredLayer, csc, limits: "CoreLimits") -> TileChoice
         if found and bound > min(f[0] for f in found):
             break
         groups = _group_bounds(lowered.input_planes, g)
-        probe = _Probe(lowered, col_ptr, col_rows, channel_of, groups,
-                       kernel_bits_per_group(lowered, groups, limits.weight_bits), limits, scratch)
+        probe = _Probe(RunCheck(lowered, col_ptr, col_rows, groups, limits, scratch))
         wb, axons = _widest([wb for wb in widths if wb <= w_cap], lambda wb: probe.axons_if_fits(Tile(cb, rb, wb)))
         if wb is not None:
             cores = n_groups * n_blocks * -(-h // rb) * -(-w // wb)
@@ -171,18 +169,34 @@ class _Scratch:
         self.stamp = np.zeros(1, np.int64)
 
 
+class RunCheck:
+    """Checks runs of one layer's neurons, in fan-in groups ``groups``, against the core limits
+    (the chip model's pass rule, :func:`_check_runs`); the tile search and the partitioned cuts
+    (:mod:`~archsim.mapping.partitioner`) both use it."""
+
+    def __init__(self, lowered: LoweredLayer, col_ptr, col_rows, groups, limits: "CoreLimits", scratch=None):
+        self.lowered, self.col_ptr, self.col_rows, self.groups, self.limits = lowered, col_ptr, col_rows, groups, limits
+        self.kernel_bits = kernel_bits_per_group(lowered, groups, limits.weight_bits)
+        self.channel_of = np.arange(lowered.size, dtype=np.int64) // max(lowered.size // lowered.channels, 1)
+        self.scratch = scratch if scratch is not None else _Scratch(lowered.input_size, lowered.channels)
+        state_per_neuron = lowered.state_words * limits.membrane_bits if limits.state_bits else 0
+        self._limit_args = (limits.neurons, limits.axons, limits.max_fold, limits.memory_bits, limits.weight_bits,
+                            state_per_neuron, limits.state_bits, *limits.format_args)
+
+    def check(self, neurons: np.ndarray, run_edges: np.ndarray) -> tuple[bool, int, int]:
+        """(all runs fit, parts, axons of the first run's parts) for runs ``run_edges`` of ``neurons``."""
+        s = self.scratch
+        ok, parts, axons = _check_runs(self.col_ptr, self.col_rows, neurons, run_edges, self.groups,
+                                       self.kernel_bits, self.channel_of, s.input_stamp, s.part_input_stamp,
+                                       s.channel_stamp, s.stamp, *self._limit_args)
+        return bool(ok), int(parts), int(axons)
+
+
 class _Probe:
     """Checks of tiles of one (group size, layer) against the core limits."""
 
-    def __init__(self, lowered, col_ptr, col_rows, channel_of, groups, kernel_bits, limits, scratch):
-        self.lowered, self.col_ptr, self.col_rows, self.channel_of = lowered, col_ptr, col_rows, channel_of
-        self.groups, self.kernel_bits, self.limits, self.scratch = groups, kernel_bits, limits, scratch
-
-    def _limits(self):
-        lim = self.limits
-        state_per_neuron = self.lowered.state_words * lim.membrane_bits if lim.state_bits else 0
-        return (lim.neurons, lim.axons, lim.max_fold, lim.memory_bits, lim.weight_bits, state_per_neuron,
-                lim.state_bits, *lim.format_args)
+    def __init__(self, check: RunCheck):
+        self.run_check, self.lowered, self.groups = check, check.lowered, check.groups
 
     def axons_if_fits(self, tile: Tile) -> int:
         """Axons of the probe part (a middle tile, first channel block, each group), or -1 if it breaks a limit."""
@@ -192,23 +206,17 @@ class _Probe:
                                np.arange(x0, x0 + tile.cols), indexing="ij")
         order = np.lexsort((ch.reshape(-1), y.reshape(-1), x.reshape(-1)))
         neurons = ((ch.reshape(-1) * h + y.reshape(-1)) * w + x.reshape(-1))[order].astype(np.int64)
-        s = self.scratch
-        ok, _, axons = _check_runs(self.col_ptr, self.col_rows, neurons, np.array([0, len(neurons)], np.int64),
-                                   self.groups, self.kernel_bits, self.channel_of, s.input_stamp,
-                                   s.part_input_stamp, s.channel_stamp, s.stamp, *self._limits())
-        return int(axons) if ok else -1
+        ok, _, axons = self.run_check.check(neurons, np.array([0, len(neurons)], np.int64))
+        return axons if ok else -1
 
     def check_all(self, tile: Tile) -> tuple[int, list[tuple[int, int]]] | None:
         """(cores, runs) when every tile of the layer fits, else None."""
         perm, starts = tile_permutation(self.lowered, tile)
         edges = np.append(starts, len(perm)).astype(np.int64)
-        s = self.scratch
-        ok, parts, _ = _check_runs(self.col_ptr, self.col_rows, perm, edges, self.groups, self.kernel_bits,
-                                   self.channel_of, s.input_stamp, s.part_input_stamp, s.channel_stamp, s.stamp,
-                                   *self._limits())
+        ok, parts, _ = self.run_check.check(perm, edges)
         if not ok:
             return None
-        return int(parts), [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+        return parts, [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
 
 @nb.njit(cache=True)
