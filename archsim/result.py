@@ -89,19 +89,26 @@ def read(path: str | Path) -> dict:
     """Load a RESULT.json; :class:`UserError` naming ``path`` when it is unreadable or not ``archsim.result/1``."""
     from archsim.guard.json_files import load_json
 
-    data = load_json(path, f"RESULT.json (schema {SCHEMA})")
+    return check(load_json(path, f"RESULT.json (schema {SCHEMA})"), str(path))
+
+
+def check(data, where: str) -> dict:
+    """``data`` (a parsed result, from ``where``: a file or a store row) when it is an ``archsim.result/1``
+    object with names where names go and numbers (or null) where numbers go; else a UserError."""
+    from archsim.guard.text import quote
+
     if not isinstance(data, dict):
-        raise UserError(f"{path}: not a result file: a JSON {type(data).__name__} (allowed: an object with "
+        raise UserError(f"{where}: not a result: a JSON {type(data).__name__} (allowed: an object with "
                         f"schema {SCHEMA})")
     if data.get("schema") != SCHEMA:
-        raise UserError(f"{path}: schema: {data.get('schema')!r} is not allowed (allowed: {SCHEMA})")
+        raise UserError(f"{where}: schema: {quote(data.get('schema'))} is not allowed (allowed: {SCHEMA})")
     if not isinstance(data.get("workload"), str) or not isinstance(data.get("chip"), (str, type(None))):
-        raise UserError(f"{path}: workload, chip: {data.get('workload')!r}, {data.get('chip')!r} are not allowed "
-                        "(allowed: names, chip null for a functional run; a RESULT.json written by 'archsim run')")
+        raise UserError(f"{where}: workload, chip: {quote(data.get('workload'))}, {quote(data.get('chip'))} are not "
+                        "allowed (allowed: names, chip null for a functional run; a result written by 'archsim run')")
     for key in NUMERIC_KEYS:
         value = data.get(key)
         if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
-            raise UserError(f"{path}: {key}: {value!r} is not allowed (allowed: a number, or null)")
+            raise UserError(f"{where}: {key}: {quote(value)} is not allowed (allowed: a number, or null)")
     return data
 
 

@@ -77,7 +77,7 @@ def read_network(path: str | Path, dt: float | None = None, reset: str | None = 
     guard_nir.check_hdf5(path)
     try:
         graph = nir_read(path)
-    except (OSError, KeyError, ValueError, AssertionError, TypeError, AttributeError) as exc:
+    except (OSError, KeyError, ValueError, RuntimeError, AssertionError, TypeError, AttributeError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if isinstance(exc, AssertionError) or "Unknown" in detail:
             detail = f"unknown or malformed node ({detail or 'unsupported type'}; supported: {SUPPORTED})"
@@ -115,7 +115,7 @@ def _check_node_types(path: Path) -> None:
             if "node" not in f or "nodes" not in f["node"]:
                 raise UserError(f"{path}: not a NIR file (no 'node/nodes' group; expected a graph written by nir.write)")
             walk(f["node"]["nodes"], "")
-    except (OSError, KeyError, ValueError) as exc:
+    except (OSError, KeyError, ValueError, RuntimeError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UserError(f"{path}: cannot read NIR graph: truncated or corrupt HDF5 ({detail})") from None
 

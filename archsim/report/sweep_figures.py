@@ -68,7 +68,7 @@ def axis_effects(analysis: Analysis):
             ax.set_xlabel(axis)
             if j == 0:
                 ax.set_ylabel(f"{METRICS[name].label} [{METRICS[name].unit}]")
-            if all(m > 0 for m in means) and means.max() / means.min() > 20:
+            if means.size and all(m > 0 for m in means) and means.max() / means.min() > 20:
                 ax.set_yscale("log")
     fig.suptitle("Effect of each axis (mean; bars: min to max over the other axes)")
     fig.tight_layout()

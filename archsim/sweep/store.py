@@ -29,6 +29,7 @@ from pathlib import Path
 
 from archsim.atomic import write_atomically
 from archsim.errors import UserError
+from archsim.result import check as check_result
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS points (
@@ -151,8 +152,10 @@ class ResultStore:
             if not isinstance(row["config"].get("workload"), dict) or not isinstance(row["config"].get("axes"), dict):
                 raise UserError(f"{self.path}: points.config of {str(row['hash'])[:12]}: no workload and axes "
                                 "objects (allowed: a STORE.db written by 'archsim sweep')")
-            row["result"] = (self._json(row["result"], f"points.result of {str(row['hash'])[:12]}", dict)
-                             if row["result"] else None)
+            where = f"points.result of {str(row['hash'])[:12]}"
+            row["result"] = self._json(row["result"], where, dict) if row["result"] else None
+            if row["status"] == "ok":          # what reports and the summary read as a finished point's result
+                check_result(row["result"], f"{self.path}: {where} (status ok)")
             rows.append(row)
         return rows
 
