@@ -37,8 +37,7 @@ def main() -> None:
                 d = Path(tmp) / f"c{n}"
                 d.mkdir()
                 n += 1
-                argv, outputs = fuzzing.make_case(file_type, kind, seed, variant, valid, d)
-                outcome = fuzzing.run_verb(argv, outputs)
+                outcome = fuzzing.run_case(file_type, kind, seed, variant, valid, d)
                 tried[file_type] = tried.get(file_type, 0) + 1
                 if not fuzzing.contract_holds(file_type, outcome):
                     failures.append(f"{file_type} {kind} {seed} {variant}: {outcome.problem[:200]}")

@@ -36,8 +36,7 @@ _counter = itertools.count()
 def run_case(valid: Path, file_type: str, kind: str, seed: int, variant: str) -> None:
     d = valid / f"case{next(_counter)}"
     d.mkdir()
-    argv, outputs = fuzzing.make_case(file_type, kind, seed, variant, valid, d)
-    outcome = fuzzing.run_verb(argv, outputs)
+    outcome = fuzzing.run_case(file_type, kind, seed, variant, valid, d)
     assert fuzzing.contract_holds(file_type, outcome), outcome.problem
 
 

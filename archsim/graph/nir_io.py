@@ -40,6 +40,7 @@ import numpy as np
 from archsim.errors import UserError
 from archsim.guard import nir_files as guard_nir
 from archsim.guard.json_files import load_json
+from archsim.guard.stats_files import check_stats
 from archsim.graph.network import (LI, LIF, AvgPool2d, Conv2d, CubaLIF, Delay, Dense, Flatten, Identity, Layer,
                                    Network, Projection, ReLU, Scale, Shape, SumPool2d, Threshold)
 from archsim.graph.nir_compat import make
@@ -86,10 +87,9 @@ def read_network(path: str | Path, dt: float | None = None, reset: str | None = 
     network = _from_nir_graph(graph, conv, name=path.stem, source=str(path))
     stats_path = path.with_suffix(".stats.json")
     if "stats" not in network.metadata and stats_path.exists():
-        stats = load_json(stats_path, "stats JSON file")
-        if not isinstance(stats, dict):
-            raise UserError(f"{stats_path}: a JSON {type(stats).__name__} (allowed: an object, as 'archsim train' writes)")
-        network.metadata["stats"] = stats
+        network.metadata["stats"] = check_stats(load_json(stats_path, "stats JSON file"), str(stats_path))
+    elif "stats" in network.metadata:
+        check_stats(network.metadata["stats"], f"{path}: graph metadata archsim.network.stats")
     return network
 
 
