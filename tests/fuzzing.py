@@ -558,9 +558,11 @@ def _validate_case(kind: str, rng: random.Random, d: Path):
 
 
 def run_case(file_type: str, kind: str, seed: int, variant: str, valid: Path, d: Path) -> Outcome:
-    """Make one case in the empty folder ``d`` (:func:`make_case`) and run it (:func:`run_verb`)."""
+    """Make one case in the empty folder ``d`` (:func:`make_case`) and run it (:func:`run_verb`) there, so that
+    a default output path (``sweep`` with an empty ``--store`` writes ``SWEEP.db`` here) stays in ``d``."""
     argv, outputs = make_case(file_type, kind, seed, variant, valid, d)
-    return run_verb(argv, outputs, env=case_env(file_type, d))
+    with contextlib.chdir(d):
+        return run_verb(argv, outputs, env=case_env(file_type, d))
 
 
 def contract_holds(file_type: str, outcome: Outcome) -> bool:
