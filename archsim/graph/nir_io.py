@@ -115,7 +115,7 @@ def _check_node_types(path: Path) -> None:
             if "node" not in f or "nodes" not in f["node"]:
                 raise UserError(f"{path}: not a NIR file (no 'node/nodes' group; expected a graph written by nir.write)")
             walk(f["node"]["nodes"], "")
-    except (OSError, KeyError, ValueError, RuntimeError) as exc:
+    except (OSError, KeyError, ValueError, RuntimeError, TypeError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UserError(f"{path}: cannot read NIR graph: truncated or corrupt HDF5 ({detail})") from None
 
