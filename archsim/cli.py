@@ -13,6 +13,7 @@ import sys
 
 from archsim import __version__
 from archsim.errors import UserError
+from archsim.guard.usage import OneLineParser, seed
 from archsim.shipped import chip_names, sweep_names
 
 CHIP_NAMES_HELP = ", ".join(chip_names())
@@ -43,7 +44,7 @@ def _reset_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="archsim", description="Cycle-accurate simulator of neuromorphic hardware.")
+    p = OneLineParser(prog="archsim", description="Cycle-accurate simulator of neuromorphic hardware.")
     p.add_argument("--version", action="version", version=f"archsim {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     p.add_argument("--max-memory", metavar="SIZE",
@@ -56,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="NIR file to write (default: WORKLOAD.nir)")
     t.add_argument("--epochs", type=int, default=None,
                    help="training epochs (default: the workload's own count; 0 exports the untrained shape)")
-    t.add_argument("--seed", type=int, default=0, help="seed of weight initialisation and data order (default: 0)")
+    t.add_argument("--seed", type=seed, default=0, help="seed of weight initialisation and data order (default: 0)")
 
     i = sub.add_parser("info", help="describe a network")
     i.add_argument("network", help="NIR file or zoo name")
@@ -100,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
                         "A100 and H100)")
     r.add_argument("--iso-node", action="store_true",
                    help="compare area with the GPU's die redrawn at the chip's technology node")
-    r.add_argument("--seed", type=int, default=0, help="seed of the synthetic input (default: 0)")
+    r.add_argument("--seed", type=seed, default=0, help="seed of the synthetic input (default: 0)")
     r.add_argument("--prune-density", type=float, metavar="D",
                    help="keep this fraction (0 < D <= 1) of each layer's synapses, largest |w| first, before "
                         "mapping (default: 1, no pruning)")
@@ -143,14 +144,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the verb's ``archsim.commands.<verb>.main``.
 
-    The error contract: a UserError (bad input) is one stderr line and exit code 2; any other
+    The error contract: a UserError (bad input) or a usage error is one stderr line and exit code 2; any other
     exception is a bug in archsim, never blamed on the input: one line naming it, a hint to rerun
     with ``--debug`` (which shows the traceback), exit code 1.
     """
     from archsim.guard import memory
     from archsim.guard.text import one_line
 
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(argv)     # a usage error: one line on stderr, SystemExit(2)
     try:
         memory.set_limit(memory.parse_size(args.max_memory) if args.max_memory else None)
         command = importlib.import_module(f"archsim.commands.{args.verb}")

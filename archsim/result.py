@@ -12,6 +12,7 @@ from pathlib import Path
 
 from archsim.atomic import write_text_atomically
 from archsim.errors import UserError
+from archsim.guard.text import key_path, quote
 
 SCHEMA = "archsim.result/1"
 
@@ -23,6 +24,12 @@ REQUIRED_KEYS = (
 # Keys that hold one number where present (reports compute with them); null where a run has no such figure.
 NUMERIC_KEYS = ("steps", "batch", "cycles", "latency_s", "throughput_samples_per_s", "energy_pj",
                 "static_energy_pj", "area_mm2", "synaptic_ops", "spikes")
+
+
+#: Name endings that say a key holds a quantity in a unit (the project's units-in-names rule).
+UNIT_SUFFIXES = ("_pj", "_s", "_mm2", "_bytes", "_w", "_hz", "_nm", "_cycles", "_mhz")
+#: Keys holding a grid of numbers over the mesh (per core, or per link and direction), and the mesh size.
+GRID_KEYS = ("core_utilisation", "link_flits_grid", "link_flits", "mesh")
 
 
 def build(trace, cost, gpu=None, gpu_best=None) -> dict:
@@ -144,20 +151,75 @@ def read(path: str | Path) -> dict:
     """Load a RESULT.json; :class:`UserError` naming ``path`` when it is unreadable or not ``archsim.result/1``."""
     from archsim.guard.json_files import load_json
 
-    data = load_json(path, f"RESULT.json (schema {SCHEMA})")
+    return check(load_json(path, f"RESULT.json (schema {SCHEMA})"), str(path))
+
+
+def check(data, where: str) -> dict:
+    """``data`` (a parsed result, from ``where``: a file or a store row) when it is an ``archsim.result/1``
+    object with names where names go and numbers (or null) where numbers go; else a UserError."""
     if not isinstance(data, dict):
-        raise UserError(f"{path}: not a result file: a JSON {type(data).__name__} (allowed: an object with "
+        raise UserError(f"{where}: not a result: a JSON {type(data).__name__} (allowed: an object with "
                         f"schema {SCHEMA})")
     if data.get("schema") != SCHEMA:
-        raise UserError(f"{path}: schema: {data.get('schema')!r} is not allowed (allowed: {SCHEMA})")
+        raise UserError(f"{where}: schema: {quote(data.get('schema'))} is not allowed (allowed: {SCHEMA})")
     if not isinstance(data.get("workload"), str) or not isinstance(data.get("chip"), (str, type(None))):
-        raise UserError(f"{path}: workload, chip: {data.get('workload')!r}, {data.get('chip')!r} are not allowed "
-                        "(allowed: names, chip null for a functional run; a RESULT.json written by 'archsim run')")
+        raise UserError(f"{where}: workload, chip: {quote(data.get('workload'))}, {quote(data.get('chip'))} are not "
+                        "allowed (allowed: names, chip null for a functional run; a result written by 'archsim run')")
     for key in NUMERIC_KEYS:
         value = data.get(key)
-        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
-            raise UserError(f"{path}: {key}: {value!r} is not allowed (allowed: a number, or null)")
+        if value is not None and not _is_number(value):
+            raise UserError(f"{where}: {key}: {quote(value)} is not allowed (allowed: a number, or null)")
+    _check_figures(data, where)
     return data
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_figures(data: dict, where: str) -> None:
+    """Refuse, anywhere in ``data``, a key with a unit in its name (``_pj``, ``_s``, ``_mm2``...) that holds
+    anything but numbers (one, or a breakdown of them), and a grid (a list of lists: link loads, core
+    maps: :data:`GRID_KEYS`) that is not equal-length rows of numbers: what the report computes and draws with."""
+    import numpy as np
+
+    stack = [(data, ())]
+    while stack:
+        value, keys = stack.pop()
+        name = keys[-1] if keys and isinstance(keys[-1], str) else ""
+        if name in GRID_KEYS and value is not None:
+            try:
+                grid = np.asarray(value, dtype=float)
+                if not np.isfinite(grid).all() or (grid < 0).any():
+                    raise ValueError
+            except (TypeError, ValueError, OverflowError):
+                raise UserError(f"{where}: {key_path(keys)}: not a grid of numbers (allowed: equal-length rows of "
+                                "numbers, as 'archsim run' writes)") from None
+            continue
+        if name.endswith("sources"):       # where each figure comes from: text keyed by the figures' names
+            continue
+        if name.endswith(UNIT_SUFFIXES):
+            bad = _first_non_number(value, keys)
+            if bad is not None:
+                raise UserError(f"{where}: {key_path(bad[0])}: {quote(bad[1])} is not allowed (allowed: a number, "
+                                "a breakdown of numbers, or null)")
+            continue
+        if isinstance(value, dict):
+            stack.extend((v, keys + (k,)) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, keys + (i,)) for i, v in enumerate(value))
+
+
+def _first_non_number(value, keys):
+    """(key path, value) of the first leaf of ``value`` that is not a number or null; None when all are."""
+    stack = [(value, keys)]
+    while stack:
+        value, keys = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((v, keys + (k,)) for k, v in value.items())
+        elif value is not None and not _is_number(value):
+            return keys, value
+    return None
 
 
 def jsonable(value):

@@ -7,6 +7,7 @@ Writes bench/results/fuzz.md: cases tried and contract failures by file type, an
 """
 from __future__ import annotations
 
+import datetime
 import random
 import sys
 import tempfile
@@ -37,14 +38,14 @@ def main() -> None:
                 d = Path(tmp) / f"c{n}"
                 d.mkdir()
                 n += 1
-                argv, outputs = fuzzing.make_case(file_type, kind, seed, variant, valid, d)
-                outcome = fuzzing.run_verb(argv, outputs)
+                outcome = fuzzing.run_case(file_type, kind, seed, variant, valid, d)
                 tried[file_type] = tried.get(file_type, 0) + 1
                 if not fuzzing.contract_holds(file_type, outcome):
                     failures.append(f"{file_type} {kind} {seed} {variant}: {outcome.problem[:200]}")
     wall = time.perf_counter() - start
-    lines = ["# Long fuzz run", "", f"`python bench/fuzz_long.py {per_type} {budget_s:g}`: {sum(tried.values())} cases "
-             f"in {wall:.0f} s, {len(failures)} broke the error contract.", "",
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = ["# Long fuzz run", "", f"{when}, `python bench/fuzz_long.py {per_type} {budget_s:g}`: {sum(tried.values())} "
+             f"cases in {wall:.0f} s, {len(failures)} broke the error contract.", "",
              "| file type | cases | failures |", "|---|---|---|"]
     for file_type, count in tried.items():
         lines.append(f"| {file_type} | {count} | {sum(f.startswith(file_type + ' ') for f in failures)} |")

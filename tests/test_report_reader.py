@@ -252,7 +252,7 @@ def test_sweep_effect_panels_name_their_axes_and_errors_are_shown_whole(tmp_path
         assert sweep_axis in ("noc.mesh_x", "noc.mesh_y") and sweep_axis in ax.get_xlabel()
         assert re.search(r"\[.+\]", ax.get_ylabel()), ax.get_ylabel()
     text = "".join(parse(index).text)
-    assert "Failed points" in text and "needs 2 cores but" in text and "or use a larger mesh" in text
+    assert "Failed points" in text and "needs 2 cores but" in text and "would hold that many" in text
 
 
 def test_reader_names():

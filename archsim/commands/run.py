@@ -18,14 +18,9 @@ def main(args) -> int:
     """Run, then save the outputs and the result where asked, and print the table or the JSON."""
     check_output_file(args.out, "--out")
     check_output_file(args.save_outputs, "--save-outputs")
-    mapping = None
-    if args.mapping:
-        from archsim.mapping import Mapping
-
-        mapping = Mapping.load(args.mapping)
     outcome = execute(args.network, args.chip, mode=args.mode, steps=args.steps, batch=args.batch,
                       engine=args.engine, precision=args.precision, gpu=args.gpu or DEFAULT_GPU,
-                      seed=args.seed, input_path=args.input, mapping=mapping, dt=args.dt, reset=args.reset,
+                      seed=args.seed, input_path=args.input, mapping=args.mapping, dt=args.dt, reset=args.reset,
                       from_=args.from_, spikes=args.spikes, iso_node=args.iso_node,
                       gpu_framework=args.gpu_framework, gpu_numerics=args.gpu_numerics,
                       prune_density=args.prune_density, accuracy=args.accuracy,

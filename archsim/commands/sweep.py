@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from archsim.guard.outputs import check_output_file, removed_on_user_error
 from archsim.units import count_of
 from archsim.sweep import ResultStore, analyse, expand_points, format_summary, load_sweep, run_sweep
 
@@ -16,7 +17,9 @@ def main(args) -> int:
     """Run (or resume) a sweep into its store, print the summary and write the CSV beside it."""
     spec = load_sweep(args.sweep)
     store_path = Path(args.store) if args.store else Path(f"{spec.path.stem}.db")   # the current folder
-    with ResultStore(store_path) as store:
+    check_output_file(store_path, "--store")
+    side_files = [store_path.with_name(store_path.name + end) for end in ("-wal", "-shm", "-journal")]
+    with removed_on_user_error(store_path, *side_files), ResultStore(store_path) as store:
         run = run_sweep(spec, store, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
                         progress=not args.quiet)
         hashes = {p.hash for p in expand_points(spec)}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from archsim.guard.outputs import check_output_file
 from archsim.units import count_of
 from workloads import zoo
 from workloads.export import stats_path
@@ -11,6 +12,7 @@ from workloads.export import stats_path
 def main(args) -> int:
     """Train a zoo workload (or export its untrained shape) to NET.nir and NET.stats.json."""
     out = Path(args.out or f"{args.workload}.nir")
+    check_output_file(out, "--out")
     network, stats = zoo.train(args.workload, epochs=args.epochs, seed=args.seed, out=out, log=print)
     layers = ", ".join(f"{layer.name} {'x'.join(map(str, layer.shape))}" for layer in network.layers)
     print(f"{args.workload}: {count_of(len(network.layers), 'layer')} ({layers}), T={stats['steps']}, seed {args.seed}")

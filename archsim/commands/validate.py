@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import sys
 
+from archsim.guard.outputs import check_output_folder
+
 
 def main(args) -> int:
     """Run the selected cases, print the table and write the report."""
+    check_output_folder(args.out, "--out")
     from archsim.validate import run_cases
     from archsim.validate.report import text_table, write_validation
     from archsim.validate.run import select

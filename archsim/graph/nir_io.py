@@ -40,6 +40,7 @@ import numpy as np
 from archsim.errors import UserError
 from archsim.guard import nir_files as guard_nir
 from archsim.guard.json_files import load_json
+from archsim.guard.stats_files import check_stats
 from archsim.graph.network import (LI, LIF, AvgPool2d, Conv1d, Conv2d, CubaLI, CubaLIF, Delay, Dense, Flatten,
                                    Identity, Layer, Network, Projection, ReLU, Scale, Shape, SumPool2d, Threshold)
 from archsim.graph.nir_compat import make
@@ -77,7 +78,7 @@ def read_network(path: str | Path, dt: float | None = None, reset: str | None = 
     guard_nir.check_hdf5(path)
     try:
         graph = nir_read(path)
-    except (OSError, KeyError, ValueError, AssertionError, TypeError, AttributeError) as exc:
+    except (OSError, KeyError, ValueError, RuntimeError, AssertionError, TypeError, AttributeError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if isinstance(exc, AssertionError) or "Unknown" in detail:
             detail = f"unknown or malformed node ({detail or 'unsupported type'}; supported: {SUPPORTED})"
@@ -86,10 +87,9 @@ def read_network(path: str | Path, dt: float | None = None, reset: str | None = 
     network = _from_nir_graph(graph, conv, name=path.stem, source=str(path))
     stats_path = path.with_suffix(".stats.json")
     if "stats" not in network.metadata and stats_path.exists():
-        stats = load_json(stats_path, "stats JSON file")
-        if not isinstance(stats, dict):
-            raise UserError(f"{stats_path}: a JSON {type(stats).__name__} (allowed: an object, as 'archsim train' writes)")
-        network.metadata["stats"] = stats
+        network.metadata["stats"] = check_stats(load_json(stats_path, "stats JSON file"), str(stats_path))
+    elif "stats" in network.metadata:
+        check_stats(network.metadata["stats"], f"{path}: graph metadata archsim.network.stats")
     return network
 
 
@@ -115,7 +115,7 @@ def _check_node_types(path: Path) -> None:
             if "node" not in f or "nodes" not in f["node"]:
                 raise UserError(f"{path}: not a NIR file (no 'node/nodes' group; expected a graph written by nir.write)")
             walk(f["node"]["nodes"], "")
-    except (OSError, KeyError, ValueError) as exc:
+    except (OSError, KeyError, ValueError, RuntimeError, TypeError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UserError(f"{path}: cannot read NIR graph: truncated or corrupt HDF5 ({detail})") from None
 

@@ -42,6 +42,12 @@ TIME_CONSTANTS = ("tau", "tau_mem", "tau_syn")
 #: Gain of each time constant (together infinite: the snnTorch beta = 1 limit).
 GAIN_OF = {"tau": "r", "tau_mem": "r", "tau_syn": "w_in"}
 INTEGER_PARAMETERS = {"stride": 1, "kernel_size": 1, "dilation": 1, "groups": 1, "padding": 0}
+#: Parameters that are one integer each, never an array.
+SCALAR_PARAMETERS = ("groups", "start_dim", "end_dim")
+#: Graph metadata archsim writes and reads back, and what each must hold: text, a time step in
+#: seconds, or JSON text of an object or a list.
+GRAPH_METADATA = {"archsim.name": "text", "archsim.dt": "seconds", "archsim.network": dict,
+                  "archsim.layer_order": list, "archsim.activations": dict}
 #: The finite stand-in of an infinite time constant, in units of dt (2**60: 1 - 2**-60 == 1.0).
 _NON_LEAKY_SCALE = 2.0**60
 
@@ -84,6 +90,7 @@ def check_graph(graph, where: str, dt: float) -> None:
     """Check a ``nir.NIRGraph`` read from ``where``; rewrite snnTorch's infinite ``tau``/``r`` pairs (module docstring)."""
     import nir
 
+    _check_graph_metadata(where, graph)
     if not any(isinstance(node, nir.Output) for node in graph.nodes.values()):
         raise UserError(f"{where}: the graph has no Output node (allowed: a graph with at least one Output node "
                         "fed by a layer)")
@@ -108,13 +115,22 @@ def check_graph(graph, where: str, dt: float) -> None:
 def _check_node(where: str, name: str, node, dt: float) -> None:
     type_name = type(node).__name__
     fields = {f.name: getattr(node, f.name, None) for f in dataclasses.fields(node)} if dataclasses.is_dataclass(node) else {}
+    for attr in ("input_type", "output_type"):
+        _check_port_shapes(where, name, type_name, attr, fields.get(attr))
+    if not isinstance(fields.get("metadata") or {}, dict):
+        raise UserError(f"{where}: node {name} ({type_name}): metadata is a {type(fields['metadata']).__name__} "
+                        "(allowed: a group of named values)")
     for attr, value in fields.items():
         if attr in ("metadata", "input_type", "output_type") or value is None:
             continue
+        label = f"{where}: node {name} ({type_name}): {attr}"
+        if attr == "padding" and isinstance(_text_or_none(value), str):
+            continue                                       # "same" / "valid": the importer names a bad one
         array = _numeric(value)
         if array is None:
-            continue
-        label = f"{where}: node {name} ({type_name}): {attr}"
+            raise UserError(f"{label}: {quote(_text_or_none(value) or value)} (allowed: numbers)")
+        if attr in SCALAR_PARAMETERS and array.size != 1:
+            raise UserError(f"{label}: an array of shape {array.shape} (allowed: one integer)")
         if np.isnan(array).any():
             raise UserError(f"{label}: NaN at index {_first(np.isnan(array))} (allowed: finite numbers)")
         infinite = np.isinf(array)
@@ -133,6 +149,67 @@ def _check_node(where: str, name: str, node, dt: float) -> None:
         if tau_name in fields or gain_name in fields:
             _non_leaky_limit(where, name, type_name, node, tau_name, gain_name, dt)
     _check_shapes(where, name, type_name, node)
+
+
+def _check_graph_metadata(where: str, graph) -> None:
+    """The graph-level ``archsim.*`` metadata archsim writes: each of the type its reader expects."""
+    import json
+
+    meta = getattr(graph, "metadata", None) or {}
+    if not isinstance(meta, dict):
+        raise UserError(f"{where}: graph metadata is a {type(meta).__name__} (allowed: a group of named values)")
+    for key, kind in GRAPH_METADATA.items():
+        if key not in meta:
+            continue
+        label = f"{where}: graph metadata {key}"
+        value = _text_or_none(meta[key])
+        if kind == "text":
+            if value is None:
+                raise UserError(f"{label}: {quote(meta[key])} (allowed: text)")
+            continue
+        if kind == "seconds":
+            number = _numeric(meta[key])
+            if number is None or number.size != 1 or not np.isfinite(number).all() or float(number.flat[0]) <= 0:
+                raise UserError(f"{label}: {quote(value if value is not None else meta[key])} "
+                                "(allowed: one finite time step > 0, seconds)")
+            continue
+        try:
+            parsed = json.loads(value, parse_constant=lambda c: float("nan")) if value is not None else None
+        except (ValueError, RecursionError):
+            parsed = None
+        if not isinstance(parsed, kind):
+            raise UserError(f"{label}: {quote(value if value is not None else meta[key])} (allowed: JSON text "
+                            f"of a{'n object' if kind is dict else ' list'}, as archsim writes)")
+        if key == "archsim.layer_order" and not all(isinstance(v, str) for v in parsed):
+            raise UserError(f"{label}: {quote(value)} (allowed: a JSON list of node names)")
+        if key == "archsim.activations" and not all(isinstance(v, str) for v in parsed.values()):
+            raise UserError(f"{label}: {quote(value)} (allowed: a JSON object of node name to activation name)")
+
+
+def _check_port_shapes(where, name, type_name, attr, ports) -> None:
+    """``input_type`` / ``output_type``: each port's shape numbers in one list, or left out (None); which
+    sizes a node allows is the importer's to say."""
+    if ports is None:
+        return
+    if not isinstance(ports, dict):
+        raise UserError(f"{where}: node {name} ({type_name}): {attr} is a {type(ports).__name__} "
+                        "(allowed: named port shapes)")
+    for port, shape in ports.items():
+        if shape is None:
+            continue
+        array = _numeric(shape)
+        if array is None or array.ndim > 1 or (array.size and not np.isfinite(array).all()):
+            raise UserError(f"{where}: node {name} ({type_name}): {attr}.{port}: {quote(_text_or_none(shape) or shape)} "
+                            "(allowed: a list of positive integer sizes, e.g. [64] or [2, 34, 34])")
+
+
+def _text_or_none(value) -> str | None:
+    """``value`` as text when HDF5 gave text (bytes, str or a 0-d array of either), else None."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else None
 
 
 def _non_leaky_limit(where, name, type_name, node, tau_name, gain_name, dt) -> None:

@@ -9,6 +9,7 @@ NaN or infinite values are refused.
 """
 from __future__ import annotations
 
+import tokenize
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,7 @@ def read_header(path: str | Path, expected: str) -> tuple[tuple[int, ...], np.dt
                     shape, fortran, dtype = npy_format.read_array_header_2_0(f, max_header_size=2**16)
                 else:
                     raise ValueError(f"format version {version}")
-            except (ValueError, SyntaxError, TypeError, OverflowError, EOFError) as exc:
+            except (ValueError, SyntaxError, TypeError, OverflowError, EOFError, tokenize.TokenError) as exc:
                 detail = " ".join(str(exc).split())[:80] or type(exc).__name__
                 raise UserError(f"{path}: damaged .npy header ({detail}; {allowed})") from None
             offset = f.tell()

@@ -214,6 +214,9 @@ def validate_mapping(mapping: Mapping, network, chip, quantized=None, source: st
     """One-line UserError when ``mapping`` does not match ``network`` or breaks ``chip``'s limits."""
     limits = core_limits(chip)
     board = BoardShape.of(chip)
+    if tuple(mapping.board_shape) != board.size:      # before any array of the board's size is made
+        raise UserError(f"{source}: board_shape: {list(mapping.board_shape)[:2]} does not match {chip.path} "
+                        f"(allowed: {list(board.size)}, its noc.mesh_x * chips_x, noc.mesh_y * chips_y)")
     lowered = lower_network(network, quantized)
     if set(mapping.orders) != set(lowered):
         missing = sorted(set(lowered) - set(mapping.orders)) or sorted(set(mapping.orders) - set(lowered))

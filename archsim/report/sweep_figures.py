@@ -110,7 +110,7 @@ def axis_effects(analysis: Analysis):
             ax.set_title(f"{METRICS[name].label} by {axis}", fontsize="small")
             ax.set_xlabel(f"{axis} (sweep axis)", fontsize="small")
             ax.set_ylabel(f"{METRICS[name].label} [{unit}]", fontsize="small")
-            if all(m > 0 for m in means) and means.max() / means.min() > 20:
+            if means.size and all(m > 0 for m in means) and means.max() / means.min() > 20:
                 ax.set_yscale("log")
     fig.suptitle("Effect of each axis (mean; bars: min to max over the other axes)")
     fig.tight_layout()

@@ -15,6 +15,11 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from archsim.errors import UserError
 
 
+#: Most local worker processes (assumption: far above any machine's cores; each is a Python process
+#: with the simulator loaded, and the pool's semaphore takes a C int).
+MAX_LOCAL_WORKERS = 1024
+
+
 class InProcessExecutor:
     """Runs each task in this process, in submission order (``--workers 1``)."""
 
@@ -88,6 +93,7 @@ def make_executor(workers: int | None = None, scheduler: str | None = None):
         return DaskExecutor(scheduler)
     if workers is None:
         workers = os.cpu_count() or 1
-    if workers < 1:
-        raise UserError(f"--workers: {workers} is too small (allowed: >= 1)")
+    if not 1 <= workers <= MAX_LOCAL_WORKERS:
+        raise UserError(f"--workers: {str(workers)[:24]} is not allowed (allowed: 1 to {MAX_LOCAL_WORKERS} local "
+                        "processes; more machines: --scheduler)")
     return InProcessExecutor() if workers == 1 else ProcessExecutor(workers)

@@ -29,6 +29,8 @@ from pathlib import Path
 
 from archsim.atomic import write_atomically
 from archsim.errors import UserError
+from archsim.guard.text import quote
+from archsim.result import check as check_result
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS points (
@@ -81,8 +83,8 @@ class ResultStore:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=FULL")
                 self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise UserError(f"{self.path}: not a result store: {exc} ({allowed})") from None
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:    # damaged text decodes as no UTF-8
+            raise UserError(f"{self.path}: not a result store: {quote(str(exc), 80)} ({allowed})") from None
 
     def close(self) -> None:
         """Close the database."""
@@ -151,8 +153,10 @@ class ResultStore:
             if not isinstance(row["config"].get("workload"), dict) or not isinstance(row["config"].get("axes"), dict):
                 raise UserError(f"{self.path}: points.config of {str(row['hash'])[:12]}: no workload and axes "
                                 "objects (allowed: a STORE.db written by 'archsim sweep')")
-            row["result"] = (self._json(row["result"], f"points.result of {str(row['hash'])[:12]}", dict)
-                             if row["result"] else None)
+            where = f"points.result of {str(row['hash'])[:12]}"
+            row["result"] = self._json(row["result"], where, dict) if row["result"] else None
+            if row["status"] == "ok":          # what reports and the summary read as a finished point's result
+                check_result(row["result"], f"{self.path}: {where} (status ok)")
             rows.append(row)
         return rows
 
@@ -160,9 +164,9 @@ class ResultStore:
         """Run an SQLite read; a damaged database is the user's error, naming the store."""
         try:
             return read()
-        except sqlite3.DatabaseError as exc:
-            raise UserError(f"{self.path}: damaged result store: {exc} (allowed: a STORE.db written by "
-                            "'archsim sweep')") from None
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise UserError(f"{self.path}: damaged result store: {quote(str(exc), 80)} (allowed: a STORE.db written "
+                            "by 'archsim sweep')") from None
 
     def _json(self, text, where: str, kind: type):
         """A JSON column's value, strictly parsed (:mod:`archsim.guard.json_files`) and of ``kind``."""
