@@ -456,9 +456,10 @@ def test_every_zoo_network_builds_and_the_hybrid_tracker_trains():
     wl = make_workload(net, steps=2, batch=2, mode="train", seed=0)
     run = run_iteration(wl, chip())
     kinds = {l.name: l.kind for l in run.layers}
-    assert kinds["ann1"] == kinds["ann2"] == "relu" and len(run.layers[4].projections) == 2
+    fuse = [l.name for l in run.layers].index("fuse")
+    assert kinds["ann1"] == kinds["ann2"] == "relu" and len(run.layers[fuse].projections) == 2
     assert run.trace.cycles > 0 and np.isfinite(run.loss)
-    assert np.any(run.dweights[4] != 0)       # fuse <- ann2
+    assert np.any(run.dweights[fuse] != 0)    # fuse <- ann2
 
 
 def test_per_layer_actions_add_up_to_the_run_with_control_and_dram_rounding_shared():

@@ -59,7 +59,7 @@ def test_zoo_documented_shapes(built):
     assert built["dvs-gesture"].metadata["steps"] == 16 and built["dvs-gesture"].layer("readout").shape == (11,)
     hybrid = built["hybrid-tracker"]
     assert hybrid.metadata["input_kind"] == {"frames": "values", "events": "spikes"}
-    assert [p.source for p in hybrid.layer("fuse").projections] == ["ann2", "snn2"]
+    assert [p.source for p in hybrid.layer("fuse").projections] == ["ann2", "attention"]
     assert built["mlp-digits"].layer("hidden").shape == (128,)
 
 

@@ -187,7 +187,8 @@ CASES: tuple[Case, ...] = (
     Case("dashnet-fps", "DashNet hybrid tracker frames per second", "FPS", 2083.0, 0.50,
          "Yang et al., DashNet, arXiv 1909.12942 (on Tianjic)", "prediction", HYBRID,
          lambda r: r["throughput_samples_per_s"],
-         "zoo hybrid-tracker: DashNet's layer sizes are not public, so its sizes are assumptions"),
+         "zoo hybrid-tracker, DashNet's SNN / ANN / attention / TCF structure; the stored paper text gives "
+         "no layer sizes, resolution, steps or FPS counting, so those are the zoo's assumptions"),
     Case("tianjic-average-power", "average power on an application", "mW", 400.0, 0.50,
          f"{TIANJIC_PEI}: ~400 mW average at 0.9 V on its applications", "prediction", HYBRID,
          lambda r: r["energy_pj"] * 1e-12 / r["latency_s"] * 1e3,
