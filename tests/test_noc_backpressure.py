@@ -115,8 +115,8 @@ def congested(draw):
 CREDIT_STALLED = []
 
 
-@settings(max_examples=80, deadline=None, database=None)
-@given(congested())
+@settings(max_examples=80, deadline=None, database=None, derandomize=True)  # the stall share is asserted: a
+@given(congested())                                                          # fixed draw keeps it reproducible
 def check_congested_engines_agree(case):
     config, packets = case
     fast = both(packets, config)
