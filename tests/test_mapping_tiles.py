@@ -119,7 +119,7 @@ def test_tiled_conv_runs_reference_equals_fast_and_functional(seed, axons, neuro
         Layer("c", (4, 6, 6), (Projection("x", (Conv2d(rng.normal(size=(4, 3, 3, 3)) * 0.6, padding=(1, 1)),)),), lif),
         Layer("o", (3,), (Projection("c", (Flatten(), Dense(rng.normal(size=(3, 144)) * 0.3))),), lif)], ["o"])
     chip = with_cuts(load_chip(CHIP).with_overrides({"core.axons": axons, "core.neurons": neurons, "noc.mesh_x": 8,
-                                                     "noc.mesh_y": 8}), ["tiles", "contiguous"])
+                                                     "noc.mesh_y": 8}), ["tiles"])
     x = (rng.random((3, 1, 3, 6, 6)) < 0.4).astype(float)
     work = Workload("tconv", net, {"x": x}, 3, 1)
     fast, ref = simulate(work, chip, "fast"), simulate(work, chip, "reference")
