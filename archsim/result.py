@@ -233,3 +233,10 @@ def jsonable(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+def batch_label(batch: int) -> str:
+    """A best batch as shown: said so when it is the search's limit (energy per sample still falling there)."""
+    from archsim.gpu.estimate import BATCH_SEARCH_LIMIT
+
+    return f"{batch:,}, the largest searched" if batch >= BATCH_SEARCH_LIMIT else f"{batch:,}"

@@ -95,7 +95,7 @@ def render(result: dict) -> str:
     if best:
         vs = result.get("vs_gpu_best_batch") or {}
         lines.append(f"{gpu['name'] if gpu else best['name']} at its batch of least energy per sample "
-                     f"(batch {best['batch']:,}): {format_quantity(best['energy_per_sample_pj'], 'pJ')}/sample, "
+                     f"(batch {result_mod.batch_label(best['batch'])}): {format_quantity(best['energy_per_sample_pj'], 'pJ')}/sample, "
                      f"{format_quantity(best['throughput_samples_per_s'], 'samples/s')}: energy per sample "
                      f"{result_mod.verdicts(vs).get('energy per sample') or '-'}, "
                      f"throughput {result_mod.verdicts(vs).get('throughput') or '-'}")

@@ -47,7 +47,7 @@ def headline(result: dict) -> str:
         best = result.get("gpu_best_batch")
         best_summary = result_mod.verdicts(result.get("vs_gpu_best_batch") or {})
         if best and best_summary.get("energy per sample"):
-            text += (f" With the GPU at its batch of least energy per sample ({best['batch']:,}): energy per sample "
+            text += (f" With the GPU at its batch of least energy per sample ({result_mod.batch_label(best['batch'])}): energy per sample "
                      f"{best_summary['energy per sample']}, throughput {best_summary.get('throughput') or '-'}.")
         return text
     alone = " (the GPU model on its own)" if result.get("family") == "gpu" else " (no GPU comparison)"
@@ -163,7 +163,7 @@ def _key_numbers(result: dict) -> Table:
     header = ["quantity", result["chip"], f"{name} ({_gpu_style(gpu)}), batch {result['batch']}" if gpu else "GPU",
               "chip vs GPU, same batch"]
     if best:
-        header += [f"{name}, batch {best['batch']:,} (least energy per sample)", "chip vs GPU at that batch"]
+        header += [f"{name}, batch {result_mod.batch_label(best['batch'])} (least energy per sample)", "chip vs GPU at that batch"]
     if not gpu:  # nothing to compare with (a GPU run on its own, or --gpu none): the chip's column only
         return Table(header[:2], [[label, format_quantity(ours, unit)] for label, ours, *_, unit in rows
                                   if ours is not None])
