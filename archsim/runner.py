@@ -114,7 +114,7 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
         log(f"estimating {workload.name} on {chip.name}")
         return _with_workload_facts(_gpu_alone(workload, chip, gpu_framework, gpu_numerics), network, accuracy_block)
     log(f"simulating {workload.name} on {chip.name} ({engine} engine, {workload.steps} steps, batch {workload.batch})")
-    trace = _simulate(workload, chip, engine, mapping)
+    trace = _simulate(workload, chip, engine, mapping, log)
     from archsim.cost import evaluate
 
     log("costing energy and area")
@@ -207,11 +207,11 @@ def _check_memory(network: Network, chip: Chip | None, steps: int | None, batch:
     check_run(network, chip, steps=steps, batch=int(batch or 1), what=f"{network.name} ({steps} steps, batch {batch or 1})")
 
 
-def _simulate(workload: Workload, chip: Chip, engine: str, mapping):
+def _simulate(workload: Workload, chip: Chip, engine: str, mapping, log=None):
     if chip.family == "manycore":
         from archsim.models.manycore import simulate
 
-        return simulate(workload, chip, engine=engine, mapping=mapping)
+        return simulate(workload, chip, engine=engine, mapping=mapping, log=log)
     if chip.family == "h2learn":
         from archsim.models.h2learn import simulate
 

@@ -8,6 +8,7 @@ from archsim.guard.memory import check_run
 from archsim.guard.outputs import check_output_file
 from archsim.graph.quantize import Precision, quantize
 from archsim.mapping import check_fits, map_network
+from archsim.commands.run import stage_logger
 from archsim.units import count_of
 
 
@@ -22,7 +23,7 @@ def main(args) -> int:
     qnet = quantize(network, Precision.from_config(chip.params["precision"]))
     check_fits(network, chip, qnet)                 # cores counted from shapes first: seconds, before lowering
     check_run(network, chip, what=f"mapping {network.name} on {chip.name}")
-    mapping = map_network(network, chip, qnet)
+    mapping = map_network(network, chip, qnet, log=stage_logger())   # progress of a long cut on stderr
     s = mapping.summary
     print(f"{network.name} on {chip.name}: {s['cores_used']:,} of {count_of(s['cores_available'], 'core')}"
           + (f" ({count_of(s['folded_cores'], 'folded core')})" if s.get("folded_cores") else ""))

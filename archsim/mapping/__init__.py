@@ -23,6 +23,7 @@ from archsim.mapping.placement import place
 from archsim.mapping.routing import Routes, build_routes, traffic_edges
 from archsim.mapping.storage import FORMATS, SynapseFormat
 from archsim.mapping.tiles import Tile, tileable
+from archsim.progress import Progress
 
 __all__ = ["Mapping", "Part", "map_network", "check_fits", "validate_mapping", "lower_network", "lowered_and_routes", "BoardShape", "board_for",
            "core_limits", "Routes", "build_routes"]
@@ -142,8 +143,9 @@ def lower_network(network, quantized=None) -> dict[str, LoweredLayer]:
             for layer in layers}
 
 
-def map_network(network, chip, quantized=None) -> Mapping:
-    """Cut, place and route ``network`` on ``chip``; UserError when it does not fit."""
+def map_network(network, chip, quantized=None, log=None) -> Mapping:
+    """Cut, place and route ``network`` on ``chip``; UserError when it does not fit. ``log`` receives
+    progress lines of the cut when it is long (:mod:`archsim.progress`)."""
     check_fits(network, chip, quantized)
     limits = core_limits(chip)
     board = BoardShape.of(chip)
@@ -151,7 +153,11 @@ def map_network(network, chip, quantized=None) -> Mapping:
     options = chip.params.get("mapping", {})
     seed = int(options.get("seed", 0))
     kinds = tuple(options.get("cuts", CUTS))
-    cuts = {name: split_layer(low, layer_limits(limits, low), seed, kinds) for name, low in lowered.items()}
+    progress = Progress(log, "map: cut", len(lowered), "layers")
+    cuts = {}
+    for name, low in lowered.items():
+        cuts[name] = split_layer(low, layer_limits(limits, low), seed, kinds)
+        progress.update(len(cuts))
     specs = [(name, p) for name, low in lowered.items() for p in cuts[name].parts(low)]
     if len(specs) > board.cores:
         chips_x, chips_y = board_for(len(specs), board)

@@ -32,6 +32,7 @@ from archsim.models.manycore.activity import active_units, link_load_map
 from archsim.models.manycore.engines import FastEngine, ReferenceEngine
 from archsim.models.manycore.machine import CORE_FIFOS, CORE_STALLS, PHASES, STALL_CAUSES, Machine
 from archsim.models.manycore.program import build_program
+from archsim.progress import Progress
 from archsim.trace import Trace
 
 ENGINES = {"fast": FastEngine, "reference": ReferenceEngine}
@@ -39,12 +40,13 @@ ENGINES = {"fast": FastEngine, "reference": ReferenceEngine}
 __all__ = ["simulate", "prepare", "run_program", "ENGINES"]
 
 
-def simulate(workload, chip, engine: str = "fast", mapping=None) -> Trace:
-    """Run ``workload`` on ``chip``; ``mapping`` is a Mapping, a mapping file path, or None (map now)."""
-    return run_program(workload, chip, *prepare(workload, chip, engine, mapping), engine)
+def simulate(workload, chip, engine: str = "fast", mapping=None, log=None) -> Trace:
+    """Run ``workload`` on ``chip``; ``mapping`` is a Mapping, a mapping file path, or None (map now).
+    ``log`` receives progress lines of long stages (:mod:`archsim.progress`)."""
+    return run_program(workload, chip, *prepare(workload, chip, engine, mapping, log), engine, log)
 
 
-def prepare(workload, chip, engine: str = "fast", mapping=None):
+def prepare(workload, chip, engine: str = "fast", mapping=None, log=None):
     """Quantise, map (or check ``mapping``) and build the chip program: ``(mapping, program, qnet)``.
 
     The part of :func:`simulate` before the first time step (benchmarks time it apart).
@@ -54,7 +56,7 @@ def prepare(workload, chip, engine: str = "fast", mapping=None):
     network = scheduled(workload.network, layer_schedule(chip))
     qnet = quantize(network, Precision.from_config(chip.params["precision"]))
     if mapping is None:
-        mapping = map_network(network, chip, qnet)
+        mapping = map_network(network, chip, qnet, log)
     else:
         source = str(mapping) if isinstance(mapping, (str, Path)) else "mapping"
         mapping = Mapping.load(mapping) if isinstance(mapping, (str, Path)) else mapping
@@ -67,8 +69,8 @@ def layer_schedule(chip) -> str:
     return str(chip.params["timing"].get("layer_schedule", "serial"))
 
 
-def run_program(workload, chip, mapping, prog, qnet, engine: str = "fast") -> Trace:
-    """Step ``prog`` through every sample and step of ``workload``; the Trace."""
+def run_program(workload, chip, mapping, prog, qnet, engine: str = "fast", log=None) -> Trace:
+    """Step ``prog`` through every sample and step of ``workload``; the Trace (progress lines to ``log``)."""
     network = workload.network
     core = chip.params["core"]
     machine = Machine(prog, ENGINES[engine](), int(core["neurons"]), int(core["axons"]))
@@ -78,6 +80,7 @@ def run_program(workload, chip, mapping, prog, qnet, engine: str = "fast") -> Tr
     steps, batch = workload.steps, workload.batch
     outputs = np.zeros((steps, batch, *out_layer.shape), dtype=np.float64)
     per_sample_cycles = []
+    progress = Progress(log, "simulate", steps * batch, "steps")
     for b in range(batch):
         machine.reset_state()
         start = machine.cycles
@@ -85,6 +88,7 @@ def run_program(workload, chip, mapping, prog, qnet, engine: str = "fast") -> Tr
             values = machine.step({name: x[t, b].reshape(-1) for name, x in inputs_q.items()})
             y = values[out_name].astype(np.float64)
             outputs[t, b] = (y if out_layer.spiking else y * out_layer.out_scale).reshape(out_layer.shape)
+            progress.update(b * steps + t + 1)
         per_sample_cycles.append(machine.cycles - start)
     cores_used = len(prog.cores)
     machine._count("control", "cycle", machine.cycles * cores_used)
