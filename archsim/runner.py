@@ -240,7 +240,9 @@ def _gpu_alone(workload: Workload, chip: Chip, framework: str | None, numerics: 
         "energy_pj": est.energy_pj, "energy_breakdown_pj": est.energy_breakdown_pj,
         "static_energy_pj": est.static_energy_pj, "area_mm2": est.area_mm2,
         "area_breakdown_mm2": est.area_breakdown_mm2, "cost_sources": est.sources,
-        "synaptic_ops": int(est.synaptic_ops), "spikes": None,
+        # the GPU model sees no activity, so it has no synaptic_ops (README: existing synapses reached by a
+        # spike); the dense forward MACs it performs are gpu_detail.forward_macs
+        "synaptic_ops": None, "spikes": None,
         "gpu_detail": gpu,
     }
     return RunOutcome(result=result, outputs=None, workload=workload)

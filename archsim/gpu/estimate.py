@@ -66,7 +66,7 @@ class GpuEstimate:
     average_power_w: float
     flops: int
     dram_bytes: int
-    synaptic_ops: int
+    forward_macs: int            # dense forward MACs the GPU performs, zeros included: not synaptic_ops
     kernels: list = field(repr=False)
     time_by_kernel_s: dict = field(default_factory=dict)
     time_by_bound_s: dict = field(default_factory=dict)
@@ -208,7 +208,7 @@ def estimate(workload: Workload, gpu_chip=None, iso_node_nm: float | None = None
         memory_breakdown_bytes=memory.components_bytes, fits_in_memory=memory.fits, memory_message=message,
         power_capped=capped, average_power_w=energy_pj * 1e-12 / latency_s if latency_s else 0.0,
         flops=sum(k.flops for k in kernels), dram_bytes=sum(row["dram_bytes"] for row in rows),
-        synaptic_ops=sum(k.gemm[0] * k.gemm[1] * k.gemm[2] * k.gemm[3] for k in kernels
+        forward_macs=sum(k.gemm[0] * k.gemm[1] * k.gemm[2] * k.gemm[3] for k in kernels
                          if k.phase == "forward" and k.gemm is not None),
         kernels=rows, time_by_kernel_s=dict(time_by_kernel), time_by_bound_s=dict(time_by_bound),
         time_by_phase_s=dict(time_by_phase), sources=sources,
