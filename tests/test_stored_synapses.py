@@ -167,3 +167,25 @@ def test_a_network_too_large_is_told_the_board_that_holds_it():
     chip = load_chip("chips/loihi.yaml").with_overrides({"core.neurons": 2, "noc.mesh_x": 4, "noc.mesh_y": 4})
     with pytest.raises(UserError, match=r"needs 20 cores .* a board of 2 x 1 of these chips"):
         map_network(net, chip, quantize(net, Precision.from_config(chip.params["precision"])))
+
+
+def test_a_neuron_whose_synapses_exceed_a_core_is_split_by_memory_and_still_exact():
+    """Fan-in 256 <= 256 axons, but 256 8-bit synapses (256 B) do not fit a 128 B core: the fan-in is cut
+    in two by memory, partial sums merge, and the chip still equals the functional model."""
+    from archsim.graph.functional import simulate as functional
+    from archsim.graph.workload import Workload
+    from archsim.mapping import map_network, validate_mapping
+    from archsim.models.manycore import simulate
+    from archsim.runner import resolve_chip
+
+    rng = np.random.default_rng(0)
+    net = Network("wide", {"x": (256,)}, [Layer("h", (4,), (Projection("x", (Dense(rng.normal(size=(4, 256))),)),),
+                                                  LIF(decay=np.float64(0.5), threshold=np.float64(1.0)))], ["h"])
+    chip = resolve_chip("tianjic").with_overrides({"core.synapse_memory_kb": 0.125})
+    qnet = quantize(net, Precision.from_config(chip.params["precision"]))
+    mapping = map_network(net, chip, qnet)
+    assert mapping.input_groups["h"] == [0, 128, 256]
+    validate_mapping(mapping, net, chip, qnet)
+    x = (rng.random((3, 1, 256)) < 0.5).astype(float)
+    trace = simulate(Workload("wide", net, {"x": x}, 3, 1), chip, "fast")
+    np.testing.assert_array_equal(trace.outputs, functional(net, {"x": x}, qnet.precision).outputs["h"])

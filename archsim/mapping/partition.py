@@ -187,6 +187,19 @@ def input_groups(lowered: LoweredLayer, axons: int) -> list[int]:
     return [int(b) for b in bounds]
 
 
+def fan_in_cap(lowered: LoweredLayer, limits: CoreLimits) -> int:
+    """The most inputs one neuron may take on a core: ``core.axons``, and for a layer that stores every
+    synapse also the most a lone neuron's synapses that fit the synapse memory (one synapse per axon),
+    so that the fan-in is split across cores by memory too, not only by axons."""
+    if lowered.shared_kernel_weights is not None:
+        return limits.axons                       # a convolution stores kernel slices, not synapses
+    low, high = 0, limits.axons
+    while low < high:                             # the largest g with part_bits(g, g, 1) <= memory
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if limits.part_bits(middle, middle, 1) <= limits.memory_bits else (low, middle - 1)
+    return max(low, 1)
+
+
 def split_layer(lowered: LoweredLayer, limits: CoreLimits, seed: int = 0, cuts=CUTS) -> LayerSplit:
     """The cheapest split of a layer under ``limits``: fewest cores, then least traffic
     (:meth:`LayerSplit.traffic`), earlier candidate on a tie. Candidates, of the kinds ``cuts``
@@ -204,7 +217,7 @@ def split_layer(lowered: LoweredLayer, limits: CoreLimits, seed: int = 0, cuts=C
             if lowered.matrix.nnz > GREEDY_SYNAPSE_LIMIT:
                 return tiled
             candidates.append(tiled)
-    bounds = input_groups(lowered, limits.axons)
+    bounds = input_groups(lowered, fan_in_cap(lowered, limits))
     cut = partition_layer(lowered, csc, limits, bounds, seed) if "partitioned" in cuts else None
     if "contiguous" in cuts or (cut is None and not candidates):
         orders = ORDERS if 1 < lowered.channels < lowered.size else ("chw",)     # 1x1 maps: both orders agree
