@@ -240,3 +240,8 @@ def batch_label(batch: int) -> str:
     from archsim.gpu.estimate import BATCH_SEARCH_LIMIT
 
     return f"{batch:,}, the largest searched" if batch >= BATCH_SEARCH_LIMIT else f"{batch:,}"
+
+
+def gpu_style(gpu: dict) -> str:
+    """``fp32, eager framework``: how the GPU computes and how the framework launches its kernels."""
+    return f"{gpu.get('numerics', 'numerics not recorded')}, {gpu.get('framework', 'framework not recorded')} framework"

@@ -107,12 +107,20 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
     _check_memory(network, chip, steps, batch, input_path)
     accuracy_block = _accuracy(network, chip, log) if accuracy else None
     workload = make_workload(network, input_path=input_path, steps=steps, batch=batch, mode=mode, seed=seed)
+    outcome = _outcome(workload, chip, gpu_chip, engine=engine, mapping=mapping, iso_node=iso_node,
+                       gpu_framework=gpu_framework, gpu_numerics=gpu_numerics, gpu_best_batch=gpu_best_batch, log=log)
+    return _with_workload_facts(outcome, network, accuracy_block)
+
+
+def _outcome(workload: Workload, chip: Chip | None, gpu_chip: Chip | None, *, engine, mapping, iso_node,
+             gpu_framework, gpu_numerics, gpu_best_batch, log) -> RunOutcome:
+    """The run itself once everything is checked: functional, GPU alone, or a chip beside the GPU."""
     if chip is None:
         log("functional run (float)")
-        return _with_workload_facts(_functional(workload), network, accuracy_block)
+        return _functional(workload)
     if chip.family == "gpu":
         log(f"estimating {workload.name} on {chip.name}")
-        return _with_workload_facts(_gpu_alone(workload, chip, gpu_framework, gpu_numerics), network, accuracy_block)
+        return _gpu_alone(workload, chip, gpu_framework, gpu_numerics)
     log(f"simulating {workload.name} on {chip.name} ({engine} engine, {workload.steps} steps, batch {workload.batch})")
     trace = _simulate(workload, chip, engine, mapping, log)
     from archsim.cost import evaluate
@@ -136,8 +144,7 @@ def execute(network: str | Network, chip: str | Path | Chip | None, *, mode: str
                 log(f"no batch fits in {gpu_chip.name}'s memory: {gpu_best.memory_message}")
                 gpu_best = None
     result = result_mod.build(trace, cost, gpu_estimate, gpu_best)
-    return _with_workload_facts(RunOutcome(result=result, outputs=trace.outputs, workload=workload), network,
-                                accuracy_block)
+    return RunOutcome(result=result, outputs=trace.outputs, workload=workload)
 
 
 def _accuracy(network: Network, chip: Chip | None, log) -> dict:

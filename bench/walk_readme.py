@@ -4,7 +4,7 @@ Each command runs in one scratch folder (created empty), in order, in its own pr
 earlier command writes (``mlp.nir``) are there for the later ones. The NIR section's ``net.nir`` and
 ``x.npy`` stand for the user's own snnTorch export: the walk puts a file snnTorch wrote there
 (``tests/data/nir/leaky_subtract.nir``, made by ``tests/data/nir/make_snntorch.py``) and its input. Lines of the command reference
-(placeholders such as ``NET.nir``, ``[--flag]`` or ``|``) are synopses, not commands, and are skipped.
+(lines naming a user's file as ``NET.nir``, or with ``[--flag]`` or ``|``) are synopses, not commands, and are skipped.
 Then every shipped sweep runs to completion with one worker. Prints one row per command (exit code,
 wall time) and writes the table to ``bench/results/walk.md`` with the date. The unit suite runs the
 tour's commands (tests/test_readme_tour.py); this is the whole walk.

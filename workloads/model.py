@@ -123,6 +123,10 @@ class Builder:
         self._shapes[name] = shape
         return shape
 
+    def shape(self, name: str) -> Shape:
+        """Output shape of an input or of a stage built so far."""
+        return self._shapes[name]
+
     def _chain(self, source: str, specs: list[tuple], init_gain: float) -> tuple[list[Op], Shape]:
         shape = self._shapes[source]
         ops = []

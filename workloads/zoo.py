@@ -137,7 +137,7 @@ def _residual_block(b: Builder, name: str, source: str, channels: int, stride: i
     """A tdBN basic block (Zheng et al. 2021, Fig. 3): conv-tdBN-LIF, conv-tdBN(alpha = 1/sqrt 2) added to
     the shortcut (identity, or a strided 1x1 conv-tdBN(1/sqrt 2) where the shape changes), then LIF."""
     b.stage(f"{name}a", cell_of(), (source, [("conv", channels, 3, stride, 1), ("tdbn",)]), init_gain=3.0)
-    same = b._shapes[source][0] == channels and stride == 1
+    same = b.shape(source)[0] == channels and stride == 1
     shortcut = [] if same else [("conv", channels, 1, stride, 0), ("tdbn", HALF_SQRT2)]
     b.stage(f"{name}b", cell_of(), (f"{name}a", [("conv", channels, 3, 1, 1), ("tdbn", HALF_SQRT2)]),
             (source, shortcut), init_gain=3.0)
@@ -321,11 +321,11 @@ def load(name: str) -> Network:
     return build(name)
 
 
-def _digits(model: Model):
+def _digits(shape: tuple[int, ...]):
+    """The shipped digits (train x, y, test x, y), each sample shaped as the network's input ``shape``."""
     from workloads.data import load_digits
 
     train_split, test_split = load_digits()
-    shape = next(iter(model.inputs.values()))
     reshape = lambda x: x.reshape(x.shape[0], *shape)  # noqa: E731
     return reshape(train_split.x), train_split.y, reshape(test_split.x), test_split.y
 
@@ -368,7 +368,7 @@ def _train_digits(name: str, epochs: int, seed: int, log) -> tuple[Network, dict
     input_name = next(iter(model.inputs))
     model.input_kind = {input_name: INPUT_KIND[config.encoding]}
     input_scale = e.input_scale if config.encoding == "direct" else {}
-    train_x, train_y, test_x, test_y = _digits(model)
+    train_x, train_y, test_x, test_y = _digits(next(iter(model.inputs.values())))
     started = time.perf_counter()
     result = run_training(model, train_x, train_y, test_x, test_y, config, log=log)
     float_run = predict(model, test_x, config.encoding, seed)
@@ -402,11 +402,9 @@ def labelled_accuracy(network: Network, precision: Precision | None) -> dict:
         trainable = ", ".join(n for n in names() if ZOO[n].trainable)
         raise UserError(f"{network.name}: accuracy needs a trained zoo network with a shipped test set "
                         f"(allowed: {trainable})")
-    model = make_model(name)
-    _, _, test_x, test_y = _digits(model)
+    _, _, test_x, test_y = _digits(tuple(next(iter(network.inputs.values()))))
     encoding = network.metadata.get("encoding", ZOO[name].config.encoding)
-    batches = encoded_batches(test_x, int(network.metadata.get("steps", model.steps)), encoding,
-                              int(network.metadata.get("seed", 0)))
+    batches = encoded_batches(test_x, int(network.metadata["steps"]), encoding, int(network.metadata.get("seed", 0)))
     if precision is None:
         readout, label = export.float_readout(network, batches), "float"
     else:

@@ -82,7 +82,7 @@ def render(result: dict) -> str:
     gpu = result.get("gpu")
     lines = [head]
     if gpu:
-        lines.append(f"GPU: {gpu['name']} ({gpu_style(gpu)}), same batch")
+        lines.append(f"GPU: {gpu['name']} ({result_mod.gpu_style(gpu)}), same batch")
     lines.append(f"{'':14}{result['chip']:>20}" + (f"{gpu['name']:>20}  {'chip vs GPU'}" if gpu else ""))
     summary = result_mod.verdicts(result.get("vs_gpu") or {})
     for label, key, unit in rows:
@@ -122,11 +122,6 @@ def _workload_facts(result: dict) -> list[str]:
         lines.append(f"{'test accuracy':14}{100 * accuracy['value']:>19.2f}% ({accuracy['precision']}, "
                      f"{accuracy['samples']} samples, {accuracy['data']})")
     return lines
-
-
-def gpu_style(gpu: dict) -> str:
-    """``fp32, eager framework``: how the GPU computes and how the framework launches its kernels."""
-    return f"{gpu.get('numerics', '?')}, {gpu.get('framework', '?')} framework"
 
 
 def _kernel_table(gpu: dict) -> list[str]:

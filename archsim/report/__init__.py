@@ -42,7 +42,7 @@ def headline(result: dict) -> str:
     summary = result_mod.verdicts(result.get("vs_gpu") or {})
     gpu = result.get("gpu") or {}
     if summary.get("latency") and summary.get("energy"):
-        text = (f"{what} on {result['chip']} against {gpu.get('name', 'the GPU')} ({_gpu_style(gpu)}) at the same "
+        text = (f"{what} on {result['chip']} against {gpu.get('name', 'the GPU')} ({result_mod.gpu_style(gpu)}) at the same "
                 f"batch: latency {summary['latency']}, energy {summary['energy']}, area {summary.get('area') or '-'}.")
         best = result.get("gpu_best_batch")
         best_summary = result_mod.verdicts(result.get("vs_gpu_best_batch") or {})
@@ -53,10 +53,6 @@ def headline(result: dict) -> str:
     alone = " (the GPU model on its own)" if result.get("family") == "gpu" else " (no GPU comparison)"
     return (f"On {result['chip']}, {what} takes {format_quantity(result['latency_s'], 's')} and "
             f"{format_quantity(result['energy_pj'], 'pJ')}{alone}.")
-
-
-def _gpu_style(gpu: dict) -> str:
-    return f"{gpu.get('numerics', 'numerics not recorded')}, {gpu.get('framework', 'framework not recorded')} framework"
 
 
 def result_page(result: dict, figure_dir: Path) -> Page:
@@ -160,7 +156,7 @@ def _key_numbers(result: dict) -> Table:
         ("spikes", result.get("spikes"), None, None, None, None, "spikes"),
     ]
     name = gpu.get("name", "GPU")
-    header = ["quantity", result["chip"], f"{name} ({_gpu_style(gpu)}), batch {result['batch']}" if gpu else "GPU",
+    header = ["quantity", result["chip"], f"{name} ({result_mod.gpu_style(gpu)}), batch {result['batch']}" if gpu else "GPU",
               "chip vs GPU, same batch"]
     if best:
         header += [f"{name}, batch {result_mod.batch_label(best['batch'])} (least energy per sample)", "chip vs GPU at that batch"]

@@ -39,7 +39,7 @@ from archsim.sweep.objectives import METRICS, Constraint, Objective
 
 DEFAULT_OBJECTIVES = ("latency_s", "energy_pj", "area_mm2")
 #: axes that transform the workload instead of the chip: ``workload.<name>`` -> its value check
-WORKLOAD_AXES = {"workload.prune_density": lambda value, where: check_density(value, where)}
+WORKLOAD_AXES = {"workload.prune_density": check_density}
 RUN_DEFAULTS = {"engine": "fast", "precision": "chip", "gpu": "v100", "seed": 0, "dt": 1e-4}  # gpu: null = no comparison
 
 
