@@ -48,7 +48,7 @@ from archsim.models.manycore.program import STATEFUL, KINDS, Program, delay_line
 from archsim.models.manycore.stage import build_stages
 from archsim.models.manycore.timeline import Phase
 from archsim.noc import Packets, simulate as noc_simulate
-from archsim.noc.stats import ARRAY_FIELDS
+from archsim.noc.stats import ARRAY_FIELDS, NocStats
 
 PHASES = ("integrate", "merge", "fire", "route")
 NOC_PHASES = ("merge", "route")
@@ -56,6 +56,8 @@ CORE_STALLS = ("full_fifo", "busy_port", "barrier_wait")          # a core's sta
 STALL_CAUSES = CORE_STALLS + ("no_credit", "link_busy")           # ... and the NoC's in merge and route
 CORE_FIFOS = ("fifo_axon", "fifo_synapse", "fifo_soma", "fifo_writeback")
 NOC_PEAKS = ("peak_waiting_flits", "peak_buffer_flits")     # NoC statistics kept as a maximum, not a sum
+NOC_SCALARS = tuple(f.name for f in fields(NocStats)             # every scalar statistic of the NoC
+                    if f.name not in ARRAY_FIELDS + ("finish_cycle", "flit_bits"))
 
 
 class Machine:
@@ -135,11 +137,11 @@ class Machine:
             self.overruns += int(needed > fixed)
             length = max(fixed, needed)
         self.stage_phases[-1].append(Phase(phase, length, p.barrier_cycles, phase in NOC_PHASES))
-        length += p.barrier_cycles
-        self.phase_cycles[phase] += length
+        booked = length + p.barrier_cycles
+        self.phase_cycles[phase] += booked
         for name in stage_layers:
-            self.layer_cycles[name] += length / len(stage_layers)
-        return length - p.barrier_cycles
+            self.layer_cycles[name] += booked / len(stage_layers)
+        return length
 
     def _noc(self, packets: Packets, phase: str, layer: str | None) -> np.ndarray:
         """Deliver a phase's packets; ``layer`` sent them all (None: several layers did, shared).
@@ -152,20 +154,16 @@ class Machine:
         self._count("offchip_link", "transfer", stats.interchip_flits, layer)
         self._count("axon_sram", "write", stats.ejected_flits, layer)
         self._count("router_table", "read", len(packets), layer)
-        for f in fields(stats):                          # every scalar statistic of the NoC
-            if f.name in ARRAY_FIELDS or f.name in ("finish_cycle", "flit_bits"):
-                continue
-            value = int(getattr(stats, f.name))
-            self.noc_totals[f.name] = max(self.noc_totals[f.name], value) if f.name in NOC_PEAKS \
-                else self.noc_totals[f.name] + value
+        for name in NOC_SCALARS:
+            value = int(getattr(stats, name))
+            self.noc_totals[name] = max(self.noc_totals[name], value) if name in NOC_PEAKS \
+                else self.noc_totals[name] + value
         self.noc_totals[f"{phase}_cycles"] += int(stats.finish_cycle)
         self.phase_stalls[phase]["no_credit"] += int(stats.stall_no_credit_cycles + stats.inject_no_credit_cycles)
         self.phase_stalls[phase]["link_busy"] += int(stats.stall_output_busy_cycles)
-        by_phase = self.link_flits_by_phase.get(phase)
-        self.link_flits_by_phase[phase] = stats.link_flits.copy() if by_phase is None else by_phase + stats.link_flits
-        self.link_flits = stats.link_flits.copy() if self.link_flits is None else self.link_flits + stats.link_flits
-        self.router_flits = (stats.router_flits.copy() if self.router_flits is None
-                             else self.router_flits + stats.router_flits)
+        self.link_flits_by_phase[phase] = _summed(self.link_flits_by_phase.get(phase), stats.link_flits)
+        self.link_flits = _summed(self.link_flits, stats.link_flits)
+        self.router_flits = _summed(self.router_flits, stats.router_flits)
         return stats.packet_finish_cycles
 
     # ------------------------------------------------------------------ one step
@@ -248,3 +246,8 @@ class Machine:
 def _only(layers):
     """The one layer of ``layers`` (a collection of names), or None when there are several."""
     return next(iter(layers)) if len(layers) == 1 else None
+
+
+def _summed(total, flits: np.ndarray) -> np.ndarray:
+    """``total + flits`` as a new array (a copy of ``flits`` when ``total`` is None: nothing counted yet)."""
+    return flits.copy() if total is None else total + flits
