@@ -58,7 +58,7 @@ def pareto(analysis: Analysis):
             words = [f"#{i}" + (" (front)" if on_front and behind else "") for i in on_front] + [f"#{i}" for i in behind]
             ax.annotate(", ".join(words), (x, y), xytext=(6, 4), textcoords="offset points", fontsize="small",
                         color="tab:red" if on_front else "dimgray", gid="point-numbers")
-    for name, setter, values in ((x_name, ax.set_xscale, xy(plotted)[0]), (y_name, ax.set_yscale, xy(plotted)[1])):
+    for name, setter, values in zip((x_name, y_name), (ax.set_xscale, ax.set_yscale), xy(plotted)):
         if all(v > 0 for v in values) and max(values) / min(values) > 20:
             setter("log")
     ax.margins(0.15)   # room for the numbers beside the outermost points
