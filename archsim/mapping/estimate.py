@@ -38,10 +38,7 @@ def cores_needed(layers, shape_of, state_words: dict[str, int], limits) -> dict[
     narrow_format = replace(limits.synapse_format, weight_bits=narrowest)
     for layer in layers:
         size = int(np.prod(layer.shape))
-        per_core = limits.max_neurons
-        words = state_words.get(layer.name, 0)
-        if limits.state_bits and words:
-            per_core = min(per_core, max(limits.state_bits // (words * limits.membrane_bits), 1))
+        per_core = max(limits.neurons_per_core(state_words.get(layer.name, 0)), 1)
         fan_in = np.zeros(size, dtype=np.int64)
         for proj in layer.projections:
             counted = _fan_in(proj.ops, tuple(shape_of(proj.source)), size)

@@ -74,6 +74,13 @@ class CoreLimits:
     def max_neurons(self) -> int:
         return self.neurons * self.max_fold
 
+    def neurons_per_core(self, state_words: int) -> int:
+        """Neurons a core holds with ``state_words`` membrane words each: ``max_neurons``, or fewer
+        where the neuron-state memory binds (0 when not even one neuron's state fits)."""
+        if self.state_bits and state_words:
+            return min(self.max_neurons, self.state_bits // (state_words * self.membrane_bits))
+        return self.max_neurons
+
     @property
     def synapse_format(self) -> SynapseFormat:
         return self.storage if self.storage is not None else SynapseFormat("crossbar", self.weight_bits)

@@ -83,9 +83,7 @@ def _lower_bound(lowered: LoweredLayer, csc, limits, groups: np.ndarray) -> tupl
     """(cores the layer needs at least, whether synapse memory binds before the neuron count): its
     neurons per core, and (layers storing every synapse) the stored synapses' bits of its fullest
     fan-in group per core."""
-    per_core = limits.max_neurons
-    if limits.state_bits and lowered.state_words:
-        per_core = min(per_core, max(limits.state_bits // (lowered.state_words * limits.membrane_bits), 1))
+    per_core = max(limits.neurons_per_core(lowered.state_words), 1)
     k = -(-lowered.size // per_core)
     by_synapses = False
     if lowered.shared_kernel_weights is None:

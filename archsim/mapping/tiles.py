@@ -88,9 +88,7 @@ def search_tiles(lowered: LoweredLayer, csc, limits: "CoreLimits") -> TileChoice
     n_planes = len(lowered.input_planes) - 1
     if n_planes < 1:
         return None
-    per_core = limits.max_neurons
-    if limits.state_bits and lowered.state_words:
-        per_core = min(per_core, limits.state_bits // (lowered.state_words * limits.membrane_bits))
+    per_core = limits.neurons_per_core(lowered.state_words)
     if per_core < 1:
         return None
     col_ptr, col_rows = csc.indptr.astype(np.int64), csc.indices.astype(np.int64)
