@@ -15,18 +15,21 @@ neurons fired), so the update runs after ``fire``. The trace starts at zero for 
 is one episode). ``alpha`` has the ``Dense`` weight's shape (out, in); ``eta`` and ``decay`` are scalars.
 
 Integer form (chip precision; ``F`` is the chip's ``decay_frac_bits``, ``s`` the layer's weight scale
-of :mod:`archsim.graph.quantize`, ``w_q`` the integer weight); the format is fixed here (assumption)::
+of :mod:`archsim.graph.quantize`, ``w_q`` the integer weight); the widths are fixed here (assumption)::
 
-    k_q     = clip(rint(eta * alpha * gain * sigma / s * 2**TRACE_FRAC_BITS), +-(2**(COEF_BITS-1) - 1))
-              where w_q != 0, else 0   (plasticity changes existing synapses only: a weight the
-                                        quantiser leaves at zero is no synapse on any chip)
+    c       = eta * alpha * gain * sigma / s          (the coefficient in integer weight units)
+    f       = the largest f in 0..MAX_FRAC_BITS with rint(max|c| * 2**f) <= 2**(COEF_BITS-1) - 1
+              (max over the synapses that exist; one per projection, a power-of-two scale)
+    k_q     = clip(rint(c * 2**f), +-(2**(COEF_BITS-1) - 1)) where w_q != 0, else 0
+              (plasticity changes existing synapses only: a weight the quantiser leaves at zero is no
+              synapse on any chip)
     decay_q = rint(decay * 2**F)
     P_q     = sat_TRACE_BITS(((P_q * decay_q) >> F) + k_q * post * pre)     (arithmetic shift)
-    w_eff   = clip(w_q + (P_q >> TRACE_FRAC_BITS), -qmax, qmax)             (the weight integration reads)
+    w_eff   = clip(w_q + (P_q >> f), -qmax, qmax)                            (the weight integration reads)
 
-so the trace holds weight units with ``TRACE_FRAC_BITS`` fraction bits in a ``TRACE_BITS`` signed word
-(+-2048 weight units, a coefficient of up to +-8 units per coincidence at 1/16 unit resolution), and the
-clip keeps the effective weight in the chip's weight cell. A plastic
+so the trace holds weight units with ``f`` fraction bits in a ``TRACE_BITS`` signed word, its
+coefficient as fine as ``COEF_BITS`` allow for the projection's largest one (as a weight scale is chosen
+from the largest weight), and the clip keeps the effective weight in the chip's weight cell. A plastic
 projection is one ``Dense`` (optionally after a ``Flatten``) from a spiking source into a spiking layer,
 not recurrent (:func:`check_plastic` says so in one line).
 """
@@ -40,9 +43,9 @@ import scipy.sparse as sp
 from archsim.errors import UserError
 from archsim.graph.network import Dense, Flatten
 
-#: Signed bits of the integer trace ``P_q`` and its fraction bits (assumption: 16 bits, 4 of them fraction).
+#: Signed bits of the integer trace ``P_q`` (assumption: 16) and the most fraction bits it may have.
 TRACE_BITS = 16
-TRACE_FRAC_BITS = 4
+MAX_FRAC_BITS = 8
 #: Signed bits of the integer coefficient ``k_q = eta * alpha`` in trace units (assumption: 8 bits).
 COEF_BITS = 8
 
@@ -74,11 +77,13 @@ class Plasticity:
 
 @dataclass(frozen=True, eq=False)
 class QuantizedPlasticity:
-    """The integer rule of one projection: ``k_q`` (out, in) int64 (0 where ``w_q`` is 0) and ``decay_q``."""
+    """The integer rule of one projection: ``k_q`` (out, in) int64 (0 where ``w_q`` is 0), ``decay_q`` (at the
+    chip's ``frac_bits``), the trace's fraction bits ``trace_frac_bits`` and the weight cell's ``qmax``."""
 
     k_q: np.ndarray
     decay_q: int
     frac_bits: int
+    trace_frac_bits: int
     qmax: int
 
 
@@ -108,10 +113,14 @@ def check_plastic(network, layer, proj) -> None:
 def quantize_plasticity(rule: Plasticity, w_q: np.ndarray, multiplier: float, precision) -> QuantizedPlasticity:
     """The integer rule for a projection whose integer weights are ``w_q`` = rint(w * ``multiplier``)."""
     limit = 2 ** (COEF_BITS - 1) - 1
-    k = np.clip(np.rint(rule.coefficient() * multiplier * 2 ** TRACE_FRAC_BITS), -limit, limit).astype(np.int64)
-    k[np.asarray(w_q) == 0] = 0
+    exists = np.asarray(w_q) != 0
+    c = rule.coefficient() * multiplier
+    peak = float(np.max(np.abs(c[exists]), initial=0.0))
+    frac = next((f for f in range(MAX_FRAC_BITS, 0, -1) if np.rint(peak * 2 ** f) <= limit), 0)
+    k = np.clip(np.rint(c * 2 ** frac), -limit, limit).astype(np.int64)
+    k[~exists] = 0
     return QuantizedPlasticity(k_q=k, decay_q=int(np.rint(rule.decay * 2 ** precision.decay_frac_bits)),
-                               frac_bits=int(precision.decay_frac_bits), qmax=int(precision.qmax))
+                               frac_bits=int(precision.decay_frac_bits), trace_frac_bits=frac, qmax=int(precision.qmax))
 
 
 def trace_update_int(p_q: np.ndarray, coincidences: np.ndarray, k_q: np.ndarray, decay_q: int, frac_bits: int):
@@ -120,9 +129,9 @@ def trace_update_int(p_q: np.ndarray, coincidences: np.ndarray, k_q: np.ndarray,
     return np.clip(((p_q * decay_q) >> frac_bits) + k_q * coincidences, lo, hi)
 
 
-def effective_weight_int(w_q: np.ndarray, p_q: np.ndarray, qmax: int) -> np.ndarray:
-    """The weight integration reads: ``clip(w_q + (P_q >> TRACE_FRAC_BITS), -qmax, qmax)``."""
-    return np.clip(np.asarray(w_q, dtype=np.int64) + (p_q >> TRACE_FRAC_BITS), -qmax, qmax)
+def effective_weight_int(w_q: np.ndarray, p_q: np.ndarray, trace_frac_bits, qmax: int) -> np.ndarray:
+    """The weight integration reads: ``clip(w_q + (P_q >> trace_frac_bits), -qmax, qmax)``."""
+    return np.clip(np.asarray(w_q, dtype=np.int64) + (p_q >> trace_frac_bits), -qmax, qmax)
 
 
 def state_bits_per_synapse(weight_bits: int) -> int:
@@ -173,7 +182,7 @@ class IntTrace:
 
     def weights(self) -> np.ndarray:
         """The effective integer weights (B, out, in) integration reads at this step."""
-        return effective_weight_int(self.w_q, self.trace, self.rule.qmax)
+        return effective_weight_int(self.w_q, self.trace, self.rule.trace_frac_bits, self.rule.qmax)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         self.pre = np.asarray(x, dtype=np.int64).reshape(len(x), -1)

@@ -33,8 +33,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from archsim.graph.plasticity import (TRACE_BITS, TRACE_FRAC_BITS, effective_weight_int, state_bits_per_synapse,
-                                      trace_update_int)
+from archsim.graph.plasticity import TRACE_BITS, effective_weight_int, state_bits_per_synapse, trace_update_int
 from archsim.models.manycore.kernels import line_item, line_state
 from archsim.models.manycore.pipeline import run_line
 
@@ -45,7 +44,7 @@ class StageLearning:
     """A stage's plastic synapses as flat arrays (``entry``: index into the stage's synapse arrays)."""
 
     def __init__(self, stage, prog):
-        entry, k_q, w_q, decay_q, pre, post, owner, banks, core_words = [], [], [], [], [], [], [], [], []
+        entry, k_q, w_q, decay_q, frac, pre, post, owner, banks, core_words = [], [], [], [], [], [], [], [], [], []
         self.cores = []                            # program indices of the stage's cores with plastic synapses
         base = 0
         for n, core in enumerate(stage.cores):
@@ -66,6 +65,7 @@ class StageLearning:
                 k_q.append(rule.k_q[neurons, j])
                 w_q.append(np.asarray(dense.weight, np.int64)[neurons, j])
                 decay_q.append(np.full(len(syn), rule.decay_q, np.int64))
+                frac.append(np.full(len(syn), rule.trace_frac_bits, np.int64))
                 pre.append(np.full(len(syn), stage.input_offset[core.layer] + source, np.int64))
                 post.append(stage.output_offset[core.layer] + neurons)
                 owner.append(np.full(len(syn), len(self.cores), np.int64))
@@ -77,7 +77,7 @@ class StageLearning:
                 banks.append(words_of_core)
                 core_words.append(len(words_of_core))
         cat = lambda parts, dtype=np.int64: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
-        self.entry, self.k_q, self.w_q, self.decay_q = cat(entry), cat(k_q), cat(w_q), cat(decay_q)
+        self.entry, self.k_q, self.w_q, self.decay_q, self.frac = cat(entry), cat(k_q), cat(w_q), cat(decay_q), cat(frac)
         self.pre, self.post, self.owner = cat(pre), cat(post), cat(owner)
         self.cores = np.asarray(self.cores, np.int64)
         self.banks = banks                                        # per plastic core: the bank of each word
@@ -162,7 +162,7 @@ class Learning:
             trace = ((trace * int(s.decay_q[e])) >> self.prog.frac_bits) + int(s.k_q[e]) * int(pre[e]) * int(post[e])
             trace = min(max(trace, -(1 << (TRACE_BITS - 1))), (1 << (TRACE_BITS - 1)) - 1)
             s.trace[e] = trace
-            weight = int(s.w_q[e]) + (trace >> TRACE_FRAC_BITS)
+            weight = int(s.w_q[e]) + (trace >> int(s.frac[e]))
             weights[s.entry[e]] = min(max(weight, -self.prog.qnet.qmax), self.prog.qnet.qmax)
         finish, stalls = [], np.zeros((len(s.cores), 2), np.int64)
         for k, banks in enumerate(s.banks):
@@ -176,7 +176,7 @@ class Learning:
         """The update over whole arrays (:mod:`archsim.graph.plasticity`'s functions), the lines in Numba."""
         p = self.prog.params
         s.trace[:] = trace_update_int(s.trace, pre * post, s.k_q, s.decay_q, self.prog.frac_bits)
-        weights[s.entry] = effective_weight_int(s.w_q, s.trace, self.prog.qnet.qmax)
+        weights[s.entry] = effective_weight_int(s.w_q, s.trace, s.frac, self.prog.qnet.qmax)
         stalls = np.zeros((len(s.cores), 2), np.int64)
         finish = learn_lines(s.word_ptr, s.word_banks, p.phase_setup_cycles, np.array(self.service, np.int64),
                              np.array(self.depths, np.int64), p.synapse_banks, self.bank_cycles, stalls)
@@ -185,9 +185,11 @@ class Learning:
     def summary(self, steps_total: int) -> dict:
         """What the Trace's ``details["learning"]`` says: the phase's totals and their mean per step."""
         per_step = {f"{k}_per_step": v / max(steps_total, 1) for k, v in self.counts.items()}
+        actions = {"synapse_sram": {"read": self.counts["reads"], "write": self.counts["writes"]},
+                   "dendrite_mac": {"mac": self.counts["synapse_updates"]}}
         return {"phase": PHASE, "plastic_synapses": int(sum(len(s) for s in self.stages)),
                 "state_bits_per_synapse": state_bits_per_synapse(int(self.prog.qnet.precision.weight_bits)),
-                **self.counts, **per_step}
+                "steps": int(steps_total), "actions": actions, **self.counts, **per_step}
 
 
 @nb.njit(cache=True)
