@@ -221,3 +221,12 @@ def test_gll_digits_exports_its_rule():
     assert rule is not None and rule.decay == zoo.GLL_TRACE_DECAY
     seq = next(encoded_batches(np.random.default_rng(0).random((4, 64)), model.steps, "direct"))
     assert functional(network, {"input": seq}).outputs["readout"].shape == (8, 4, 10)
+
+
+def test_h2learn_refuses_a_plastic_network():
+    net = _plastic_network(np.random.default_rng(6), 6, 5, 3, 0.5)
+    x = (np.random.default_rng(0).random((3, 2, 6)) < 0.5).astype(float)
+    from archsim.models.h2learn import simulate as h2learn
+
+    with pytest.raises(UserError, match="learns locally"):
+        h2learn(Workload("gll", net, {"x": x}, 3, 2, mode="train", labels=np.array([0, 1])), load_chip("chips/h2learn.yaml"))
