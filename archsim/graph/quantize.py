@@ -79,7 +79,8 @@ shape, ``None`` where the neuron kind has no such constant):
   int32 ``bias`` or None, :class:`~archsim.graph.network.Conv2d` with int32 ``weight``/``bias`` and
   its stride/padding/dilation/groups, :class:`~archsim.graph.network.Scale` with an int32 ``scale``,
   :class:`~archsim.graph.network.SumPool2d`, :class:`~archsim.graph.network.Flatten`),
-  ``kernel_index`` (position of the one weighted op in ``ops``) and ``kernel`` (that op).
+  ``kernel_index`` (position of the one weighted op in ``ops``) and ``kernel`` (that op), and
+  ``plasticity``: the integer local rule of a plastic projection (:mod:`archsim.graph.plasticity`), or None.
 """
 from __future__ import annotations
 

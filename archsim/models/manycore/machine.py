@@ -1,6 +1,6 @@
 """The time-step loop shared by both engines: stages, phases, barriers, packets, counts.
 
-One time step = for each stage (layers grouped by depth), four phases, each closed by a barrier
+One time step = for each stage (layers grouped by depth), four phases (five with ``learn``), each closed by a barrier
 of ``timing.barrier_cycles``:
 
 1. ``integrate``: every core of the stage's layers reads its axons (spikes: only active ones;
