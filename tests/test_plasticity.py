@@ -136,18 +136,20 @@ def _run_machine(work, chip, engine):
 @given(seed=st.integers(0, 10_000), n_in=st.integers(3, 20), hidden=st.integers(2, 24), out=st.integers(1, 8),
        lanes=st.sampled_from([1, 3, 16]), mac_lanes=st.sampled_from([1, 4]), neurons=st.sampled_from([4, 32]),
        axons=st.sampled_from([8, 64]), banks=st.sampled_from([1, 2]), read_cycles=st.integers(1, 3),
-       depth=st.sampled_from([1, 2, 4]), decay=st.sampled_from([1.0, 0.75]))
+       depth=st.sampled_from([1, 2, 4]), decay=st.sampled_from([1.0, 0.75]), schedule=st.sampled_from(["serial",
+                                                                                                         "pipelined"]))
 def test_chip_learning_equals_functional_and_engines_agree(seed, n_in, hidden, out, lanes, mac_lanes, neurons, axons,
-                                                           banks, read_cycles, depth, decay):
+                                                           banks, read_cycles, depth, decay, schedule):
     rng = np.random.default_rng(seed)
     net = _plastic_network(rng, n_in, hidden, out, decay)
     chip = _small_chip(lanes, mac_lanes, neurons, axons, banks, read_cycles, depth)
+    chip.params["timing"]["layer_schedule"] = schedule
     x = (rng.random((5, 2, n_in)) < 0.5).astype(float)
     work = Workload("gll", net, {"x": x}, 5, 2)
     fast, ref = simulate(work, chip, "fast"), simulate(work, chip, "reference")
     assert fast.cycles == ref.cycles and fast.actions == ref.actions
     assert fast.cycles_breakdown == ref.cycles_breakdown and fast.details["learning"] == ref.details["learning"]
-    truth = functional(net, {"x": x}, Precision.from_config(chip.params["precision"]))
+    truth = functional(net, {"x": x}, Precision.from_config(chip.params["precision"]), schedule=schedule)
     np.testing.assert_array_equal(fast.outputs, truth.outputs["o"])
     learning = fast.details["learning"]
     assert fast.cycles_breakdown["per_phase"]["learn"] == learning["cycles"] > 0

@@ -10,8 +10,9 @@ pre x post coincidences, Miconi et al., ICML 2018) and is our assumption::
     w_ij(t)   = w_ij + P_ij(t)                                 (used by step t's integration)
     P_ij(t+1) = decay * P_ij(t) + eta * alpha_ij * post_i(t) * pre_j(t),   P_ij(0) = 0
 
-``pre`` is the source's spikes of step ``t``, ``post`` the layer's spikes of the same step (after its
-neurons fired), so the update runs after ``fire``. The trace starts at zero for every sample (one sample
+``pre`` is the spikes the synapses deliver at step ``t`` (the source's of that step, or of the step
+before for a recurrent projection, as under the pipelined layer schedule), ``post`` the layer's spikes
+of the same step (after its neurons fired), so the update runs after ``fire``. The trace starts at zero for every sample (one sample
 is one episode). ``alpha`` has the ``Dense`` weight's shape (out, in); ``eta`` and ``decay`` are scalars.
 
 Integer form (chip precision; ``F`` is the chip's ``decay_frac_bits``, ``s`` the layer's weight scale
@@ -30,8 +31,8 @@ of :mod:`archsim.graph.quantize`, ``w_q`` the integer weight); the widths are fi
 so the trace holds weight units with ``f`` fraction bits in a ``TRACE_BITS`` signed word, its
 coefficient as fine as ``COEF_BITS`` allow for the projection's largest one (as a weight scale is chosen
 from the largest weight), and the clip keeps the effective weight in the chip's weight cell. A plastic
-projection is one ``Dense`` (optionally after a ``Flatten``) from a spiking source into a spiking layer,
-not recurrent (:func:`check_plastic` says so in one line).
+projection is one ``Dense`` (optionally after a ``Flatten``) from a spiking source into a spiking layer
+(:func:`check_plastic` says so in one line).
 """
 from __future__ import annotations
 
@@ -105,9 +106,9 @@ def check_plastic(network, layer, proj) -> None:
 
     spiking = (not input_is_valued(network, proj.source)) if proj.source in network.inputs \
         else network.layer(proj.source).spiking
-    if not spiking or not layer.spiking or proj.recurrent:
-        raise UserError(f"{where}: needs a spiking source into a spiking layer, not recurrent "
-                        "(allowed: spikes on both sides of the synapse, the same step)")
+    if not spiking or not layer.spiking:
+        raise UserError(f"{where}: needs a spiking source into a spiking layer (allowed: spikes on both sides "
+                        "of the synapse)")
 
 
 def quantize_plasticity(rule: Plasticity, w_q: np.ndarray, multiplier: float, precision) -> QuantizedPlasticity:

@@ -46,10 +46,17 @@ class StageLearning:
     def __init__(self, stage, prog):
         entry, k_q, w_q, decay_q, frac, pre, post, owner, banks, core_words = [], [], [], [], [], [], [], [], [], []
         self.cores = []                            # program indices of the stage's cores with plastic synapses
+        self.layers = []                           # ... and their layers
+        plastic = {name for name in stage.layers
+                   if any(p.plasticity is not None for p in prog.qnet.layer(name).projections)}
         base = 0
         for n, core in enumerate(stage.cores):
+            base += int(core.indptr[-1])
+            if core.layer not in plastic:
+                continue
             layer = prog.layers[core.layer]
             qlayer = prog.qnet.layer(core.layer)
+            start = base - int(core.indptr[-1])
             words_of_core = []
             for a, source in enumerate(core.axon_source.tolist()):
                 found = _plastic_segment(layer, qlayer, source)
@@ -61,7 +68,7 @@ class StageLearning:
                     continue
                 neurons = core.neurons[core.indices[syn]]
                 j = source - offset
-                entry.append(syn + base)
+                entry.append(syn + start)
                 k_q.append(rule.k_q[neurons, j])
                 w_q.append(np.asarray(dense.weight, np.int64)[neurons, j])
                 decay_q.append(np.full(len(syn), rule.decay_q, np.int64))
@@ -71,9 +78,9 @@ class StageLearning:
                 owner.append(np.full(len(syn), len(self.cores), np.int64))
                 lanes = prog.params.dendrite_lanes
                 words_of_core.extend((a + w) % prog.params.synapse_banks for w in range(-(-len(syn) // lanes)))
-            base += int(core.indptr[-1])
             if words_of_core:
                 self.cores.append(stage.core_index[n])
+                self.layers.append(core.layer)
                 banks.append(words_of_core)
                 core_words.append(len(words_of_core))
         cat = lambda parts, dtype=np.int64: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
@@ -138,11 +145,7 @@ class Learning:
         else:
             finish, stalls = self._fast(s, pre, post, machine.stages[si].weights)
         words = np.diff(s.word_ptr)
-        stage = machine.stages[si]
-        layer_of = machine.core_layer[si]
-        position = {int(c): k for k, c in enumerate(stage.core_index)}
-        for k, core in enumerate(s.cores.tolist()):
-            name = stage.layers[layer_of[position[core]]]
+        for k, name in enumerate(s.layers):
             machine._count("synapse_sram", "read", int(words[k]) * self.reads_per_word, name)
             machine._count("synapse_sram", "write", int(words[k]) * self.writes_per_word, name)
             machine._count("dendrite_mac", "mac", int(s.synapses[k]), name)
