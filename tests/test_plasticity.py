@@ -20,6 +20,7 @@ from archsim.mapping import core_limits, layer_limits, lower_network, map_networ
 from archsim.models.manycore import ENGINES, prepare, simulate
 from archsim.models.manycore.machine import Machine
 from archsim.runner import run
+from archsim.units import format_quantity
 from workloads import export, zoo
 from workloads.model import Builder
 from workloads.neurons import LIFCell, Readout, SigmoidSpike
@@ -181,6 +182,12 @@ def test_learning_costs_energy_and_is_reported(tmp_path):
     assert learning["energy_pj"] > 0 and learning["cycles_per_step"] > 0
     assert learning["energy_per_step_pj"] == pytest.approx(learning["energy_pj"] / 4)
     assert learning["energy_pj"] < result["energy_pj"] - result["static_energy_pj"]
+    from archsim.commands.run import render
+    from archsim.report import result_page
+
+    assert "learn phase" in render(result)
+    section = next(s for s in result_page(result, tmp_path).sections if s.title == "On-chip learning")
+    assert section.tables[0].rows[0][1] == format_quantity(learning["cycles_per_step"], "cycles")
 
 
 def test_rules_survive_a_nir_round_trip(tmp_path):
