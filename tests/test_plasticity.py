@@ -101,6 +101,12 @@ def test_functional_integer_update_equals_the_trainers_quantised_update():
                                     precision.decay_frac_bits)
     np.testing.assert_array_equal(run.traces[("h2", 0)], trainer)
     assert np.abs(trainer).max() > 0
+    # the chip's update, after the same samples (its spikes are the functional run's: tested below)
+    work = Workload("gll", network, {"x": x}, 6, 4)
+    machine, _, _ = _run_machine(work, load_chip(CHIP), "fast")
+    si, s = next((si, s) for si, s in enumerate(machine.learning.stages) if len(s))
+    post, pre = s.post - machine.stages[si].output_offset["h2"], s.pre - machine.stages[si].input_offset["h2"]
+    np.testing.assert_array_equal(s.trace, trainer[-1][post, pre])
 
 
 def _plastic_network(rng, n_in, hidden, out, decay):
