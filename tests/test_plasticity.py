@@ -245,3 +245,20 @@ def test_h2learn_refuses_a_plastic_network():
 
     with pytest.raises(UserError, match="learns locally"):
         h2learn(Workload("gll", net, {"x": x}, 3, 2, mode="train", labels=np.array([0, 1])), load_chip("chips/h2learn.yaml"))
+
+
+def test_gpu_model_counts_the_rule_each_step():
+    from archsim.gpu.kernels import HEBBIAN_EAGER, workload_kernels
+    from archsim.gpu.memory import footprint
+
+    net = _plastic_network(np.random.default_rng(8), 6, 5, 3, 0.5)
+    x = np.zeros((4, 2, 6))
+    work = Workload("gll", net, {"x": x}, 4, 2)
+    static = Workload("gll", without_rules(net), {"x": x}, 4, 2)
+    for framework in ("eager", "fused"):
+        hebb = [k for k in workload_kernels(work, 4, framework) if k.name.startswith("hebb_")]
+        assert len(hebb) == 4 * len(HEBBIAN_EAGER) and all(k.layer == "o" for k in hebb)
+        assert hebb[-1].bytes_written == 4 * 2 * 3 * 5                  # the new trace: batch x out x in floats
+        assert not any(k.name.startswith("hebb_") for k in workload_kernels(static, 4, framework))
+    grown = footprint(work, 4, 1e9, 0).components_bytes["state"] - footprint(static, 4, 1e9, 0).components_bytes["state"]
+    assert grown == 4 * 2 * 3 * 5
