@@ -20,7 +20,7 @@ from archsim.errors import UserError
 from archsim.graph.delays import DelayLine
 from archsim.graph.network import LI, LIF, CubaLI, CubaLIF, Delay, Identity, Network, ReLU, Threshold
 from archsim.graph.ops import apply_ops
-from archsim.graph.plasticity import FloatTrace, IntTrace, check_plastic
+from archsim.graph.plasticity import FloatTrace, IntTrace, check_rules
 from archsim.graph.quantize import Precision, QuantizedLayer, QuantizedNetwork, quantize
 from archsim.graph.schedule import scheduled
 
@@ -54,10 +54,7 @@ def simulate(network: Network, inputs: dict[str, np.ndarray], precision: Precisi
     steps, batch = check_inputs(network, inputs)
     network = scheduled(network, schedule)
     if precision is None:
-        for layer in network.layers:
-            for proj in layer.projections:
-                if proj.plasticity is not None:
-                    check_plastic(network, layer, proj)
+        check_rules(network)
         traces: dict = {}
         outs = _run(network, inputs, steps, batch, _FloatLayer, traces)
         return _finish(network, outs, {}, None, traces)

@@ -111,6 +111,12 @@ def check_plastic(network, layer, proj) -> None:
                         "of the synapse)")
 
 
+def check_rules(network) -> None:
+    """:func:`check_plastic` for every plastic projection of ``network``."""
+    for layer, _, proj in plastic_projections(network):
+        check_plastic(network, layer, proj)
+
+
 def quantize_plasticity(rule: Plasticity, w_q: np.ndarray, multiplier: float, precision) -> QuantizedPlasticity:
     """The integer rule for a projection whose integer weights are ``w_q`` = rint(w * ``multiplier``)."""
     limit = 2 ** (COEF_BITS - 1) - 1
@@ -214,9 +220,11 @@ def attach_rules(layers: list, rules: dict, where: str) -> list:
 
     if not rules:
         return layers
+    if not isinstance(rules, dict) or not all(isinstance(v, dict) for v in rules.values()):
+        raise UserError(f"{where}: graph metadata {NIR_KEY}: not a mapping of layer -> source -> rule")
     by_name = {layer.name: layer for layer in layers}
     for name, per_source in rules.items():
-        if name not in by_name or not isinstance(per_source, dict):
+        if name not in by_name:
             raise UserError(f"{where}: graph metadata {NIR_KEY}: layer {name!r} is not a layer of the graph")
         layer = by_name[name]
         sources = [p.source for p in layer.projections]
