@@ -82,7 +82,7 @@ def test_trainer_float_forward_equals_functional_float():
     assert not np.array_equal(rule_off.layer_outputs["h2"], values["h2"])   # the rule changes what fires
 
 
-def test_functional_integer_update_equals_the_trainers_quantised_update():
+def test_on_chip_and_functional_integer_updates_equal_the_trainers_quantised_update():
     rng = np.random.default_rng(2)
     model, cell = _plastic_model(rng)
     network = export.to_network(model)
