@@ -144,13 +144,17 @@ def _run_machine(work, chip, engine):
        lanes=st.sampled_from([1, 3, 16]), mac_lanes=st.sampled_from([1, 4]), neurons=st.sampled_from([4, 32]),
        axons=st.sampled_from([8, 64]), banks=st.sampled_from([1, 2]), read_cycles=st.integers(1, 3),
        depth=st.sampled_from([1, 2, 4]), decay=st.sampled_from([1.0, 0.75]), schedule=st.sampled_from(["serial",
-                                                                                                         "pipelined"]))
+                                                                                                         "pipelined"]),
+       fixed=st.booleans())
 def test_chip_learning_equals_functional_and_engines_agree(seed, n_in, hidden, out, lanes, mac_lanes, neurons, axons,
-                                                           banks, read_cycles, depth, decay, schedule):
+                                                           banks, read_cycles, depth, decay, schedule, fixed):
     rng = np.random.default_rng(seed)
     net = _plastic_network(rng, n_in, hidden, out, decay)
     chip = _small_chip(lanes, mac_lanes, neurons, axons, banks, read_cycles, depth)
     chip.params["timing"]["layer_schedule"] = schedule
+    if fixed:            # a fixed learn phase, stretched where the work needs longer
+        chip.params["timing"]["phase_length"] = "fixed"
+        chip.params["timing"]["fixed_phase_cycles"] = {"integrate": 30, "merge": 20, "fire": 20, "learn": 40, "route": 25}
     x = (rng.random((5, 2, n_in)) < 0.5).astype(float)
     work = Workload("gll", net, {"x": x}, 5, 2)
     fast, ref = simulate(work, chip, "fast"), simulate(work, chip, "reference")
