@@ -67,6 +67,8 @@ def build(trace, cost, gpu=None, gpu_best=None) -> dict:
     }
     if "layer_schedule" in (trace.details or {}):     # many-core chips: which step semantics ran
         result["layer_schedule"] = trace.details["layer_schedule"]
+    if "learning" in (trace.details or {}):           # on-chip local learning: its phase's cycles and energy
+        result["learning"] = learning_cost(trace, cost)
     if gpu is not None:
         result["gpu"] = gpu if isinstance(gpu, dict) else gpu.to_dict()
         result["vs_gpu"] = compare(result, result["gpu"])
@@ -74,6 +76,20 @@ def build(trace, cost, gpu=None, gpu_best=None) -> dict:
         result["gpu_best_batch"] = gpu_best if isinstance(gpu_best, dict) else best_batch_gpu(gpu_best)
         result["vs_gpu_best_batch"] = compare_best_batch(result, result["gpu_best_batch"])
     return result
+
+
+def learning_cost(trace, cost) -> dict:
+    """The learn phase of a many-core run (``trace.details["learning"]``, :mod:`archsim.models.manycore.plasticity`):
+    its cycles and dynamic energy in all and per time step, the energy at the run's own price of each action
+    (that action's pJ in ``cost.energy_breakdown_pj`` over its count in the trace)."""
+    learning = trace.details["learning"]
+    energy = sum(count * cost.energy_breakdown_pj[component][action] / trace.actions[component][action]
+                 for component, counts in learning["actions"].items() for action, count in counts.items() if count)
+    steps = max(int(learning["steps"]), 1)
+    return {"cycles": int(learning["cycles"]), "cycles_per_step": learning["cycles"] / steps,
+            "synapse_updates_per_step": learning["synapse_updates"] / steps, "energy_pj": energy,
+            "energy_per_step_pj": energy / steps, "latency_share": learning["cycles"] / max(trace.cycles, 1),
+            "plastic_synapses": learning["plastic_synapses"], "state_bits_per_synapse": learning["state_bits_per_synapse"]}
 
 
 def better_by(ratio: float | None) -> str | None:

@@ -32,13 +32,19 @@ def to_network(model: Model, metadata: dict | None = None) -> net.Network:
     """The archsim Network of ``model`` (weights copied); ``metadata`` is attached as given."""
     layers = []
     for stage in model.stages:
-        projections = tuple(net.Projection(source=p.source, ops=archsim_ops(p.ops)) for p in stage.projections)
+        projections = tuple(net.Projection(source=p.source, ops=archsim_ops(p.ops), plasticity=_rule(p.ops))
+                            for p in stage.projections)
         layers.append(net.Layer(name=stage.name, shape=tuple(stage.shape), projections=projections,
                                 neuron=stage.cell.to_archsim()))
     meta = {"steps": model.steps, "input_kind": dict(model.input_kind)}
     meta.update(metadata or {})
     return net.Network(name=model.name, inputs=dict(model.inputs), layers=layers, outputs=[model.output],
                        metadata=meta)
+
+
+def _rule(ops):
+    """The local rule of a trainer path (:mod:`workloads.plasticity`), or None for static synapses."""
+    return next((op.to_plasticity() for op in ops if hasattr(op, "to_plasticity")), None)
 
 
 def archsim_ops(ops) -> tuple:
@@ -91,7 +97,7 @@ def quant_hints(network: net.Network, model: Model, weight_bits: int = 8,
                 peak = max(peak, float(max(weights)) * abs(_scalar_factor(p.ops)) * sigma[p.source])
         if peak > 0:
             scale = peak / qmax
-            cell = cells[layer.name]
+            cell = getattr(cells[layer.name], "lif", cells[layer.name])    # a plastic stage's own LIF
             if isinstance(cell, LIFCell) and cell.threshold / scale >= 1:
                 scale = cell.threshold / math.floor(cell.threshold / scale)
             weight_scale[layer.name] = scale

@@ -9,7 +9,9 @@ stage can be evaluated for all T steps at once before the next one starts.
 
 * ``("dense", out)`` / ``("dense", out, True)`` (with bias),
 * ``("conv", out_channels, kernel, stride, padding)`` (append ``True`` for a bias),
-* ``("pool", kernel)`` (average pool, stride = kernel), ``("flatten",)``.
+* ``("pool", kernel)`` (average pool, stride = kernel), ``("flatten",)``,
+* ``("plastic", out, eta, decay)``: synapses with a local Hebbian rule (:mod:`workloads.plasticity`; the
+  stage's cell is a :class:`~workloads.plasticity.HebbianLIF` bound to this op).
 """
 from __future__ import annotations
 
@@ -19,9 +21,10 @@ import numpy as np
 
 from workloads.layers import AvgPool2d, Conv2d, Dense, EvenConv2d, Flatten, Op, TdBN
 from workloads.neurons import LIFCell, ReLUCell, Readout
+from workloads.plasticity import HebbianLIF, PlasticDense
 
 Shape = tuple[int, ...]
-Cell = LIFCell | Readout | ReLUCell
+Cell = LIFCell | Readout | ReLUCell | HebbianLIF
 
 
 @dataclass
@@ -79,8 +82,8 @@ class Model:
         d_membrane = {}
         for stage in reversed(self.stages):
             d_current = stage.cell.backward(grads.pop(stage.name))
-            if stage.cell.spiking:
-                d_membrane[stage.name] = d_current
+            if stage.cell.spiking:      # a plastic cell returns dL/d(pre spikes) and keeps its dL/du
+                d_membrane[stage.name] = getattr(stage.cell, "d_membrane", d_current)
             t, b = d_current.shape[:2]
             for path in stage.projections:
                 d = d_current.reshape(t * b, *d_current.shape[2:])
@@ -157,11 +160,15 @@ class Builder:
             return EvenConv2d(w, np.zeros(out) if bias else None, stride=(stride, stride))
         if kind == "tdbn":  # ("tdbn"[, alpha]): threshold-dependent batch norm over the channels
             return TdBN(shape[0], alpha=args[0] if args else 1.0)
+        if kind == "plastic":
+            out, eta, decay = args
+            fan_in = int(np.prod(shape))
+            return PlasticDense(self.rng.standard_normal((out, fan_in)) * (init_gain / np.sqrt(fan_in)), eta, decay)
         if kind == "pool":
             return AvgPool2d(kernel=(args[0], args[0]))
         if kind == "flatten":
             return Flatten()
-        raise ValueError(f"unknown op spec {spec!r} (allowed: dense, conv, c2sp, c4sp, tdbn, pool, flatten)")
+        raise ValueError(f"unknown op spec {spec!r} (allowed: dense, conv, c2sp, c4sp, tdbn, pool, flatten, plastic)")
 
 
 def stage_current(stage, values: dict[str, np.ndarray], keep: bool = False) -> np.ndarray:

@@ -89,17 +89,22 @@ class LIFCell:
         v = np.zeros(current.shape[1:])
         s = np.zeros(current.shape[1:])
         for t in range(current.shape[0]):
-            v = self.decay * v + current[t]
-            if self.reset == "subtract":
-                v = v - self.threshold * s
-            u_all[t] = v
-            s = self.spike_fn.spike(v, self.threshold)
+            v, u_all[t], s = self.step(v, s, current[t])
             s_all[t] = s
-            if self.reset == "zero":
-                v = v * (1.0 - s)
         if keep:
             self._u, self._s = u_all, s_all
         return s_all
+
+    def step(self, v: np.ndarray, s: np.ndarray, current: np.ndarray):
+        """One step from membrane ``v`` and spikes ``s`` of the previous step: (v, u, s) of this step."""
+        v = self.decay * v + current
+        if self.reset == "subtract":
+            v = v - self.threshold * s
+        u = v
+        s = self.spike_fn.spike(v, self.threshold)
+        if self.reset == "zero":
+            v = v * (1.0 - s)
+        return v, u, s
 
     def backward(self, d_spikes: np.ndarray) -> np.ndarray:
         """dL/d(current) given dL/d(spikes), both (T, B, ...); the result is dL/du."""
@@ -107,14 +112,17 @@ class LIFCell:
         d_u = np.empty_like(d_spikes)
         du_next = np.zeros(d_spikes.shape[1:])
         for t in reversed(range(d_spikes.shape[0])):
-            if self.reset == "zero":
-                d_s = d_spikes[t] - self.decay * du_next * u[t]
-                d_u[t] = d_s * self.spike_fn.derivative(u[t], self.threshold) + self.decay * du_next * (1.0 - s[t])
-            else:
-                d_s = d_spikes[t] - self.threshold * du_next
-                d_u[t] = d_s * self.spike_fn.derivative(u[t], self.threshold) + self.decay * du_next
+            d_u[t] = self.backward_step(d_spikes[t], u[t], s[t], du_next)
             du_next = d_u[t]
         return d_u
+
+    def backward_step(self, d_spikes: np.ndarray, u: np.ndarray, s: np.ndarray, du_next: np.ndarray) -> np.ndarray:
+        """dL/du of one step from dL/ds of that step (from outside the cell) and dL/du of the next step."""
+        if self.reset == "zero":
+            d_s = d_spikes - self.decay * du_next * u
+            return d_s * self.spike_fn.derivative(u, self.threshold) + self.decay * du_next * (1.0 - s)
+        d_s = d_spikes - self.threshold * du_next
+        return d_s * self.spike_fn.derivative(u, self.threshold) + self.decay * du_next
 
     def window_fraction(self) -> float:
         """Fraction of (step, sample, neuron) whose membrane lay inside the surrogate window."""

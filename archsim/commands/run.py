@@ -104,6 +104,12 @@ def render(result: dict) -> str:
             lines.append(f"{label:14}{result[key]:>20,}")
     if result.get("energy_per_synaptic_op_pj"):
         lines.append(f"{'pJ/synaptic op':14}{result['energy_per_synaptic_op_pj']:>20.3g}")
+    learning = result.get("learning")
+    if learning:
+        lines.append(f"{'learn phase':14}{format_quantity(learning['cycles_per_step'], 'cycles'):>20}/step, "
+                     f"{format_quantity(learning['energy_per_step_pj'], 'pJ')}/step dynamic "
+                     f"({learning['synapse_updates_per_step']:,.0f} synapse updates/step, "
+                     f"{100 * learning['latency_share']:.1f}% of the cycles)")
     lines += _workload_facts(result)
     if result.get("family") == "gpu":
         lines.append(f"numerics {result['gpu_detail']['numerics']}, framework {result['gpu_detail']['framework']}")

@@ -20,6 +20,10 @@ def main(args) -> int:
         acc = stats["accuracy"]
         print(f"test accuracy: float {100 * acc['float']:.2f}%, quantized int{stats['weight_bits']} "
               f"{100 * acc['quantized']:.2f}% ({stats['test_samples']} samples)")
+        off = stats.get("accuracy_without_local_rule")
+        if off:
+            print(f"with the local rule switched off: float {100 * off['float']:.2f}%, quantized "
+                  f"int{stats['weight_bits']} {100 * off['quantized']:.2f}%")
         print(f"training time: {stats['train_time_s']:.1f} s ({stats['epochs']} epochs)")
     else:
         print("untrained shape with synthetic spike statistics (--epochs 0)")

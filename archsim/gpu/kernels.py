@@ -128,6 +128,13 @@ LIF_BACKWARD_EAGER = (E("lif_reset_backward", 1, 2, 0, 1, skip_at_last_step=True
                       E("lif_grad_add", 1, 0, 2, 1, skip_at_last_step=True),          # the two paths into v
                       E("lif_gain_backward", 1, 0, 1, 1),                             # -> dL/dcurrent
                       E("lif_decay_backward", 1, 0, 1, 1))                            # -> dL/dv(previous)
+# a plastic projection (archsim.graph.plasticity) in eager PyTorch, per element of its (B, out, in) trace:
+# y += einsum(P, pre); P = decay * P + coef * einsum(post, pre), after the layer's neuron update
+HEBBIAN_EAGER = (E("hebb_trace_matvec", 2, 1, 0, 0),     # P x pre into the current (the trace read)
+                 E("hebb_outer", 1, 0, 0, 1),            # post (x) pre
+                 E("hebb_coefficient", 1, 1, 1, 1),      # coef * outer (coef: a weight-shaped tensor)
+                 E("hebb_decay", 1, 1, 0, 1),            # decay * P
+                 E("hebb_add", 1, 0, 2, 1))              # the new trace
 EAGER_FORWARD = {
     nw.LIF: LIF_EAGER,
     nw.CubaLIF: SYNAPSE_EAGER + LIF_EAGER,
@@ -408,6 +415,10 @@ def forward_step(network: nw.Network, batch: int, e: int, step: int, training: b
         for _ in range(len(layer.projections) - 1):
             chain.append(Kernel("add", layer.name, step, "forward", n, 2 * e * n, e * n, l2_reuse_bytes=2 * e * n))
         chain += neuron_forward(layer, n, e, step, training, framework)
+        for proj in layer.projections:          # a local rule's trace: read into the current, then updated
+            if proj.plasticity is not None:
+                chain += eager_kernels(HEBBIAN_EAGER, layer.name, step, "forward",
+                                       batch * int(np.size(proj.plasticity.alpha)), e)
         kernels += chain_reuse(chain)
     return kernels
 
@@ -533,8 +544,11 @@ def workload_kernels(workload: Workload, element_bytes: int = 4, framework: str 
     """Every kernel of one inference pass (``mode == "infer"``) or one BPTT training iteration.
 
     ``framework``: ``eager`` (step by step, eager neuron kernels) or ``fused`` (layer by layer over
-    the whole sequence; step by step with fused neuron kernels when a projection is recurrent).
+    the whole sequence; step by step with fused neuron kernels when a projection is recurrent or
+    plastic). A plastic projection's rule costs its eager forward kernels each step (:data:`HEBBIAN_EAGER`);
+    its BPTT backward through the rule is not counted.
     """
-    if framework == "fused" and not any(p.recurrent for layer in workload.network.layers for p in layer.projections):
+    if framework == "fused" and not any(p.recurrent or p.plasticity is not None
+                                        for layer in workload.network.layers for p in layer.projections):
         return multistep_kernels(workload, element_bytes)
     return stepwise_kernels(workload, element_bytes, framework)

@@ -1,7 +1,7 @@
 """GPU memory footprint of a workload, checked against the device's capacity.
 
 Inference keeps the parameters, the input sequence, and one step of every layer's output, neuron
-state and op intermediates. BPTT training also keeps, for *every* step, what backward needs: the input
+state (a plastic projection's trace included: one per synapse and sample) and op intermediates. BPTT training also keeps, for *every* step, what backward needs: the input
 of every weighted op (a layer's output is stored once however many ops read it), the pre-reset
 membrane (or the input current, for Threshold neurons) of every surrogate-gradient layer, and ReLU
 outputs; plus parameter gradients and Adam's two moments (fp32). A fixed framework share (CUDA
@@ -47,9 +47,9 @@ class MemoryFootprint:
 
 
 def parameter_count(network: nw.Network) -> int:
-    """Weights and biases of every op of the network."""
+    """Weights and biases of every op of the network, and the coefficients of its local rules."""
     return sum(size for layer in network.layers for proj in layer.projections for op in proj.ops
-               for size in parameter_sizes(op))
+               for size in parameter_sizes(op)) + trace_elements(network)
 
 
 def saved_elements_per_step(network: nw.Network) -> int:
@@ -71,6 +71,13 @@ def saved_elements_per_step(network: nw.Network) -> int:
         if isinstance(layer.neuron, nw.ReLU):
             saved_outputs.add(layer.name)
     return elements + sum(int(np.prod(network.shape_of(name))) for name in saved_outputs)
+
+
+def trace_elements(network: nw.Network) -> int:
+    """Elements (per sample) of the plastic projections' traces (:mod:`archsim.graph.plasticity`): one per
+    synapse and sample, carried from step to step like a membrane (the coefficients are parameters)."""
+    return sum(int(np.size(p.plasticity.alpha)) for layer in network.layers for p in layer.projections
+               if p.plasticity is not None)
 
 
 def live_elements_per_step(network: nw.Network) -> int:
@@ -98,8 +105,8 @@ def footprint(workload: Workload, element_bytes: int, capacity_bytes: float, fra
         "inputs": element_bytes * steps * batch * input_elements,
         "activations": element_bytes * batch * (steps * saved_elements_per_step(network) if training
                                                  else live_elements_per_step(network)),
-        "state": element_bytes * batch * sum(layer.size * STATE_TENSORS.get(type(layer.neuron), 0)
-                                              for layer in network.layers),
+        "state": element_bytes * batch * (sum(layer.size * STATE_TENSORS.get(type(layer.neuron), 0)
+                                               for layer in network.layers) + trace_elements(network)),
         "framework": framework_bytes,
     }
     return MemoryFootprint({k: float(v) for k, v in components.items()}, float(capacity_bytes))

@@ -24,7 +24,8 @@ def summary(network: Network) -> dict:
             "name": layer.name, "shape": list(layer.shape), "neuron": type(layer.neuron).__name__,
             "mode": "snn" if layer.spiking else "ann", "neurons": layer.size, "synapses": int(synapses),
             "parameters": int(params),
-            "sources": [p.source + (" (recurrent)" if p.recurrent else "") for p in layer.projections],
+            "sources": [p.source + (" (recurrent)" if p.recurrent else "") + (" (plastic)" if p.plasticity else "")
+                        for p in layer.projections],
             "ops": [[type(op).__name__ for op in p.ops] for p in layer.projections],
             "spike_rate": rates.get(layer.name),
         })

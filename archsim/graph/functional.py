@@ -20,6 +20,7 @@ from archsim.errors import UserError
 from archsim.graph.delays import DelayLine
 from archsim.graph.network import LI, LIF, CubaLI, CubaLIF, Delay, Identity, Network, ReLU, Threshold
 from archsim.graph.ops import apply_ops
+from archsim.graph.plasticity import FloatTrace, IntTrace, check_rules
 from archsim.graph.quantize import Precision, QuantizedLayer, QuantizedNetwork, quantize
 from archsim.graph.schedule import scheduled
 
@@ -39,6 +40,7 @@ class FunctionalRun:
     spike_counts: dict[str, int]
     layer_outputs_q: dict[str, np.ndarray] = field(default_factory=dict)
     quantized: QuantizedNetwork | None = None
+    traces: dict = field(default_factory=dict)   # (layer, projection index) -> final plastic trace (B, out, in)
 
 
 def simulate(network: Network, inputs: dict[str, np.ndarray], precision: Precision | QuantizedNetwork | None = None,
@@ -52,17 +54,20 @@ def simulate(network: Network, inputs: dict[str, np.ndarray], precision: Precisi
     steps, batch = check_inputs(network, inputs)
     network = scheduled(network, schedule)
     if precision is None:
-        outs = _run(network, inputs, steps, batch, _FloatLayer)
-        return _finish(network, outs, {}, None)
+        check_rules(network)
+        traces: dict = {}
+        outs = _run(network, inputs, steps, batch, _FloatLayer, traces)
+        return _finish(network, outs, {}, None, traces)
     qnet = precision if isinstance(precision, QuantizedNetwork) else quantize(network, precision)
     q_inputs = qnet.quantize_inputs(inputs)
     # qnet.network: the network as quantised (per-target delays split into one projection per value)
-    outs_q = _run(qnet.network, q_inputs, steps, batch, lambda layer: _IntLayer(qnet, qnet.layer(layer.name)))
+    traces = {}
+    outs_q = _run(qnet.network, q_inputs, steps, batch, lambda layer: _IntLayer(qnet, qnet.layer(layer.name)), traces)
     outs = {}
     for layer in qnet.layers:
         q = outs_q[layer.name]
         outs[layer.name] = q.astype(np.float64) if layer.spiking else q * layer.out_scale
-    return _finish(network, outs, outs_q, qnet)
+    return _finish(network, outs, outs_q, qnet, traces)
 
 
 def check_inputs(network: Network, inputs: dict[str, np.ndarray]) -> tuple[int, int]:
@@ -83,8 +88,9 @@ def check_inputs(network: Network, inputs: dict[str, np.ndarray]) -> tuple[int, 
     return int(steps), int(batch)
 
 
-def _run(network, inputs, steps, batch, make_layer) -> dict[str, np.ndarray]:
-    """Step all layers in list order; a recurrent projection reads its source's previous step."""
+def _run(network, inputs, steps, batch, make_layer, traces: dict) -> dict[str, np.ndarray]:
+    """Step all layers in list order; a recurrent projection reads its source's previous step. A plastic
+    projection learns from the layer's output after each step; its final traces go into ``traces``."""
     cells = [make_layer(layer) for layer in network.layers]
     outs: dict[str, np.ndarray] = {}
     for cell in cells:
@@ -103,17 +109,23 @@ def _run(network, inputs, steps, batch, make_layer) -> dict[str, np.ndarray]:
                     src = outs[proj.source][t]
                 total = total + chain(src).reshape(total.shape)
             y = cell.step(total)
+            for chain in cell.chains:
+                if isinstance(chain, (FloatTrace, IntTrace)):
+                    chain.learn(y)
             if layer.name not in outs:
                 outs[layer.name] = np.zeros((steps, batch, *layer.shape), dtype=y.dtype)
             outs[layer.name][t] = y
+    for cell, layer in zip(cells, network.layers):
+        traces.update({(layer.name, k): chain.trace for k, chain in enumerate(cell.chains)
+                       if isinstance(chain, (FloatTrace, IntTrace))})
     return outs
 
 
-def _finish(network, outs, outs_q, qnet) -> FunctionalRun:
+def _finish(network, outs, outs_q, qnet, traces) -> FunctionalRun:
     # a spiking layer's output counts spikes per step: 0/1, or graded counts (multi-spike LIF)
     spikes = {layer.name: int(np.rint(np.sum(outs[layer.name]))) for layer in network.layers if layer.spiking}
     return FunctionalRun(outputs={name: outs[name] for name in network.outputs}, layer_outputs=outs,
-                         spike_counts=spikes, layer_outputs_q=outs_q, quantized=qnet)
+                         spike_counts=spikes, layer_outputs_q=outs_q, quantized=qnet, traces=traces)
 
 
 class _Chain:
@@ -158,14 +170,13 @@ class _FloatLayer:
     def __init__(self, layer):
         self.layer = layer
         self.neuron = layer.neuron
-        self.ops = [proj.ops for proj in layer.projections]
 
     def reset(self, batch):
         shape = (batch, *self.layer.shape)
         self.v = np.zeros(shape)
         self.i = np.zeros(shape)
         self.s = np.zeros(shape)
-        self.chains = [_Chain(ops) for ops in self.ops]
+        self.chains = [_Chain(p.ops) if p.plasticity is None else FloatTrace(p, batch) for p in self.layer.projections]
 
     @staticmethod
     def zeros(shape):
@@ -216,7 +227,10 @@ def _fire(n: LIF, v: np.ndarray) -> np.ndarray:
 
 def _int_chain(proj, batch: int):
     """A quantised projection as a callable: the source read through its delay line (axon delays,
-    :mod:`archsim.graph.delays`, the same ring the chip program uses), then the integer ops."""
+    :mod:`archsim.graph.delays`, the same ring the chip program uses), then the integer ops; a plastic
+    projection's own trace (:mod:`archsim.graph.plasticity`)."""
+    if proj.plasticity is not None:
+        return IntTrace(proj, batch)
     if proj.delay is None:
         return functools.partial(apply_ops, proj.ops)
     line = DelayLine(proj.delay, (batch, len(proj.delay)))

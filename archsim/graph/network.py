@@ -281,11 +281,13 @@ Neuron = Union[LIF, CubaLIF, LI, CubaLI, Threshold, ReLU, Identity]
 # ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class Projection:
-    """Synapses from ``source`` (an input or layer name) into a layer: ``ops`` applied in order."""
+    """Synapses from ``source`` (an input or layer name) into a layer: ``ops`` applied in order;
+    ``plasticity`` (None: static synapses) is a local learning rule (:mod:`archsim.graph.plasticity`)."""
 
     source: str
     ops: tuple[LinearOp, ...]
     recurrent: bool = False
+    plasticity: "Plasticity | None" = None
 
 
 @dataclass(frozen=True, eq=False)

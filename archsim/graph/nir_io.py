@@ -20,7 +20,8 @@ A LIF/IF carries its reset, ``{"archsim.reset": "zero"}`` or ``{"archsim.reset":
 LIF resets to ``v_reset``; archsim's "subtract" is snnTorch's, see :class:`~archsim.graph.network.LIF`). A LIF/IF
 node without that key resets as the conventions say (``--reset``, ``--from``), to zero (NIR's semantics)
 by default. The graph metadata holds ``archsim.network`` (the Network's ``metadata`` as JSON:
-quantisation hints, statistics), ``archsim.layer_order`` and ``archsim.dt``. Writing then reading
+quantisation hints, statistics), ``archsim.layer_order``, ``archsim.dt`` and, where projections learn
+locally, ``archsim.plasticity`` (their rules, :mod:`archsim.graph.plasticity`). Writing then reading
 with the same ``dt`` gives the same Network (to float rounding of ``1 - dt / tau``).
 
 How each framework's files are read (dt, reset, spike rule, discretisation) is its preset in
@@ -41,6 +42,7 @@ from archsim.errors import UserError
 from archsim.guard import nir_files as guard_nir
 from archsim.guard.json_files import load_json
 from archsim.guard.stats_files import check_stats
+from archsim.graph import plasticity
 from archsim.graph.network import (LI, LIF, AvgPool2d, Conv1d, Conv2d, CubaLI, CubaLIF, Delay, Dense, Flatten,
                                    Identity, Layer, Network, Projection, ReLU, Scale, Shape, SumPool2d, Threshold)
 from archsim.graph.nir_compat import make
@@ -212,6 +214,7 @@ def _from_nir_graph(graph, conv: Conventions, name: str, source: str | None) -> 
         built.append(Layer(name=lname, shape=shape, projections=tuple(projs), neuron=neuron))
     if conv.spike_lag_steps:
         built = _lag_spikes(built, conv.spike_lag_steps)
+    built = plasticity.attach_rules(built, meta.get(plasticity.NIR_KEY), where)
     out_layers = []
     for out in outputs_nodes:
         target = output_of[out]
@@ -373,7 +376,7 @@ def _declared_output_shape(node):
 def _graph_metadata(graph) -> dict:
     meta = dict(getattr(graph, "metadata", None) or {})
     out = {}
-    for key in ("archsim.network", "archsim.layer_order", "archsim.activations"):
+    for key in ("archsim.network", "archsim.layer_order", "archsim.activations", plasticity.NIR_KEY):
         if key in meta:
             try:
                 out[key] = json.loads(text(meta[key]))
@@ -568,6 +571,9 @@ def to_nir_graph(network: Network):
                 "archsim.activations": json.dumps({layer.name: "relu" if isinstance(layer.neuron, ReLU) else "identity"
                                                    for layer in network.layers
                                                    if isinstance(layer.neuron, (ReLU, Identity))})}
+    rules = plasticity.rules_to_json(network)
+    if rules:
+        metadata[plasticity.NIR_KEY] = json.dumps(rules)
     return make(nir.NIRGraph, nodes=nodes, edges=edges, metadata=metadata, type_check=False)
 
 

@@ -79,10 +79,12 @@ shape, ``None`` where the neuron kind has no such constant):
   int32 ``bias`` or None, :class:`~archsim.graph.network.Conv2d` with int32 ``weight``/``bias`` and
   its stride/padding/dilation/groups, :class:`~archsim.graph.network.Scale` with an int32 ``scale``,
   :class:`~archsim.graph.network.SumPool2d`, :class:`~archsim.graph.network.Flatten`),
-  ``kernel_index`` (position of the one weighted op in ``ops``) and ``kernel`` (that op).
+  ``kernel_index`` (position of the one weighted op in ``ops``) and ``kernel`` (that op), and
+  ``plasticity``: the integer local rule of a plastic projection (:mod:`archsim.graph.plasticity`), or None.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,6 +92,7 @@ import scipy.sparse as sp
 
 from archsim.errors import UserError
 from archsim.graph.delays import source_delay, split_target_delays
+from archsim.graph.plasticity import QuantizedPlasticity, check_plastic, quantize_plasticity
 from archsim.graph.network import (LI, LIF, AvgPool2d, Conv2d, CubaLIF, Dense, Flatten, Identity, LinearOp,
                                    Network, ReLU, Scale, Shape, SumPool2d, Threshold)
 
@@ -142,6 +145,7 @@ class QuantizedProjection:
     recurrent: bool = False
     delay: np.ndarray | None = None     # steps per source element (flat int64), None: read at once
     delay_nodes: str = ""               # the NIR Delay nodes it came from (for messages)
+    plasticity: QuantizedPlasticity | None = None   # the integer local rule (:mod:`archsim.graph.plasticity`)
 
     @property
     def kernel(self) -> LinearOp:
@@ -267,16 +271,26 @@ def quantize(network: Network, precision: Precision, calibration: dict[str, floa
             scale = _weight_scale(peak, [(ops[k], weight_factor * gain * sigma) for _, ops, k, sigma, _, weight_factor
                                          in folded], precision)
         projections = tuple(
-            QuantizedProjection(source=proj.source, recurrent=proj.recurrent, source_scale=sigma, kernel_index=k,
-                                ops=_integer_ops(ops, k, weight_factor * gain * sigma / scale,
-                                                 factor_after * gain / scale, precision),
-                                delay=delay, delay_nodes=delay_nodes)
+            _plastic(QuantizedProjection(source=proj.source, recurrent=proj.recurrent, source_scale=sigma, kernel_index=k,
+                                         ops=_integer_ops(ops, k, weight_factor * gain * sigma / scale,
+                                                          factor_after * gain / scale, precision),
+                                         delay=delay, delay_nodes=delay_nodes),
+                     network, layer, proj, weight_factor * gain * sigma / scale, precision)
             for (proj, ops, k, sigma, factor_after, weight_factor), (delay, delay_nodes) in zip(folded, delays))
         qlayer = _quantize_neuron(layer, projections, scale, relu_scales.get(layer.name), precision)
         out_scales[layer.name] = qlayer.out_scale
         layers.append(qlayer)
     return QuantizedNetwork(network=network, precision=precision, layers=layers, input_scales=input_scales,
                             metadata={"relu_out_scales": relu_scales})
+
+
+def _plastic(qproj: QuantizedProjection, network, layer, proj, multiplier: float, precision) -> QuantizedProjection:
+    """``qproj`` with the integer form of ``proj``'s local rule, when it has one."""
+    if proj.plasticity is None:
+        return qproj
+    check_plastic(network, layer, proj)
+    rule = quantize_plasticity(proj.plasticity, qproj.kernel.weight, multiplier, precision)
+    return dataclasses.replace(qproj, plasticity=rule)
 
 
 def calibrate(network: Network, precision: Precision, steps: int | None = None, batch: int = 4,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from archsim.errors import UserError
+from archsim.graph.plasticity import state_bits_per_synapse
 from archsim.mapping.estimate import cores_needed
 from archsim.mapping.layout import Mapping, Part
 from archsim.mapping.lowering import LoweredLayer, lower_layer
@@ -105,8 +106,11 @@ def stored_weight_bits(low: LoweredLayer, limits: CoreLimits) -> int:
 
 
 def layer_limits(limits: CoreLimits, low: LoweredLayer) -> CoreLimits:
-    """``limits`` with the weight width the cores of ``low`` are set to (:func:`stored_weight_bits`)."""
-    bits = stored_weight_bits(low, limits)
+    """``limits`` with the weight width the cores of ``low`` are set to (:func:`stored_weight_bits`); a plastic
+    layer's synapses are full-width cells widened by their plastic state
+    (:func:`~archsim.graph.plasticity.state_bits_per_synapse`: global weight, trace, coefficient)."""
+    bits = stored_weight_bits(low, limits) if not low.plastic else \
+        limits.weight_bits + state_bits_per_synapse(limits.weight_bits)
     if bits == limits.weight_bits:
         return limits
     return replace(limits, weight_bits=bits, storage=replace(limits.synapse_format, weight_bits=bits))

@@ -45,6 +45,7 @@ class LoweredLayer:
     input_planes: np.ndarray
     state_words: int = 0
     map_shape: tuple[int, int] = (1, 1)
+    plastic: bool = False        # a projection learns locally: its cores keep plastic state per synapse
 
     @property
     def input_size(self) -> int:
@@ -76,7 +77,8 @@ def lower_layer(name: str, shape: Shape, projections, shape_of, state_words: int
     channels = int(shape[0]) if len(shape) == 3 else 1
     return LoweredLayer(name=name, matrix=matrix, bias=bias, segments=segments, channels=channels,
                         shared_kernel_weights=shared, input_planes=np.concatenate(planes), state_words=state_words,
-                        map_shape=(int(shape[1]), int(shape[2])) if len(shape) == 3 else (1, size))
+                        map_shape=(int(shape[1]), int(shape[2])) if len(shape) == 3 else (1, size),
+                        plastic=any(getattr(p, "plasticity", None) is not None for p in projections))
 
 
 def kernel_bits_per_group(lowered: LoweredLayer, bounds: np.ndarray, weight_bits: int) -> np.ndarray:

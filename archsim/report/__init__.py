@@ -69,7 +69,7 @@ def result_page(result: dict, figure_dir: Path) -> Page:
     page.sections += [s for s in sections.values() if s.figures or s.tables
                       or (single_figures.FAMILY_SECTIONS.get(s.title, family) == family
                           and s.title not in single_figures.EMPTY_SECTIONS_LEFT_OUT.get(family, ()))]
-    for extra in (_dataflow_section(result), _waits_section(result)):
+    for extra in (_dataflow_section(result), _waits_section(result), _learning_section(result)):
         if extra is not None:
             page.sections.append(extra)
     page.sections.append(_sources_section(result))
@@ -91,6 +91,21 @@ def _dataflow_section(result: dict) -> Section | None:
         dram = (ops.get(layer) or {}).get("dram_bytes", {})
         rows.append([layer, m["fe_order"], m["window"], m["du"], dw] + [dram.get(t, 0) for t in tensors])
     return Section("Dataflow per layer", tables=[Table(header, rows, sortable=True)])
+
+
+def _learning_section(result: dict) -> Section | None:
+    """The on-chip local learning of a many-core run (``result.learning``): its phase per step and in all."""
+    learning = result.get("learning")
+    if not learning:
+        return None
+    rows = [["learn phase", format_quantity(learning["cycles_per_step"], "cycles"), format_quantity(learning["cycles"], "cycles")],
+            ["dynamic energy", format_quantity(learning["energy_per_step_pj"], "pJ"), format_quantity(learning["energy_pj"], "pJ")],
+            ["synapse updates", f"{learning['synapse_updates_per_step']:,.0f}", ""]]
+    section = Section("On-chip learning", tables=[Table(["", "per step", "whole run"], rows)])
+    section.text.append(f"{learning['plastic_synapses']:,} plastic synapses, {learning['state_bits_per_synapse']} bits of "
+                        f"plastic state each in the synapse memory; the learn phase is {100 * learning['latency_share']:.1f}% "
+                        "of the run's cycles. Energy at the run's own price per synapse-memory read and write and per MAC.")
+    return section
 
 
 def _waits_section(result: dict) -> Section | None:

@@ -23,6 +23,7 @@ import numpy as np
 from archsim.config import Chip
 from archsim.errors import UserError
 from archsim.graph.quantize import input_is_valued
+from archsim.graph.plasticity import plastic_projections
 from archsim.models.h2learn import dataflow, datapath, engines, fixed, refstep
 from archsim.models.h2learn.layers import TrainLayer, build_layers
 from archsim.models.h2learn.params import H2LearnParams, read_params
@@ -355,6 +356,12 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
     ``Iteration.dweights`` lists one gradient per projection (the network weight's shape), layers in
     order and each layer's projections in order; ``dbiases`` one per layer."""
     params, x_raw = _check(workload, chip, engine)
+    plastic = plastic_projections(workload.network)
+    if plastic:
+        layer, _, proj = plastic[0]
+        raise UserError(f"{workload.network.name} on {chip.name}: layer {layer.name}'s projection from {proj.source} "
+                        "learns locally, which this accelerator's BPTT engines do not model (allowed: a many-core "
+                        "chip, which runs the rule in its learn phase)")
     valued = {name for name, x in x_raw.items()   # recorded as values, or not 0/1 data
               if input_is_valued(workload.network, name) or np.any((x != 0) & (x != 1))}
     if layers is None:

@@ -134,7 +134,8 @@ def _trace(workload, chip, engine, machine: Machine, prog, mapping, outputs, per
                  "layer_schedule": schedule_of(prog.qnet.network),
                  "delay_buffer_bits": int(sum(c.delay_buffer_bits for c in prog.cores)),
                  "core_utilisation": busy.round(4).tolist(), "phase_overruns": machine.overruns,
-                 "core_modes": _core_modes(prog)},
+                 "core_modes": _core_modes(prog),
+                 **({"learning": machine.learning.summary(steps_total)} if machine.learning.active else {})},
         active_units=active_units(chip, prog, machine.link_flits, machine.router_flits),
         outputs=outputs)
 

@@ -1,6 +1,6 @@
 """The time-step loop shared by both engines: stages, phases, barriers, packets, counts.
 
-One time step = for each stage (layers grouped by depth), four phases, each closed by a barrier
+One time step = for each stage (layers grouped by depth), four phases (five with ``learn``), each closed by a barrier
 of ``timing.barrier_cycles``:
 
 1. ``integrate``: every core of the stage's layers reads its axons (spikes: only active ones;
@@ -15,6 +15,8 @@ of ``timing.barrier_cycles``:
    packet has arrived (the merge line of docs/core.md).
 3. ``fire``: owners add the bias and update their neurons (state read, soma, ``soma_lanes`` at a
    time, state write-back: the fire pipeline of docs/core.md).
+3b. ``learn`` (only in a stage with plastic synapses): the cores update their local rule's traces and
+   effective weights (:mod:`.plasticity`).
 4. ``route``: owners send outputs to the cores that need them: one multicast packet per spike,
    or per ``packet_bytes`` of activations; the router emits one packet every
    ``router_cycles_per_packet`` cycles; the NoC (:mod:`archsim.noc`) delivers them.
@@ -44,13 +46,14 @@ import numpy as np
 from archsim.models.manycore.engines import MergeItems
 from archsim.models.manycore.kernels import route_packets
 from archsim.models.manycore.passes import stage_passes
+from archsim.models.manycore.plasticity import Learning
 from archsim.models.manycore.program import STATEFUL, KINDS, Program, delay_lines, stage_space
 from archsim.models.manycore.stage import build_stages
 from archsim.models.manycore.timeline import Phase
 from archsim.noc import Packets, simulate as noc_simulate
 from archsim.noc.stats import ARRAY_FIELDS, NocStats
 
-PHASES = ("integrate", "merge", "fire", "route")
+PHASES = ("integrate", "merge", "fire", "learn", "route")      # learn: only where a projection is plastic
 NOC_PHASES = ("merge", "route")
 CORE_STALLS = ("full_fifo", "busy_port", "barrier_wait")          # a core's stalls in integrate and fire
 STALL_CAUSES = CORE_STALLS + ("no_credit", "link_busy")           # ... and the NoC's in merge and route
@@ -83,6 +86,7 @@ class Machine:
         self.timeline = engine.timeline()
         self.stage_phases: list[list[Phase]] = []
         self.passes = [stage_passes(stage, neurons_per_pass, axons_per_pass) for stage in self.stages]
+        self.learning = Learning(prog, self.stages, engine.name)      # the learn phase (:mod:`.plasticity`)
         # per stage, for per-layer counts: each core's layer (its position in stage.layers), the layer
         # of each owner core id, the merge adds per layer and the one layer sending merge packets (or None)
         self.core_layer = [np.array([stage.layers.index(c.layer) for c in stage.cores], np.int64)
@@ -172,6 +176,7 @@ class Machine:
                       for n, l in self.prog.layers.items()}
         self.previous = {n: np.zeros(l.size, dtype=np.int64) for n, l in self.prog.layers.items()}
         self.delay_lines = delay_lines(self.prog)
+        self.learning.reset(self)
 
     def step(self, inputs_q: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         prog, p = self.prog, self.prog.params
@@ -227,6 +232,7 @@ class Machine:
                             {key: np.asarray(value, dtype=np.int64) for key, value in fire_counts.items()})
 
             outputs = np.concatenate([current[name] for name in stage.layers])
+            self.learning.phase(self, si, space, outputs)
             src, dst_ptr, dst, inject, last_injection = route_packets(
                 outputs, stage.route_core_ids, stage.route_spiking, stage.route_neuron_ptr, stage.route_neurons,
                 stage.dest_ptr, stage.dest_cores, max(1, p.packet_bits // p.activation_bits),
