@@ -350,3 +350,89 @@ def update_work(layer, params) -> EngineWork:
     work.add("wue_mul", "multiply", weights)
     work.add("wue_adder", "add", weights)
     return work
+
+
+def set_bit_counts(x: np.ndarray, planes: int) -> np.ndarray:
+    """Set bits of each code over its ``planes`` bit planes (the adds a bit-serial adder does), int64."""
+    x = np.asarray(x, dtype=np.int64)
+    return sum((x >> p) & 1 for p in range(planes))
+
+
+def block_cycles(entry_work: np.ndarray, pes: int) -> int:
+    """Cycles of ``pes`` PEs taking the entries in order, ``pes`` per block, a block lasting as long as its
+    busiest entry (the fast form of :func:`.refstep.blocks_of_pes`)."""
+    flat = np.asarray(entry_work, dtype=np.int64).reshape(-1)
+    padded = np.zeros(ceil_div(flat.size, pes) * pes, dtype=np.int64)
+    padded[:flat.size] = flat
+    return int(padded.reshape(-1, pes).max(axis=1, initial=0).sum())
+
+
+def fe_shortcut_work(shortcut, x: np.ndarray, params) -> EngineWork:
+    """The FE's add path of one identity shortcut on its source's codes x (T, Bt, *source shape).
+
+    Assumption (the paper's FE has no residual path): the shortcut runs on the FE's own PEs after the
+    layer's synaptic phases, output-stationary as they are: each PE takes one output neuron-step (in
+    (sample-step, channel, row, column) order) and adds its source code into the membrane partial sum,
+    bit-serially, one ``fe_adder`` add per set bit (a spike: one add; a zero: none), the shift being
+    wiring; a block of ``fe_pes`` entries lasts as long as its busiest PE. The codes go through the
+    activation buffer as a projection's input does (written once, read once)."""
+    n = x.shape[0] * x.shape[1]
+    items = set_bit_counts(x.reshape((n,) + tuple(shortcut.shape)), shortcut.planes)
+    adds = int(items.sum())
+    work = EngineWork()
+    work.add("fe_adder", "add", adds)
+    work.cycles = book_blocks(work, block_cycles(items, params.fe_pes), adds, params.fe_pes)
+    fe_shortcut_buffers(work, shortcut, n, params)
+    work.stats["shortcut_adds"] = adds
+    return work
+
+
+def fe_shortcut_buffers(work: EngineWork, shortcut, n: int, params) -> None:
+    """The add path's activation-buffer traffic: the source codes of ``n`` sample-steps written, read once."""
+    words = _words(n * shortcut.size * shortcut.planes, params.buffer_width_bits)
+    work.add("activation_buffer", "write", words)
+    work.add("activation_buffer", "read", words)
+
+
+def be_shortcut_work(shortcut, du: np.ndarray, params) -> EngineWork:
+    """The BE's path of one identity shortcut: dL/du of the layer goes back unchanged (the shift is wiring)
+    as the source's gradient part. Assumption: the gradient unit's ``be.neuron_lanes`` pass it, one
+    neuron-step per lane per cycle, reading dL/du from the gradient buffer (only the non-zero entries
+    with ``be.sparsity``, as the MAC phase does) and writing the part; no MAC runs."""
+    n = du.shape[0] * du.shape[1]
+    work = EngineWork()
+    be_shortcut_buffers(work, shortcut, n, int(np.count_nonzero(du)), params)
+    work.cycles = ceil_div(n * shortcut.size, params.be_neuron_lanes)
+    return work
+
+
+def be_shortcut_buffers(work: EngineWork, shortcut, n: int, nonzero_du: int, params) -> None:
+    """The shortcut path's gradient-buffer traffic (shared by the fast path and the reference stepper)."""
+    width = params.buffer_width_bits
+    read = nonzero_du if params.be_sparsity else n * shortcut.size
+    work.add("gradient_buffer", "read", _words(read * params.grad_bits, width))
+    work.add("gradient_buffer", "write", _words(n * shortcut.size * params.grad_bits, width))
+
+
+def be_fork_work(open_src: np.ndarray, params) -> EngineWork:
+    """The BE summing a second consumer's gradient part into a source's dL/ds (where a source forks: a
+    residual block's input feeds its branch and its shortcut). Assumption (the paper's BE has no fork
+    adder): the index generator's ``be_index`` adders do it, ``be_index_lanes`` adds per cycle (they are
+    idle between a projection's index pass and its MACs' end), one add per source neuron-step whose
+    window is open (closed ones are zero in both parts: skipped with ``be.sparsity``), all of them when
+    dense; the two parts are read from the gradient buffer and the sum written back."""
+    size = int(open_src.size)
+    adds = int(np.count_nonzero(open_src)) if params.be_sparsity else size
+    work = EngineWork()
+    be_fork(work, size, adds, params)
+    work.cycles = ceil_div(adds, params.be_index_lanes)
+    return work
+
+
+def be_fork(work: EngineWork, size: int, adds: int, params) -> None:
+    """The fork sum's adds and gradient-buffer traffic over ``size`` source neuron-steps."""
+    words = _words(size * params.grad_bits, params.buffer_width_bits)
+    work.add("be_index", "add", adds)
+    work.add("gradient_buffer", "read", 2 * words)
+    work.add("gradient_buffer", "write", words)
+    work.stats["fork_adds"] = adds

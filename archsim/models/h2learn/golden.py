@@ -2,8 +2,8 @@
 
 Straightforward on purpose: the synaptic sums are loops over kernel taps with integer ``einsum`` over the
 whole batch, no tiling, no LUTs, no skipping. A layer's current is the sum over its projections (plus its
-bias); its dL/du flows back through each projection to that projection's source, and a source feeding
-several layers sums their gradients (:func:`fixed.add_gradients`, consumers in reverse layer order). The accelerator's datapath (:mod:`.datapath`) must give the
+bias) and its identity shortcuts' codes (shifted); its dL/du flows back through each projection, then
+each shortcut (dL/du shifted), to that one's source, and a source feeding several consumers sums their gradients (:func:`fixed.add_gradients`, consumers in reverse layer order). The accelerator's datapath (:mod:`.datapath`) must give the
 same integers (tests/test_h2learn.py). Element-wise rules come from :mod:`.fixed`.
 """
 from __future__ import annotations
@@ -91,6 +91,8 @@ def bptt(layers, inputs: dict, labels: np.ndarray, params) -> BpttResult:
         if layer.bias_q is not None:
             cur = cur + layer.bias_q[None, :, None, None]
         cur = cur.reshape((steps, batch) + layer.out_shape)
+        for sc in layer.shortcuts:
+            cur = cur + sc.current(acts[sc.source])
         u = np.zeros_like(cur)
         s = np.zeros(cur.shape, dtype=fixed.output_dtype(layer))
         for t in range(steps):
@@ -124,4 +126,10 @@ def bptt(layers, inputs: dict, labels: np.ndarray, params) -> BpttResult:
                     (steps, batch) + layers[si].out_shape)
                 part = fixed.spatial_gradient(sums, layer, params, layers[si], fixed.output_open(layers[si], us[si]))
                 d_out[p.source] = fixed.add_gradients(d_out.get(p.source), part, params)
+        for sc in layer.shortcuts:
+            if sc.source in index:
+                si = index[sc.source]
+                sums = sc.backward_sums(du).reshape(us[si].shape)
+                part = fixed.spatial_gradient(sums, layer, params, layers[si], fixed.output_open(layers[si], us[si]))
+                d_out[sc.source] = fixed.add_gradients(d_out.get(sc.source), part, params)
     return BpttResult(us, ss, dus, [dw for per_layer in dws for dw in per_layer], dbs, loss)

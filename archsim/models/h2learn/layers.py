@@ -26,6 +26,12 @@ Neurons (``TrainLayer.kind``):
   straight through), zero elsewhere: the BE treats ``u <= 0`` like a closed surrogate window and writes
   dL/du of the ReLU layer directly (:func:`.fixed.spatial_gradient`).
 
+Residual blocks: a projection without ops is an identity shortcut (:class:`TrainShortcut`): the source
+(of the layer's shape) adds its codes into the layer's current through the FE's add path, times a power
+of two (its real units per code in the layer's membrane units: ``2^exp`` for spikes), and the BE sends
+the layer's dL/du back along it (the same shift), summed with the gradients of the source's other
+consumers where the shortcut forks. A 1x1 projection shortcut is an ordinary Conv2d projection.
+
 Sources: a network input (spikes or values; several inputs are allowed) or any earlier layer; no
 recurrent projections. Anything else raises a one-line :class:`~archsim.errors.UserError` naming the layer.
 
@@ -36,7 +42,7 @@ are integers in that unit and every gradient step is a shift.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -131,9 +137,33 @@ class TrainProjection:
 
 
 @dataclass(eq=False)
+class TrainShortcut:
+    """An identity shortcut (a residual block's projection without weights): the source's codes, of the
+    layer's own shape, added into the layer's current times ``2^shift`` (the source's real units per code
+    in the layer's membrane units, a power of two, so the add path shifts and adds; no synapse exists)."""
+
+    source: str
+    shape: tuple[int, int, int]  # the layer's out_shape (the source's codes reshaped to it)
+    planes: int                  # 1 for spikes; activation_bits for a ReLU source
+    shift: int
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    def current(self, x: np.ndarray) -> np.ndarray:
+        """The add path's current (T, Bt, *shape) from the source's codes (T, Bt, *source shape)."""
+        return x.reshape(x.shape[:2] + self.shape).astype(np.int64) << self.shift
+
+    def backward_sums(self, du: np.ndarray) -> np.ndarray:
+        """The shortcut's integer "W^T dL/du": dL/du times its constant ``2^shift`` (a shift)."""
+        return np.asarray(du, dtype=np.int64) << self.shift
+
+
+@dataclass(eq=False)
 class TrainLayer:
-    """One trainable layer: its neuron in integer formats and its projections (``bias_q`` is the sum of
-    the projections' biases, in membrane units, or None)."""
+    """One trainable layer: its neuron in integer formats, its projections (``bias_q`` is the sum of
+    the projections' biases, in membrane units, or None) and its identity shortcuts."""
 
     name: str
     kind: str                    # "lif", "readout" or "relu"
@@ -145,6 +175,7 @@ class TrainLayer:
     decay_q: int
     half_window_q: int           # surrogate window half-width in membrane units
     relu_shift: int = 0          # relu: output code = round(u / 2^relu_shift)
+    shortcuts: list = field(default_factory=list)
 
     @property
     def readout(self) -> bool:
@@ -169,7 +200,7 @@ def _uniform(value, layer: str, what: str) -> float:
 def _unsupported(layer, why: str) -> UserError:
     return UserError(f"layer {layer.name!r}: {why} cannot be trained on h2learn "
                      f"(supported: LIF or ReLU layers, an LI read-out last, fed by [AvgPool2d] [Flatten] "
-                     f"Dense|Conv2d projections from inputs or earlier layers)")
+                     f"Dense|Conv2d projections and identity shortcuts from inputs or earlier layers)")
 
 
 def _parse_ops(layer, proj, src_shape):
@@ -227,6 +258,18 @@ def _projection_geometry(layer, proj, src_shape, planes: int):
                            stride=stride, padding=padding, input_planes=in_planes), op
 
 
+def _shortcut(network: Network, layer, out_shape, source: str, per_code: float, planes: int) -> TrainShortcut:
+    """The :class:`TrainShortcut` from ``source`` whose codes are worth ``per_code`` membrane units each."""
+    if tuple(network.shape_of(source)) != tuple(layer.shape):
+        raise _unsupported(layer, f"an identity shortcut from {source!r} of another shape "
+                                  f"({tuple(network.shape_of(source))} into {tuple(layer.shape)})")
+    shift = math.log2(per_code) if per_code > 0 else -1.0
+    if shift != int(shift) or shift < 0:
+        raise _unsupported(layer, f"an identity shortcut from {source!r} worth {per_code:g} membrane units per "
+                                  f"code (the add path shifts: a power of two >= 1 is needed)")
+    return TrainShortcut(source=source, shape=tuple(out_shape), planes=planes, shift=int(shift))
+
+
 def _relu_scales(network: Network, params: H2LearnParams) -> dict[str, float]:
     """Real units per output code of each ReLU layer (the inference quantiser's calibration)."""
     if not any(isinstance(layer.neuron, ReLU) for layer in network.layers):
@@ -262,16 +305,21 @@ def build_layers(network: Network, params: H2LearnParams, valued_inputs=()) -> l
                 raise _unsupported(layer, f"a {type(neuron).__name__} with a leak potential")
             threshold = 0.0 if kind == "readout" else _uniform(neuron.threshold, layer.name, "threshold")
             gain = _uniform(neuron.gain, layer.name, "gain")
-        projections, w_effs, bias = [], [], None
+        projections, w_effs, bias, shortcuts = [], [], None, []
         for proj in layer.projections:
             if proj.recurrent or proj.source not in sigma:
                 raise _unsupported(layer, f"a recurrent projection from {proj.source!r}")
+            if not proj.ops:
+                shortcuts.append((proj.source, gain * sigma[proj.source]))
+                continue
             tp, op = _projection_geometry(layer, proj, tuple(network.shape_of(proj.source)), planes[proj.source])
             projections.append(tp)
             w_effs.append(np.asarray(op.weight, dtype=np.float64) * (gain * sigma[proj.source] / (tp.pool ** 2)))
             if op.bias is not None:
                 b = np.asarray(op.bias, dtype=np.float64) * gain
                 bias = b if bias is None else bias + b
+        if not projections:
+            raise _unsupported(layer, "a layer fed by identity shortcuts alone")
         peak = max((float(np.max(np.abs(w))) for w in w_effs if w.size), default=0.0)
         if bias is not None and bias.size:
             peak = max(peak, float(np.max(np.abs(bias))) / 2 ** (params.membrane_bits - 2 - params.weight_bits))
@@ -293,6 +341,8 @@ def build_layers(network: Network, params: H2LearnParams, valued_inputs=()) -> l
             decay_q=int(round(decay * 2 ** params.decay_frac_bits)),
             half_window_q=int(round(params.surrogate_width / 2 * 2 ** exp)) if kind == "lif" else 0,
             relu_shift=relu_shift,
+            shortcuts=[_shortcut(network, layer, projections[0].out_shape, source, scale * 2.0 ** exp, planes[source])
+                       for source, scale in shortcuts],
         ))
     if not layers:
         raise UserError(f"network {network.name!r}: no layers to train")

@@ -293,3 +293,61 @@ def _index_generator(work: EngineWork, flags: int, params) -> None:
     index.drain()
     work.add("be_index", "add", flags)
     work.cycles += index.cycles
+
+
+def fe_shortcut_reference(shortcut, x: np.ndarray, params):
+    """The FE's add path of one identity shortcut on its source's codes x: (work, integer currents
+    (T, Bt, *shape)), one output neuron-step per PE, one add per set bit of its code per clock."""
+    steps, batch = x.shape[:2]
+    n_ = steps * batch
+    codes = x.reshape((n_,) + tuple(shortcut.shape)).astype(np.int64)
+    cur = np.zeros(codes.shape, dtype=np.int64)
+    entry_work = []
+    work = EngineWork()
+    for index in np.ndindex(codes.shape):          # (n, k, e, f) order
+        mine = 0
+        for p in range(shortcut.planes):
+            if (int(codes[index]) >> p) & 1:
+                cur[index] += 1 << (p + shortcut.shift)
+                work.add("fe_adder", "add", 1)
+                mine += 1
+        entry_work.append(mine)
+    work.cycles = engines.book_blocks(work, blocks_of_pes(entry_work, params.fe_pes), sum(entry_work), params.fe_pes)
+    engines.fe_shortcut_buffers(work, shortcut, n_, params)
+    work.stats["shortcut_adds"] = sum(entry_work)
+    return work, cur.reshape((steps, batch) + tuple(shortcut.shape))
+
+
+def be_shortcut_reference(shortcut, du: np.ndarray, params):
+    """The BE's path of one identity shortcut: (work, its integer sums dL/du * 2^shift), one neuron-step
+    per gradient-unit lane per clock."""
+    n_ = du.shape[0] * du.shape[1]
+    lanes = PeArray(params.be_neuron_lanes)
+    sums = np.zeros(du.shape, dtype=np.int64)
+    nonzero = 0
+    for index in np.ndindex(du.shape):
+        d = int(du[index])
+        nonzero += d != 0
+        sums[index] = d << shortcut.shift
+        lanes.issue()
+    lanes.drain()
+    work = EngineWork()
+    engines.be_shortcut_buffers(work, shortcut, n_, nonzero, params)
+    work.cycles = lanes.cycles
+    return work, sums
+
+
+def be_fork_reference(open_src: np.ndarray, params) -> EngineWork:
+    """The BE's fork sum over a source's neuron-steps, one add per ``be_index`` adder per clock on the open
+    ones (all of them when dense)."""
+    adders = PeArray(params.be_index_lanes)
+    adds = 0
+    for is_open in np.asarray(open_src).flat:
+        if is_open or not params.be_sparsity:
+            adders.issue()
+            adds += 1
+    adders.drain()
+    work = EngineWork()
+    engines.be_fork(work, int(np.asarray(open_src).size), adds, params)
+    work.cycles = adders.cycles
+    return work

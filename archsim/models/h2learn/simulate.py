@@ -88,7 +88,8 @@ def _tile_samples(layers: list[TrainLayer], params: H2LearnParams, chip: Chip, s
     """Samples per tile: ``tiling.tile_samples``, lowered until the largest layer's inputs over T fit the
     activation buffer; a one-line error when even one sample (or one step's gradients) does not fit."""
     def input_bits(layer):
-        return sum(p.source_size * p.source_planes for p in layer.projections)
+        return sum(p.source_size * p.source_planes for p in layer.projections) \
+            + sum(sc.size * sc.planes for sc in layer.shortcuts)
 
     per_sample = steps * max(input_bits(layer) for layer in layers)
     if per_sample > params.activation_buffer_bits:
@@ -98,7 +99,8 @@ def _tile_samples(layers: list[TrainLayer], params: H2LearnParams, chip: Chip, s
             f"hold one tile (one sample) of layer {worst.name!r} (needs {per_sample / 8192:g} KB: T x inputs; "
             f"allowed: >= {per_sample / 8192:g})")
     for layer in layers:
-        need = (sum(p.in_size for p in layer.projections) + layer.out_size) * params.grad_bits
+        need = (sum(p.in_size for p in layer.projections) + sum(sc.size for sc in layer.shortcuts)
+                + layer.out_size) * params.grad_bits
         if mode == "train" and need > params.gradient_buffer_bits:
             raise UserError(
                 f"{chip.path}: components.gradient_buffer.size_kb: {params.gradient_buffer_bits / 8192:g} KB cannot hold "
@@ -111,14 +113,16 @@ def _tile_samples(layers: list[TrainLayer], params: H2LearnParams, chip: Chip, s
 
 
 OP_KEYS = ("forward_macs_dense", "forward_macs_performed", "backward_macs_dense", "backward_macs_performed",
-           "update_macs_dense", "update_macs_performed", "lut_builds", "lut_reads", "pool_adds")
+           "update_macs_dense", "update_macs_performed", "lut_builds", "lut_reads", "pool_adds", "shortcut_adds",
+           "fork_adds")
 
 
 def _ops(tally) -> dict:
     """Per-layer op counts: the MAC counts (dense = the arithmetic K*C*R*S*E*F*T*B on the pooled shape,
     padded taps included; performed = on non-zero operands: a non-zero input for the forward, a non-zero
     dL/du and an open source window for the backward, a non-zero dL/du and a non-zero input for the update),
-    LUT entries written (``lut_builds``) and read, FE and WUE together, the pool adds, and DRAM bytes by
+    LUT entries written (``lut_builds``) and read, FE and WUE together, the pool adds, the identity shortcuts'
+    FE adds (``shortcut_adds``), the BE's fork sums (``fork_adds``), and DRAM bytes by
     tensor."""
     out = {}
     for name, ops in tally.ops.items():
@@ -248,6 +252,15 @@ def _forward_tile(tally: _Tally, acts: dict, n: int, first_tile: bool) -> tuple[
             ops["forward_macs_dense"] += engines.dense_macs(p, n)
             ops["forward_macs_performed"] += engines.forward_macs_performed(p, x)
             ops["pool_adds"] += n * p.pool_adds_per_sample_step
+        for sc in layer.shortcuts:
+            x = acts[sc.source]
+            if fast:
+                part, work = sc.current(x), engines.fe_shortcut_work(sc, x, params)
+            else:
+                work, part = refstep.fe_shortcut_reference(sc, x, params)
+            cur = cur + part
+            fe.merge(work)
+            ops["shortcut_adds"] += work.stats["shortcut_adds"]
         if fast:
             u, s = datapath.neuron_forward(layer, cur, params)
             work = engines.EngineWork()
@@ -310,7 +323,20 @@ def _backward_tile(tally: _Tally, acts: dict, us: list, ss: list, labels: np.nda
             ops["backward_macs_performed"] += work.stats["macs"]
             part = fixed.spatial_gradient(p.scatter(sums), layer, params, layers[si],
                                           open_src.reshape(us[si].shape)).reshape(us[si].shape)
-            d_out[p.source] = fixed.add_gradients(d_out.get(p.source), part, params)
+            _send(tally, be, d_out, p.source, part, open_src)
+        for sc in layer.shortcuts:
+            if sc.source not in tally.index:
+                continue
+            si = tally.index[sc.source]
+            open_src = fixed.output_open(layers[si], us[si])
+            if fast:
+                work, sums = engines.be_shortcut_work(sc, du, params), sc.backward_sums(du)
+            else:
+                work, sums = refstep.be_shortcut_reference(sc, du, params)
+            be.merge(work)
+            part = fixed.spatial_gradient(sums.reshape(us[si].shape), layer, params, layers[si], open_src)
+            _send(tally, be, d_out, sc.source, part, open_src)
+        ops["fork_adds"] += int(be.stats.get("fork_adds", 0))
         if tally.dbiases[li] is not None:
             tally.dbiases[li] += du.sum(axis=(0, 1, 3, 4))
         for key in ("du_nonzero", "du_total", "open_below", "open_total", "macs", "macs_dense"):
@@ -326,6 +352,17 @@ def _backward_tile(tally: _Tally, acts: dict, us: list, ss: list, labels: np.nda
         else:
             wue_steps.append(step)
     return be_steps, wue_steps
+
+
+def _send(tally: _Tally, be: engines.EngineWork, d_out: dict, source: str, part: np.ndarray,
+          open_src: np.ndarray) -> None:
+    """Add one consumer's gradient part to ``source``'s dL/ds; a second or later part is a fork sum on the
+    BE (:func:`.engines.be_fork_work`), booked on this consumer's BE work."""
+    if source in d_out:
+        fork = engines.be_fork_work(open_src, tally.params) if tally.engine == "fast" \
+            else refstep.be_fork_reference(open_src, tally.params)
+        be.merge(fork)
+    d_out[source] = fixed.add_gradients(d_out.get(source), part, tally.params)
 
 
 def _update(tally: _Tally, dweights: list, apply_update: bool) -> list:
