@@ -20,7 +20,10 @@ the real data, :func:`kernels.busiest_pe_sum`); a partly filled last block takes
   projection of a layer is one such phase, then ``fe.neuron_lanes`` neuron updates per cycle on the
   summed current. Neighbouring output positions see different spike counts, so a block spread over a
   feature map waits for its densest window; the K channels of one position (a dense layer's block) do
-  the same work.
+  the same work. ``synaptic_ops`` counts what exists, not what the PEs do: the non-zero weights that a
+  non-zero input reaches (:func:`synaptic_events`); the LUTs hold every weight, zeros included, and are
+  read by input pattern, so the FE's cycles and reads are those of the dense kernel (H2Learn exploits
+  spike sparsity, not weight sparsity: Liang et al. 2021, the FE's LUT PEs).
 * **BE** (``be_pes`` MAC PEs). Gradient unit: ``be.neuron_lanes`` neuron-steps per cycle (surrogate,
   temporal and reset terms; it raises a non-zero flag per dL/du). Finding the non-zeros is not free: an
   index generator of ``components.be_index.count`` prefix-sum adders compacts the flags of dL/du (once
@@ -102,9 +105,7 @@ def fe_work(proj, x: np.ndarray, lut: bool, params) -> EngineWork:
     x4 = np.ascontiguousarray(x.reshape((n,) + proj.in_shape), dtype=np.int64)
     planes = proj.input_planes
     work = EngineWork()
-    spike_items = _tap_items(proj, kernels.set_bits(x4, planes))
-    sops = k * int(spike_items.sum())
-    work.stats["synaptic_ops"] = sops
+    work.stats["synaptic_ops"] = synaptic_events(proj, x4)
     if lut:
         group = params.fe_group
         tables = k * r * s * ceil_div(c, group)
@@ -120,10 +121,30 @@ def fe_work(proj, x: np.ndarray, lut: bool, params) -> EngineWork:
         work.stats.update(lut_tables=tables, lut_reads=reads, lut_passes=passes)
     else:
         passes = 1
-        work.add("fe_adder", "add", sops)
-        work.cycles = book_blocks(work, output_stationary_cycles(spike_items, k, params.fe_pes), sops, params.fe_pes)
+        spike_items = _tap_items(proj, kernels.set_bits(x4, planes))
+        adds = k * int(spike_items.sum())     # one per set input bit under each output's taps, zero weights too
+        work.add("fe_adder", "add", adds)
+        work.cycles = book_blocks(work, output_stationary_cycles(spike_items, k, params.fe_pes), adds, params.fe_pes)
     fe_buffers(work, proj, n, passes, params)
     return work
+
+
+def synaptic_events(proj, x: np.ndarray) -> int:
+    """The projection's ``synaptic_ops``: existing synapses (non-zero integer weights) reached by a non-zero
+    input code (a spike, or a valued code whatever its bit planes), summed over the sample-steps of x
+    (N, *in_shape): per in-bounds tap (r, s) and input channel c, the non-zero inputs under the tap times
+    the non-zero weights w[:, c, r, s]. The FE's cycles stay those of the dense kernel (its tables hold
+    every weight and are read by input pattern: it never skips a zero weight)."""
+    _, _, r, s, (sh, sw), (ph, pw) = _geometry(proj)
+    _, e, f = proj.out_shape
+    reached = np.pad((x.reshape((-1,) + proj.in_shape) != 0).sum(axis=0, dtype=np.int64), ((0, 0), (ph, ph), (pw, pw)))
+    exists = (proj.kernel() != 0).sum(axis=0, dtype=np.int64)      # (C, R, S)
+    total = 0
+    for i in range(r):
+        for j in range(s):
+            under = reached[:, i:i + sh * (e - 1) + 1:sh, j:j + sw * (f - 1) + 1:sw].sum(axis=(1, 2))
+            total += int(under @ exists[:, i, j])
+    return total
 
 
 def _tap_items(proj, in_c: np.ndarray) -> np.ndarray:

@@ -31,6 +31,9 @@ Residual blocks: a projection without ops is an identity shortcut (:class:`Train
 of two (its real units per code in the layer's membrane units: ``2^exp`` for spikes), and the BE sends
 the layer's dL/du back along it (the same shift), summed with the gradients of the source's other
 consumers where the shortcut forks. A 1x1 projection shortcut is an ordinary Conv2d projection.
+Threshold-dependent batch norm (tdBN) reaches the accelerator folded into the weights and biases at its
+running statistics (:func:`workloads.export.archsim_ops`): the accelerator trains that affine network;
+tdBN's batch statistics and its backward do not run on it.
 
 Sources: a network input (spikes or values; several inputs are allowed) or any earlier layer; no
 recurrent projections. Anything else raises a one-line :class:`~archsim.errors.UserError` naming the layer.

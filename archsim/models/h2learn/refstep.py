@@ -118,7 +118,6 @@ def fe_reference(layer, x: np.ndarray, lut: bool, params):
                         for gi, chans in enumerate(groups):
                             for p in range(planes):
                                 pattern = sum(((int(x4[n, c, h, wc]) >> p) & 1) << i for i, c in enumerate(chans))
-                                sops += k_ * bin(pattern).count("1")
                                 if not pattern:
                                     continue
                                 for k in range(k_):
@@ -137,8 +136,14 @@ def fe_reference(layer, x: np.ndarray, lut: bool, params):
                                     for k in range(k_):
                                         cur[n, k, e, f] += int(w[k, c, r, s]) << p
                                         work.add("fe_adder", "add", 1)
-                                        sops += 1
                                         items[n, k, e, f] += 1
+    for n in range(n_):            # synaptic_ops: existing synapses (non-zero weights) a non-zero input reaches
+        for e in range(e_):
+            for f in range(f_):
+                for r, s, h, wc in _taps(layer, e, f):
+                    for c in range(c_):
+                        if x4[n, c, h, wc] != 0:
+                            sops += sum(1 for k in range(k_) if w[k, c, r, s] != 0)
     work.stats["synaptic_ops"] = sops
     if lut:
         work.stats.update(lut_tables=len(tables), lut_reads=work.actions.get("fe_lut", {}).get("read", 0),

@@ -455,6 +455,12 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
                                                                   max(tile_steps), params)
         if train_mode else 0,
         "ops": _ops(tally),
+        # beside synaptic_ops (forward events on existing synapses): the dense forward MACs, zeros included
+        # (gpu_detail.forward_macs of the GPU model), and the training work, never folded into synaptic_ops
+        "forward_macs": sum(ops["forward_macs_dense"] for ops in tally.ops.values()),
+        "training_macs": {"backward": sum(ops["backward_macs_performed"] for ops in tally.ops.values()),
+                          "update": sum(ops["update_macs_performed"] for ops in tally.ops.values())}
+        if train_mode else None,
     }
     trace = Trace(
         chip=chip.name, family="h2learn", workload=workload.name, mode=workload.mode, engine=engine,
