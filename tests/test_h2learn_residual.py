@@ -13,9 +13,9 @@ from hypothesis import given, settings, strategies as st
 
 from archsim import cli
 from archsim.errors import UserError
-from archsim.graph.network import Conv2d, Dense, Flatten, Layer, Network, Projection
+from archsim.graph.network import Conv2d, Dense, Flatten, Layer, Network, Projection, ReLU
 from archsim.graph.workload import Workload, make_workload
-from archsim.models.h2learn import golden, run_iteration, train
+from archsim.models.h2learn import fixed, golden, run_iteration, train
 from archsim.models.h2learn.layers import build_layers
 from archsim.models.h2learn.params import read_params
 from tests.test_h2learn import _scaled, chip, lif, workload
@@ -68,6 +68,29 @@ def test_residual_reference_equals_fast_and_golden(seed, source, lut, sparsity, 
         np.testing.assert_array_equal(got_f, w)
         np.testing.assert_array_equal(got_r, w)
     assert fast.loss == pytest.approx(want.loss)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_shortcut_from_a_relu_layer_adds_its_codes_bit_serially(seed):
+    """A ReLU source's 8-bit codes go through the add path one bit plane at a time (shift = the code's
+    scale in b's units); reference == fast == golden."""
+    rng = np.random.default_rng(seed)
+    a = Layer("a", (2, 3, 3), (Projection("in", (conv(rng, 2, 2),)),), ReLU())
+    b = Layer("b", (2, 3, 3), (Projection("a", (conv(rng, 2, 2, scale=0.1),)), Projection("a", ())), lif())
+    o = Layer("o", (3,), (Projection("b", (Flatten(), Dense(rng.normal(0, 0.5, (3, 18))))),), lif())
+    net = Network("relu-res", {"in": (2, 3, 3)}, [a, b, o], ["o"])
+    wl = workload(net, rng, steps=2, batch=2, valued=True)
+    ch = chip(**{"tiling.tile_samples": 1, **SMALL_PES})
+    params = read_params(ch)
+    layers = build_layers(net, params, valued_inputs={"in"})
+    assert layers[1].shortcuts[0].planes == params.activation_bits and layers[1].shortcuts[0].shift > 0
+    fast, ref = run_iteration(wl, ch, "fast"), run_iteration(wl, ch, "reference")
+    assert fast.trace.actions == ref.trace.actions and fast.trace.cycles == ref.trace.cycles
+    want = golden.bptt(layers, {"in": fixed.quantize_input(wl.inputs["in"], params.activation_bits)}, wl.labels, params)
+    for got, w in zip(fast.dweights, want.dweight):
+        np.testing.assert_array_equal(got, w)
+    codes = want.s[0]
+    assert fast.trace.details["ops"]["b"]["shortcut_adds"] == sum(int(((codes >> p) & 1).sum()) for p in range(8)) > 0
 
 
 def test_identity_shortcut_costs_the_plain_twin_plus_the_add_path():
