@@ -230,7 +230,7 @@ def test_residual_gradients_close_to_float_bptt():
 def test_resnet_digits_trains_on_the_published_design(tmp_path):
     """`archsim run resnet-digits --chip chips/h2learn.yaml --mode train` runs one iteration through both
     residual blocks (an identity and a 1x1 projection shortcut), and iterations applying the accelerator's
-    update lower the loss."""
+    update (weights, tdBN's gamma and beta by tile statistics) lower the loss."""
     out = tmp_path / "r.json"
     assert cli.main(["run", "resnet-digits", "--chip", str(PUBLISHED), "--mode", "train", "--batch", "8",
                      "--gpu", "none", "--out", str(out)]) == 0
@@ -243,7 +243,9 @@ def test_resnet_digits_trains_on_the_published_design(tmp_path):
     from workloads import zoo
     net = zoo.build("resnet-digits")
     wl = make_workload(net, batch=16, mode="train", seed=0)
-    losses = [r.loss for r in train(wl, chip(), iterations=4)]
+    runs = train(wl, chip(), iterations=4)
+    assert sum(p.bn is not None for layer in runs[0].layers for p in layer.projections) == 6   # every tdBN
+    losses = [r.loss for r in runs]
     assert min(losses[1:]) < losses[0], losses
 
 

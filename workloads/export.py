@@ -36,9 +36,25 @@ def to_network(model: Model, metadata: dict | None = None) -> net.Network:
         layers.append(net.Layer(name=stage.name, shape=tuple(stage.shape), projections=projections,
                                 neuron=stage.cell.to_archsim()))
     meta = {"steps": model.steps, "input_kind": dict(model.input_kind)}
+    bn = tdbn_metadata(model)
+    if bn:
+        meta["tdbn"] = bn
     meta.update(metadata or {})
     return net.Network(name=model.name, inputs=dict(model.inputs), layers=layers, outputs=[model.output],
                        metadata=meta)
+
+
+def tdbn_metadata(model: Model) -> dict:
+    """``metadata["tdbn"]``: per stage, the projections whose tdBN was folded, with what a training
+    accelerator needs to normalise by batch statistics again (index, alpha, v_th, eps, gamma, beta)."""
+    out = {}
+    for stage in model.stages:
+        rows = [{"projection": i, "alpha": op.alpha, "v_th": op.v_th, "eps": op.eps,
+                 "gamma": [float(v) for v in op.params["gamma"]], "beta": [float(v) for v in op.params["beta"]]}
+                for i, p in enumerate(stage.projections) for op in p.ops if isinstance(op, TdBN)]
+        if rows:
+            out[stage.name] = rows
+    return out
 
 
 def archsim_ops(ops) -> tuple:

@@ -37,7 +37,9 @@ else that is there at the same time.
 
 An identity shortcut (a residual block's) streams its source's codes into the FE once per tile whatever
 the order (the add path needs no weights), and in training the BE reads its source's window and writes
-the dL/ds it sends back, as a projection from a layer does.
+the dL/ds it sends back, as a projection from a layer does. A projection with tdBN writes its tile's
+currents before normalisation (``membrane_bits`` each) with the membranes, and the BE reads them back to
+recompute x_hat; gamma and beta (two numbers per channel) stay on chip.
 
 The network-level choice of which layers keep dW on chip is searched over every subset whose accumulators
 fit (up to :data:`EXHAUSTIVE_LAYERS` layers small enough to be held, else largest accumulators first);
@@ -79,6 +81,7 @@ class LayerShape:
     update_macs_per_step: int         # dense weight-update MACs per sample-step (all projections)
     shortcut_bits: tuple[int, ...] = ()        # per identity shortcut: its source's codes per sample-step (bits)
     shortcut_grad_sizes: tuple[int, ...] = ()  # per identity shortcut from a layer: the neurons it sends dL/ds to
+    bn_size: int = 0                  # neurons per sample-step of the projections with tdBN (their currents kept)
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ def layer_shape(layer, layers_by_name, params, top: bool) -> LayerShape:
         update_macs_per_step=sum(int(np.prod(p.kernel_shape[1:])) * p.out_size for p in layer.projections),
         shortcut_bits=tuple(sc.size * sc.planes for sc in layer.shortcuts),
         shortcut_grad_sizes=tuple(sc.size for sc in layer.shortcuts if sc.source in layers_by_name),
+        bn_size=sum(layer.out_size for p in layer.projections if p.bn is not None),
     )
 
 
@@ -135,11 +139,11 @@ def traffic(shape: LayerShape, m: Mapping, n: int, first_tile: bool, train: bool
     out = {"fe": {"read": fe_r, "write": fe_w}}
     if not train:
         return out
-    fe_w["membrane"] = n * shape.out_size * (mb if shape.readout else window_bits)
+    fe_w["membrane"] = n * shape.out_size * (mb if shape.readout else window_bits) + n * shape.bn_size * mb
     be_r, be_w = _zero(), _zero()
     be_r["spikes"] = n * shape.out_size * shape.out_bits
     be_r["membrane"] = n * shape.out_size * (mb if shape.readout else window_bits) \
-        + n * (sum(shape.mask_sizes) + sum(shape.shortcut_grad_sizes)) * window_bits
+        + n * (sum(shape.mask_sizes) + sum(shape.shortcut_grad_sizes)) * window_bits + n * shape.bn_size * mb
     be_r["gradients"] = 0 if shape.top else n * shape.out_size * g
     be_r["weights"] = 0 if weights_resident or not shape.grad_in_sizes else shape.weight_bits
     be_w["gradients"] = n * (sum(shape.grad_in_sizes) + sum(shape.shortcut_grad_sizes)) * g \

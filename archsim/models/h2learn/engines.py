@@ -364,8 +364,10 @@ def wue_lut_phase(work: EngineWork, tables: int, entries: int, builds: int, read
 
 
 def update_work(layer, params) -> EngineWork:
-    """WUE applying ``w -= lr * dL/dw`` to one layer (all its projections and its bias) once per iteration."""
-    weights = sum(int(p.weight_q.size) for p in layer.projections) + (0 if layer.bias_q is None else int(layer.bias_q.size))
+    """WUE applying ``w -= lr * dL/dw`` to one layer (all its projections, its bias and its tdBNs' gamma and
+    beta) once per iteration."""
+    weights = sum(int(p.weight_q.size) for p in layer.projections) + (0 if layer.bias_q is None else int(layer.bias_q.size)) \
+        + sum(2 * int(p.bn.gamma_q.size) for p in layer.projections if p.bn is not None)
     work = EngineWork()
     work.cycles = ceil_div(weights, params.wue_update_lanes)
     work.add("wue_mul", "multiply", weights)
@@ -457,3 +459,47 @@ def be_fork(work: EngineWork, size: int, adds: int, params) -> None:
     work.add("gradient_buffer", "read", 2 * words)
     work.add("gradient_buffer", "write", words)
     work.stats["fork_adds"] = adds
+
+
+def fe_bn_work(elements: int, params) -> EngineWork:
+    """The FE's tdBN of one projection's current over a tile (``elements`` neuron-steps). Assumption (the
+    paper's FE computes no BN; the neuron lanes are where a per-neuron-step affine fits): two passes over
+    the tile's currents on ``fe.neuron_lanes``, one neuron-step per lane per cycle: the statistics (a
+    square on ``fe_neuron_mul``, the sum and the sum of squares on ``fe_adder``) and the normalisation
+    (subtract the mean, two products, add beta); the per-channel square root and divide between them are
+    the host's (K values a tile). The currents wait in the activation buffer between the passes."""
+    work = EngineWork()
+    fe_bn(work, elements, params)
+    work.cycles = 2 * ceil_div(elements, params.fe_neuron_lanes)
+    return work
+
+
+def fe_bn(work: EngineWork, elements: int, params) -> None:
+    """The FE tdBN's actions over ``elements`` neuron-steps (shared with the reference stepper)."""
+    work.add("fe_neuron_mul", "multiply", 3 * elements)
+    work.add("fe_adder", "add", 4 * elements)
+    words = _words(elements * params.membrane_bits, params.buffer_width_bits)
+    work.add("activation_buffer", "write", words)
+    work.add("activation_buffer", "read", words)
+
+
+def be_bn_work(elements: int, params) -> EngineWork:
+    """The BE's tdBN backward of one projection over a tile. Assumption (the paper's BE computes no BN;
+    its gradient unit is the per-neuron-step arithmetic it has): two passes on ``be.neuron_lanes``: the
+    sums of dL/dy and dL/dy * x_hat, x_hat recomputed from the stored current (its subtract and product,
+    the product with dL/dy on ``be_unit_mul``, the adds on the lanes' ``be_index`` adders), then the
+    correction (two subtracts, two products); the per-channel divides by the count are the host's.
+    dL/dy is read from the gradient buffer in both passes and dL/dx written."""
+    work = EngineWork()
+    be_bn(work, elements, params)
+    work.cycles = 2 * ceil_div(elements, params.be_neuron_lanes)
+    return work
+
+
+def be_bn(work: EngineWork, elements: int, params) -> None:
+    """The BE tdBN backward's actions over ``elements`` neuron-steps (shared with the reference stepper)."""
+    work.add("be_unit_mul", "multiply", 4 * elements)
+    work.add("be_index", "add", 5 * elements)
+    words = _words(elements * params.grad_bits, params.buffer_width_bits)
+    work.add("gradient_buffer", "read", 2 * words)
+    work.add("gradient_buffer", "write", words)

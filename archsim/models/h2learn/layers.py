@@ -31,9 +31,11 @@ Residual blocks: a projection without ops is an identity shortcut (:class:`Train
 of two (its real units per code in the layer's membrane units: ``2^exp`` for spikes), and the BE sends
 the layer's dL/du back along it (the same shift), summed with the gradients of the source's other
 consumers where the shortcut forks. A 1x1 projection shortcut is an ordinary Conv2d projection.
-Threshold-dependent batch norm (tdBN) reaches the accelerator folded into the weights and biases at its
-running statistics (:func:`workloads.export.archsim_ops`): the accelerator trains that affine network;
-tdBN's batch statistics and its backward do not run on it.
+Threshold-dependent batch norm (tdBN, Zheng et al. 2021) reaches the accelerator folded into the weights
+and biases at its running statistics (:func:`workloads.export.archsim_ops`), which is what inference runs.
+In training, a projection the network's ``metadata["tdbn"]`` names (:class:`TrainBN`) normalises its
+current by the statistics of the tile again, ``gamma * alpha * V_th * x_hat + beta`` (the folded bias
+dropped: the batch mean removes it), and its backward runs on the BE (:func:`.fixed.bn_backward`).
 
 Sources: a network input (spikes or values; several inputs are allowed) or any earlier layer; no
 recurrent projections. Anything else raises a one-line :class:`~archsim.errors.UserError` naming the layer.
@@ -52,6 +54,7 @@ import numpy as np
 from archsim.errors import UserError
 from archsim.graph.network import LI, LIF, AvgPool2d, Conv2d, Dense, Flatten, Network, ReLU
 from archsim.graph.quantize import Precision, calibrate
+from archsim.models.h2learn.fixed import BN_ALPHA_FRAC_BITS, BN_GAMMA_FRAC_BITS
 from archsim.models.h2learn.params import H2LearnParams
 
 
@@ -75,6 +78,7 @@ class TrainProjection:
     stride: tuple[int, int]
     padding: tuple[int, int]
     input_planes: int            # bit planes of the convolution's input: source_planes, widened by pooling
+    bn: "TrainBN | None" = None  # tdBN on this projection's current (training by batch statistics)
 
     def kernel(self) -> np.ndarray:
         """The kernel over ``in_shape``: (K, C, R, S) int64."""
@@ -137,6 +141,18 @@ class TrainProjection:
     @property
     def source_size(self) -> int:
         return int(np.prod(self.source_shape))
+
+
+@dataclass(eq=False)
+class TrainBN:
+    """tdBN of one projection's current in the accelerator's formats: ``gamma_q`` (2^-12), ``beta_q``
+    (membrane units), the branch factor ``alpha_q`` (2^-12) and eps in membrane units squared; V_th is
+    the layer's threshold. Learnt by the WUE with the weights."""
+
+    gamma_q: np.ndarray
+    beta_q: np.ndarray
+    alpha_q: int
+    eps_q: float
 
 
 @dataclass(eq=False)
@@ -261,6 +277,19 @@ def _projection_geometry(layer, proj, src_shape, planes: int):
                            stride=stride, padding=padding, input_planes=in_planes), op
 
 
+def _bn(layer, row: dict, exp: int, threshold: float) -> TrainBN:
+    """The :class:`TrainBN` of a folded tdBN (``metadata["tdbn"]`` row). The folded weights are the
+    trained ones times gamma / sigma_running per channel, and normalising by batch statistics undoes a
+    channel's scale up to its sign, the sign of gamma: so |gamma| here gives the trainer's output."""
+    if not math.isclose(float(row["v_th"]), threshold):
+        raise _unsupported(layer, f"a tdBN normalised to V_th {row['v_th']:g} feeding a threshold {threshold:g}")
+    return TrainBN(gamma_q=np.rint(np.abs(np.asarray(row["gamma"], dtype=np.float64)) * 2 ** BN_GAMMA_FRAC_BITS
+                                   ).astype(np.int64),
+                   beta_q=np.rint(np.asarray(row["beta"], dtype=np.float64) * 2.0 ** exp).astype(np.int64),
+                   alpha_q=int(round(float(row["alpha"]) * 2 ** BN_ALPHA_FRAC_BITS)),
+                   eps_q=float(row["eps"]) * 4.0 ** exp)
+
+
 def _shortcut(network: Network, layer, out_shape, source: str, per_code: float, planes: int) -> TrainShortcut:
     """The :class:`TrainShortcut` from ``source`` whose codes are worth ``per_code`` membrane units each."""
     if tuple(network.shape_of(source)) != tuple(layer.shape):
@@ -283,10 +312,12 @@ def _relu_scales(network: Network, params: H2LearnParams) -> dict[str, float]:
     return {name: scale * precision.qmax_act / full_range for name, scale in calibrate(network, precision).items()}
 
 
-def build_layers(network: Network, params: H2LearnParams, valued_inputs=()) -> list[TrainLayer]:
+def build_layers(network: Network, params: H2LearnParams, valued_inputs=(), batch_norm: bool = False) -> list[TrainLayer]:
     """The network as a list of :class:`TrainLayer` (raises a one-line UserError if it cannot train).
 
-    ``valued_inputs``: names of network inputs that carry values in [0, 1] (the others carry spikes)."""
+    ``valued_inputs``: names of network inputs that carry values in [0, 1] (the others carry spikes).
+    ``batch_norm``: the projections whose tdBN was folded (``metadata["tdbn"]``) normalise by batch
+    statistics again (training); otherwise they run folded, as inference does."""
     qmax = params.qmax_weight
     value_sigma = 1.0 / (2 ** params.activation_bits - 1)   # valued inputs are codes of [0, 1] (fixed.quantize_input)
     sigma = {name: (value_sigma if name in valued_inputs else 1.0) for name in network.inputs}
@@ -309,7 +340,9 @@ def build_layers(network: Network, params: H2LearnParams, valued_inputs=()) -> l
             threshold = 0.0 if kind == "readout" else _uniform(neuron.threshold, layer.name, "threshold")
             gain = _uniform(neuron.gain, layer.name, "gain")
         projections, w_effs, bias, shortcuts = [], [], None, []
-        for proj in layer.projections:
+        bn_rows = {int(row["projection"]): row for row in network.metadata.get("tdbn", {}).get(layer.name, [])} \
+            if batch_norm else {}
+        for pi, proj in enumerate(layer.projections):
             if proj.recurrent or proj.source not in sigma:
                 raise _unsupported(layer, f"a recurrent projection from {proj.source!r}")
             if not proj.ops:
@@ -318,7 +351,11 @@ def build_layers(network: Network, params: H2LearnParams, valued_inputs=()) -> l
             tp, op = _projection_geometry(layer, proj, tuple(network.shape_of(proj.source)), planes[proj.source])
             projections.append(tp)
             w_effs.append(np.asarray(op.weight, dtype=np.float64) * (gain * sigma[proj.source] / (tp.pool ** 2)))
-            if op.bias is not None:
+            if pi in bn_rows:
+                if gain != 1.0:
+                    raise _unsupported(layer, "a tdBN feeding a neuron with an input gain")
+                tp.bn = bn_rows[pi]            # its batch mean removes the folded bias; beta replaces it
+            elif op.bias is not None:
                 b = np.asarray(op.bias, dtype=np.float64) * gain
                 bias = b if bias is None else bias + b
         if not projections:
@@ -330,6 +367,8 @@ def build_layers(network: Network, params: H2LearnParams, valued_inputs=()) -> l
         exp = min(exp, params.membrane_bits - 2 - max(0, math.ceil(math.log2(max(threshold, 1e-12)))))
         for tp, w_eff in zip(projections, w_effs):
             tp.weight_q = np.clip(np.rint(w_eff * 2.0 ** exp), -qmax, qmax).astype(np.int64)
+            if tp.bn is not None:
+                tp.bn = _bn(layer, tp.bn, exp, threshold)
         relu_shift = 0
         if kind == "relu":
             relu_shift = math.ceil(math.log2(relu_scales[layer.name]) + exp)   # no clipping on the calibration input

@@ -356,3 +356,33 @@ def be_fork_reference(open_src: np.ndarray, params) -> EngineWork:
     engines.be_fork(work, int(np.asarray(open_src).size), adds, params)
     work.cycles = adders.cycles
     return work
+
+
+def fe_bn_reference(proj, x: np.ndarray, layer, params):
+    """The FE's tdBN of one projection's tile currents x: (work, y, (x_hat, 1/sigma)); the statistics
+    pass and the normalisation pass each take one neuron-step per lane per clock."""
+    lanes = PeArray(params.fe_neuron_lanes)
+    for _ in range(2):
+        for _ in range(x.size):
+            lanes.issue()
+        lanes.drain()
+    mean_q, inv_q = fixed.bn_statistics(x, proj.bn.eps_q)
+    y, xhat = fixed.bn_forward(x, mean_q, inv_q, proj.bn, layer.threshold_q, params)
+    work = EngineWork()
+    engines.fe_bn(work, int(x.size), params)
+    work.cycles = lanes.cycles
+    return work, y, (xhat, inv_q)
+
+
+def be_bn_reference(proj, du: np.ndarray, state, layer, params):
+    """The BE's tdBN backward of one projection on the tile's dL/du: (work, dL/dx, dgamma, dbeta)."""
+    lanes = PeArray(params.be_neuron_lanes)
+    for _ in range(2):
+        for _ in range(du.size):
+            lanes.issue()
+        lanes.drain()
+    dx, dgamma, dbeta = fixed.bn_backward(du, state[0], state[1], proj.bn, layer.threshold_q, layer.exp, params)
+    work = EngineWork()
+    engines.be_bn(work, int(du.size), params)
+    work.cycles = lanes.cycles
+    return work, dx, dgamma, dbeta

@@ -40,6 +40,7 @@ class Iteration:
     dbiases: list
     loss: float | None
     layers: list
+    dbn: list = None     # per projection, layers in order: (dgamma, dbeta) of its tdBN, or None
 
 
 def simulate(workload, chip: Chip, engine: str = "fast") -> Trace:
@@ -114,7 +115,7 @@ def _tile_samples(layers: list[TrainLayer], params: H2LearnParams, chip: Chip, s
 
 OP_KEYS = ("forward_macs_dense", "forward_macs_performed", "backward_macs_dense", "backward_macs_performed",
            "update_macs_dense", "update_macs_performed", "lut_builds", "lut_reads", "pool_adds", "shortcut_adds",
-           "fork_adds")
+           "fork_adds", "bn_elements")
 
 
 def _ops(tally) -> dict:
@@ -206,6 +207,9 @@ class _Tally:
         self.dram_bits_by_layer = {l.name: {"read": 0, "write": 0} for l in self.layers}
         self.dkernels = [[np.zeros(p.kernel_shape, dtype=np.int64) for p in l.projections] for l in self.layers]
         self.dbiases = [None if l.bias_q is None else np.zeros(l.bias_q.shape, dtype=np.int64) for l in self.layers]
+        self.dbn = [[None if p.bn is None else [np.zeros(p.bn.gamma_q.shape, dtype=np.int64),
+                                                np.zeros(p.bn.gamma_q.shape, dtype=np.int64)]
+                     for p in l.projections] for l in self.layers]
 
     def step_traffic(self, engine: str, layer, work, bits: dict) -> Step:
         """:meth:`step` with DRAM bits by tensor ({"read"|"write": {tensor: bits}}), booked per tensor."""
@@ -229,24 +233,34 @@ class _Tally:
         return Step(layer.name, work.cycles, read_bits + write_bits)
 
 
-def _forward_tile(tally: _Tally, acts: dict, n: int, first_tile: bool) -> tuple[list, list, list]:
+def _forward_tile(tally: _Tally, acts: dict, n: int, first_tile: bool) -> tuple[list, list, list, dict]:
     """FE over every layer of one tile; ``acts`` (network inputs) gains each layer's output.
-    Returns the membranes, the outputs and the FE's pipeline steps."""
+    Returns the membranes, the outputs, the FE's pipeline steps and the tdBN state ((layer, projection)
+    -> (x_hat, 1/sigma)) the BE needs."""
     params, fast = tally.params, tally.engine == "fast"
-    us, ss, steps = [], [], []
+    us, ss, steps, bn_state = [], [], [], {}
     for li, layer in enumerate(tally.layers):
         lut = engines.fe_uses_lut(layer, params)
         fe, cur = engines.EngineWork(), 0
         st, ops = tally.stats[layer.name], tally.ops[layer.name]
-        for p in layer.projections:
+        for pi, p in enumerate(layer.projections):
             x = p.gather(acts[p.source])
             fe.merge(engines.fe_pool_work(p, n, params))
             if fast:
                 part, work = datapath.currents(p, x), engines.fe_work(p, x, lut, params)
             else:
                 work, part = refstep.fe_reference(p, x, lut, params)
-            cur = cur + part
             fe.merge(work)
+            if p.bn is not None:
+                if fast:
+                    mean_q, inv_q = fixed.bn_statistics(part, p.bn.eps_q)
+                    part, xhat = fixed.bn_forward(part, mean_q, inv_q, p.bn, layer.threshold_q, params)
+                    work, bn_state[li, pi] = engines.fe_bn_work(int(part.size), params), (xhat, inv_q)
+                else:
+                    work, part, bn_state[li, pi] = refstep.fe_bn_reference(p, part, layer, params)
+                fe.merge(work)
+                ops["bn_elements"] += int(part.size)
+            cur = cur + part
             st["input_nonzero"] += int(np.count_nonzero(x))
             st["inputs"] += int(x.size)
             ops["forward_macs_dense"] += engines.dense_macs(p, n)
@@ -279,11 +293,11 @@ def _forward_tile(tally: _Tally, acts: dict, n: int, first_tile: bool) -> tuple[
         bits = dataflow.traffic(tally.shapes[li], tally.mappings[li], n, first_tile, tally.train_mode,
                                 tally.weights_resident, params)["fe"]
         steps.append(tally.step_traffic("fe", layer, fe, bits))
-    return us, ss, steps
+    return us, ss, steps, bn_state
 
 
 def _backward_tile(tally: _Tally, acts: dict, us: list, ss: list, labels: np.ndarray, n: int,
-                   first_tile: bool) -> tuple[list, list]:
+                   first_tile: bool, bn_state: dict) -> tuple[list, list]:
     """BE and WUE over the layers of one tile, last layer first; the BE's and the WUE's pipeline steps."""
     params, layers, fast = tally.params, tally.layers, tally.engine == "fast"
     d_out = {}
@@ -298,8 +312,20 @@ def _backward_tile(tally: _Tally, acts: dict, us: list, ss: list, labels: np.nda
                                         us[li], ss[li], params)
         be = engines.be_unit_work(layer, du, params) if fast else refstep.be_unit_reference(layer, du, params)
         wue = engines.EngineWork()
+        layer_du = du
         for pi, p in enumerate(layer.projections):
             x = p.gather(acts[p.source])
+            du = layer_du
+            if p.bn is not None:       # dL/d(current) of this projection, through its tdBN
+                if fast:
+                    du, dg, db = fixed.bn_backward(layer_du, *bn_state[li, pi], p.bn, layer.threshold_q, layer.exp,
+                                                   params)
+                    work = engines.be_bn_work(int(du.size), params)
+                else:
+                    work, du, dg, db = refstep.be_bn_reference(p, layer_du, bn_state[li, pi], layer, params)
+                be.merge(work)
+                tally.dbn[li][pi][0] += dg
+                tally.dbn[li][pi][1] += db
             if fast:
                 wue.merge(engines.wue_work(p, du, x, params))
                 tally.dkernels[li][pi] += datapath.weight_gradient(p, du, x)
@@ -324,6 +350,7 @@ def _backward_tile(tally: _Tally, acts: dict, us: list, ss: list, labels: np.nda
             part = fixed.spatial_gradient(p.scatter(sums), layer, params, layers[si],
                                           open_src.reshape(us[si].shape)).reshape(us[si].shape)
             _send(tally, be, d_out, p.source, part, open_src)
+        du = layer_du
         for sc in layer.shortcuts:
             if sc.source not in tally.index:
                 continue
@@ -382,6 +409,10 @@ def _update(tally: _Tally, dweights: list, apply_update: bool) -> list:
             if db is not None:
                 layer.bias_q = layer.bias_q - fixed.round_shift(
                     db * lr_q, params.grad_frac_bits + fixed.LEARNING_RATE_FRAC_BITS - layer.exp)
+        for layer, bns in zip(tally.layers, tally.dbn):
+            for p, d in zip(layer.projections, bns):
+                if d is not None:
+                    fixed.bn_updated(p.bn, d[0], d[1], layer.exp, params)
     return steps
 
 
@@ -394,9 +425,9 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
     params, x_raw = _check(workload, chip, engine)
     valued = {name for name, x in x_raw.items()   # recorded as values, or not 0/1 data
               if input_is_valued(workload.network, name) or np.any((x != 0) & (x != 1))}
-    if layers is None:
-        layers = build_layers(workload.network, params, valued_inputs=valued)
     train_mode = workload.mode == "train"
+    if layers is None:
+        layers = build_layers(workload.network, params, valued_inputs=valued, batch_norm=train_mode)
     steps, batch = workload.steps, workload.batch
     tile_samples = _tile_samples(layers, params, chip, steps, workload.mode)
     x_q = {name: fixed.quantize_input(x, params.activation_bits if name in valued else 1) for name, x in x_raw.items()}
@@ -415,10 +446,10 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
         acts = {name: x[:, b0:b1].reshape((steps, b1 - b0) + tuple(workload.network.inputs[name]))
                 for name, x in x_q.items()}
         n = steps * (b1 - b0)
-        us, ss, fe_steps = _forward_tile(tally, acts, n, first_tile=b0 == 0)
+        us, ss, fe_steps, bn_state = _forward_tile(tally, acts, n, first_tile=b0 == 0)
         outputs.append(ss[-1])
-        be_steps, wue_steps = _backward_tile(tally, acts, us, ss, labels[b0:b1], n, b0 == 0) if train_mode \
-            else ([], [])
+        be_steps, wue_steps = _backward_tile(tally, acts, us, ss, labels[b0:b1], n, b0 == 0, bn_state) \
+            if train_mode else ([], [])
         tiles.append({"fe": fe_steps, "be": be_steps, "wue": wue_steps})
 
     dweights = [[p.reduce_kernel(dk) for p, dk in zip(layer.projections, dks)]
@@ -471,4 +502,5 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
         details=details,
         outputs=np.concatenate(outputs, axis=1).reshape((steps, batch) + tuple(workload.network.layers[-1].shape)),
     )
-    return Iteration(trace, [dw for per_layer in dweights for dw in per_layer], tally.dbiases, details["loss"], layers)
+    return Iteration(trace, [dw for per_layer in dweights for dw in per_layer], tally.dbiases, details["loss"], layers,
+                     [None if d is None else tuple(d) for per_layer in tally.dbn for d in per_layer])
