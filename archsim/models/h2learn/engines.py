@@ -40,6 +40,14 @@ the real data, :func:`kernels.busiest_pe_sum`); a partly filled last block takes
   plane) whose spike history is non-zero and adds the entry to dL/dW (assumption: the PEs' adds into a
   shared dW accumulator are merged by the accumulation network without conflict stalls). LUT off: the
   FE's output-stationary entries, one add per input spike under the output's taps.
+
+Residual blocks and tdBN (the paper's engines have neither; where each runs is an assumption, said at
+each function): an identity shortcut is an add path on the FE's PEs and adders (:func:`fe_shortcut_work`);
+its gradient goes back through the BE's gradient-unit lanes (:func:`be_shortcut_work`); a source that
+receives a second gradient part (a residual block's input: branch and shortcut) has the parts summed
+on the BE's index adders (:func:`be_fork_work`). tdBN's statistics and normalisation run on the FE's
+neuron lanes (:func:`fe_bn_work`), its backward on the BE's gradient unit (:func:`be_bn_work`), gamma
+and beta are updated with the weights (:func:`update_work`).
 """
 from __future__ import annotations
 

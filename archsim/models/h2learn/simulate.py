@@ -88,16 +88,17 @@ def _check(workload, chip: Chip, engine: str) -> tuple[H2LearnParams, dict]:
 def _tile_samples(layers: list[TrainLayer], params: H2LearnParams, chip: Chip, steps: int, mode: str) -> int:
     """Samples per tile: ``tiling.tile_samples``, lowered until the largest layer's inputs over T fit the
     activation buffer; a one-line error when even one sample (or one step's gradients) does not fit."""
-    def input_bits(layer):
+    def input_bits(layer):    # a tdBN projection's currents also wait there between the FE's two passes
         return sum(p.source_size * p.source_planes for p in layer.projections) \
-            + sum(sc.size * sc.planes for sc in layer.shortcuts)
+            + sum(sc.size * sc.planes for sc in layer.shortcuts) \
+            + sum(p.out_size * params.membrane_bits for p in layer.projections if p.bn is not None)
 
     per_sample = steps * max(input_bits(layer) for layer in layers)
     if per_sample > params.activation_buffer_bits:
         worst = max(layers, key=input_bits)
         raise UserError(
             f"{chip.path}: components.activation_buffer.size_kb: {params.activation_buffer_bits / 8192:g} KB cannot "
-            f"hold one tile (one sample) of layer {worst.name!r} (needs {per_sample / 8192:g} KB: T x inputs; "
+            f"hold one tile (one sample) of layer {worst.name!r} (needs {per_sample / 8192:g} KB: T x inputs and tdBN currents; "
             f"allowed: >= {per_sample / 8192:g})")
     for layer in layers:
         need = (sum(p.in_size for p in layer.projections) + sum(sc.size for sc in layer.shortcuts)
