@@ -55,7 +55,8 @@ def test_fixed_point_tdbn_matches_the_trainers_float_tdbn():
     want_dx = op.backward(nchw(dy) * g)
 
     def close(got, want, tol=0.01):
-        assert np.linalg.norm(got - want) <= tol * np.linalg.norm(want), np.linalg.norm(got - want) / np.linalg.norm(want)
+        err = np.linalg.norm(got - want) / np.linalg.norm(want)
+        assert err <= tol, err
     assert np.abs(nchw(y) * 2.0 ** -exp - want_y).max() <= 2.0 ** -exp     # within the membrane's one unit
     close(nchw(dx) * g, want_dx)
     close(dgamma * g, op.grads["gamma"])
@@ -111,7 +112,7 @@ def test_tdbn_work_by_hand_and_inference_runs_folded():
     assert bn["fe_adder"]["add"] == plain["fe_adder"]["add"] + 4 * e
     assert bn["activation_buffer"]["write"] == plain["activation_buffer"]["write"] + words(e * params.membrane_bits)
     lanes = lambda n, width: -(-n // width)     # noqa: E731
-    fe_bn, fe_plain = runs["bn"].cycles_breakdown["layer"]["l"]["fe"], runs["plain"].cycles_breakdown["layer"]["l"]["fe"]
+    fe_bn, fe_plain = (runs[kind].cycles_breakdown["layer"]["l"]["fe"] for kind in ("bn", "plain"))
     assert fe_bn == fe_plain + 2 * lanes(e, params.fe_neuron_lanes)
     assert bn["be_unit_mul"]["multiply"] == 3 * e + 4 * e
     assert bn["be_index"]["add"] == e + 5 * e                    # dL/du flags, then the BN backward's adds

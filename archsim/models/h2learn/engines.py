@@ -374,7 +374,8 @@ def wue_lut_phase(work: EngineWork, tables: int, entries: int, builds: int, read
 def update_work(layer, params) -> EngineWork:
     """WUE applying ``w -= lr * dL/dw`` to one layer (all its projections, its bias and its tdBNs' gamma and
     beta) once per iteration."""
-    weights = sum(int(p.weight_q.size) for p in layer.projections) + (0 if layer.bias_q is None else int(layer.bias_q.size)) \
+    weights = sum(int(p.weight_q.size) for p in layer.projections) \
+        + (0 if layer.bias_q is None else int(layer.bias_q.size)) \
         + sum(2 * int(p.bn.gamma_q.size) for p in layer.projections if p.bn is not None)
     work = EngineWork()
     work.cycles = ceil_div(weights, params.wue_update_lanes)

@@ -3,8 +3,9 @@
 Straightforward on purpose: the synaptic sums are loops over kernel taps with integer ``einsum`` over the
 whole batch, no tiling, no LUTs, no skipping. A layer's current is the sum over its projections (plus its
 bias) and its identity shortcuts' codes (shifted); its dL/du flows back through each projection, then
-each shortcut (dL/du shifted), to that one's source, and a source feeding several consumers sums their gradients (:func:`fixed.add_gradients`, consumers in reverse layer order). The accelerator's datapath (:mod:`.datapath`) must give the
-same integers (tests/test_h2learn.py). A projection with tdBN normalises its current per tile
+each shortcut (dL/du shifted), to that one's source, and a source feeding several consumers sums their
+gradients (:func:`fixed.add_gradients`, consumers in reverse layer order). The accelerator's datapath
+(:mod:`.datapath`) must give the same integers (tests/test_h2learn.py). A projection with tdBN normalises its current per tile
 (:func:`fixed.bn_forward`) and sends dL/du through the BN's backward before its own. Element-wise rules
 come from :mod:`.fixed`.
 """

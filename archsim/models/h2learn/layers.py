@@ -312,7 +312,8 @@ def _relu_scales(network: Network, params: H2LearnParams) -> dict[str, float]:
     return {name: scale * precision.qmax_act / full_range for name, scale in calibrate(network, precision).items()}
 
 
-def build_layers(network: Network, params: H2LearnParams, valued_inputs=(), batch_norm: bool = False) -> list[TrainLayer]:
+def build_layers(network: Network, params: H2LearnParams, valued_inputs=(),
+                 batch_norm: bool = False) -> list[TrainLayer]:
     """The network as a list of :class:`TrainLayer` (raises a one-line UserError if it cannot train).
 
     ``valued_inputs``: names of network inputs that carry values in [0, 1] (the others carry spikes).

@@ -32,8 +32,8 @@ from archsim.trace import Trace
 
 @dataclass
 class Iteration:
-    """A simulated iteration: its Trace, the weight gradients (network weight shapes), and the layers
-    (``weight_q`` updated in place when ``apply_update`` was asked)."""
+    """A simulated iteration: its Trace, the weight gradients (network weight shapes), the tdBN gradients,
+    and the layers (``weight_q`` and tdBN's gamma and beta updated in place when ``apply_update`` was asked)."""
 
     trace: Trace
     dweights: list
@@ -98,7 +98,8 @@ def _tile_samples(layers: list[TrainLayer], params: H2LearnParams, chip: Chip, s
         worst = max(layers, key=input_bits)
         raise UserError(
             f"{chip.path}: components.activation_buffer.size_kb: {params.activation_buffer_bits / 8192:g} KB cannot "
-            f"hold one tile (one sample) of layer {worst.name!r} (needs {per_sample / 8192:g} KB: T x inputs and tdBN currents; "
+            f"hold one tile (one sample) of layer {worst.name!r} (needs {per_sample / 8192:g} KB: "
+            f"T x inputs and tdBN currents; "
             f"allowed: >= {per_sample / 8192:g})")
     for layer in layers:
         need = (sum(p.in_size for p in layer.projections) + sum(sc.size for sc in layer.shortcuts)
@@ -124,8 +125,8 @@ def _ops(tally) -> dict:
     padded taps included; performed = on non-zero operands: a non-zero input for the forward, a non-zero
     dL/du and an open source window for the backward, a non-zero dL/du and a non-zero input for the update),
     LUT entries written (``lut_builds``) and read, FE and WUE together, the pool adds, the identity shortcuts'
-    FE adds (``shortcut_adds``), the BE's fork sums (``fork_adds``), and DRAM bytes by
-    tensor."""
+    FE adds (``shortcut_adds``), the BE's fork sums (``fork_adds``), the neuron-steps tdBN normalised
+    (``bn_elements``), and DRAM bytes by tensor."""
     out = {}
     for name, ops in tally.ops.items():
         acts = tally.actions_by_layer[name]
@@ -253,13 +254,7 @@ def _forward_tile(tally: _Tally, acts: dict, n: int, first_tile: bool) -> tuple[
                 work, part = refstep.fe_reference(p, x, lut, params)
             fe.merge(work)
             if p.bn is not None:
-                if fast:
-                    mean_q, inv_q = fixed.bn_statistics(part, p.bn.eps_q)
-                    part, xhat = fixed.bn_forward(part, mean_q, inv_q, p.bn, layer.threshold_q, params)
-                    work, bn_state[li, pi] = engines.fe_bn_work(int(part.size), params), (xhat, inv_q)
-                else:
-                    work, part, bn_state[li, pi] = refstep.fe_bn_reference(p, part, layer, params)
-                fe.merge(work)
+                part, bn_state[li, pi] = _bn_forward(tally, fe, layer, p, part)
                 ops["bn_elements"] += int(part.size)
             cur = cur + part
             st["input_nonzero"] += int(np.count_nonzero(x))
@@ -318,15 +313,7 @@ def _backward_tile(tally: _Tally, acts: dict, us: list, ss: list, labels: np.nda
             x = p.gather(acts[p.source])
             du = layer_du
             if p.bn is not None:       # dL/d(current) of this projection, through its tdBN
-                if fast:
-                    du, dg, db = fixed.bn_backward(layer_du, *bn_state[li, pi], p.bn, layer.threshold_q, layer.exp,
-                                                   params)
-                    work = engines.be_bn_work(int(du.size), params)
-                else:
-                    work, du, dg, db = refstep.be_bn_reference(p, layer_du, bn_state[li, pi], layer, params)
-                be.merge(work)
-                tally.dbn[li][pi][0] += dg
-                tally.dbn[li][pi][1] += db
+                du = _bn_backward(tally, be, li, pi, layer_du, bn_state[li, pi])
             if fast:
                 wue.merge(engines.wue_work(p, du, x, params))
                 tally.dkernels[li][pi] += datapath.weight_gradient(p, du, x)
@@ -380,6 +367,36 @@ def _backward_tile(tally: _Tally, acts: dict, us: list, ss: list, labels: np.nda
         else:
             wue_steps.append(step)
     return be_steps, wue_steps
+
+
+def _bn_forward(tally: _Tally, fe: engines.EngineWork, layer, proj, part: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """tdBN of one projection's tile currents on the FE (booked on ``fe``): (normalised currents, the state
+    (x_hat, 1/sigma) its backward needs)."""
+    params = tally.params
+    if tally.engine == "fast":
+        mean_q, inv_q = fixed.bn_statistics(part, proj.bn.eps_q)
+        y, xhat = fixed.bn_forward(part, mean_q, inv_q, proj.bn, layer.threshold_q, params)
+        work, state = engines.fe_bn_work(int(part.size), params), (xhat, inv_q)
+    else:
+        work, y, state = refstep.fe_bn_reference(proj, part, layer, params)
+    fe.merge(work)
+    return y, state
+
+
+def _bn_backward(tally: _Tally, be: engines.EngineWork, li: int, pi: int, du: np.ndarray, state: tuple) -> np.ndarray:
+    """tdBN backward of projection ``pi`` of layer ``li`` on the BE (booked on ``be``): dL/d(its current);
+    dgamma and dbeta accumulate for the update."""
+    layer = tally.layers[li]
+    proj, params = layer.projections[pi], tally.params
+    if tally.engine == "fast":
+        dx, dgamma, dbeta = fixed.bn_backward(du, *state, proj.bn, layer.threshold_q, layer.exp, params)
+        work = engines.be_bn_work(int(du.size), params)
+    else:
+        work, dx, dgamma, dbeta = refstep.be_bn_reference(proj, du, state, layer, params)
+    be.merge(work)
+    tally.dbn[li][pi][0] += dgamma
+    tally.dbn[li][pi][1] += dbeta
+    return dx
 
 
 def _send(tally: _Tally, be: engines.EngineWork, d_out: dict, source: str, part: np.ndarray,
