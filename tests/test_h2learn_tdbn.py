@@ -136,3 +136,29 @@ def test_gamma_and_beta_are_learnt():
     moved = [np.any(a.bn.gamma_q != b.bn.gamma_q) or np.any(a.bn.beta_q != b.bn.beta_q)
              for la, lb in zip(first, runs[-1].layers) for a, b in zip(la.projections, lb.projections) if a.bn]
     assert moved == [True, True]
+
+
+def test_folded_export_normalised_again_equals_the_trainers_training_forward():
+    """resnet-digits' stem (a gamma made negative, running statistics moved): the exported graph carries
+    the tdBN folded at its running statistics; normalising its current by batch statistics with |gamma|
+    gives the trainer's training-mode tdBN output (within the 8-bit weights' rounding)."""
+    from workloads import export, zoo
+    model = zoo.make_model("resnet-digits", seed=3)
+    rng = np.random.default_rng(24)
+    x = rng.integers(0, 256, (4, 6, 1, 8, 8)) / 255.0          # codes of 8-bit pixels: exact on the chip
+    path = model.stages[0].projections[0]
+    conv_op, bn_op = path.ops
+    bn_op.params["gamma"][:3] = [-0.8, 1.3, 0.6]
+    bn_op.params["beta"][:3] = [0.1, -0.2, 0.05]
+    bn_op.forward(conv_op.forward(x.reshape(24, 1, 8, 8)) + 0.3, keep=True)   # running statistics off their start
+    want = bn_op.forward(conv_op.forward(x.reshape(24, 1, 8, 8)), keep=True)
+    network = export.to_network(model)
+    params = read_params(chip())
+    layer = build_layers(network, params, valued_inputs={"input"}, batch_norm=True)[0]
+    proj = layer.projections[0]
+    cur = golden.conv_forward(fixed.quantize_input(x, params.activation_bits).reshape(24, 1, 8, 8), proj)
+    cur = cur.reshape((4, 6) + layer.out_shape)
+    y, _ = fixed.bn_forward(cur, *fixed.bn_statistics(cur, proj.bn.eps_q), proj.bn, layer.threshold_q, params)
+    got = y.reshape(want.shape) * 2.0 ** -layer.exp
+    assert np.linalg.norm(got - want) <= 0.02 * np.linalg.norm(want)
+    assert layer.bias_q is None                               # the folded bias is dropped: beta replaces it

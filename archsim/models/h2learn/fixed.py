@@ -193,11 +193,12 @@ def quantize_input(x: np.ndarray, planes: int) -> np.ndarray:
 BN_GAMMA_FRAC_BITS = 12   # gamma in 2^-12
 BN_ALPHA_FRAC_BITS = 12   # the branch factor alpha (1 or 1/sqrt 2) in 2^-12
 XHAT_FRAC_BITS = 12       # the normalised current x_hat in 2^-12
+INV_SIGMA_FRAC_BITS = 28  # 1/sigma in 2^-28 (sigma in membrane units is 1 .. 2^15: 13 .. 28 significant bits)
 
 
 def bn_statistics(x: np.ndarray, eps_q: float) -> tuple[np.ndarray, np.ndarray]:
     """Per output channel of currents x (T, Bt, K, E, F) (integers, membrane units): the rounded mean and
-    ``2^XHAT_FRAC_BITS / sigma`` rounded, sigma = sqrt(var + eps) over time, batch and space (tdBN's
+    ``2^INV_SIGMA_FRAC_BITS / sigma`` rounded, sigma = sqrt(var + eps) over time, batch and space (tdBN's
     statistics). The sums are integers; the square root and divide (K of each per tile) are the host's."""
     x = np.asarray(x, dtype=np.int64)
     count = x.size // x.shape[2]
@@ -205,7 +206,7 @@ def bn_statistics(x: np.ndarray, eps_q: float) -> tuple[np.ndarray, np.ndarray]:
     s2 = (x * x).sum(axis=(0, 1, 3, 4))
     mean = s1 / count
     var = np.maximum(s2 / count - mean * mean, 0.0)
-    inv_sigma_q = np.rint(2.0 ** XHAT_FRAC_BITS / np.sqrt(var + eps_q)).astype(np.int64)
+    inv_sigma_q = np.rint(2.0 ** INV_SIGMA_FRAC_BITS / np.sqrt(var + eps_q)).astype(np.int64)
     return np.rint(mean).astype(np.int64), inv_sigma_q
 
 
@@ -217,7 +218,8 @@ def bn_forward(x: np.ndarray, mean_q: np.ndarray, inv_sigma_q: np.ndarray, bn, t
     """(y, x_hat) of tdBN: ``x_hat = (x - mean) / sigma`` in 2^-XHAT_FRAC_BITS and
     ``y = gamma * alpha * V_th * x_hat + beta`` in membrane units (V_th in them is ``threshold_q``),
     saturated to the membrane width."""
-    xhat = (np.asarray(x, dtype=np.int64) - _channel(mean_q)) * _channel(inv_sigma_q)
+    xhat = round_shift((np.asarray(x, dtype=np.int64) - _channel(mean_q)) * _channel(inv_sigma_q),
+                       INV_SIGMA_FRAC_BITS - XHAT_FRAC_BITS)
     scale = round_shift(bn.gamma_q * bn.alpha_q * threshold_q, BN_ALPHA_FRAC_BITS)      # per channel, 2^-GAMMA
     y = round_shift(xhat * _channel(scale), BN_GAMMA_FRAC_BITS + XHAT_FRAC_BITS) + _channel(bn.beta_q)
     return saturate(y, params.membrane_bits), xhat
@@ -237,7 +239,8 @@ def bn_backward(dy: np.ndarray, xhat: np.ndarray, inv_sigma_q: np.ndarray, bn, t
     m1 = np.floor_divide(2 * s1 + count, 2 * count)                    # rounded half up
     m2 = np.floor_divide(2 * s2 + count, 2 * count)
     corr = dy - _channel(m1) - round_shift(xhat * _channel(m2), 2 * XHAT_FRAC_BITS)
-    scale = round_shift(bn.gamma_q * bn.alpha_q * threshold_q * inv_sigma_q, BN_ALPHA_FRAC_BITS + BN_GAMMA_FRAC_BITS)
+    gain = round_shift(bn.gamma_q * bn.alpha_q, BN_ALPHA_FRAC_BITS) * threshold_q          # 2^-GAMMA, per channel
+    scale = round_shift(gain * inv_sigma_q, BN_GAMMA_FRAC_BITS + INV_SIGMA_FRAC_BITS - XHAT_FRAC_BITS)
     dx = saturate(round_shift(corr * _channel(scale), XHAT_FRAC_BITS), params.grad_bits)
     dgamma = round_shift(s2 * bn.alpha_q * threshold_q, XHAT_FRAC_BITS + BN_ALPHA_FRAC_BITS + exp)
     return dx, dgamma, s1
