@@ -2,6 +2,8 @@
 
 * :func:`to_network` builds the ``archsim.graph.network.Network`` with copies of the weights; its
   float simulation (``archsim.graph.functional.simulate``) is the trainer's own forward pass.
+* :func:`tdbn_metadata` names the folded tdBN ops (``metadata["tdbn"]``: projection, alpha, V_th, eps,
+  gamma, beta), so a training accelerator can normalise by batch statistics again.
 * :func:`quant_hints` chooses one weight scale per layer (``metadata["quant"]``, read by
   ``archsim.graph.quantize``): the peak effective weight over ``qmax`` as quantize would, then, for a
   spiking layer, enlarged just enough that ``threshold / scale`` is a whole number, so the integer
