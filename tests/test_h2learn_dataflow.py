@@ -16,7 +16,8 @@ from archsim.models.h2learn.params import read_params
 from tests.test_h2learn import chip, lif, workload
 
 OP_KEYS = {"forward_macs_dense", "forward_macs_performed", "backward_macs_dense", "backward_macs_performed",
-           "update_macs_dense", "update_macs_performed", "lut_builds", "lut_reads", "pool_adds", "dram_bytes"}
+           "update_macs_dense", "update_macs_performed", "lut_builds", "lut_reads", "pool_adds", "shortcut_adds",
+           "fork_adds", "bn_elements", "dram_bytes"}
 
 
 def pooled_vgg(rng, c_in=2, hw=8, c1=4, c2=4, c3=6, hidden=8, classes=3):

@@ -2,6 +2,8 @@
 
 * :func:`to_network` builds the ``archsim.graph.network.Network`` with copies of the weights; its
   float simulation (``archsim.graph.functional.simulate``) is the trainer's own forward pass.
+* :func:`tdbn_metadata` names the folded tdBN ops (``metadata["tdbn"]``: projection, alpha, V_th, eps,
+  gamma, beta), so a training accelerator can normalise by batch statistics again.
 * :func:`quant_hints` chooses one weight scale per layer (``metadata["quant"]``, read by
   ``archsim.graph.quantize``): the peak effective weight over ``qmax`` as quantize would, then, for a
   spiking layer, enlarged just enough that ``threshold / scale`` is a whole number, so the integer
@@ -37,6 +39,9 @@ def to_network(model: Model, metadata: dict | None = None) -> net.Network:
         layers.append(net.Layer(name=stage.name, shape=tuple(stage.shape), projections=projections,
                                 neuron=stage.cell.to_archsim()))
     meta = {"steps": model.steps, "input_kind": dict(model.input_kind)}
+    bn = tdbn_metadata(model)
+    if bn:
+        meta["tdbn"] = bn
     meta.update(metadata or {})
     return net.Network(name=model.name, inputs=dict(model.inputs), layers=layers, outputs=[model.output],
                        metadata=meta)
@@ -45,6 +50,19 @@ def to_network(model: Model, metadata: dict | None = None) -> net.Network:
 def _rule(ops):
     """The local rule of a trainer path (:mod:`workloads.plasticity`), or None for static synapses."""
     return next((op.to_plasticity() for op in ops if hasattr(op, "to_plasticity")), None)
+
+
+def tdbn_metadata(model: Model) -> dict:
+    """``metadata["tdbn"]``: per stage, the projections whose tdBN was folded, with what a training
+    accelerator needs to normalise by batch statistics again (index, alpha, v_th, eps, gamma, beta)."""
+    out = {}
+    for stage in model.stages:
+        rows = [{"projection": i, "alpha": op.alpha, "v_th": op.v_th, "eps": op.eps,
+                 "gamma": [float(v) for v in op.params["gamma"]], "beta": [float(v) for v in op.params["beta"]]}
+                for i, p in enumerate(stage.projections) for op in p.ops if isinstance(op, TdBN)]
+        if rows:
+            out[stage.name] = rows
+    return out
 
 
 def archsim_ops(ops) -> tuple:

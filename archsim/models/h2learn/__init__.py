@@ -4,7 +4,8 @@ Entry points: :func:`simulate` (workload + chip -> Trace), :func:`run_iteration`
 :func:`train` (several iterations applying the weight update). Module map:
 
 Trains LIF layers, ReLU (ANN) layers and an LI read-out, each fed by one or more projections from the
-network inputs (spikes or values) or earlier layers (:mod:`.layers`).
+network inputs (spikes or values) or earlier layers, identity shortcuts (residual blocks) and tdBN on a
+projection's current (:mod:`.layers`).
 
 * ``params``   the chip config's numbers;       ``layers``  trainable layers in fixed point
 * ``fixed``    element-wise fixed-point rules;   ``golden``  the quantised BPTT specification (NumPy)

@@ -35,6 +35,12 @@ else that is there at the same time.
 * Activation buffer: an input-stationary layer's input tile (only the FE uses this buffer).
 * Weight buffer: a weight block (``weight_blocks`` = the layer's weights over the buffer's size).
 
+An identity shortcut (a residual block's) streams its source's codes into the FE once per tile whatever
+the order (the add path needs no weights), and in training the BE reads its source's window and writes
+the dL/ds it sends back, as a projection from a layer does. A projection with tdBN writes its tile's
+currents before normalisation (``membrane_bits`` each) with the membranes, and the BE reads them back to
+recompute x_hat; gamma and beta (two numbers per channel) stay on chip.
+
 The network-level choice of which layers keep dW on chip is searched over every subset whose accumulators
 fit (up to :data:`EXHAUSTIVE_LAYERS` layers small enough to be held, else largest accumulators first);
 given it, each layer's best candidate with dL/du through DRAM, and the best with dL/du on chip, and the
@@ -73,6 +79,9 @@ class LayerShape:
     accumulator_bits: int             # all projections' dW accumulators
     step_bits: int                    # one step's dL/du and dL/ds (the mandatory working set)
     update_macs_per_step: int         # dense weight-update MACs per sample-step (all projections)
+    shortcut_bits: tuple[int, ...] = ()        # per identity shortcut: its source's codes per sample-step (bits)
+    shortcut_grad_sizes: tuple[int, ...] = ()  # per identity shortcut from a layer: the neurons it sends dL/ds to
+    bn_size: int = 0                  # neurons per sample-step of the projections with tdBN (their currents kept)
 
 
 @dataclass(frozen=True)
@@ -103,8 +112,12 @@ def layer_shape(layer, layers_by_name, params, top: bool) -> LayerShape:
         readout=layer.readout,
         top=top,
         accumulator_bits=sum(int(np.prod(p.kernel_shape)) for p in layer.projections) * params.accumulator_bits,
-        step_bits=(sum(p.in_size for p in layer.projections) + layer.out_size) * params.grad_bits,
+        step_bits=(sum(p.in_size for p in layer.projections) + sum(sc.size for sc in layer.shortcuts)
+                   + layer.out_size) * params.grad_bits,
         update_macs_per_step=sum(int(np.prod(p.kernel_shape[1:])) * p.out_size for p in layer.projections),
+        shortcut_bits=tuple(sc.size * sc.planes for sc in layer.shortcuts),
+        shortcut_grad_sizes=tuple(sc.size for sc in layer.shortcuts if sc.source in layers_by_name),
+        bn_size=sum(layer.out_size for p in layer.projections if p.bn is not None),
     )
 
 
@@ -120,20 +133,21 @@ def traffic(shape: LayerShape, m: Mapping, n: int, first_tile: bool, train: bool
     weights = 0 if weights_resident and not first_tile else shape.weight_bits
     fe_r, fe_w = _zero(), _zero()
     passes = m.weight_blocks if m.fe_order == "weight-stationary" else 1
-    fe_r["spikes"] = n * sum(shape.source_bits) * passes
+    fe_r["spikes"] = n * sum(shape.source_bits) * passes + n * sum(shape.shortcut_bits)
     fe_r["weights"] = weights
     fe_w["spikes"] = n * shape.out_size * shape.out_bits
     out = {"fe": {"read": fe_r, "write": fe_w}}
     if not train:
         return out
-    fe_w["membrane"] = n * shape.out_size * (mb if shape.readout else window_bits)
+    fe_w["membrane"] = n * shape.out_size * (mb if shape.readout else window_bits) + n * shape.bn_size * mb
     be_r, be_w = _zero(), _zero()
     be_r["spikes"] = n * shape.out_size * shape.out_bits
     be_r["membrane"] = n * shape.out_size * (mb if shape.readout else window_bits) \
-        + n * sum(shape.mask_sizes) * window_bits
+        + n * (sum(shape.mask_sizes) + sum(shape.shortcut_grad_sizes)) * window_bits + n * shape.bn_size * mb
     be_r["gradients"] = 0 if shape.top else n * shape.out_size * g
     be_r["weights"] = 0 if weights_resident or not shape.grad_in_sizes else shape.weight_bits
-    be_w["gradients"] = n * sum(shape.grad_in_sizes) * g + (n * shape.out_size * g if m.du == "dram" else 0)
+    be_w["gradients"] = n * (sum(shape.grad_in_sizes) + sum(shape.shortcut_grad_sizes)) * g \
+        + (n * shape.out_size * g if m.du == "dram" else 0)
     wue_r, wue_w = _zero(), _zero()
     projections = len(shape.source_bits)
     wue_r["gradients"] = n * shape.out_size * g * projections if m.du == "dram" else 0
@@ -170,7 +184,8 @@ def _cost(shape, m, tiles: tuple, train, weights_resident, params) -> tuple[int,
     if train:
         bits += sum(sum(d.values()) for d in update_traffic(shape, m).values())
     passes = m.weight_blocks if m.fe_order == "weight-stationary" else 1
-    words = sum(n * sum(shape.source_bits) * passes for n in tiles) // params.buffer_width_bits
+    words = sum(n * (sum(shape.source_bits) * passes + sum(shape.shortcut_bits)) for n in tiles) \
+        // params.buffer_width_bits
     deferred = sum(tiles) * shape.update_macs_per_step if m.dw == "blocked" else 0
     return bits, deferred, words
 

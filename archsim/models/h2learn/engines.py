@@ -20,7 +20,10 @@ the real data, :func:`kernels.busiest_pe_sum`); a partly filled last block takes
   projection of a layer is one such phase, then ``fe.neuron_lanes`` neuron updates per cycle on the
   summed current. Neighbouring output positions see different spike counts, so a block spread over a
   feature map waits for its densest window; the K channels of one position (a dense layer's block) do
-  the same work.
+  the same work. ``synaptic_ops`` counts what exists, not what the PEs do: the non-zero weights that a
+  non-zero input reaches (:func:`synaptic_events`); the LUTs hold every weight, zeros included, and are
+  read by input pattern, so the FE's cycles and reads are those of the dense kernel (H2Learn exploits
+  spike sparsity, not weight sparsity: Liang et al. 2021, the FE's LUT PEs).
 * **BE** (``be_pes`` MAC PEs). Gradient unit: ``be.neuron_lanes`` neuron-steps per cycle (surrogate,
   temporal and reset terms; it raises a non-zero flag per dL/du). Finding the non-zeros is not free: an
   index generator of ``components.be_index.count`` prefix-sum adders compacts the flags of dL/du (once
@@ -37,6 +40,14 @@ the real data, :func:`kernels.busiest_pe_sum`); a partly filled last block takes
   plane) whose spike history is non-zero and adds the entry to dL/dW (assumption: the PEs' adds into a
   shared dW accumulator are merged by the accumulation network without conflict stalls). LUT off: the
   FE's output-stationary entries, one add per input spike under the output's taps.
+
+Residual blocks and tdBN (the paper's engines have neither; where each runs is an assumption, said at
+each function): an identity shortcut is an add path on the FE's PEs and adders (:func:`fe_shortcut_work`);
+its gradient goes back through the BE's gradient-unit lanes (:func:`be_shortcut_work`); a source that
+receives a second gradient part (a residual block's input: branch and shortcut) has the parts summed
+on the BE's index adders (:func:`be_fork_work`). tdBN's statistics and normalisation run on the FE's
+neuron lanes (:func:`fe_bn_work`), its backward on the BE's gradient unit (:func:`be_bn_work`), gamma
+and beta are updated with the weights (:func:`update_work`).
 """
 from __future__ import annotations
 
@@ -102,9 +113,7 @@ def fe_work(proj, x: np.ndarray, lut: bool, params) -> EngineWork:
     x4 = np.ascontiguousarray(x.reshape((n,) + proj.in_shape), dtype=np.int64)
     planes = proj.input_planes
     work = EngineWork()
-    spike_items = _tap_items(proj, kernels.set_bits(x4, planes))
-    sops = k * int(spike_items.sum())
-    work.stats["synaptic_ops"] = sops
+    work.stats["synaptic_ops"] = synaptic_events(proj, x4)
     if lut:
         group = params.fe_group
         tables = k * r * s * ceil_div(c, group)
@@ -120,10 +129,30 @@ def fe_work(proj, x: np.ndarray, lut: bool, params) -> EngineWork:
         work.stats.update(lut_tables=tables, lut_reads=reads, lut_passes=passes)
     else:
         passes = 1
-        work.add("fe_adder", "add", sops)
-        work.cycles = book_blocks(work, output_stationary_cycles(spike_items, k, params.fe_pes), sops, params.fe_pes)
+        spike_items = _tap_items(proj, kernels.set_bits(x4, planes))
+        adds = k * int(spike_items.sum())     # one per set input bit under each output's taps, zero weights too
+        work.add("fe_adder", "add", adds)
+        work.cycles = book_blocks(work, output_stationary_cycles(spike_items, k, params.fe_pes), adds, params.fe_pes)
     fe_buffers(work, proj, n, passes, params)
     return work
+
+
+def synaptic_events(proj, x: np.ndarray) -> int:
+    """The projection's ``synaptic_ops``: existing synapses (non-zero integer weights) reached by a non-zero
+    input code (a spike, or a valued code whatever its bit planes), summed over the sample-steps of x
+    (N, *in_shape): per in-bounds tap (r, s) and input channel c, the non-zero inputs under the tap times
+    the non-zero weights w[:, c, r, s]. The FE's cycles stay those of the dense kernel (its tables hold
+    every weight and are read by input pattern: it never skips a zero weight)."""
+    _, _, r, s, (sh, sw), (ph, pw) = _geometry(proj)
+    _, e, f = proj.out_shape
+    reached = np.pad((x.reshape((-1,) + proj.in_shape) != 0).sum(axis=0, dtype=np.int64), ((0, 0), (ph, ph), (pw, pw)))
+    exists = (proj.kernel() != 0).sum(axis=0, dtype=np.int64)      # (C, R, S)
+    total = 0
+    for i in range(r):
+        for j in range(s):
+            under = reached[:, i:i + sh * (e - 1) + 1:sh, j:j + sw * (f - 1) + 1:sw].sum(axis=(1, 2))
+            total += int(under @ exists[:, i, j])
+    return total
 
 
 def _tap_items(proj, in_c: np.ndarray) -> np.ndarray:
@@ -343,10 +372,143 @@ def wue_lut_phase(work: EngineWork, tables: int, entries: int, builds: int, read
 
 
 def update_work(layer, params) -> EngineWork:
-    """WUE applying ``w -= lr * dL/dw`` to one layer (all its projections and its bias) once per iteration."""
-    weights = sum(int(p.weight_q.size) for p in layer.projections) + (0 if layer.bias_q is None else int(layer.bias_q.size))
+    """WUE applying ``w -= lr * dL/dw`` to one layer (all its projections, its bias and its tdBNs' gamma and
+    beta) once per iteration."""
+    weights = sum(int(p.weight_q.size) for p in layer.projections) \
+        + (0 if layer.bias_q is None else int(layer.bias_q.size)) \
+        + sum(2 * int(p.bn.gamma_q.size) for p in layer.projections if p.bn is not None)
     work = EngineWork()
     work.cycles = ceil_div(weights, params.wue_update_lanes)
     work.add("wue_mul", "multiply", weights)
     work.add("wue_adder", "add", weights)
     return work
+
+
+def set_bit_counts(x: np.ndarray, planes: int) -> np.ndarray:
+    """Set bits of each code over its ``planes`` bit planes (the adds a bit-serial adder does), int64."""
+    x = np.asarray(x, dtype=np.int64)
+    return sum((x >> p) & 1 for p in range(planes))
+
+
+def block_cycles(entry_work: np.ndarray, pes: int) -> int:
+    """Cycles of ``pes`` PEs taking the entries in order, ``pes`` per block, a block lasting as long as its
+    busiest entry (the fast form of :func:`.refstep.blocks_of_pes`)."""
+    flat = np.asarray(entry_work, dtype=np.int64).reshape(-1)
+    padded = np.zeros(ceil_div(flat.size, pes) * pes, dtype=np.int64)
+    padded[:flat.size] = flat
+    return int(padded.reshape(-1, pes).max(axis=1, initial=0).sum())
+
+
+def fe_shortcut_work(shortcut, x: np.ndarray, params) -> EngineWork:
+    """The FE's add path of one identity shortcut on its source's codes x (T, Bt, *source shape).
+
+    Assumption (the paper's FE has no residual path): the shortcut runs on the FE's own PEs after the
+    layer's synaptic phases, output-stationary as they are: each PE takes one output neuron-step (in
+    (sample-step, channel, row, column) order) and adds its source code into the membrane partial sum,
+    bit-serially, one ``fe_adder`` add per set bit (a spike: one add; a zero: none), the shift being
+    wiring; a block of ``fe_pes`` entries lasts as long as its busiest PE. The codes go through the
+    activation buffer as a projection's input does (written once, read once)."""
+    n = x.shape[0] * x.shape[1]
+    items = set_bit_counts(x.reshape((n,) + tuple(shortcut.shape)), shortcut.planes)
+    adds = int(items.sum())
+    work = EngineWork()
+    work.add("fe_adder", "add", adds)
+    work.cycles = book_blocks(work, block_cycles(items, params.fe_pes), adds, params.fe_pes)
+    fe_shortcut_buffers(work, shortcut, n, params)
+    work.stats["shortcut_adds"] = adds
+    return work
+
+
+def fe_shortcut_buffers(work: EngineWork, shortcut, n: int, params) -> None:
+    """The add path's activation-buffer traffic: the source codes of ``n`` sample-steps written, read once."""
+    words = _words(n * shortcut.size * shortcut.planes, params.buffer_width_bits)
+    work.add("activation_buffer", "write", words)
+    work.add("activation_buffer", "read", words)
+
+
+def be_shortcut_work(shortcut, du: np.ndarray, params) -> EngineWork:
+    """The BE's path of one identity shortcut: dL/du of the layer goes back unchanged (the shift is wiring)
+    as the source's gradient part. Assumption: the gradient unit's ``be.neuron_lanes`` pass it, one
+    neuron-step per lane per cycle, reading dL/du from the gradient buffer (only the non-zero entries
+    with ``be.sparsity``, as the MAC phase does) and writing the part; no MAC runs."""
+    n = du.shape[0] * du.shape[1]
+    work = EngineWork()
+    be_shortcut_buffers(work, shortcut, n, int(np.count_nonzero(du)), params)
+    work.cycles = ceil_div(n * shortcut.size, params.be_neuron_lanes)
+    return work
+
+
+def be_shortcut_buffers(work: EngineWork, shortcut, n: int, nonzero_du: int, params) -> None:
+    """The shortcut path's gradient-buffer traffic (shared by the fast path and the reference stepper)."""
+    width = params.buffer_width_bits
+    read = nonzero_du if params.be_sparsity else n * shortcut.size
+    work.add("gradient_buffer", "read", _words(read * params.grad_bits, width))
+    work.add("gradient_buffer", "write", _words(n * shortcut.size * params.grad_bits, width))
+
+
+def be_fork_work(open_src: np.ndarray, params) -> EngineWork:
+    """The BE summing a second consumer's gradient part into a source's dL/ds (where a source forks: a
+    residual block's input feeds its branch and its shortcut). Assumption (the paper's BE has no fork
+    adder): the index generator's ``be_index`` adders do it, ``be_index_lanes`` adds per cycle (they are
+    idle between a projection's index pass and its MACs' end), one add per source neuron-step whose
+    window is open (closed ones are zero in both parts: skipped with ``be.sparsity``), all of them when
+    dense; the two parts are read from the gradient buffer and the sum written back."""
+    size = int(open_src.size)
+    adds = int(np.count_nonzero(open_src)) if params.be_sparsity else size
+    work = EngineWork()
+    be_fork(work, size, adds, params)
+    work.cycles = ceil_div(adds, params.be_index_lanes)
+    return work
+
+
+def be_fork(work: EngineWork, size: int, adds: int, params) -> None:
+    """The fork sum's adds and gradient-buffer traffic over ``size`` source neuron-steps."""
+    words = _words(size * params.grad_bits, params.buffer_width_bits)
+    work.add("be_index", "add", adds)
+    work.add("gradient_buffer", "read", 2 * words)
+    work.add("gradient_buffer", "write", words)
+    work.stats["fork_adds"] = adds
+
+
+def fe_bn_work(elements: int, params) -> EngineWork:
+    """The FE's tdBN of one projection's current over a tile (``elements`` neuron-steps). Assumption (the
+    paper's FE computes no BN; the neuron lanes are where a per-neuron-step affine fits): two passes over
+    the tile's currents on ``fe.neuron_lanes``, one neuron-step per lane per cycle: the statistics (a
+    square on ``fe_neuron_mul``, the sum and the sum of squares on ``fe_adder``) and the normalisation
+    (subtract the mean, two products, add beta); the per-channel square root and divide between them are
+    the host's (K values a tile). The currents wait in the activation buffer between the passes."""
+    work = EngineWork()
+    fe_bn(work, elements, params)
+    work.cycles = 2 * ceil_div(elements, params.fe_neuron_lanes)
+    return work
+
+
+def fe_bn(work: EngineWork, elements: int, params) -> None:
+    """The FE tdBN's actions over ``elements`` neuron-steps (shared with the reference stepper)."""
+    work.add("fe_neuron_mul", "multiply", 3 * elements)
+    work.add("fe_adder", "add", 4 * elements)
+    words = _words(elements * params.membrane_bits, params.buffer_width_bits)
+    work.add("activation_buffer", "write", words)
+    work.add("activation_buffer", "read", words)
+
+
+def be_bn_work(elements: int, params) -> EngineWork:
+    """The BE's tdBN backward of one projection over a tile. Assumption (the paper's BE computes no BN;
+    its gradient unit is the per-neuron-step arithmetic it has): two passes on ``be.neuron_lanes``: the
+    sums of dL/dy and dL/dy * x_hat, x_hat recomputed from the stored current (its subtract and product,
+    the product with dL/dy on ``be_unit_mul``, the adds on the lanes' ``be_index`` adders), then the
+    correction (two subtracts, two products); the per-channel divides by the count are the host's.
+    dL/dy is read from the gradient buffer in both passes and dL/dx written."""
+    work = EngineWork()
+    be_bn(work, elements, params)
+    work.cycles = 2 * ceil_div(elements, params.be_neuron_lanes)
+    return work
+
+
+def be_bn(work: EngineWork, elements: int, params) -> None:
+    """The BE tdBN backward's actions over ``elements`` neuron-steps (shared with the reference stepper)."""
+    work.add("be_unit_mul", "multiply", 4 * elements)
+    work.add("be_index", "add", 5 * elements)
+    words = _words(elements * params.grad_bits, params.buffer_width_bits)
+    work.add("gradient_buffer", "read", 2 * words)
+    work.add("gradient_buffer", "write", words)

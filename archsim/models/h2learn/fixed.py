@@ -187,3 +187,69 @@ def quantize_input(x: np.ndarray, planes: int) -> np.ndarray:
         return (np.asarray(x) != 0).astype(np.int64)
     top = 2 ** planes - 1
     return np.clip(np.rint(np.asarray(x, dtype=np.float64) * top), 0, top).astype(np.int64)
+
+
+# ---- threshold-dependent batch norm (tdBN, Zheng et al. 2021) of one projection's current, per tile ----
+BN_GAMMA_FRAC_BITS = 12   # gamma in 2^-12
+BN_ALPHA_FRAC_BITS = 12   # the branch factor alpha (1 or 1/sqrt 2) in 2^-12
+XHAT_FRAC_BITS = 12       # the normalised current x_hat in 2^-12
+INV_SIGMA_FRAC_BITS = 28  # 1/sigma in 2^-28 (sigma in membrane units is 1 .. 2^15: 13 .. 28 significant bits)
+
+
+def bn_statistics(x: np.ndarray, eps_q: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per output channel of currents x (T, Bt, K, E, F) (integers, membrane units): the rounded mean and
+    ``2^INV_SIGMA_FRAC_BITS / sigma`` rounded, sigma = sqrt(var + eps) over time, batch and space (tdBN's
+    statistics). The sums are integers; the square root and divide (K of each per tile) are the host's."""
+    x = np.asarray(x, dtype=np.int64)
+    count = x.size // x.shape[2]
+    s1 = x.sum(axis=(0, 1, 3, 4))
+    s2 = (x * x).sum(axis=(0, 1, 3, 4))
+    mean = s1 / count
+    var = np.maximum(s2 / count - mean * mean, 0.0)
+    inv_sigma_q = np.rint(2.0 ** INV_SIGMA_FRAC_BITS / np.sqrt(var + eps_q)).astype(np.int64)
+    return np.rint(mean).astype(np.int64), inv_sigma_q
+
+
+def _channel(v: np.ndarray) -> np.ndarray:
+    return np.asarray(v, dtype=np.int64)[None, None, :, None, None]
+
+
+def bn_forward(x: np.ndarray, mean_q: np.ndarray, inv_sigma_q: np.ndarray, bn, threshold_q: int, params):
+    """(y, x_hat) of tdBN: ``x_hat = (x - mean) / sigma`` in 2^-XHAT_FRAC_BITS and
+    ``y = gamma * alpha * V_th * x_hat + beta`` in membrane units (V_th in them is ``threshold_q``),
+    saturated to the membrane width."""
+    xhat = round_shift((np.asarray(x, dtype=np.int64) - _channel(mean_q)) * _channel(inv_sigma_q),
+                       INV_SIGMA_FRAC_BITS - XHAT_FRAC_BITS)
+    scale = round_shift(bn.gamma_q * bn.alpha_q * threshold_q, BN_ALPHA_FRAC_BITS)      # per channel, 2^-GAMMA
+    y = round_shift(xhat * _channel(scale), BN_GAMMA_FRAC_BITS + XHAT_FRAC_BITS) + _channel(bn.beta_q)
+    return saturate(y, params.membrane_bits), xhat
+
+
+def bn_backward(dy: np.ndarray, xhat: np.ndarray, inv_sigma_q: np.ndarray, bn, threshold_q: int, exp: int, params):
+    """(dL/dx, dL/dgamma, dL/dbeta) of tdBN over one tile, gradients in 2^-grad_frac_bits::
+
+        dx = gamma * alpha * V_th / sigma * (dy - mean(dy) - x_hat * mean(dy * x_hat))
+        dgamma = alpha * V_th * sum(dy * x_hat);   dbeta = sum(dy)
+
+    means over time, batch and space per channel (two sums; the divides by their count are the host's)."""
+    dy = np.asarray(dy, dtype=np.int64)
+    count = dy.size // dy.shape[2]
+    s1 = dy.sum(axis=(0, 1, 3, 4))
+    s2 = (dy * xhat).sum(axis=(0, 1, 3, 4))
+    m1 = np.floor_divide(2 * s1 + count, 2 * count)                    # rounded half up
+    m2 = np.floor_divide(2 * s2 + count, 2 * count)
+    corr = dy - _channel(m1) - round_shift(xhat * _channel(m2), 2 * XHAT_FRAC_BITS)
+    gain = round_shift(bn.gamma_q * bn.alpha_q, BN_ALPHA_FRAC_BITS) * threshold_q          # 2^-GAMMA, per channel
+    scale = round_shift(gain * inv_sigma_q, BN_GAMMA_FRAC_BITS + INV_SIGMA_FRAC_BITS - XHAT_FRAC_BITS)
+    dx = saturate(round_shift(corr * _channel(scale), XHAT_FRAC_BITS), params.grad_bits)
+    dgamma = round_shift(s2 * bn.alpha_q * threshold_q, XHAT_FRAC_BITS + BN_ALPHA_FRAC_BITS + exp)
+    return dx, dgamma, s1
+
+
+def bn_updated(bn, dgamma: np.ndarray, dbeta: np.ndarray, exp: int, params) -> None:
+    """SGD step of gamma (2^-BN_GAMMA_FRAC_BITS) and beta (membrane units), in place."""
+    lr_q = int(round(params.learning_rate * 2 ** LEARNING_RATE_FRAC_BITS))
+    bn.gamma_q = bn.gamma_q - round_shift(np.asarray(dgamma, dtype=np.int64) * lr_q,
+                                          params.grad_frac_bits + LEARNING_RATE_FRAC_BITS - BN_GAMMA_FRAC_BITS)
+    bn.beta_q = bn.beta_q - round_shift(np.asarray(dbeta, dtype=np.int64) * lr_q,
+                                        params.grad_frac_bits + LEARNING_RATE_FRAC_BITS - exp)

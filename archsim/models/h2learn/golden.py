@@ -2,9 +2,12 @@
 
 Straightforward on purpose: the synaptic sums are loops over kernel taps with integer ``einsum`` over the
 whole batch, no tiling, no LUTs, no skipping. A layer's current is the sum over its projections (plus its
-bias); its dL/du flows back through each projection to that projection's source, and a source feeding
-several layers sums their gradients (:func:`fixed.add_gradients`, consumers in reverse layer order). The accelerator's datapath (:mod:`.datapath`) must give the
-same integers (tests/test_h2learn.py). Element-wise rules come from :mod:`.fixed`.
+bias) and its identity shortcuts' codes (shifted); its dL/du flows back through each projection, then
+each shortcut (dL/du shifted), to that one's source, and a source feeding several consumers sums their
+gradients (:func:`fixed.add_gradients`, consumers in reverse layer order). The accelerator's datapath
+(:mod:`.datapath`) must give the same integers (tests/test_h2learn.py). A projection with tdBN normalises its current per tile
+(:func:`fixed.bn_forward`) and sends dL/du through the BN's backward before its own. Element-wise rules
+come from :mod:`.fixed`.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ class BpttResult:
     dweight: list
     dbias: list
     loss: float
+    dbn: list = None             # per projection, layers in order: (dgamma, dbeta) of its tdBN, or None
 
 
 def _tap_slices(layer, e, f):
@@ -79,18 +83,38 @@ def conv_weight_gradient(du: np.ndarray, x: np.ndarray, layer) -> np.ndarray:
     return dk
 
 
-def bptt(layers, inputs: dict, labels: np.ndarray, params) -> BpttResult:
-    """One iteration over the whole batch: ``inputs`` maps each network input to (T, B, *shape) codes."""
+def _tiles(batch: int, tile_samples: int | None):
+    step = batch if tile_samples is None else tile_samples
+    return [slice(b0, min(b0 + step, batch)) for b0 in range(0, batch, step)]
+
+
+def bptt(layers, inputs: dict, labels: np.ndarray, params, tile_samples: int | None = None) -> BpttResult:
+    """One iteration over the whole batch: ``inputs`` maps each network input to (T, B, *shape) codes.
+
+    A projection with tdBN normalises its current by the statistics of each tile of ``tile_samples``
+    samples (default: the whole batch), as the accelerator's FE does."""
     steps, batch = next(iter(inputs.values())).shape[:2]
     acts = {name: np.asarray(x) for name, x in inputs.items()}
     index = {layer.name: li for li, layer in enumerate(layers)}
-    us, ss = [], []
-    for layer in layers:
-        cur = sum(conv_forward(p.gather(acts[p.source]).reshape((steps * batch,) + p.in_shape), p)
-                  for p in layer.projections)
+    tiles = _tiles(batch, tile_samples)
+    us, ss, bn_state = [], [], {}
+    for li, layer in enumerate(layers):
+        cur = 0
+        for pi, p in enumerate(layer.projections):
+            part = conv_forward(p.gather(acts[p.source]).reshape((steps * batch,) + p.in_shape), p).reshape(
+                (steps, batch) + layer.out_shape)
+            if p.bn is not None:
+                part = part.copy()
+                for tile in tiles:
+                    mean_q, inv_q = fixed.bn_statistics(part[:, tile], p.bn.eps_q)
+                    part[:, tile], xhat = fixed.bn_forward(part[:, tile], mean_q, inv_q, p.bn, layer.threshold_q,
+                                                           params)
+                    bn_state[li, pi, tile.start] = (xhat, inv_q)
+            cur = cur + part
         if layer.bias_q is not None:
-            cur = cur + layer.bias_q[None, :, None, None]
-        cur = cur.reshape((steps, batch) + layer.out_shape)
+            cur = cur + layer.bias_q[None, None, :, None, None]
+        for sc in layer.shortcuts:
+            cur = cur + sc.current(acts[sc.source])
         u = np.zeros_like(cur)
         s = np.zeros(cur.shape, dtype=fixed.output_dtype(layer))
         for t in range(steps):
@@ -102,7 +126,7 @@ def bptt(layers, inputs: dict, labels: np.ndarray, params) -> BpttResult:
         acts[layer.name] = s
     d_out = {}
     d_out[layers[-1].name], loss = fixed.output_gradient(layers[-1], us[-1], ss[-1], labels, params)
-    dus, dws, dbs = [None] * len(layers), [None] * len(layers), [None] * len(layers)
+    dus, dws, dbs, dbn = [None] * len(layers), [None] * len(layers), [None] * len(layers), [None] * len(layers)
     for li in range(len(layers) - 1, -1, -1):
         layer = layers[li]
         ds_spatial = d_out.get(layer.name)
@@ -114,14 +138,35 @@ def bptt(layers, inputs: dict, labels: np.ndarray, params) -> BpttResult:
             du[t] = fixed.neuron_gradient_step(layer, ds_spatial[t], du_next, us[li][t], ss[li][t], params,
                                                last_step=t == steps - 1)
         dus[li] = du
-        flat_du = du.reshape((steps * batch,) + layer.out_shape)
-        dws[li] = [p.reduce_kernel(conv_weight_gradient(flat_du, p.gather(acts[p.source]), p)) for p in layer.projections]
+        dws[li], dbn[li], flat = [], [], []
+        for pi, p in enumerate(layer.projections):
+            d = du
+            if p.bn is not None:          # the projection's dL/d(current) through its tdBN, tile by tile
+                d = np.zeros_like(du)
+                dg = db = 0
+                for tile in tiles:
+                    xhat, inv_q = bn_state[li, pi, tile.start]
+                    d[:, tile], g, b = fixed.bn_backward(du[:, tile], xhat, inv_q, p.bn, layer.threshold_q, layer.exp,
+                                                         params)
+                    dg, db = dg + g, db + b
+                dbn[li].append((dg, db))
+            else:
+                dbn[li].append(None)
+            flat.append(d.reshape((steps * batch,) + layer.out_shape))
+            dws[li].append(p.reduce_kernel(conv_weight_gradient(flat[-1], p.gather(acts[p.source]), p)))
         dbs[li] = None if layer.bias_q is None else du.sum(axis=(0, 1, 3, 4))
-        for p in layer.projections:
+        for p, flat_du in zip(layer.projections, flat):
             if p.source in index:
                 si = index[p.source]
                 sums = p.scatter(conv_backward(flat_du, p).reshape((steps, batch) + p.in_shape)).reshape(
                     (steps, batch) + layers[si].out_shape)
                 part = fixed.spatial_gradient(sums, layer, params, layers[si], fixed.output_open(layers[si], us[si]))
                 d_out[p.source] = fixed.add_gradients(d_out.get(p.source), part, params)
-    return BpttResult(us, ss, dus, [dw for per_layer in dws for dw in per_layer], dbs, loss)
+        for sc in layer.shortcuts:
+            if sc.source in index:
+                si = index[sc.source]
+                sums = sc.backward_sums(du).reshape(us[si].shape)
+                part = fixed.spatial_gradient(sums, layer, params, layers[si], fixed.output_open(layers[si], us[si]))
+                d_out[sc.source] = fixed.add_gradients(d_out.get(sc.source), part, params)
+    return BpttResult(us, ss, dus, [dw for per_layer in dws for dw in per_layer], dbs, loss,
+                      [d for per_layer in dbn for d in per_layer])

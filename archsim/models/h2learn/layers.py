@@ -26,6 +26,17 @@ Neurons (``TrainLayer.kind``):
   straight through), zero elsewhere: the BE treats ``u <= 0`` like a closed surrogate window and writes
   dL/du of the ReLU layer directly (:func:`.fixed.spatial_gradient`).
 
+Residual blocks: a projection without ops is an identity shortcut (:class:`TrainShortcut`): the source
+(of the layer's shape) adds its codes into the layer's current through the FE's add path, times a power
+of two (its real units per code in the layer's membrane units: ``2^exp`` for spikes), and the BE sends
+the layer's dL/du back along it (the same shift), summed with the gradients of the source's other
+consumers where the shortcut forks. A 1x1 projection shortcut is an ordinary Conv2d projection.
+Threshold-dependent batch norm (tdBN, Zheng et al. 2021) reaches the accelerator folded into the weights
+and biases at its running statistics (:func:`workloads.export.archsim_ops`), which is what inference runs.
+In training, a projection the network's ``metadata["tdbn"]`` names (:class:`TrainBN`) normalises its
+current by the statistics of the tile again, ``gamma * alpha * V_th * x_hat + beta`` (the folded bias
+dropped: the batch mean removes it), and its backward runs on the BE (:func:`.fixed.bn_backward`).
+
 Sources: a network input (spikes or values; several inputs are allowed) or any earlier layer; no
 recurrent projections. Anything else raises a one-line :class:`~archsim.errors.UserError` naming the layer.
 
@@ -36,13 +47,14 @@ are integers in that unit and every gradient step is a shift.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from archsim.errors import UserError
 from archsim.graph.network import LI, LIF, AvgPool2d, Conv2d, Dense, Flatten, Network, ReLU
 from archsim.graph.quantize import Precision, calibrate
+from archsim.models.h2learn.fixed import BN_ALPHA_FRAC_BITS, BN_GAMMA_FRAC_BITS
 from archsim.models.h2learn.params import H2LearnParams
 
 
@@ -66,6 +78,7 @@ class TrainProjection:
     stride: tuple[int, int]
     padding: tuple[int, int]
     input_planes: int            # bit planes of the convolution's input: source_planes, widened by pooling
+    bn: "TrainBN | None" = None  # tdBN on this projection's current (training by batch statistics)
 
     def kernel(self) -> np.ndarray:
         """The kernel over ``in_shape``: (K, C, R, S) int64."""
@@ -131,9 +144,45 @@ class TrainProjection:
 
 
 @dataclass(eq=False)
+class TrainBN:
+    """tdBN of one projection's current in the accelerator's formats: ``gamma_q`` (2^-12), ``beta_q``
+    (membrane units), the branch factor ``alpha_q`` (2^-12) and eps in membrane units squared; V_th is
+    the layer's threshold. Learnt by the WUE with the weights."""
+
+    gamma_q: np.ndarray
+    beta_q: np.ndarray
+    alpha_q: int
+    eps_q: float
+
+
+@dataclass(eq=False)
+class TrainShortcut:
+    """An identity shortcut (a residual block's projection without weights): the source's codes, of the
+    layer's own shape, added into the layer's current times ``2^shift`` (the source's real units per code
+    in the layer's membrane units, a power of two, so the add path shifts and adds; no synapse exists)."""
+
+    source: str
+    shape: tuple[int, int, int]  # the layer's out_shape (the source's codes reshaped to it)
+    planes: int                  # 1 for spikes; activation_bits for a ReLU source
+    shift: int
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    def current(self, x: np.ndarray) -> np.ndarray:
+        """The add path's current (T, Bt, *shape) from the source's codes (T, Bt, *source shape)."""
+        return x.reshape(x.shape[:2] + self.shape).astype(np.int64) << self.shift
+
+    def backward_sums(self, du: np.ndarray) -> np.ndarray:
+        """The shortcut's integer "W^T dL/du": dL/du times its constant ``2^shift`` (a shift)."""
+        return np.asarray(du, dtype=np.int64) << self.shift
+
+
+@dataclass(eq=False)
 class TrainLayer:
-    """One trainable layer: its neuron in integer formats and its projections (``bias_q`` is the sum of
-    the projections' biases, in membrane units, or None)."""
+    """One trainable layer: its neuron in integer formats, its projections (``bias_q`` is the sum of
+    the projections' biases, in membrane units, or None) and its identity shortcuts."""
 
     name: str
     kind: str                    # "lif", "readout" or "relu"
@@ -145,6 +194,7 @@ class TrainLayer:
     decay_q: int
     half_window_q: int           # surrogate window half-width in membrane units
     relu_shift: int = 0          # relu: output code = round(u / 2^relu_shift)
+    shortcuts: list = field(default_factory=list)
 
     @property
     def readout(self) -> bool:
@@ -169,7 +219,7 @@ def _uniform(value, layer: str, what: str) -> float:
 def _unsupported(layer, why: str) -> UserError:
     return UserError(f"layer {layer.name!r}: {why} cannot be trained on h2learn "
                      f"(supported: LIF or ReLU layers, an LI read-out last, fed by [AvgPool2d] [Flatten] "
-                     f"Dense|Conv2d projections from inputs or earlier layers)")
+                     f"Dense|Conv2d projections and identity shortcuts from inputs or earlier layers)")
 
 
 def _parse_ops(layer, proj, src_shape):
@@ -227,6 +277,31 @@ def _projection_geometry(layer, proj, src_shape, planes: int):
                            stride=stride, padding=padding, input_planes=in_planes), op
 
 
+def _bn(layer, row: dict, exp: int, threshold: float) -> TrainBN:
+    """The :class:`TrainBN` of a folded tdBN (``metadata["tdbn"]`` row). The folded weights are the
+    trained ones times gamma / sigma_running per channel, and normalising by batch statistics undoes a
+    channel's scale up to its sign, the sign of gamma: so |gamma| here gives the trainer's output."""
+    if not math.isclose(float(row["v_th"]), threshold):
+        raise _unsupported(layer, f"a tdBN normalised to V_th {row['v_th']:g} feeding a threshold {threshold:g}")
+    return TrainBN(gamma_q=np.rint(np.abs(np.asarray(row["gamma"], dtype=np.float64)) * 2 ** BN_GAMMA_FRAC_BITS
+                                   ).astype(np.int64),
+                   beta_q=np.rint(np.asarray(row["beta"], dtype=np.float64) * 2.0 ** exp).astype(np.int64),
+                   alpha_q=int(round(float(row["alpha"]) * 2 ** BN_ALPHA_FRAC_BITS)),
+                   eps_q=float(row["eps"]) * 4.0 ** exp)
+
+
+def _shortcut(network: Network, layer, out_shape, source: str, per_code: float, planes: int) -> TrainShortcut:
+    """The :class:`TrainShortcut` from ``source`` whose codes are worth ``per_code`` membrane units each."""
+    if tuple(network.shape_of(source)) != tuple(layer.shape):
+        raise _unsupported(layer, f"an identity shortcut from {source!r} of another shape "
+                                  f"({tuple(network.shape_of(source))} into {tuple(layer.shape)})")
+    shift = math.log2(per_code) if per_code > 0 else -1.0
+    if shift != int(shift) or shift < 0:
+        raise _unsupported(layer, f"an identity shortcut from {source!r} worth {per_code:g} membrane units per "
+                                  f"code (the add path shifts: a power of two >= 1 is needed)")
+    return TrainShortcut(source=source, shape=tuple(out_shape), planes=planes, shift=int(shift))
+
+
 def _relu_scales(network: Network, params: H2LearnParams) -> dict[str, float]:
     """Real units per output code of each ReLU layer (the inference quantiser's calibration)."""
     if not any(isinstance(layer.neuron, ReLU) for layer in network.layers):
@@ -237,10 +312,13 @@ def _relu_scales(network: Network, params: H2LearnParams) -> dict[str, float]:
     return {name: scale * precision.qmax_act / full_range for name, scale in calibrate(network, precision).items()}
 
 
-def build_layers(network: Network, params: H2LearnParams, valued_inputs=()) -> list[TrainLayer]:
+def build_layers(network: Network, params: H2LearnParams, valued_inputs=(),
+                 batch_norm: bool = False) -> list[TrainLayer]:
     """The network as a list of :class:`TrainLayer` (raises a one-line UserError if it cannot train).
 
-    ``valued_inputs``: names of network inputs that carry values in [0, 1] (the others carry spikes)."""
+    ``valued_inputs``: names of network inputs that carry values in [0, 1] (the others carry spikes).
+    ``batch_norm``: the projections whose tdBN was folded (``metadata["tdbn"]``) normalise by batch
+    statistics again (training); otherwise they run folded, as inference does."""
     qmax = params.qmax_weight
     value_sigma = 1.0 / (2 ** params.activation_bits - 1)   # valued inputs are codes of [0, 1] (fixed.quantize_input)
     sigma = {name: (value_sigma if name in valued_inputs else 1.0) for name in network.inputs}
@@ -262,16 +340,27 @@ def build_layers(network: Network, params: H2LearnParams, valued_inputs=()) -> l
                 raise _unsupported(layer, f"a {type(neuron).__name__} with a leak potential")
             threshold = 0.0 if kind == "readout" else _uniform(neuron.threshold, layer.name, "threshold")
             gain = _uniform(neuron.gain, layer.name, "gain")
-        projections, w_effs, bias = [], [], None
-        for proj in layer.projections:
+        projections, w_effs, bias, shortcuts = [], [], None, []
+        bn_rows = {int(row["projection"]): row for row in network.metadata.get("tdbn", {}).get(layer.name, [])} \
+            if batch_norm else {}
+        for pi, proj in enumerate(layer.projections):
             if proj.recurrent or proj.source not in sigma:
                 raise _unsupported(layer, f"a recurrent projection from {proj.source!r}")
+            if not proj.ops:
+                shortcuts.append((proj.source, gain * sigma[proj.source]))
+                continue
             tp, op = _projection_geometry(layer, proj, tuple(network.shape_of(proj.source)), planes[proj.source])
             projections.append(tp)
             w_effs.append(np.asarray(op.weight, dtype=np.float64) * (gain * sigma[proj.source] / (tp.pool ** 2)))
-            if op.bias is not None:
+            if pi in bn_rows:
+                if gain != 1.0:
+                    raise _unsupported(layer, "a tdBN feeding a neuron with an input gain")
+                tp.bn = bn_rows[pi]            # its batch mean removes the folded bias; beta replaces it
+            elif op.bias is not None:
                 b = np.asarray(op.bias, dtype=np.float64) * gain
                 bias = b if bias is None else bias + b
+        if not projections:
+            raise _unsupported(layer, "a layer fed by identity shortcuts alone")
         peak = max((float(np.max(np.abs(w))) for w in w_effs if w.size), default=0.0)
         if bias is not None and bias.size:
             peak = max(peak, float(np.max(np.abs(bias))) / 2 ** (params.membrane_bits - 2 - params.weight_bits))
@@ -279,6 +368,8 @@ def build_layers(network: Network, params: H2LearnParams, valued_inputs=()) -> l
         exp = min(exp, params.membrane_bits - 2 - max(0, math.ceil(math.log2(max(threshold, 1e-12)))))
         for tp, w_eff in zip(projections, w_effs):
             tp.weight_q = np.clip(np.rint(w_eff * 2.0 ** exp), -qmax, qmax).astype(np.int64)
+            if tp.bn is not None:
+                tp.bn = _bn(layer, tp.bn, exp, threshold)
         relu_shift = 0
         if kind == "relu":
             relu_shift = math.ceil(math.log2(relu_scales[layer.name]) + exp)   # no clipping on the calibration input
@@ -293,6 +384,8 @@ def build_layers(network: Network, params: H2LearnParams, valued_inputs=()) -> l
             decay_q=int(round(decay * 2 ** params.decay_frac_bits)),
             half_window_q=int(round(params.surrogate_width / 2 * 2 ** exp)) if kind == "lif" else 0,
             relu_shift=relu_shift,
+            shortcuts=[_shortcut(network, layer, projections[0].out_shape, source, scale * 2.0 ** exp, planes[source])
+                       for source, scale in shortcuts],
         ))
     if not layers:
         raise UserError(f"network {network.name!r}: no layers to train")

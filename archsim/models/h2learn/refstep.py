@@ -118,7 +118,6 @@ def fe_reference(layer, x: np.ndarray, lut: bool, params):
                         for gi, chans in enumerate(groups):
                             for p in range(planes):
                                 pattern = sum(((int(x4[n, c, h, wc]) >> p) & 1) << i for i, c in enumerate(chans))
-                                sops += k_ * bin(pattern).count("1")
                                 if not pattern:
                                     continue
                                 for k in range(k_):
@@ -137,8 +136,14 @@ def fe_reference(layer, x: np.ndarray, lut: bool, params):
                                     for k in range(k_):
                                         cur[n, k, e, f] += int(w[k, c, r, s]) << p
                                         work.add("fe_adder", "add", 1)
-                                        sops += 1
                                         items[n, k, e, f] += 1
+    for n in range(n_):            # synaptic_ops: existing synapses (non-zero weights) a non-zero input reaches
+        for e in range(e_):
+            for f in range(f_):
+                for r, s, h, wc in _taps(layer, e, f):
+                    for c in range(c_):
+                        if x4[n, c, h, wc] != 0:
+                            sops += sum(1 for k in range(k_) if w[k, c, r, s] != 0)
     work.stats["synaptic_ops"] = sops
     if lut:
         work.stats.update(lut_tables=len(tables), lut_reads=work.actions.get("fe_lut", {}).get("read", 0),
@@ -293,3 +298,91 @@ def _index_generator(work: EngineWork, flags: int, params) -> None:
     index.drain()
     work.add("be_index", "add", flags)
     work.cycles += index.cycles
+
+
+def fe_shortcut_reference(shortcut, x: np.ndarray, params):
+    """The FE's add path of one identity shortcut on its source's codes x: (work, integer currents
+    (T, Bt, *shape)), one output neuron-step per PE, one add per set bit of its code per clock."""
+    steps, batch = x.shape[:2]
+    n_ = steps * batch
+    codes = x.reshape((n_,) + tuple(shortcut.shape)).astype(np.int64)
+    cur = np.zeros(codes.shape, dtype=np.int64)
+    entry_work = []
+    work = EngineWork()
+    for index in np.ndindex(codes.shape):          # (n, k, e, f) order
+        mine = 0
+        for p in range(shortcut.planes):
+            if (int(codes[index]) >> p) & 1:
+                cur[index] += 1 << (p + shortcut.shift)
+                work.add("fe_adder", "add", 1)
+                mine += 1
+        entry_work.append(mine)
+    work.cycles = engines.book_blocks(work, blocks_of_pes(entry_work, params.fe_pes), sum(entry_work), params.fe_pes)
+    engines.fe_shortcut_buffers(work, shortcut, n_, params)
+    work.stats["shortcut_adds"] = sum(entry_work)
+    return work, cur.reshape((steps, batch) + tuple(shortcut.shape))
+
+
+def be_shortcut_reference(shortcut, du: np.ndarray, params):
+    """The BE's path of one identity shortcut: (work, its integer sums dL/du * 2^shift), one neuron-step
+    per gradient-unit lane per clock."""
+    n_ = du.shape[0] * du.shape[1]
+    lanes = PeArray(params.be_neuron_lanes)
+    sums = np.zeros(du.shape, dtype=np.int64)
+    nonzero = 0
+    for index in np.ndindex(du.shape):
+        d = int(du[index])
+        nonzero += d != 0
+        sums[index] = d << shortcut.shift
+        lanes.issue()
+    lanes.drain()
+    work = EngineWork()
+    engines.be_shortcut_buffers(work, shortcut, n_, nonzero, params)
+    work.cycles = lanes.cycles
+    return work, sums
+
+
+def be_fork_reference(open_src: np.ndarray, params) -> EngineWork:
+    """The BE's fork sum over a source's neuron-steps, one add per ``be_index`` adder per clock on the open
+    ones (all of them when dense)."""
+    adders = PeArray(params.be_index_lanes)
+    adds = 0
+    for is_open in np.asarray(open_src).flat:
+        if is_open or not params.be_sparsity:
+            adders.issue()
+            adds += 1
+    adders.drain()
+    work = EngineWork()
+    engines.be_fork(work, int(np.asarray(open_src).size), adds, params)
+    work.cycles = adders.cycles
+    return work
+
+
+def fe_bn_reference(proj, x: np.ndarray, layer, params):
+    """The FE's tdBN of one projection's tile currents x: (work, y, (x_hat, 1/sigma)); the statistics
+    pass and the normalisation pass each take one neuron-step per lane per clock."""
+    lanes = PeArray(params.fe_neuron_lanes)
+    for _ in range(2):
+        for _ in range(x.size):
+            lanes.issue()
+        lanes.drain()
+    mean_q, inv_q = fixed.bn_statistics(x, proj.bn.eps_q)
+    y, xhat = fixed.bn_forward(x, mean_q, inv_q, proj.bn, layer.threshold_q, params)
+    work = EngineWork()
+    engines.fe_bn(work, int(x.size), params)
+    work.cycles = lanes.cycles
+    return work, y, (xhat, inv_q)
+
+
+def be_bn_reference(proj, du: np.ndarray, state, layer, params):
+    """The BE's tdBN backward of one projection on the tile's dL/du: (work, dL/dx, dgamma, dbeta)."""
+    lanes = PeArray(params.be_neuron_lanes)
+    for _ in range(2):
+        for _ in range(du.size):
+            lanes.issue()
+        lanes.drain()
+    dx, dgamma, dbeta = fixed.bn_backward(du, state[0], state[1], proj.bn, layer.threshold_q, layer.exp, params)
+    work = EngineWork()
+    engines.be_bn(work, int(du.size), params)
+    work.cycles = lanes.cycles
+    return work, dx, dgamma, dbeta

@@ -33,14 +33,15 @@ from archsim.trace import Trace
 
 @dataclass
 class Iteration:
-    """A simulated iteration: its Trace, the weight gradients (network weight shapes), and the layers
-    (``weight_q`` updated in place when ``apply_update`` was asked)."""
+    """A simulated iteration: its Trace, the weight gradients (network weight shapes), the tdBN gradients,
+    and the layers (``weight_q`` and tdBN's gamma and beta updated in place when ``apply_update`` was asked)."""
 
     trace: Trace
     dweights: list
     dbiases: list
     loss: float | None
     layers: list
+    dbn: list = None     # per projection, layers in order: (dgamma, dbeta) of its tdBN, or None
 
 
 def simulate(workload, chip: Chip, engine: str = "fast") -> Trace:
@@ -88,18 +89,22 @@ def _check(workload, chip: Chip, engine: str) -> tuple[H2LearnParams, dict]:
 def _tile_samples(layers: list[TrainLayer], params: H2LearnParams, chip: Chip, steps: int, mode: str) -> int:
     """Samples per tile: ``tiling.tile_samples``, lowered until the largest layer's inputs over T fit the
     activation buffer; a one-line error when even one sample (or one step's gradients) does not fit."""
-    def input_bits(layer):
-        return sum(p.source_size * p.source_planes for p in layer.projections)
+    def input_bits(layer):    # a tdBN projection's currents also wait there between the FE's two passes
+        return sum(p.source_size * p.source_planes for p in layer.projections) \
+            + sum(sc.size * sc.planes for sc in layer.shortcuts) \
+            + sum(p.out_size * params.membrane_bits for p in layer.projections if p.bn is not None)
 
     per_sample = steps * max(input_bits(layer) for layer in layers)
     if per_sample > params.activation_buffer_bits:
         worst = max(layers, key=input_bits)
         raise UserError(
             f"{chip.path}: components.activation_buffer.size_kb: {params.activation_buffer_bits / 8192:g} KB cannot "
-            f"hold one tile (one sample) of layer {worst.name!r} (needs {per_sample / 8192:g} KB: T x inputs; "
+            f"hold one tile (one sample) of layer {worst.name!r} (needs {per_sample / 8192:g} KB: "
+            f"T x inputs and tdBN currents; "
             f"allowed: >= {per_sample / 8192:g})")
     for layer in layers:
-        need = (sum(p.in_size for p in layer.projections) + layer.out_size) * params.grad_bits
+        need = (sum(p.in_size for p in layer.projections) + sum(sc.size for sc in layer.shortcuts)
+                + layer.out_size) * params.grad_bits
         if mode == "train" and need > params.gradient_buffer_bits:
             raise UserError(
                 f"{chip.path}: components.gradient_buffer.size_kb: {params.gradient_buffer_bits / 8192:g} KB cannot hold "
@@ -112,15 +117,17 @@ def _tile_samples(layers: list[TrainLayer], params: H2LearnParams, chip: Chip, s
 
 
 OP_KEYS = ("forward_macs_dense", "forward_macs_performed", "backward_macs_dense", "backward_macs_performed",
-           "update_macs_dense", "update_macs_performed", "lut_builds", "lut_reads", "pool_adds")
+           "update_macs_dense", "update_macs_performed", "lut_builds", "lut_reads", "pool_adds", "shortcut_adds",
+           "fork_adds", "bn_elements")
 
 
 def _ops(tally) -> dict:
     """Per-layer op counts: the MAC counts (dense = the arithmetic K*C*R*S*E*F*T*B on the pooled shape,
     padded taps included; performed = on non-zero operands: a non-zero input for the forward, a non-zero
     dL/du and an open source window for the backward, a non-zero dL/du and a non-zero input for the update),
-    LUT entries written (``lut_builds``) and read, FE and WUE together, the pool adds, and DRAM bytes by
-    tensor."""
+    LUT entries written (``lut_builds``) and read, FE and WUE together, the pool adds, the identity shortcuts'
+    FE adds (``shortcut_adds``), the BE's fork sums (``fork_adds``), the neuron-steps tdBN normalised
+    (``bn_elements``), and DRAM bytes by tensor."""
     out = {}
     for name, ops in tally.ops.items():
         acts = tally.actions_by_layer[name]
@@ -203,6 +210,9 @@ class _Tally:
         self.dram_bits_by_layer = {l.name: {"read": 0, "write": 0} for l in self.layers}
         self.dkernels = [[np.zeros(p.kernel_shape, dtype=np.int64) for p in l.projections] for l in self.layers]
         self.dbiases = [None if l.bias_q is None else np.zeros(l.bias_q.shape, dtype=np.int64) for l in self.layers]
+        self.dbn = [[None if p.bn is None else [np.zeros(p.bn.gamma_q.shape, dtype=np.int64),
+                                                np.zeros(p.bn.gamma_q.shape, dtype=np.int64)]
+                     for p in l.projections] for l in self.layers]
 
     def step_traffic(self, engine: str, layer, work, bits: dict) -> Step:
         """:meth:`step` with DRAM bits by tensor ({"read"|"write": {tensor: bits}}), booked per tensor."""
@@ -226,29 +236,42 @@ class _Tally:
         return Step(layer.name, work.cycles, read_bits + write_bits)
 
 
-def _forward_tile(tally: _Tally, acts: dict, n: int, first_tile: bool) -> tuple[list, list, list]:
+def _forward_tile(tally: _Tally, acts: dict, n: int, first_tile: bool) -> tuple[list, list, list, dict]:
     """FE over every layer of one tile; ``acts`` (network inputs) gains each layer's output.
-    Returns the membranes, the outputs and the FE's pipeline steps."""
+    Returns the membranes, the outputs, the FE's pipeline steps and the tdBN state ((layer, projection)
+    -> (x_hat, 1/sigma)) the BE needs."""
     params, fast = tally.params, tally.engine == "fast"
-    us, ss, steps = [], [], []
+    us, ss, steps, bn_state = [], [], [], {}
     for li, layer in enumerate(tally.layers):
         lut = engines.fe_uses_lut(layer, params)
         fe, cur = engines.EngineWork(), 0
         st, ops = tally.stats[layer.name], tally.ops[layer.name]
-        for p in layer.projections:
+        for pi, p in enumerate(layer.projections):
             x = p.gather(acts[p.source])
             fe.merge(engines.fe_pool_work(p, n, params))
             if fast:
                 part, work = datapath.currents(p, x), engines.fe_work(p, x, lut, params)
             else:
                 work, part = refstep.fe_reference(p, x, lut, params)
-            cur = cur + part
             fe.merge(work)
+            if p.bn is not None:
+                part, bn_state[li, pi] = _bn_forward(tally, fe, layer, p, part)
+                ops["bn_elements"] += int(part.size)
+            cur = cur + part
             st["input_nonzero"] += int(np.count_nonzero(x))
             st["inputs"] += int(x.size)
             ops["forward_macs_dense"] += engines.dense_macs(p, n)
             ops["forward_macs_performed"] += engines.forward_macs_performed(p, x)
             ops["pool_adds"] += n * p.pool_adds_per_sample_step
+        for sc in layer.shortcuts:
+            x = acts[sc.source]
+            if fast:
+                part, work = sc.current(x), engines.fe_shortcut_work(sc, x, params)
+            else:
+                work, part = refstep.fe_shortcut_reference(sc, x, params)
+            cur = cur + part
+            fe.merge(work)
+            ops["shortcut_adds"] += work.stats["shortcut_adds"]
         if fast:
             u, s = datapath.neuron_forward(layer, cur, params)
             work = engines.EngineWork()
@@ -267,11 +290,11 @@ def _forward_tile(tally: _Tally, acts: dict, n: int, first_tile: bool) -> tuple[
         bits = dataflow.traffic(tally.shapes[li], tally.mappings[li], n, first_tile, tally.train_mode,
                                 tally.weights_resident, params)["fe"]
         steps.append(tally.step_traffic("fe", layer, fe, bits))
-    return us, ss, steps
+    return us, ss, steps, bn_state
 
 
 def _backward_tile(tally: _Tally, acts: dict, us: list, ss: list, labels: np.ndarray, n: int,
-                   first_tile: bool) -> tuple[list, list]:
+                   first_tile: bool, bn_state: dict) -> tuple[list, list]:
     """BE and WUE over the layers of one tile, last layer first; the BE's and the WUE's pipeline steps."""
     params, layers, fast = tally.params, tally.layers, tally.engine == "fast"
     d_out = {}
@@ -286,8 +309,12 @@ def _backward_tile(tally: _Tally, acts: dict, us: list, ss: list, labels: np.nda
                                         us[li], ss[li], params)
         be = engines.be_unit_work(layer, du, params) if fast else refstep.be_unit_reference(layer, du, params)
         wue = engines.EngineWork()
+        layer_du = du
         for pi, p in enumerate(layer.projections):
             x = p.gather(acts[p.source])
+            du = layer_du
+            if p.bn is not None:       # dL/d(current) of this projection, through its tdBN
+                du = _bn_backward(tally, be, li, pi, layer_du, bn_state[li, pi])
             if fast:
                 wue.merge(engines.wue_work(p, du, x, params))
                 tally.dkernels[li][pi] += datapath.weight_gradient(p, du, x)
@@ -311,7 +338,21 @@ def _backward_tile(tally: _Tally, acts: dict, us: list, ss: list, labels: np.nda
             ops["backward_macs_performed"] += work.stats["macs"]
             part = fixed.spatial_gradient(p.scatter(sums), layer, params, layers[si],
                                           open_src.reshape(us[si].shape)).reshape(us[si].shape)
-            d_out[p.source] = fixed.add_gradients(d_out.get(p.source), part, params)
+            _send(tally, be, d_out, p.source, part, open_src)
+        du = layer_du
+        for sc in layer.shortcuts:
+            if sc.source not in tally.index:
+                continue
+            si = tally.index[sc.source]
+            open_src = fixed.output_open(layers[si], us[si])
+            if fast:
+                work, sums = engines.be_shortcut_work(sc, du, params), sc.backward_sums(du)
+            else:
+                work, sums = refstep.be_shortcut_reference(sc, du, params)
+            be.merge(work)
+            part = fixed.spatial_gradient(sums.reshape(us[si].shape), layer, params, layers[si], open_src)
+            _send(tally, be, d_out, sc.source, part, open_src)
+        ops["fork_adds"] += int(be.stats.get("fork_adds", 0))
         if tally.dbiases[li] is not None:
             tally.dbiases[li] += du.sum(axis=(0, 1, 3, 4))
         for key in ("du_nonzero", "du_total", "open_below", "open_total", "macs", "macs_dense"):
@@ -327,6 +368,47 @@ def _backward_tile(tally: _Tally, acts: dict, us: list, ss: list, labels: np.nda
         else:
             wue_steps.append(step)
     return be_steps, wue_steps
+
+
+def _bn_forward(tally: _Tally, fe: engines.EngineWork, layer, proj, part: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """tdBN of one projection's tile currents on the FE (booked on ``fe``): (normalised currents, the state
+    (x_hat, 1/sigma) its backward needs)."""
+    params = tally.params
+    if tally.engine == "fast":
+        mean_q, inv_q = fixed.bn_statistics(part, proj.bn.eps_q)
+        y, xhat = fixed.bn_forward(part, mean_q, inv_q, proj.bn, layer.threshold_q, params)
+        work, state = engines.fe_bn_work(int(part.size), params), (xhat, inv_q)
+    else:
+        work, y, state = refstep.fe_bn_reference(proj, part, layer, params)
+    fe.merge(work)
+    return y, state
+
+
+def _bn_backward(tally: _Tally, be: engines.EngineWork, li: int, pi: int, du: np.ndarray, state: tuple) -> np.ndarray:
+    """tdBN backward of projection ``pi`` of layer ``li`` on the BE (booked on ``be``): dL/d(its current);
+    dgamma and dbeta accumulate for the update."""
+    layer = tally.layers[li]
+    proj, params = layer.projections[pi], tally.params
+    if tally.engine == "fast":
+        dx, dgamma, dbeta = fixed.bn_backward(du, *state, proj.bn, layer.threshold_q, layer.exp, params)
+        work = engines.be_bn_work(int(du.size), params)
+    else:
+        work, dx, dgamma, dbeta = refstep.be_bn_reference(proj, du, state, layer, params)
+    be.merge(work)
+    tally.dbn[li][pi][0] += dgamma
+    tally.dbn[li][pi][1] += dbeta
+    return dx
+
+
+def _send(tally: _Tally, be: engines.EngineWork, d_out: dict, source: str, part: np.ndarray,
+          open_src: np.ndarray) -> None:
+    """Add one consumer's gradient part to ``source``'s dL/ds; a second or later part is a fork sum on the
+    BE (:func:`.engines.be_fork_work`), booked on this consumer's BE work."""
+    if source in d_out:
+        fork = engines.be_fork_work(open_src, tally.params) if tally.engine == "fast" \
+            else refstep.be_fork_reference(open_src, tally.params)
+        be.merge(fork)
+    d_out[source] = fixed.add_gradients(d_out.get(source), part, tally.params)
 
 
 def _update(tally: _Tally, dweights: list, apply_update: bool) -> list:
@@ -346,6 +428,10 @@ def _update(tally: _Tally, dweights: list, apply_update: bool) -> list:
             if db is not None:
                 layer.bias_q = layer.bias_q - fixed.round_shift(
                     db * lr_q, params.grad_frac_bits + fixed.LEARNING_RATE_FRAC_BITS - layer.exp)
+        for layer, bns in zip(tally.layers, tally.dbn):
+            for p, d in zip(layer.projections, bns):
+                if d is not None:
+                    fixed.bn_updated(p.bn, d[0], d[1], layer.exp, params)
     return steps
 
 
@@ -364,9 +450,9 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
                         "chip, which runs the rule in its learn phase)")
     valued = {name for name, x in x_raw.items()   # recorded as values, or not 0/1 data
               if input_is_valued(workload.network, name) or np.any((x != 0) & (x != 1))}
-    if layers is None:
-        layers = build_layers(workload.network, params, valued_inputs=valued)
     train_mode = workload.mode == "train"
+    if layers is None:
+        layers = build_layers(workload.network, params, valued_inputs=valued, batch_norm=train_mode)
     steps, batch = workload.steps, workload.batch
     tile_samples = _tile_samples(layers, params, chip, steps, workload.mode)
     x_q = {name: fixed.quantize_input(x, params.activation_bits if name in valued else 1) for name, x in x_raw.items()}
@@ -385,10 +471,10 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
         acts = {name: x[:, b0:b1].reshape((steps, b1 - b0) + tuple(workload.network.inputs[name]))
                 for name, x in x_q.items()}
         n = steps * (b1 - b0)
-        us, ss, fe_steps = _forward_tile(tally, acts, n, first_tile=b0 == 0)
+        us, ss, fe_steps, bn_state = _forward_tile(tally, acts, n, first_tile=b0 == 0)
         outputs.append(ss[-1])
-        be_steps, wue_steps = _backward_tile(tally, acts, us, ss, labels[b0:b1], n, b0 == 0) if train_mode \
-            else ([], [])
+        be_steps, wue_steps = _backward_tile(tally, acts, us, ss, labels[b0:b1], n, b0 == 0, bn_state) \
+            if train_mode else ([], [])
         tiles.append({"fe": fe_steps, "be": be_steps, "wue": wue_steps})
 
     dweights = [[p.reduce_kernel(dk) for p, dk in zip(layer.projections, dks)]
@@ -425,6 +511,12 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
                                                                   max(tile_steps), params)
         if train_mode else 0,
         "ops": _ops(tally),
+        # beside synaptic_ops (forward events on existing synapses): the dense forward MACs, zeros included
+        # (gpu_detail.forward_macs of the GPU model), and the training work, never folded into synaptic_ops
+        "forward_macs": sum(ops["forward_macs_dense"] for ops in tally.ops.values()),
+        "training_macs": {"backward": sum(ops["backward_macs_performed"] for ops in tally.ops.values()),
+                          "update": sum(ops["update_macs_performed"] for ops in tally.ops.values())}
+        if train_mode else None,
     }
     trace = Trace(
         chip=chip.name, family="h2learn", workload=workload.name, mode=workload.mode, engine=engine,
@@ -435,4 +527,5 @@ def run_iteration(workload, chip: Chip, engine: str = "fast", layers: list | Non
         details=details,
         outputs=np.concatenate(outputs, axis=1).reshape((steps, batch) + tuple(workload.network.layers[-1].shape)),
     )
-    return Iteration(trace, [dw for per_layer in dweights for dw in per_layer], tally.dbiases, details["loss"], layers)
+    return Iteration(trace, [dw for per_layer in dweights for dw in per_layer], tally.dbiases, details["loss"], layers,
+                     [None if d is None else tuple(d) for per_layer in tally.dbn for d in per_layer])
