@@ -19,14 +19,23 @@ population (archsim's 8-bit quantisation is then exact) and the threshold an int
 ``--decay`` other than 1 the membrane leak rounds differently (SANA-FE: float; archsim: fixed point,
 ``decay_frac_bits``), so spike counts may differ; the script says so.
 
+The same mapping: SANA-FE has no mapper of its own (its user places every neuron), so the script places
+SANA-FE's neurons where archsim's mapper put them (a child process runs archsim's quantise + map and
+writes each neuron's core): archsim's 16 x 8 mesh of core routers is SANA-FE's 8 x 4 tiles of 4 cores,
+archsim core (x, y) = SANA-FE tile (x // 2, y // 2) (id ``(x // 2) * 4 + y // 2``, x-major as SANA-FE
+numbers tiles), core ``x % 2 + 2 (y % 2)`` within it (assumption: a tile's 4 cores are a 2 x 2 block of
+archsim's routers). SANA-FE's input population, which archsim takes as a spike train, goes on the cores
+archsim leaves free, filled in order. ``--sanafe-own-mapping`` instead fills SANA-FE's 128 cores in neuron
+order, equally (the earlier records).
+
 Timed: SANA-FE's build (network objects, connections, mapping) + load + ``sim(timing_model=
 "detailed")`` in one thread; archsim's whole process (warm compile cache: import, build the network,
 quantise, map, simulate with the NoC at flit level, write RESULT.json) as a child process (it builds
 the network in Python: NIR cannot mark a forward projection as delayed). Chip: ``chips/loihi.yaml`` when present, else ``chips/tianjic.yaml`` on a
 board large enough (said in the output). Results: ``bench/results/sanafe[_recurrent|_random].json`` and ``.md``.
-Where that JSON already holds SANA-FE's figures for the same network, seed and steps, they are reused
-(SANA-FE maps and runs by itself: nothing archsim changes moves them) unless ``--rerun-sanafe``; the
-previous archsim record is quoted beside the new one.
+Where that JSON already holds SANA-FE's figures for the same network, seed, steps and placement (a digest
+of every neuron's core), they are reused (nothing else archsim changes moves them) unless
+``--rerun-sanafe``; the previous archsim record is quoted beside the new one.
 """
 from __future__ import annotations
 
@@ -36,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -116,10 +126,17 @@ def archsim_network(spec: dict, threshold: float, decay: float):
     return Network("sanafe_side_by_side", {"x": (neurons, 1, 1)}, layers, [source])
 
 
-def run_sanafe(spec: dict, threshold: float, decay: float, steps: int) -> dict:
+def sanafe_core(x: int, y: int) -> int:
+    """SANA-FE's core index (tile-major, 4 cores a tile) of archsim's core router (x, y) (module docstring)."""
+    return ((x // 2) * 4 + y // 2) * 4 + x % 2 + 2 * (y % 2)
+
+
+def run_sanafe(spec: dict, threshold: float, decay: float, steps: int, placement: dict | None = None) -> dict:
+    """SANA-FE's run; ``placement`` (layer -> SANA-FE core of each neuron) as archsim mapped, else its
+    128 cores filled in neuron order."""
     import sanafe
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     arch = sanafe.load_loihi()
     cores = [core for tile in arch.tiles for core in tile.cores]
     net = sanafe.Network()
@@ -146,18 +163,30 @@ def run_sanafe(spec: dict, threshold: float, decay: float, steps: int) -> dict:
         connect(groups[k], groups[k + 1], w)
         if spec["recurrent"] is not None:
             connect(groups[k + 1], groups[k + 1], spec["recurrent"][k])
-    total = neurons * len(groups)
-    per_core = -(-total // len(cores))
-    flat = [n for g in groups for n in g.neurons]
-    for k, n in enumerate(flat):
-        n.map_to_core(cores[k // per_core])
+    if placement is None:
+        total = neurons * len(groups)
+        per_core = -(-total // len(cores))
+        flat = [n for g in groups for n in g.neurons]
+        for k, n in enumerate(flat):
+            n.map_to_core(cores[k // per_core])
+    else:
+        for k, group in enumerate(groups[1:]):
+            for n, core in zip(group.neurons, placement[f"l{k}"].tolist()):
+                n.map_to_core(cores[core])
+        used = set(np.concatenate(list(placement.values())).tolist())
+        free = [c for c in range(len(cores)) if c not in used]
+        per_core = -(-neurons // len(free))
+        for k, n in enumerate(groups[0].neurons):
+            n.map_to_core(cores[free[k // per_core]])
     chip = sanafe.SpikingChip(arch)
     chip.load(net)
     t1 = time.perf_counter()
     result = chip.sim(timesteps=steps, timing_model="detailed", processing_threads=1)
     t2 = time.perf_counter()
-    return {"build_load_s": t1 - t0, "sim_s": t2 - t1, "wall_s": t2 - t0, "synaptic_events": int(result["spikes"]),
-            "energy_pj": float(result["energy"]["total"] if isinstance(result.get("energy"), dict) else result["energy"]) * 1e12,
+    energy = result["energy"] if isinstance(result.get("energy"), dict) else {"total": result["energy"]}
+    return {"build_load_s": t1 - t0, "sim_s": t2 - t1, "wall_s": t2 - t0, "cpu_s": time.process_time() - c0,
+            "synaptic_events": int(result["spikes"]), "energy_pj": float(energy["total"]) * 1e12,
+            "energy_breakdown_pj": {k: float(v) * 1e12 for k, v in energy.items()},
             "latency_s": float(result["sim_time"]),
             "neuron_spikes": int(result["neurons_fired"]), "packets": int(result["packets_sent"]),
             "input_spikes_expected": int(input_spikes(spec["bias"], steps).sum())}
@@ -182,9 +211,59 @@ def run_archsim(spec: dict, threshold: float, decay: float, steps: int, chip: st
     result = json.loads(out_path.read_text())
     details = result["trace"]["details"]
     split = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {"wall_s": wall, "synaptic_events": int(result["synaptic_ops"]), "neuron_spikes": int(result["spikes"]),
+    breakdown = {c: sum(a.values()) for c, a in result["energy_breakdown_pj"].items()}
+    breakdown["static (leakage)"] = float(result["static_energy_pj"])
+    return {"wall_s": wall, "cpu_s": split["cpu_s"], "energy_breakdown_pj": breakdown,
+            "synaptic_events": int(result["synaptic_ops"]), "neuron_spikes": int(result["spikes"]),
             "cycles": int(result["cycles"]), "latency_s": float(result["latency_s"]), "energy_pj": float(result["energy_pj"]),
             "cores_used": int(details["cores_used"]), "mapping": details["mapping"], "split_s": split}
+
+
+def archsim_placement(spec: dict, threshold: float, decay: float, chip: str, tmp: Path) -> dict:
+    """Each layer's neurons' SANA-FE cores where archsim's mapper puts them (a child process)."""
+    spec_path, out_path = tmp / "spec.npz", tmp / "placement.npz"
+    np.savez(spec_path, bias=spec["bias"], forward=np.stack(spec["forward"]), random=bool(spec.get("random")),
+             recurrent=np.stack(spec["recurrent"]) if spec["recurrent"] is not None else np.zeros(0))
+    cmd = [sys.executable, __file__, "--archsim-child", str(spec_path), "--chip-path", chip, "--out", str(out_path),
+           "--steps", "2", "--threshold", str(threshold), "--decay", str(decay), "--placement-only"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(f"archsim mapping failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    with np.load(out_path) as data:
+        return {name: data[name] for name in data.files} or None
+
+
+def placement_digest(placement: dict | None) -> str:
+    """A short digest of every neuron's core (what SANA-FE's recorded figures depend on)."""
+    if placement is None:
+        return "sanafe-own"
+    h = hashlib.sha256()
+    for name in sorted(placement):
+        h.update(name.encode() + np.ascontiguousarray(placement[name], np.int64).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _write_placement(net, chip_path: str, x_path: Path, out: str) -> None:
+    """archsim's quantise + map of ``net`` (as the run does it): each neuron's SANA-FE core, per layer."""
+    from archsim.config import load_chip
+    from archsim.graph.workload import make_workload
+    from archsim.models.manycore import prepare
+    from archsim.noc import core_coords
+
+    chip = load_chip(chip_path)
+    noc = chip.params["noc"]
+    if (noc["mesh_x"], noc["mesh_y"], noc.get("chips_x", 1), noc.get("chips_y", 1)) != (16, 8, 1, 1):
+        np.savez(out)                            # not Loihi's one-chip mesh: no correspondence, SANA-FE maps alone
+        return
+    _, prog, _ = prepare(make_workload(net, input_path=str(x_path)), chip)
+    cores = {}
+    for name, layer in prog.layers.items():
+        where = np.full(layer.size, -1, np.int64)
+        for i in layer.owners:
+            _, _, x, y = core_coords(prog.noc, prog.cores[i].core_id)
+            where[prog.cores[i].neurons] = sanafe_core(x, y)
+        cores[name] = where
+    np.savez(out, **cores)
 
 
 def archsim_child(args) -> None:
@@ -200,21 +279,46 @@ def archsim_child(args) -> None:
     x[1:, :, ...] = input_spikes(spec["bias"], args.steps - 1).reshape(x[1:].shape)   # SANA-FE's one-step delay
     x_path = Path(args.out).with_suffix(".x.npy")
     np.save(x_path, x)
+    if args.placement_only:
+        return _write_placement(net, args.chip_path, x_path, args.out)
     t1 = time.perf_counter()
     outcome = execute(net, args.chip_path, input_path=str(x_path), gpu=None)
     t2 = time.perf_counter()
     Path(args.out).write_text(json.dumps(outcome.result, default=float))
     import resource
 
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"import_build_s": t1 - t0, "run_s": t2 - t1, "write_s": time.perf_counter() - t2,
-                      "peak_rss_mb": peak_mb}))
+                      "peak_rss_mb": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime}))
 
 
 def _same_network(recorded: dict | None, args: dict) -> bool:
     """Whether a recorded run is of the same network, input and run length (SANA-FE's figures carry over)."""
     keys = ("layers", "neurons", "fan_in", "steps", "threshold", "decay", "recurrent", "random", "seed")
     return bool(recorded) and all(recorded.get(k) == args.get(k) for k in keys)
+
+
+# archsim's components in SANA-FE's energy categories (its run summary: synapse, dendrite, soma, network)
+CATEGORIES = {"synapse": ("dendrite", "dendrite_mac", "synapse_sram"), "soma": ("neuron_sram", "soma", "soma_lut", "spike_out"),
+              "network": ("axon_out", "router_table", "axon_sram", "router", "link", "offchip_link"),
+              "control": ("control",), "static (leakage)": ("static (leakage)",)}
+
+
+def energy_rows(ours: dict, theirs: dict) -> list[str]:
+    """Markdown rows: uJ per SANA-FE energy category, archsim's components summed into them."""
+    mine, rows = ours.get("energy_breakdown_pj") or {}, []
+    other = theirs.get("energy_breakdown_pj") or {}
+    for category, components in CATEGORIES.items():
+        a = sum(mine.get(c, 0.0) for c in components)
+        b = other.get(category, 0.0)
+        rows.append(f"| {category} | {a / 1e6:.2f} | {b / 1e6:.2f} |")
+    rows.append(f"| dendrite | 0.00 | {other.get('dendrite', 0.0) / 1e6:.2f} |")
+    return rows
+
+
+def _same_placement(recorded: dict | None, digest: str) -> bool:
+    """Whether SANA-FE's recorded run placed its neurons as ``digest`` says (records before the digest: own)."""
+    return bool(recorded) and recorded.get("placement", "sanafe-own") == digest
 
 
 def chip_for(neurons: int) -> tuple[str, str]:
@@ -252,7 +356,10 @@ def main() -> None:
     ap.add_argument("--chip", help="archsim chip config (default: chips/loihi.yaml, else a Tianjic board)")
     ap.add_argument("--rerun-sanafe", action="store_true",
                     help="run SANA-FE even where bench/results holds its figures for this very network")
+    ap.add_argument("--sanafe-own-mapping", action="store_true",
+                    help="SANA-FE fills its 128 cores in neuron order instead of taking archsim's placement")
     ap.add_argument("--archsim-child", help=argparse.SUPPRESS)
+    ap.add_argument("--placement-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--chip-path", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -270,21 +377,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run_archsim(spec, args.threshold, args.decay, 2, chip, Path(tmp))      # warm the compile cache
         ours = run_archsim(spec, args.threshold, args.decay, args.steps, chip, Path(tmp))
+        placement = None if args.sanafe_own_mapping else archsim_placement(spec, args.threshold, args.decay, chip,
+                                                                           Path(tmp))
+    digest = placement_digest(placement)
     stem = ("sanafe_recurrent" if args.recurrent else "sanafe_random" if args.random else "sanafe") + (f"_{Path(args.chip).stem}" if args.chip else "")
     previous = json.loads((RESULTS / f"{stem}.json").read_text()) if (RESULTS / f"{stem}.json").exists() else {}
-    theirs = previous.get("sanafe") if not args.rerun_sanafe and _same_network(previous.get("network"), vars(args)) else None
-    sanafe_note = "SANA-FE detailed (build+load+sim)"
+    theirs = previous.get("sanafe") if not args.rerun_sanafe and _same_network(previous.get("network"), vars(args)) \
+        and _same_placement(previous.get("sanafe"), digest) else None
+    sanafe_note = "SANA-FE detailed (build+load+sim)" + (", archsim's placement" if placement is not None else
+                                                         ", its 128 cores filled in neuron order")
     if theirs is not None:
         sanafe_note += f", as recorded in {stem}.json (same network and seed; its run does not depend on archsim)"
         print(f"SANA-FE: its figures for this network as recorded in bench/results/{stem}.json (--rerun-sanafe runs it)")
     else:
         try:
             import sanafe  # noqa: F401
-            theirs = run_sanafe(spec, args.threshold, args.decay, args.steps)
+            theirs = dict(run_sanafe(spec, args.threshold, args.decay, args.steps, placement), placement=digest)
         except ImportError:
             print("SANA-FE is not installed (pip install sanafe failed or was not run): archsim's half only")
-    print(f"{'':22s} {'wall s':>9s} {'syn events':>12s} {'neuron spikes':>14s}")
-    print(f"{'archsim (process)':22s} {ours['wall_s']:>9.2f} {ours['synaptic_events']:>12,d} {ours['neuron_spikes']:>14,d}")
+    print(f"{'':22s} {'wall s':>9s} {'CPU s':>8s} {'syn events':>12s} {'neuron spikes':>14s}")
+    print(f"{'archsim (process)':22s} {ours['wall_s']:>9.2f} {ours['cpu_s']:>8.2f} {ours['synaptic_events']:>12,d} "
+          f"{ours['neuron_spikes']:>14,d}")
     m = ours["mapping"]
     print(f"archsim mapping: {ours['cores_used']} cores, {len(m.get('partitioned_layers', []))} of {args.layers} layers "
           f"partitioned, {m['expected_packets_per_step']:,.0f} packets/step, "
@@ -293,10 +406,12 @@ def main() -> None:
     if theirs:
         # SANA-FE counts the input population's spikes too; archsim's input is a spike array.
         their_layer_spikes = theirs["neuron_spikes"] - theirs["input_spikes_expected"]
-        print(f"{'SANA-FE (detailed)':22s} {theirs['wall_s']:>9.2f} {theirs['synaptic_events']:>12,d} "
+        print(f"{'SANA-FE (detailed)':22s} {theirs['wall_s']:>9.2f} {theirs.get('cpu_s', float('nan')):>8.2f} "
+              f"{theirs['synaptic_events']:>12,d} "
               f"{their_layer_spikes:>14,d}   (build+load {theirs['build_load_s']:.2f} s, sim {theirs['sim_s']:.2f} s)")
         ratio = theirs["wall_s"] / ours["wall_s"]
-        print(f"wall-time ratio SANA-FE / archsim: {ratio:.2f} (goal >= 10)")
+        cpu_ratio = theirs["cpu_s"] / ours["cpu_s"] if theirs.get("cpu_s") else float("nan")
+        print(f"wall-time ratio SANA-FE / archsim: {ratio:.2f} (goal >= 10); CPU-time ratio {cpu_ratio:.2f}")
         same = their_layer_spikes == ours["neuron_spikes"]
         if args.decay == 1.0:
             print("spike counts " + ("equal" if same else "DIFFER (a bug: the dynamics are meant to be identical)"))
@@ -310,24 +425,35 @@ def main() -> None:
         print(f"energy archsim {ours['energy_pj'] / 1e6:.2f} uJ vs SANA-FE {theirs['energy_pj'] / 1e6:.2f} uJ "
               f"(ratio {energy_ratio:.2f}); latency {ours['latency_s'] * 1e3:.3f} ms vs {theirs['latency_s'] * 1e3:.3f} ms "
               f"(ratio {latency_ratio:.2f}); archsim peak RSS {ours['split_s']['peak_rss_mb']:.0f} MB")
-        row.update(sanafe=theirs, ratio=ratio, spikes_equal=same, energy_ratio=energy_ratio, latency_ratio=latency_ratio)
+        row.update(sanafe=theirs, ratio=ratio, cpu_ratio=cpu_ratio, spikes_equal=same, energy_ratio=energy_ratio, latency_ratio=latency_ratio)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{stem}.json").write_text(json.dumps(row, indent=1, default=str))
     row["machine"] = note
     lines = [f"# bench_sanafe\n\n{row['machine']}\n\n{args.layers} x {args.neurons} LIF, {synapses:,} synapses, {args.steps} steps; "
-             f"archsim chip: {chip_note}\n\n| simulator | wall s | synaptic events | neuron spikes |\n|---|---|---|---|",
-             f"| archsim (whole process) | {ours['wall_s']:.2f} | {ours['synaptic_events']:,} | {ours['neuron_spikes']:,} |"]
+             f"archsim chip: {chip_note}\n\n| simulator | wall s | CPU s | synaptic events | neuron spikes |\n"
+             f"|---|---|---|---|---|",
+             f"| archsim (whole process) | {ours['wall_s']:.2f} | {ours['cpu_s']:.2f} | {ours['synaptic_events']:,} | "
+             f"{ours['neuron_spikes']:,} |"]
     if theirs:
-        lines.append(f"| {sanafe_note} | {theirs['wall_s']:.2f} | {theirs['synaptic_events']:,} | "
+        lines.append(f"| {sanafe_note} | {theirs['wall_s']:.2f} | {theirs.get('cpu_s', float('nan')):.2f} | "
+                     f"{theirs['synaptic_events']:,} | "
                      f"{theirs['neuron_spikes'] - theirs['input_spikes_expected']:,} |")
-        lines.append(f"\nratio SANA-FE / archsim: {row['ratio']:.2f}; spike counts equal: {row['spikes_equal']}")
+        lines.append(f"\nratio SANA-FE / archsim: {row['ratio']:.2f} wall, {row['cpu_ratio']:.2f} CPU; spike counts "
+                     f"equal: {row['spikes_equal']}")
         lines.append(f"\n| | archsim | SANA-FE | archsim / SANA-FE |\n|---|---|---|---|\n"
                      f"| energy uJ | {ours['energy_pj'] / 1e6:.2f} | {theirs['energy_pj'] / 1e6:.2f} | {row['energy_ratio']:.2f} |\n"
                      f"| simulated latency ms | {ours['latency_s'] * 1e3:.3f} | {theirs['latency_s'] * 1e3:.3f} | "
                      f"{row['latency_ratio']:.2f} |\n\narchsim peak RSS {ours['split_s']['peak_rss_mb']:.0f} MB")
+        lines.append("\nEnergy by SANA-FE's categories (uJ; archsim's components summed into them, bench_sanafe.CATEGORIES):\n\n"
+                     "| category | archsim | SANA-FE |\n|---|---|---|\n" + "\n".join(energy_rows(ours, theirs)))
     lines.append(f"\narchsim mapping: {ours['cores_used']} cores, {len(m.get('partitioned_layers', []))} of {args.layers} "
                  f"layers partitioned (METIS), {m['expected_packets_per_step']:,.0f} packets/step, "
                  f"{m['expected_packet_hops_per_step']:,.0f} packet-hops/step with every neuron firing")
+    old_sanafe = previous.get("sanafe")
+    if theirs and old_sanafe and old_sanafe is not theirs and _same_network(previous.get("network"), vars(args)):
+        lines.append(f"\nSANA-FE's previous record of this network ({old_sanafe.get('placement', 'sanafe-own')} "
+                     f"placement): energy {old_sanafe['energy_pj'] / 1e6:.2f} uJ, latency "
+                     f"{old_sanafe['latency_s'] * 1e3:.3f} ms, {old_sanafe['packets']:,} packets, wall {old_sanafe['wall_s']:.2f} s")
     old = previous.get("archsim")
     if old and _same_network(previous.get("network"), vars(args)):
         old_map = old.get("mapping") or {}

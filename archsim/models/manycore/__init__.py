@@ -16,7 +16,8 @@ depths and high-water marks) and ``noc["link_load_by_phase"]`` say where the mac
 
 Component names the Trace uses (a chip config's ``components:`` must name these): synapse_sram,
 axon_sram, neuron_sram, router_table (sram), dendrite (adder), dendrite_mac (mac), soma (adder),
-soma_lut (lut), router (router), link (link), offchip_link (offchip_link, boards), control (logic).
+soma_lut (lut), router (router), link (link), offchip_link (offchip_link, boards), control (logic);
+optional, counted only when the config lists them: spike_out (``spike``), axon_out (``message``).
 """
 from __future__ import annotations
 

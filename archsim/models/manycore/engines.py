@@ -5,7 +5,9 @@ integrate streams synapse *words* (up to ``lanes`` synapses of one axon into one
 goes pass after pass and reads each axon again in every pass that has synapses from it, see
 :mod:`.passes`; the phase's ``phase_setup_cycles`` are paid once, not per pass: assumption) through
 axon front end -> synapse read (single-ported banks) -> dendrite; fire streams groups of
-``soma_lanes`` neurons through neuron-state read -> soma -> write-back.
+``soma_lanes`` neurons through neuron-state read -> soma -> write-back. The chip's per-event costs
+(``core.axon_in_cycles`` on an axon's first word, ``core.spike_out_cycles`` per spike at the
+write-back, ``core.neuron_read_cycles`` per group) lengthen the stages' work on the items they concern.
 
 ``ReferenceEngine`` clocks every core's line one cycle at a time (:func:`.pipeline.run_line`) and
 evaluates the neurons in plain Python integers: the executable specification, small
@@ -48,6 +50,7 @@ class ReferenceEngine:
             x = space[stage.axon_source[stage.axon_ptr[n]:stage.axon_ptr[n + 1]]]
             pass_of = slot_pass[stage.slot_ptr[n]:stage.slot_ptr[n + 1]]
             banks = []                   # the bank of every word, in the order the core streams them
+            first_word = []              # the front end's extra cycles on each word (message in: first words)
             for q in range(int(core_passes[n])):
                 for a in range(len(core.axon_source)):
                     if core.axon_spiking[a] and x[a] == 0:
@@ -60,6 +63,7 @@ class ReferenceEngine:
                     lanes = p.dendrite_lanes if core.axon_spiking[a] else p.mac_lanes
                     for w, first in enumerate(range(0, len(mine), lanes)):
                         banks.append((a + w) % p.synapse_banks)
+                        first_word.append(p.axon_in_cycles if w == 0 else 0)
                         counts["reads"][n] += 1
                         for s in mine[first:first + lanes]:
                             partials[n][core.indices[s]] += int(core.weights[s]) * int(x[a])
@@ -67,7 +71,7 @@ class ReferenceEngine:
                             if not core.axon_spiking[a] and x[a] != 0:
                                 counts["active_macs"][n] += 1
             line = run_line(banks, p.phase_setup_cycles, INTEGRATE_SERVICE, p.fifo_depths[:2], bank_stage=1,
-                            n_banks=p.synapse_banks, bank_cycles=p.synapse_read_cycles)
+                            n_banks=p.synapse_banks, bank_cycles=p.synapse_read_cycles, extra=first_word, extra_stage=0)
             finish.append(line.finish)
             counts["full_fifo"][n], counts["busy_port"][n] = line.full_fifo, line.busy_port
             counts["fifo_axon"][n], counts["fifo_synapse"][n] = line.high_water
@@ -83,8 +87,9 @@ class ReferenceEngine:
         return finish
 
     def fire(self, prog: Program, layer: LayerProgram, stage: StageProgram, current: np.ndarray, state):
-        """Each owner core's neuron groups (``soma_lanes`` neurons) clocked through its fire line.
-        Returns (outputs, finish cycles per owner, counts: name -> one count per owner)."""
+        """Each owner core's neuron groups (``soma_lanes`` neurons) clocked through its fire line, the
+        write-back spending ``spike_out_cycles`` more per spike of its group. Returns (outputs, finish
+        cycles per owner, counts: name -> one count per owner)."""
         p = prog.params
         outputs = np.zeros(layer.size, dtype=np.int64)
         owners = [prog.cores[i] for i in layer.owners]
@@ -94,7 +99,10 @@ class ReferenceEngine:
             for n in core.neurons:
                 outputs[n] = _soma_step(prog, layer, int(n), int(current[n]), state)
             groups = -(-len(core.neurons) // p.soma_lanes)
-            line = run_line([-1] * groups, p.phase_setup_cycles, _fire_service(p), p.fifo_depths[2:])
+            spikes = [sum(int(outputs[n]) for n in core.neurons[g * p.soma_lanes:(g + 1) * p.soma_lanes])
+                      if layer.spiking else 0 for g in range(groups)]
+            line = run_line([-1] * groups, p.phase_setup_cycles, _fire_service(p), p.fifo_depths[2:],
+                            extra=[p.spike_out_cycles * k for k in spikes], extra_stage=2)
             finish.append(line.finish)
             counts["full_fifo"][k], counts["busy_port"][k] = line.full_fifo, line.busy_port
             counts["fifo_soma"][k], counts["fifo_writeback"][k] = line.high_water
@@ -109,7 +117,7 @@ class ReferenceEngine:
         return cycle
 
 
-INTEGRATE_SERVICE = (1, 1, 1)    # axon front end, synapse read (issue), dendrite: cycles per word
+INTEGRATE_SERVICE = (1, 1, 1)    # axon front end, synapse read (issue), dendrite: cycles per word (+ message in)
 MERGE_SERVICE = (1,)             # the owner's adder: one word of dendrite_lanes partial sums per cycle
 INTEGRATE_COUNTS = ("sops", "macs", "active_macs", "reads", "axon_reads", "full_fifo", "busy_port",
                     "fifo_axon", "fifo_synapse")
@@ -132,8 +140,22 @@ class MergeItems:
 
 
 def _fire_service(p) -> tuple:
-    """Neuron-state read, soma, neuron-state write-back: cycles per group of ``soma_lanes`` neurons."""
-    return (1, p.soma_update_cycles, 1)
+    """Neuron-state read, soma, neuron-state write-back: cycles per group of ``soma_lanes`` neurons
+    (the write-back's spike-out cycles come on top, per spike)."""
+    return (p.neuron_read_cycles, p.soma_update_cycles, 1)
+
+
+def group_spike_cycles(out: np.ndarray, neurons: np.ndarray, per_owner: np.ndarray, lanes: int,
+                       cycles_per_spike: int) -> np.ndarray:
+    """The write-back's extra cycles on every neuron group of a layer's owners (owner after owner, groups
+    of ``lanes`` neurons in each owner's order): ``cycles_per_spike`` x the group's spikes."""
+    groups = -(-per_owner // lanes)
+    base = np.concatenate([[0], np.cumsum(groups)[:-1]]).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(per_owner)[:-1]]).astype(np.int64)
+    position = np.arange(len(neurons)) - np.repeat(starts, per_owner)
+    group = np.repeat(base, per_owner) + position // lanes
+    spikes = np.bincount(group, weights=out[neurons], minlength=int(groups.sum()))
+    return (spikes * cycles_per_spike).astype(np.int64)
 
 
 def _soma_step(prog: Program, layer: LayerProgram, n: int, current: int, state) -> int:
@@ -177,7 +199,7 @@ class FastEngine:
             space, stage.axon_ptr, stage.axon_source, stage.axon_spiking, stage.syn_ptr, stage.indices,
             stage.weights, stage.slot_ptr, slot_pass, core_passes, p.dendrite_lanes, p.mac_lanes,
             p.phase_setup_cycles, np.array(INTEGRATE_SERVICE, np.int64), np.array(p.fifo_depths[:2], np.int64),
-            p.synapse_banks, p.synapse_read_cycles)
+            p.synapse_banks, p.synapse_read_cycles, p.axon_in_cycles)
         return partial, cycles, dict(sops=sops, macs=macs, active_macs=active_macs, reads=reads,
                                      axon_reads=axon_reads, full_fifo=stalls[:, 0], busy_port=stalls[:, 1],
                                      fifo_axon=high[:, 0], fifo_synapse=high[:, 1])
@@ -193,11 +215,17 @@ class FastEngine:
         out = fire_layer(layer.kind, current, v, i_syn, s_prev, layer.decay_q, layer.syn_decay_q, layer.leak_q,
                          layer.threshold_q, layer.v_reset_q, layer.subtract, layer.relu_multiplier, layer.relu_shift,
                          prog.qmax_act, prog.frac_bits, prog.membrane_min, prog.membrane_max)
-        groups = -(-stage.fire_owner_neurons[layer.name] // p.soma_lanes)
+        per_owner = stage.fire_owner_neurons[layer.name]
+        groups = -(-per_owner // p.soma_lanes)
         stalls = np.zeros((len(groups), 2), np.int64)
         high = np.zeros((len(groups), 2), np.int64)
+        if layer.spiking and p.spike_out_cycles:
+            extra = group_spike_cycles(out, stage.fire_slots[layer.name][0], per_owner, p.soma_lanes,
+                                       p.spike_out_cycles)
+        else:
+            extra = np.zeros(int(groups.sum()), np.int64)
         finish = fire_lines(groups, p.phase_setup_cycles, np.array(_fire_service(p), np.int64),
-                            np.array(p.fifo_depths[2:], np.int64), stalls, high)
+                            np.array(p.fifo_depths[2:], np.int64), stalls, high, extra)
         return out, finish, dict(full_fifo=stalls[:, 0], busy_port=stalls[:, 1], fifo_soma=high[:, 0],
                                  fifo_writeback=high[:, 1])
 

@@ -8,7 +8,7 @@ import numpy as np
 
 @nb.njit(cache=True, inline="always")
 def line_item(n, start, bank, service, depths, d_prev, s_hist, pop_ptr, port_free, bank_cycles, bank_stage,
-              stalls, high, row):
+              stalls, high, row, extra=0, extra_stage=-1):
     """Item ``n`` through a core's line of stages (:mod:`.pipeline`), exactly; its exit cycle.
 
     The recurrence of a tandem line with finite FIFOs and blocking after service, in the clocking of
@@ -26,6 +26,7 @@ def line_item(n, start, bank, service, depths, d_prev, s_hist, pop_ptr, port_fre
     ``n + 1`` minus the items already taken out of it (``S_j(m) <= D_{j-1}(n)``, counted with
     ``pop_ptr``); occupancy only rises at a push, so the maximum over pushes is the high-water mark.
     ``s_hist[j]`` keeps the last ``R >= max(B) + 2`` start cycles of stage ``j`` (a ring, R a power of 2).
+    Stage ``extra_stage`` works ``extra`` more cycles on this item (``s_j + extra``: a per-event cost).
     """
     n_stages = service.shape[0]
     mask = s_hist.shape[1] - 1
@@ -47,6 +48,8 @@ def line_item(n, start, bank, service, depths, d_prev, s_hist, pop_ptr, port_fre
             if n + 1 - p > high[row, j - 1]:
                 high[row, j - 1] = n + 1 - p
         done = t + service[j]
+        if j == extra_stage:
+            done += extra
         out = done
         if j < n_stages - 1:
             m = n - depths[j]
@@ -69,17 +72,21 @@ def line_state(n_stages, depths, n_banks):
 
 
 @nb.njit(cache=True)
-def fire_lines(groups, start, service, depths, stalls, high):
+def fire_lines(groups, start, service, depths, stalls, high, group_extra):
     """Each owner core's fire line (``groups[k]`` neuron groups, no bank): exit cycles per owner.
 
-    ``stalls[k]`` (full FIFO, busy port) and ``high[k]`` (per FIFO) are filled per owner.
+    ``group_extra`` (all owners' groups in order): the write-back's extra cycles on each group (spike
+    out). ``stalls[k]`` (full FIFO, busy port) and ``high[k]`` (per FIFO) are filled per owner.
     """
     finish = np.full(groups.shape[0], start, np.int64)
+    g = 0
+    last = service.shape[0] - 1
     for k in range(groups.shape[0]):
         d_prev, s_hist, pop_ptr, port_free = line_state(service.shape[0], depths, 1)
         for n in range(groups[k]):
             finish[k] = line_item(n, start, -1, service, depths, d_prev, s_hist, pop_ptr, port_free, 1, -1,
-                                  stalls, high, k)
+                                  stalls, high, k, group_extra[g], last)
+            g += 1
     return finish
 
 
@@ -146,7 +153,7 @@ def fire_layer(kind, current, v, i_syn, s_prev, decay_q, syn_decay_q, leak_q, th
 
 @nb.njit(cache=True)
 def integrate_stage(space, axon_ptr, axon_source, axon_spiking, syn_ptr, indices, weights, slot_ptr, slot_pass,
-                    core_passes, lanes, mac_lanes, setup, service, depths, n_banks, bank_cycles):
+                    core_passes, lanes, mac_lanes, setup, service, depths, n_banks, bank_cycles, axon_in_cycles):
     """Partial currents of every core of a stage and each core's integrate cycles, in one call.
 
     Spiking axons are event driven (only non-zero inputs are read); valued axons are MACs over
@@ -155,7 +162,8 @@ def integrate_stage(space, axon_ptr, axon_source, axon_spiking, syn_ptr, indices
     pass: ``ceil(k_pass / width)`` words of up to ``width`` synapses (``lanes``, or ``mac_lanes`` for a
     valued axon), each read once from the axon buffer per pass. Every word goes through the core's
     integrate line (:func:`line_item`: axon front end, synapse read from bank ``(axon + word) % n_banks``,
-    dendrite) from cycle ``setup``. Arrays are the flat ones of :mod:`.stage`.
+    dendrite) from cycle ``setup``; the front end spends ``axon_in_cycles`` more on an axon's first word
+    of a pass (the message in: reading the axon entry). Arrays are the flat ones of :mod:`.stage`.
 
     Returns (partial sums per slot, cycles per core, and per core: synaptic_ops, macs, active_macs (the
     MACs of non-zero values: synaptic operations in ANN mode), weight_reads, axon_reads, stalls [full
@@ -215,7 +223,8 @@ def integrate_stage(space, axon_ptr, axon_source, axon_spiking, syn_ptr, indices
                 reads[core] += words
                 for w in range(words):
                     finish = line_item(n, setup, (a - first + w) % n_banks, service, depths, d_prev, s_hist,
-                                       pop_ptr, port_free, bank_cycles, 1, stalls, high, core)
+                                       pop_ptr, port_free, bank_cycles, 1, stalls, high, core,
+                                       axon_in_cycles if w == 0 else 0, 0)
                     n += 1
         cycles[core] = finish
     return partial, cycles, sops, macs, active_macs, reads, axon_reads, stalls, high
@@ -223,13 +232,14 @@ def integrate_stage(space, axon_ptr, axon_source, axon_spiking, syn_ptr, indices
 
 @nb.njit(cache=True)
 def route_packets(outputs, core_ids, spiking, neuron_ptr, neurons, dest_ptr, dest_cores, per_packet,
-                  cycles_per_packet, n_cores_total):
+                  cycles_per_packet, n_cores_total, message_out_cycles=0):
     """The route phase's packets, in the order owners send them, as Packets arrays.
 
     A spiking owner sends one single-flit multicast packet per spiking neuron with receivers; a valued
-    owner one per ``per_packet`` neurons (its chunk's receivers, ascending). Each core injects one
-    packet every ``cycles_per_packet`` cycles from cycle 0. Returns
-    ``(src, dst_ptr, dst, inject_cycle, last_injection)``.
+    owner one per ``per_packet`` neurons (its chunk's receivers, ascending). Each core injects its
+    packets one after another from cycle 0: a packet holds the router ``cycles_per_packet`` cycles plus
+    ``message_out_cycles`` per receiving core (the message out to each destination) before the next
+    one is injected. Returns ``(src, dst_ptr, dst, inject_cycle, last_injection)``.
     """
     n_owners = core_ids.shape[0]
     src = []
@@ -240,7 +250,7 @@ def route_packets(outputs, core_ids, spiking, neuron_ptr, neurons, dest_ptr, des
     seen = np.full(n_cores_total, -1, np.int64)
     chunk_dst = np.empty(n_cores_total, np.int64)
     for o in range(n_owners):
-        sent = 0
+        free_at = 0
         if spiking[o]:
             for q in range(neuron_ptr[o], neuron_ptr[o + 1]):
                 n = neurons[q]
@@ -249,9 +259,9 @@ def route_packets(outputs, core_ids, spiking, neuron_ptr, neurons, dest_ptr, des
                 for d in range(dest_ptr[n], dest_ptr[n + 1]):
                     dst.append(dest_cores[d])
                 src.append(core_ids[o])
-                inject.append(sent * cycles_per_packet)
+                inject.append(free_at)
                 ptr.append(len(dst))
-                sent += 1
+                free_at += cycles_per_packet + message_out_cycles * (dest_ptr[n + 1] - dest_ptr[n])
         else:
             for start in range(neuron_ptr[o], neuron_ptr[o + 1], per_packet):
                 m = 0
@@ -270,10 +280,10 @@ def route_packets(outputs, core_ids, spiking, neuron_ptr, neurons, dest_ptr, des
                     dst.append(chosen[i])
                     seen[chosen[i]] = -1
                 src.append(core_ids[o])
-                inject.append(sent * cycles_per_packet)
+                inject.append(free_at)
                 ptr.append(len(dst))
-                sent += 1
-        last = max(last, sent * cycles_per_packet)
+                free_at += cycles_per_packet + message_out_cycles * m
+        last = max(last, free_at)
     return (np.array(src, np.int64) if len(src) else np.zeros(0, np.int64), np.array(ptr, np.int64),
             np.array(dst, np.int64) if len(dst) else np.zeros(0, np.int64),
             np.array(inject, np.int64) if len(inject) else np.zeros(0, np.int64), last)

@@ -18,8 +18,11 @@ of ``timing.barrier_cycles``:
 3b. ``learn`` (only in a stage with plastic synapses): the cores update their local rule's traces and
    effective weights (:mod:`.plasticity`).
 4. ``route``: owners send outputs to the cores that need them: one multicast packet per spike,
-   or per ``packet_bytes`` of activations; the router emits one packet every
-   ``router_cycles_per_packet`` cycles; the NoC (:mod:`archsim.noc`) delivers them.
+   or per ``packet_bytes`` of activations; the router emits a packet every
+   ``router_cycles_per_packet`` cycles plus ``core.message_out_cycles`` per receiving core; the NoC
+   (:mod:`archsim.noc`) delivers them. Chips that list the optional components ``spike_out`` and
+   ``axon_out`` are charged one ``spike_out.spike`` per spike and one ``axon_out.message`` per
+   receiving core of a route packet.
 
 Stall cycles are booked per phase and cause: the cores' full-FIFO and busy-port stalls and their
 barrier waits (compute phases), the NoC's credit and link stalls (NoC phases).
@@ -228,6 +231,8 @@ class Machine:
                             "read" if KINDS[layer.kind] == "relu" else "add", n, name)
                 if layer.spiking:
                     self.spikes += int(out.sum())
+                    if "spike_out" in p.counted_events:
+                        self._count("spike_out", "spike", int(out.sum()), name)
             self._core_work("fire", np.asarray(fire_cores, dtype=np.int64), fire_cycles,
                             {key: np.asarray(value, dtype=np.int64) for key, value in fire_counts.items()})
 
@@ -236,10 +241,12 @@ class Machine:
             src, dst_ptr, dst, inject, last_injection = route_packets(
                 outputs, stage.route_core_ids, stage.route_spiking, stage.route_neuron_ptr, stage.route_neurons,
                 stage.dest_ptr, stage.dest_cores, max(1, p.packet_bits // p.activation_bits),
-                p.router_cycles_per_packet, prog.noc.n_cores)
+                p.router_cycles_per_packet, prog.noc.n_cores, p.message_out_cycles)
             if len(src):
                 senders = stage.layers if len(stage.layers) == 1 else {self.owner_layer[si][c] for c in
                                                                         np.unique(src).tolist()}
+                if "axon_out" in p.counted_events:
+                    self._count("axon_out", "message", len(dst), _only(senders))
                 arrival = int(self._noc(Packets(src, dst_ptr, dst, np.ones(len(src), np.int64), inject), "route",
                                         _only(senders)).max(initial=0))
                 self._close_phase("route", stage.layers, p.phase_setup_cycles + max(arrival, int(last_injection)))

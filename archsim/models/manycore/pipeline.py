@@ -20,6 +20,9 @@ neuron-state read -> soma -> neuron-state write-back). The rules:
 - A FIFO's occupancy is counted at the end of every cycle; its high-water mark is the largest.
 - The merge line's items (words of partial sums from other cores) enter its queue when their NoC
   packet has arrived (``arrivals``), not all at ``start``.
+- Per-event costs that depend on the item: stage ``extra_stage`` works ``service + extra[n]`` cycles on
+  item ``n`` (integrate: the axon front end's message-in cycles on an axon's first word; fire: the
+  write-back's spike-out cycles per spike of the group).
 
 The fast engine computes the same line with the recurrence of :func:`.kernels.line_item`.
 """
@@ -38,9 +41,11 @@ class LineResult:
 
 
 def run_line(banks: list[int], start: int, service: tuple, depths: tuple, bank_stage: int = -1,
-             n_banks: int = 1, bank_cycles: int = 1, arrivals: list[int] | None = None) -> LineResult:
+             n_banks: int = 1, bank_cycles: int = 1, arrivals: list[int] | None = None,
+             extra: list[int] | None = None, extra_stage: int = -1) -> LineResult:
     """Clock the items (``banks[n]``: the bank item ``n`` reads, -1 none) through the line from ``start``;
-    with ``arrivals`` (ascending), item ``n`` enters the first stage's queue at cycle ``arrivals[n]``."""
+    with ``arrivals`` (ascending), item ``n`` enters the first stage's queue at cycle ``arrivals[n]``;
+    with ``extra``, stage ``extra_stage`` spends ``extra[n]`` more cycles on item ``n``."""
     n_stages = len(service)
     source = deque(range(len(banks)))
     fifos = [deque() for _ in range(n_stages - 1)]
@@ -74,7 +79,8 @@ def run_line(banks: list[int], start: int, service: tuple, depths: tuple, bank_s
                     queue.popleft()
                     if bank >= 0:
                         port_free[bank] = cycle + bank_cycles
-                    held[j] = (item, cycle + service[j])
+                    more = extra[item] if extra is not None and j == extra_stage else 0
+                    held[j] = (item, cycle + service[j] + more)
         for f, fifo in enumerate(fifos):
             high[f] = max(high[f], len(fifo))
         cycle += 1

@@ -29,6 +29,9 @@ from archsim.mapping.lowering import kernel_bits_per_group
 from archsim.noc import NocConfig, core_id
 
 KINDS = ("lif", "cubalif", "li", "threshold", "relu", "identity")
+# Optional components of per-event energies: counted only when a chip config lists them (spike_out.spike:
+# a neuron's spike leaving its soma; axon_out.message: a route packet's message to one receiving core).
+EVENT_COMPONENTS = ("spike_out", "axon_out")
 STATEFUL = ("lif", "cubalif", "li")
 
 
@@ -51,6 +54,11 @@ class CoreParams:
     synapse_read_cycles: int      # cycles a read holds its bank's port,
     soma_update_cycles: int       # cycles of the soma stage per group of soma_lanes neurons,
     fifo_depths: tuple            # FIFO depths: axon, synapse, soma, writeback
+    neuron_read_cycles: int = 1   # per-event costs (docs/core.md), optional keys: neuron-state read per group,
+    axon_in_cycles: int = 0       # message in (first word of an axon read), spike out (per spike, write-back),
+    spike_out_cycles: int = 0     # message out (per receiving core of a route packet);
+    message_out_cycles: int = 0
+    counted_events: frozenset = frozenset()   # optional components the config prices: spike_out, axon_out
 
     @classmethod
     def of(cls, chip) -> "CoreParams":
@@ -63,7 +71,11 @@ class CoreParams:
                    phase_length=str(timing["phase_length"]), fixed_phase_cycles=dict(timing.get("fixed_phase_cycles", {})),
                    synapse_banks=int(core["synapse_banks"]), synapse_read_cycles=int(core["synapse_read_cycles"]),
                    soma_update_cycles=int(core["soma_update_cycles"]),
-                   fifo_depths=tuple(int(core[f"fifo_depth_{k}"]) for k in ("axon", "synapse", "soma", "writeback")))
+                   fifo_depths=tuple(int(core[f"fifo_depth_{k}"]) for k in ("axon", "synapse", "soma", "writeback")),
+                   neuron_read_cycles=int(core.get("neuron_read_cycles", 1)),
+                   axon_in_cycles=int(core.get("axon_in_cycles", 0)), spike_out_cycles=int(core.get("spike_out_cycles", 0)),
+                   message_out_cycles=int(core.get("message_out_cycles", 0)),
+                   counted_events=frozenset(EVENT_COMPONENTS) & frozenset(chip.params["components"]))
 
 
 @dataclass(eq=False)
