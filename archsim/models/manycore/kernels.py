@@ -223,13 +223,14 @@ def integrate_stage(space, axon_ptr, axon_source, axon_spiking, syn_ptr, indices
 
 @nb.njit(cache=True)
 def route_packets(outputs, core_ids, spiking, neuron_ptr, neurons, dest_ptr, dest_cores, per_packet,
-                  cycles_per_packet, n_cores_total):
+                  cycles_per_packet, n_cores_total, ready):
     """The route phase's packets, in the order owners send them, as Packets arrays.
 
     A spiking owner sends one single-flit multicast packet per spiking neuron with receivers; a valued
     owner one per ``per_packet`` neurons (its chunk's receivers, ascending). Each core injects one
-    packet every ``cycles_per_packet`` cycles from cycle 0. Returns
-    ``(src, dst_ptr, dst, inject_cycle, last_injection)``.
+    packet every ``cycles_per_packet`` cycles from cycle 0, a packet not before ``ready`` (per stage output:
+    the cycle it is produced; zeros when every output is there at the phase start). Returns
+    ``(src, dst_ptr, dst, inject_cycle, last_injection)`` (``last_injection``: when the last router is free).
     """
     n_owners = core_ids.shape[0]
     src = []
@@ -240,7 +241,7 @@ def route_packets(outputs, core_ids, spiking, neuron_ptr, neurons, dest_ptr, des
     seen = np.full(n_cores_total, -1, np.int64)
     chunk_dst = np.empty(n_cores_total, np.int64)
     for o in range(n_owners):
-        sent = 0
+        free = 0                            # the first cycle the core's router can inject again
         if spiking[o]:
             for q in range(neuron_ptr[o], neuron_ptr[o + 1]):
                 n = neurons[q]
@@ -249,14 +250,17 @@ def route_packets(outputs, core_ids, spiking, neuron_ptr, neurons, dest_ptr, des
                 for d in range(dest_ptr[n], dest_ptr[n + 1]):
                     dst.append(dest_cores[d])
                 src.append(core_ids[o])
-                inject.append(sent * cycles_per_packet)
+                free = max(free, ready[n])
+                inject.append(free)
+                free += cycles_per_packet
                 ptr.append(len(dst))
-                sent += 1
         else:
             for start in range(neuron_ptr[o], neuron_ptr[o + 1], per_packet):
                 m = 0
+                produced = 0
                 for q in range(start, min(start + per_packet, neuron_ptr[o + 1])):
                     n = neurons[q]
+                    produced = max(produced, ready[n])
                     for d in range(dest_ptr[n], dest_ptr[n + 1]):
                         c = dest_cores[d]
                         if seen[c] < 0:
@@ -270,10 +274,11 @@ def route_packets(outputs, core_ids, spiking, neuron_ptr, neurons, dest_ptr, des
                     dst.append(chosen[i])
                     seen[chosen[i]] = -1
                 src.append(core_ids[o])
-                inject.append(sent * cycles_per_packet)
+                free = max(free, produced)
+                inject.append(free)
+                free += cycles_per_packet
                 ptr.append(len(dst))
-                sent += 1
-        last = max(last, sent * cycles_per_packet)
+        last = max(last, free)
     return (np.array(src, np.int64) if len(src) else np.zeros(0, np.int64), np.array(ptr, np.int64),
             np.array(dst, np.int64) if len(dst) else np.zeros(0, np.int64),
             np.array(inject, np.int64) if len(inject) else np.zeros(0, np.int64), last)

@@ -51,10 +51,15 @@ class CoreParams:
     synapse_read_cycles: int      # cycles a read holds its bank's port,
     soma_update_cycles: int       # cycles of the soma stage per group of soma_lanes neurons,
     fifo_depths: tuple            # FIFO depths: axon, synapse, soma, writeback
+    phase_program: str = "generic"   # timing.phase_program: the phases a stage runs (:mod:`.machine`, :mod:`.tianjicx`)
+    a2s2_overlap: bool = False       # timing.a2s2_overlap (tianjicx program): Soma2 may run beside the Axon
 
     @classmethod
     def of(cls, chip) -> "CoreParams":
         core, timing = chip.params["core"], chip.params["timing"]
+        if timing.get("a2s2_overlap") and timing.get("phase_program", "generic") != "tianjicx":
+            raise UserError(f"{chip.path}: timing.a2s2_overlap: true needs timing.phase_program: tianjicx "
+                            "(the Axon || Soma2 overlap is a TianjicX phase's; allowed: false or leave it out)")
         return cls(dendrite_lanes=int(core["dendrite_lanes"]), mac_lanes=int(core["mac_lanes"]),
                    soma_lanes=int(core["soma_lanes"]), router_cycles_per_packet=int(core["router_cycles_per_packet"]),
                    packet_bits=8 * int(core["packet_bytes"]), psum_bits=int(core["psum_bits"]),
@@ -63,7 +68,9 @@ class CoreParams:
                    phase_length=str(timing["phase_length"]), fixed_phase_cycles=dict(timing.get("fixed_phase_cycles", {})),
                    synapse_banks=int(core["synapse_banks"]), synapse_read_cycles=int(core["synapse_read_cycles"]),
                    soma_update_cycles=int(core["soma_update_cycles"]),
-                   fifo_depths=tuple(int(core[f"fifo_depth_{k}"]) for k in ("axon", "synapse", "soma", "writeback")))
+                   fifo_depths=tuple(int(core[f"fifo_depth_{k}"]) for k in ("axon", "synapse", "soma", "writeback")),
+                   phase_program=str(timing.get("phase_program", "generic")),
+                   a2s2_overlap=bool(timing.get("a2s2_overlap", False)))
 
 
 @dataclass(eq=False)
