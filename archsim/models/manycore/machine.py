@@ -1,7 +1,8 @@
 """The time-step loop shared by both engines: stages, phases, barriers, packets, counts.
 
-One time step = for each stage (layers grouped by depth), four phases, each closed by a barrier
-of ``timing.barrier_cycles``:
+One time step = for each stage (layers grouped by depth), the phases of the chip's phase program
+(``timing.phase_program``): ``tianjicx`` runs TianjicX's own phases (:mod:`.tianjicx`); ``generic``
+(the default) four phases, each closed by a barrier of ``timing.barrier_cycles``:
 
 1. ``integrate``: every core of the stage's layers reads its axons (spikes: only active ones;
    values: all, as MACs) and accumulates partial currents (dendrite), its words streaming through
