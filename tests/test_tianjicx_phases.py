@@ -78,9 +78,9 @@ def test_soma1_streams_into_the_router_within_one_phase():
        lanes=st.sampled_from([1, 3, 16]), soma_lanes=st.sampled_from([1, 4]), axons=st.sampled_from([8, 16, 64]),
        neurons=st.sampled_from([4, 32]), barrier=st.integers(0, 5), fixed=st.booleans(), a2s2=st.booleans(),
        relu=st.booleans(), depth=st.sampled_from([1, 2]), soma_cycles=st.integers(1, 3),
-       rcp=st.integers(1, 3), buffer=st.sampled_from([1, 2, 4]))
+       rcp=st.integers(1, 3), buffer=st.sampled_from([1, 2, 4]), schedule=st.sampled_from(["serial", "pipelined"]))
 def test_reference_equals_fast_and_functional(seed, n_in, hidden, n_out, lanes, soma_lanes, axons, neurons, barrier,
-                                              fixed, a2s2, relu, depth, soma_cycles, rcp, buffer):
+                                              fixed, a2s2, relu, depth, soma_cycles, rcp, buffer, schedule):
     rng = np.random.default_rng(seed)
     net = Network("rand", {"x": (n_in,)}, [
         Layer("h", (hidden,), (Projection("x", (Dense(rng.normal(size=(hidden, n_in)) * 0.4),)),),
@@ -91,7 +91,8 @@ def test_reference_equals_fast_and_functional(seed, n_in, hidden, n_out, lanes, 
         "core.dendrite_lanes": lanes, "core.mac_lanes": lanes, "core.soma_lanes": soma_lanes, "core.axons": axons,
         "core.neurons": neurons, "core.fifo_depth_soma": depth, "core.fifo_depth_writeback": depth,
         "core.soma_update_cycles": soma_cycles, "core.router_cycles_per_packet": rcp, "noc.buffer_flits": buffer,
-        "noc.mesh_x": 8, "noc.mesh_y": 8, "timing.barrier_cycles": barrier, "timing.a2s2_overlap": a2s2})
+        "noc.mesh_x": 8, "noc.mesh_y": 8, "timing.barrier_cycles": barrier, "timing.a2s2_overlap": a2s2,
+        "timing.layer_schedule": schedule})
     if fixed:
         chip.params["timing"]["phase_length"] = "fixed"
         chip.params["timing"]["fixed_phase_cycles"] = {"compute": 40, "merged": 20}
@@ -106,7 +107,7 @@ def test_reference_equals_fast_and_functional(seed, n_in, hidden, n_out, lanes, 
     assert fast.noc == ref.noc
     assert fast.details["buffers"] == ref.details["buffers"]
     assert set(fast.cycles_breakdown["per_phase"]) == {"compute", "merged"}
-    truth = functional(net, {"x": x}, Precision.from_config(chip.params["precision"]))
+    truth = functional(net, {"x": x}, Precision.from_config(chip.params["precision"]), schedule=schedule)
     np.testing.assert_array_equal(fast.outputs, truth.outputs["o"])
 
 
@@ -121,6 +122,12 @@ def test_overlap_never_slows_a_step():
     assert off.cycles_breakdown["per_phase"]["merged"] > 0
     assert on.cycles <= off.cycles
     assert on.actions == off.actions and on.spikes == off.spikes
+    slow = base.with_overrides({"timing.a2s2_overlap": True, "core.soma_update_cycles": 2, "core.fifo_depth_soma": 1,
+                                "noc.buffer_flits": 1})                # a congested soma line and NoC
+    fast, ref = simulate(work, slow, "fast"), simulate(work, slow, "reference")
+    assert fast.cycles_breakdown["stall_cycles"]["compute"]["full_fifo"] > 0
+    assert (fast.cycles, fast.cycles_breakdown, fast.actions, fast.noc, fast.details["buffers"]) == \
+        (ref.cycles, ref.cycles_breakdown, ref.actions, ref.noc, ref.details["buffers"])
 
 
 def test_overlap_needs_the_tianjicx_program():
