@@ -85,6 +85,7 @@ class Machine:
         self.link_flits = None       # flits per link, summed over the run (None before any traffic)
         self.router_flits = None     # flits entering each router, summed over the run
         self.stages = build_stages(prog)
+        self.stage_plans: dict = {}       # stage index -> what the phase program precomputes for it (tianjicx)
         self.timeline = engine.timeline()
         self.stage_phases: list[list[Phase]] = []
         self.passes = [stage_passes(stage, neurons_per_pass, axons_per_pass) for stage in self.stages]

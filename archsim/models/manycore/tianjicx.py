@@ -102,8 +102,8 @@ def soma_lines(engine, groups: np.ndarray, p):
 
 def _line_ends(exits: np.ndarray, ptr: np.ndarray, start: np.ndarray) -> np.ndarray:
     """Each line's end: its start plus its last group's exit (the start itself without groups)."""
-    last = np.where(ptr[1:] > ptr[:-1], exits[np.maximum(ptr[1:] - 1, 0)] if len(exits) else 0, 0)
-    return start + last
+    padded = np.concatenate([[0], exits])              # padded[ptr[k + 1]]: line k's last exit, 0 when empty
+    return start + np.where(ptr[1:] > ptr[:-1], padded[ptr[1:]], 0)
 
 
 # ---------------------------------------------------------------------------------------- a stage's plan
@@ -177,9 +177,12 @@ def _sends(prog, stage, groups, index_pos, split, in_split: bool, line_pos=None)
                 core.append(np.full(hi - lo, pos, np.int64))
                 group.append(line_ptr[line] + np.arange(hi - lo, dtype=np.int64) // lanes)
             k += 1
-    cat = lambda parts: np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)  # noqa: E731
-    return _Sends(np.array(ids, np.int64), np.array(spiking, np.int64), np.array(ptr, np.int64), cat(neurons),
-                  cat(core), cat(group))
+    return _Sends(np.array(ids, np.int64), np.array(spiking, np.int64), np.array(ptr, np.int64), _cat(neurons),
+                  _cat(core), _cat(group))
+
+
+def _cat(parts: list) -> np.ndarray:
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
 
 # ---------------------------------------------------------------------------------------- a stage's phases
@@ -187,8 +190,9 @@ def tianjicx_stage(machine, si: int, stage, passes, space: np.ndarray, current: 
     """Run stage ``si`` as TianjicX phases (module docstring): ``compute``, and ``merged`` when a layer of the
     stage has split fan-in. Outputs go to ``current``; every phase is booked on ``machine``."""
     prog, p = machine.prog, machine.prog.params
-    plans = machine.__dict__.setdefault("tianjicx_plans", {})
-    plan = plans.get(si) or plans.setdefault(si, _plan(prog, stage))
+    if si not in machine.stage_plans:
+        machine.stage_plans[si] = _plan(prog, stage)
+    plan = machine.stage_plans[si]
     n_cores = len(stage.cores)
 
     # Axon
