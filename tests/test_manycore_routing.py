@@ -121,7 +121,8 @@ def test_route_packets_kernel_matches_python(seed, neurons, per_packet):
     flat = np.concatenate([outputs[n] for n in stage.layers])
     src, ptr, dst, inject, last = route_packets(flat, stage.route_core_ids, stage.route_spiking,
                                                 stage.route_neuron_ptr, stage.route_neurons, stage.dest_ptr,
-                                                stage.dest_cores, per_packet, 2, prog.noc.n_cores)
+                                                stage.dest_cores, per_packet, 2, prog.noc.n_cores,
+                                                np.zeros(len(flat), np.int64))
     got = [(int(s), dst[ptr[k]:ptr[k + 1]].tolist(), int(c)) for k, (s, c) in enumerate(zip(src, inject))]
     expected = _python_packets(prog, stage, outputs, per_packet, 2)
     assert got == expected

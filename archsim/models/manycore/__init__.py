@@ -31,7 +31,7 @@ from archsim.graph.schedule import schedule_of, scheduled
 from archsim.mapping import Mapping, map_network, validate_mapping
 from archsim.models.manycore.activity import active_units, link_load_map
 from archsim.models.manycore.engines import FastEngine, ReferenceEngine
-from archsim.models.manycore.machine import CORE_FIFOS, CORE_STALLS, PHASES, STALL_CAUSES, Machine
+from archsim.models.manycore.machine import CORE_FIFOS, CORE_STALLS, STALL_CAUSES, Machine
 from archsim.models.manycore.program import build_program
 from archsim.progress import Progress
 from archsim.trace import Trace
@@ -121,12 +121,12 @@ def _trace(workload, chip, engine, machine: Machine, prog, mapping, outputs, per
                           for layer, components in machine.actions_by_layer.items()},
         synaptic_ops=int(machine.synaptic_ops),
         spikes=int(machine.spikes),
-        cycles_breakdown={"per_phase": {ph: int(machine.phase_cycles.get(ph, 0)) for ph in PHASES},
+        cycles_breakdown={"per_phase": {ph: int(machine.phase_cycles.get(ph, 0)) for ph in machine.phase_names},
                           "per_layer": {n: int(round(c)) for n, c in machine.layer_cycles.items()},
                           "per_core_busy": {str(c.core_id): int(machine.core_busy[c.index]) for c in prog.cores},
                           "per_sample": [int(c) for c in per_sample_cycles],
                           "stall_cycles": {ph: {cause: int(machine.phase_stalls[ph][cause]) for cause in STALL_CAUSES}
-                                           for ph in PHASES},
+                                           for ph in machine.phase_names},
                           "stall_cycles_per_core": {str(c.core_id): {cause: int(machine.core_stalls[cause][c.index])
                                                                      for cause in CORE_STALLS} for c in prog.cores},
                           "per_step_mean": machine.cycles / steps_total},

@@ -232,14 +232,16 @@ def integrate_stage(space, axon_ptr, axon_source, axon_spiking, syn_ptr, indices
 
 @nb.njit(cache=True)
 def route_packets(outputs, core_ids, spiking, neuron_ptr, neurons, dest_ptr, dest_cores, per_packet,
-                  cycles_per_packet, n_cores_total, message_out_cycles=0):
+                  cycles_per_packet, n_cores_total, ready, message_out_cycles=0):
     """The route phase's packets, in the order owners send them, as Packets arrays.
 
     A spiking owner sends one single-flit multicast packet per spiking neuron with receivers; a valued
     owner one per ``per_packet`` neurons (its chunk's receivers, ascending). Each core injects its
-    packets one after another from cycle 0: a packet holds the router ``cycles_per_packet`` cycles plus
-    ``message_out_cycles`` per receiving core (the message out to each destination) before the next
-    one is injected. Returns ``(src, dst_ptr, dst, inject_cycle, last_injection)``.
+    packets one after another from cycle 0, a packet not before ``ready`` (per stage output: the cycle it
+    is produced; zeros when every output is there at the phase start): a packet holds the router
+    ``cycles_per_packet`` cycles plus ``message_out_cycles`` per receiving core (the message out to each
+    destination) before the next one is injected. Returns ``(src, dst_ptr, dst, inject_cycle,
+    last_injection)`` (``last_injection``: when the last router is free).
     """
     n_owners = core_ids.shape[0]
     src = []
@@ -250,7 +252,7 @@ def route_packets(outputs, core_ids, spiking, neuron_ptr, neurons, dest_ptr, des
     seen = np.full(n_cores_total, -1, np.int64)
     chunk_dst = np.empty(n_cores_total, np.int64)
     for o in range(n_owners):
-        free_at = 0
+        free = 0                            # the first cycle the core's router can inject again
         if spiking[o]:
             for q in range(neuron_ptr[o], neuron_ptr[o + 1]):
                 n = neurons[q]
@@ -259,14 +261,17 @@ def route_packets(outputs, core_ids, spiking, neuron_ptr, neurons, dest_ptr, des
                 for d in range(dest_ptr[n], dest_ptr[n + 1]):
                     dst.append(dest_cores[d])
                 src.append(core_ids[o])
-                inject.append(free_at)
+                free = max(free, ready[n])
+                inject.append(free)
+                free += cycles_per_packet + message_out_cycles * (dest_ptr[n + 1] - dest_ptr[n])
                 ptr.append(len(dst))
-                free_at += cycles_per_packet + message_out_cycles * (dest_ptr[n + 1] - dest_ptr[n])
         else:
             for start in range(neuron_ptr[o], neuron_ptr[o + 1], per_packet):
                 m = 0
+                produced = 0
                 for q in range(start, min(start + per_packet, neuron_ptr[o + 1])):
                     n = neurons[q]
+                    produced = max(produced, ready[n])
                     for d in range(dest_ptr[n], dest_ptr[n + 1]):
                         c = dest_cores[d]
                         if seen[c] < 0:
@@ -280,10 +285,11 @@ def route_packets(outputs, core_ids, spiking, neuron_ptr, neurons, dest_ptr, des
                     dst.append(chosen[i])
                     seen[chosen[i]] = -1
                 src.append(core_ids[o])
-                inject.append(free_at)
+                free = max(free, produced)
+                inject.append(free)
+                free += cycles_per_packet + message_out_cycles * m
                 ptr.append(len(dst))
-                free_at += cycles_per_packet + message_out_cycles * m
-        last = max(last, free_at)
+        last = max(last, free)
     return (np.array(src, np.int64) if len(src) else np.zeros(0, np.int64), np.array(ptr, np.int64),
             np.array(dst, np.int64) if len(dst) else np.zeros(0, np.int64),
             np.array(inject, np.int64) if len(inject) else np.zeros(0, np.int64), last)

@@ -1,7 +1,8 @@
 """The time-step loop shared by both engines: stages, phases, barriers, packets, counts.
 
-One time step = for each stage (layers grouped by depth), four phases (five with ``learn``), each closed by a barrier
-of ``timing.barrier_cycles``:
+One time step = for each stage (layers grouped by depth), the phases of the chip's phase program
+(``timing.phase_program``): ``tianjicx`` runs TianjicX's own phases (:mod:`.tianjicx`); ``generic``
+(the default) four phases (five with ``learn``), each closed by a barrier of ``timing.barrier_cycles``:
 
 1. ``integrate``: every core of the stage's layers reads its axons (spikes: only active ones;
    values: all, as MACs) and accumulates partial currents (dendrite), its words streaming through
@@ -46,18 +47,22 @@ from dataclasses import fields
 
 import numpy as np
 
+from archsim.errors import UserError
 from archsim.models.manycore.engines import MergeItems
 from archsim.models.manycore.kernels import route_packets
 from archsim.models.manycore.passes import stage_passes
 from archsim.models.manycore.plasticity import Learning
 from archsim.models.manycore.program import STATEFUL, KINDS, Program, delay_lines, stage_space
 from archsim.models.manycore.stage import build_stages
+from archsim.models.manycore.tianjicx import TIANJICX_PHASES, tianjicx_stage
 from archsim.models.manycore.timeline import Phase
 from archsim.noc import Packets, simulate as noc_simulate
 from archsim.noc.stats import ARRAY_FIELDS, NocStats
 
 PHASES = ("integrate", "merge", "fire", "learn", "route")      # learn: only where a projection is plastic
 NOC_PHASES = ("merge", "route")
+PROGRAM_PHASES = {"generic": PHASES, "tianjicx": TIANJICX_PHASES}   # timing.phase_program -> its phases
+MESH_PHASES = NOC_PHASES + TIANJICX_PHASES                       # phases whose work includes NoC traffic
 CORE_STALLS = ("full_fifo", "busy_port", "barrier_wait")          # a core's stalls in integrate and fire
 STALL_CAUSES = CORE_STALLS + ("no_credit", "link_busy")           # ... and the NoC's in merge and route
 CORE_FIFOS = ("fifo_axon", "fifo_synapse", "fifo_soma", "fifo_writeback")
@@ -79,17 +84,22 @@ class Machine:
         self.synaptic_ops = 0
         self.spikes = 0
         self.noc_totals = defaultdict(int)
-        self.phase_stalls = {ph: defaultdict(int) for ph in PHASES}    # phase -> cause -> stall cycles
+        self.phase_names = PROGRAM_PHASES[prog.params.phase_program]
+        self.phase_stalls = {ph: defaultdict(int) for ph in self.phase_names}   # phase -> cause -> stall cycles
         self.core_stalls = {cause: np.zeros(len(prog.cores), np.int64) for cause in CORE_STALLS}
         self.high_water = dict.fromkeys(CORE_FIFOS, 0)                  # FIFO -> most entries held
         self.link_flits_by_phase = {}                                     # NoC phase -> flits per link
         self.link_flits = None       # flits per link, summed over the run (None before any traffic)
         self.router_flits = None     # flits entering each router, summed over the run
         self.stages = build_stages(prog)
+        self.stage_plans: dict = {}       # stage index -> what the phase program precomputes for it (tianjicx)
         self.timeline = engine.timeline()
         self.stage_phases: list[list[Phase]] = []
         self.passes = [stage_passes(stage, neurons_per_pass, axons_per_pass) for stage in self.stages]
         self.learning = Learning(prog, self.stages, engine.name)      # the learn phase (:mod:`.plasticity`)
+        if self.learning.active and prog.params.phase_program != "generic":
+            raise UserError(f"timing.phase_program: {prog.params.phase_program} has no learn phase; a network with "
+                            "a local plasticity rule runs with the generic program")
         # per stage, for per-layer counts: each core's layer (its position in stage.layers), the layer
         # of each owner core id, the merge adds per layer and the one layer sending merge packets (or None)
         self.core_layer = [np.array([stage.layers.index(c.layer) for c in stage.cores], np.int64)
@@ -119,9 +129,11 @@ class Machine:
         for name, n in zip(stage.layers, per_layer):
             self._count(component, action, int(n), name)
 
-    def _core_work(self, phase: str, cores: np.ndarray, finish, counts: dict) -> None:
+    def _core_work(self, phase: str, cores: np.ndarray, finish, counts: dict, layers=None, noc_end: int = 0) -> None:
         """Book a compute phase's per-core pipeline statistics (``cores``: program indices) and close it;
-        a core waits at the barrier from its finish to the phase's end, the barrier's cycles included."""
+        a core waits at the barrier from its finish to the phase's end, the barrier's cycles included.
+        The phase ends with its slowest core, or with the NoC's last delivery ``noc_end`` when later; its
+        cycles go to ``layers`` (default: the stage's)."""
         finish = np.asarray(finish, dtype=np.int64)
         for cause in ("full_fifo", "busy_port"):
             self.core_stalls[cause][cores] += counts[cause]
@@ -129,7 +141,8 @@ class Machine:
         for fifo in CORE_FIFOS:
             if fifo in counts and len(counts[fifo]):
                 self.high_water[fifo] = max(self.high_water[fifo], int(np.max(counts[fifo])))
-        length = self._close_phase(phase, self.stages[self._stage_index].layers, self.engine.barrier(finish))
+        layers = self.stages[self._stage_index].layers if layers is None else layers
+        length = self._close_phase(phase, layers, max(self.engine.barrier(finish), int(noc_end)))
         wait = length + self.prog.params.barrier_cycles - finish
         self.core_stalls["barrier_wait"][cores] += wait
         self.phase_stalls[phase]["barrier_wait"] += int(wait.sum())
@@ -143,7 +156,7 @@ class Machine:
             fixed = int(p.fixed_phase_cycles.get(phase, needed))
             self.overruns += int(needed > fixed)
             length = max(fixed, needed)
-        self.stage_phases[-1].append(Phase(phase, length, p.barrier_cycles, phase in NOC_PHASES))
+        self.stage_phases[-1].append(Phase(phase, length, p.barrier_cycles, phase in MESH_PHASES))
         booked = length + p.barrier_cycles
         self.phase_cycles[phase] += booked
         for name in stage_layers:
@@ -182,78 +195,100 @@ class Machine:
         self.learning.reset(self)
 
     def step(self, inputs_q: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        prog, p = self.prog, self.prog.params
+        prog = self.prog
         current = dict(inputs_q)
         self.stage_phases = []
+        run_stage = tianjicx_stage if prog.params.phase_program == "tianjicx" else _generic_stage
         for si, (stage, passes) in enumerate(zip(self.stages, self.passes)):
             self._stage_index = si
             self.stage_phases.append([])
             space = stage_space(prog, stage.layers, current, self.previous, self.delay_lines)
-            partial, core_cycles, counts = self.engine.integrate(prog, stage, space, passes)
-            self.core_busy[stage.core_index] += np.asarray(core_cycles, dtype=np.int64)
-            self.synaptic_ops += int(counts["sops"].sum() + counts["active_macs"].sum())   # README: synaptic_ops
-            self._count_per_core("dendrite", "add", counts["sops"], si)
-            self._count_per_core("dendrite_mac", "mac", counts["macs"], si)
-            self._count_per_core("synapse_sram", "read", counts["reads"], si)
-            self._count_per_core("axon_sram", "read", counts["axon_reads"], si)
-            self._core_work("integrate", stage.core_index, core_cycles, counts)
-
-            if stage.merge_cores:
-                adds = self.merge_adds[si]
-                delivered = self._noc(stage.merge_packets, "merge", _only(adds))
-                np.add.at(partial, stage.merge_to, partial[stage.merge_from])
-                for name, n in adds.items():             # owners add their senders' partial sums
-                    self._count("dendrite", "add", n, name)
-                items = MergeItems(prog, stage, delivered)
-                finish = self.engine.merge(prog, items)
-                zeros = np.zeros(len(items.owners), np.int64)
-                self._core_work("merge", items.owners, finish, {"full_fifo": zeros, "busy_port": zeros})
-
-            fire_cycles, fire_cores, fire_counts = [], [], defaultdict(list)
-            for name in stage.layers:
-                layer = prog.layers[name]
-                neurons, slots = stage.fire_slots[name]
-                layer_current = np.zeros(layer.size, dtype=np.int64)
-                layer_current[neurons] = partial[slots] + layer.bias[neurons]
-                out, cycles, counts = self.engine.fire(prog, layer, stage, layer_current, self.state[name])
-                owners = np.asarray(layer.owners, dtype=np.int64)
-                self.core_busy[owners] += np.asarray(cycles, dtype=np.int64)
-                fire_cycles.extend(np.asarray(cycles).tolist())
-                fire_cores.extend(layer.owners)
-                for key, value in counts.items():
-                    fire_counts[key].extend(np.asarray(value).tolist())
-                current[name] = out
-                n = layer.size
-                if KINDS[layer.kind] in STATEFUL:
-                    self._count("neuron_sram", "read", n, name)
-                    self._count("neuron_sram", "write", n, name)
-                self._count("soma_lut" if KINDS[layer.kind] == "relu" else "soma",
-                            "read" if KINDS[layer.kind] == "relu" else "add", n, name)
-                if layer.spiking:
-                    self.spikes += int(out.sum())
-                    if "spike_out" in p.counted_events:
-                        self._count("spike_out", "spike", int(out.sum()), name)
-            self._core_work("fire", np.asarray(fire_cores, dtype=np.int64), fire_cycles,
-                            {key: np.asarray(value, dtype=np.int64) for key, value in fire_counts.items()})
-
-            outputs = np.concatenate([current[name] for name in stage.layers])
-            self.learning.phase(self, si, space, outputs)
-            src, dst_ptr, dst, inject, last_injection = route_packets(
-                outputs, stage.route_core_ids, stage.route_spiking, stage.route_neuron_ptr, stage.route_neurons,
-                stage.dest_ptr, stage.dest_cores, max(1, p.packet_bits // p.activation_bits),
-                p.router_cycles_per_packet, prog.noc.n_cores, p.message_out_cycles)
-            if len(src):
-                senders = stage.layers if len(stage.layers) == 1 else {self.owner_layer[si][c] for c in
-                                                                        np.unique(src).tolist()}
-                if "axon_out" in p.counted_events:
-                    self._count("axon_out", "message", len(dst), _only(senders))
-                arrival = int(self._noc(Packets(src, dst_ptr, dst, np.ones(len(src), np.int64), inject), "route",
-                                        _only(senders)).max(initial=0))
-                self._close_phase("route", stage.layers, p.phase_setup_cycles + max(arrival, int(last_injection)))
+            run_stage(self, si, stage, passes, space, current)
         for name in prog.layers:
             self.previous[name] = current[name]
         self.cycles = self.timeline.run_step(self.stage_phases)
         return current
+
+    def integrate(self, si: int, stage, passes, space: np.ndarray):
+        """Every core of the stage integrates its inputs; its actions are booked. Returns (partial sums per
+        slot, per-core finish cycles, per-core counts)."""
+        partial, core_cycles, counts = self.engine.integrate(self.prog, stage, space, passes)
+        self.core_busy[stage.core_index] += np.asarray(core_cycles, dtype=np.int64)
+        self.synaptic_ops += int(counts["sops"].sum() + counts["active_macs"].sum())   # README: synaptic_ops
+        self._count_per_core("dendrite", "add", counts["sops"], si)
+        self._count_per_core("dendrite_mac", "mac", counts["macs"], si)
+        self._count_per_core("synapse_sram", "read", counts["reads"], si)
+        self._count_per_core("axon_sram", "read", counts["axon_reads"], si)
+        return partial, core_cycles, counts
+
+    def fire(self, name: str, stage, partial: np.ndarray, current: dict):
+        """Layer ``name``'s owners update its neurons from the partial sums (bias added); the outputs go to
+        ``current[name]`` and the neuron actions are booked. Returns (finish cycles per owner, counts per owner)
+        of the owners' fire lines, started ``phase_setup_cycles`` into the phase."""
+        prog = self.prog
+        layer = prog.layers[name]
+        neurons, slots = stage.fire_slots[name]
+        layer_current = np.zeros(layer.size, dtype=np.int64)
+        layer_current[neurons] = partial[slots] + layer.bias[neurons]
+        out, cycles, counts = self.engine.fire(prog, layer, stage, layer_current, self.state[name])
+        current[name] = out
+        n = layer.size
+        if KINDS[layer.kind] in STATEFUL:
+            self._count("neuron_sram", "read", n, name)
+            self._count("neuron_sram", "write", n, name)
+        self._count("soma_lut" if KINDS[layer.kind] == "relu" else "soma",
+                    "read" if KINDS[layer.kind] == "relu" else "add", n, name)
+        if layer.spiking:
+            self.spikes += int(out.sum())
+            if "spike_out" in prog.params.counted_events:
+                self._count("spike_out", "spike", int(out.sum()), name)
+        return cycles, counts
+
+
+def _generic_stage(machine: Machine, si: int, stage, passes, space: np.ndarray, current: dict) -> None:
+    """One stage in the generic program: integrate, merge (split fan-in only), fire, route, a barrier each."""
+    prog, p = machine.prog, machine.prog.params
+    partial, core_cycles, counts = machine.integrate(si, stage, passes, space)
+    machine._core_work("integrate", stage.core_index, core_cycles, counts)
+
+    if stage.merge_cores:
+        adds = machine.merge_adds[si]
+        delivered = machine._noc(stage.merge_packets, "merge", _only(adds))
+        np.add.at(partial, stage.merge_to, partial[stage.merge_from])
+        for name, n in adds.items():             # owners add their senders' partial sums
+            machine._count("dendrite", "add", n, name)
+        items = MergeItems(prog, stage, delivered)
+        finish = machine.engine.merge(prog, items)
+        zeros = np.zeros(len(items.owners), np.int64)
+        machine._core_work("merge", items.owners, finish, {"full_fifo": zeros, "busy_port": zeros})
+
+    fire_cycles, fire_cores, fire_counts = [], [], defaultdict(list)
+    for name in stage.layers:
+        cycles, counts = machine.fire(name, stage, partial, current)
+        owners = np.asarray(prog.layers[name].owners, dtype=np.int64)
+        machine.core_busy[owners] += np.asarray(cycles, dtype=np.int64)
+        fire_cycles.extend(np.asarray(cycles).tolist())
+        fire_cores.extend(prog.layers[name].owners)
+        for key, value in counts.items():
+            fire_counts[key].extend(np.asarray(value).tolist())
+    machine._core_work("fire", np.asarray(fire_cores, dtype=np.int64), fire_cycles,
+                       {key: np.asarray(value, dtype=np.int64) for key, value in fire_counts.items()})
+
+    outputs = np.concatenate([current[name] for name in stage.layers])
+    machine.learning.phase(machine, si, space, outputs)
+    src, dst_ptr, dst, inject, last_injection = route_packets(
+        outputs, stage.route_core_ids, stage.route_spiking, stage.route_neuron_ptr, stage.route_neurons,
+        stage.dest_ptr, stage.dest_cores, max(1, p.packet_bits // p.activation_bits),
+        p.router_cycles_per_packet, prog.noc.n_cores, np.zeros(len(outputs), np.int64),
+        p.message_out_cycles)
+    if len(src):
+        senders = stage.layers if len(stage.layers) == 1 else {machine.owner_layer[si][c] for c in
+                                                                np.unique(src).tolist()}
+        if "axon_out" in p.counted_events:
+            machine._count("axon_out", "message", len(dst), _only(senders))
+        arrival = int(machine._noc(Packets(src, dst_ptr, dst, np.ones(len(src), np.int64), inject), "route",
+                                   _only(senders)).max(initial=0))
+        machine._close_phase("route", stage.layers, p.phase_setup_cycles + max(arrival, int(last_injection)))
 
 
 def _only(layers):

@@ -59,10 +59,15 @@ class CoreParams:
     spike_out_cycles: int = 0     # message out (per receiving core of a route packet);
     message_out_cycles: int = 0
     counted_events: frozenset = frozenset()   # optional components the config prices: spike_out, axon_out
+    phase_program: str = "generic"   # timing.phase_program: the phases a stage runs (:mod:`.machine`, :mod:`.tianjicx`)
+    a2s2_overlap: bool = False       # timing.a2s2_overlap (tianjicx program): Soma2 may run beside the Axon
 
     @classmethod
     def of(cls, chip) -> "CoreParams":
         core, timing = chip.params["core"], chip.params["timing"]
+        if timing.get("a2s2_overlap") and timing.get("phase_program", "generic") != "tianjicx":
+            raise UserError(f"{chip.path}: timing.a2s2_overlap: true needs timing.phase_program: tianjicx "
+                            "(the Axon || Soma2 overlap is a TianjicX phase's; allowed: false or leave it out)")
         return cls(dendrite_lanes=int(core["dendrite_lanes"]), mac_lanes=int(core["mac_lanes"]),
                    soma_lanes=int(core["soma_lanes"]), router_cycles_per_packet=int(core["router_cycles_per_packet"]),
                    packet_bits=8 * int(core["packet_bytes"]), psum_bits=int(core["psum_bits"]),
@@ -75,7 +80,9 @@ class CoreParams:
                    neuron_read_cycles=int(core.get("neuron_read_cycles", 1)),
                    axon_in_cycles=int(core.get("axon_in_cycles", 0)), spike_out_cycles=int(core.get("spike_out_cycles", 0)),
                    message_out_cycles=int(core.get("message_out_cycles", 0)),
-                   counted_events=frozenset(EVENT_COMPONENTS) & frozenset(chip.params["components"]))
+                   counted_events=frozenset(EVENT_COMPONENTS) & frozenset(chip.params["components"]),
+                   phase_program=str(timing.get("phase_program", "generic")),
+                   a2s2_overlap=bool(timing.get("a2s2_overlap", False)))
 
 
 @dataclass(eq=False)
