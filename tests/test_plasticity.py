@@ -266,3 +266,10 @@ def test_gpu_model_counts_the_rule_each_step():
         assert not any(k.name.startswith("hebb_") for k in workload_kernels(static, 4, framework))
     grown = footprint(work, 4, 1e9, 0).components_bytes["state"] - footprint(static, 4, 1e9, 0).components_bytes["state"]
     assert grown == 4 * 2 * 3 * 5
+
+
+def test_the_tianjicx_phase_program_refuses_a_plastic_network():
+    net = _plastic_network(np.random.default_rng(6), 6, 5, 3, 0.5)
+    x = (np.random.default_rng(0).random((3, 2, 6)) < 0.5).astype(float)
+    with pytest.raises(UserError, match="has no learn phase"):
+        simulate(Workload("gll", net, {"x": x}, 3, 2), load_chip("chips/tianjicx.yaml"), engine="fast")
