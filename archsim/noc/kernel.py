@@ -177,9 +177,6 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
     packet_finish = np.zeros(n_packets, np.int64)
     hops = 0
     interchip = 0
-    if n_packets == 0:
-        return (channel_flits, channel_stalls, channel_no_credit, channel_peak, buffer_peak,
-                router_flits, packet_finish, hops, interchip)
     credit = np.full(n_buffered, buffer_flits, np.int64)
     # Storage sized once, so that nothing grows inside the loop. Live requests: at most every flit
     # at its source, plus at most 5 copies per occupied buffer slot; a buffer slot is occupied, or
@@ -196,7 +193,7 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
     slot_buffer = np.empty(held_slots + 1, np.int64)   # the channel feeding the buffer
     free_slot = -1
     n_slots = 0
-    base_cycle = inject_cycle[rank_order[0]]
+    base_cycle = inject_cycle[rank_order[0]] if n_packets else 0
     horizon = credit_latency + router_latency + 1
     for channel in range(n_channels):
         horizon = max(horizon, chan_latency[channel] + router_latency + 1)
@@ -212,7 +209,8 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
     active = np.empty(n_channels, np.int64)
     n_active = 0
     # A channel whose flits wait without a credit is parked: off the active list until a credit
-    # comes back, its stall cycles counted in one go (_settle) when a credit or a request arrives.
+    # comes back, its stall cycles counted in one go when a credit or a request arrives (every
+    # waiting request stalls every cycle, for want of a credit in each cycle that has a slot).
     parked_since = np.full(n_channels, -1, np.int64)
     n_parked = 0
     pending_requests = 0           # requests in the calendar
@@ -221,25 +219,8 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
     cycle = base_cycle
     while True:
         day = (cycle - base_cycle) & ring
-        node = calendar[day, CREDITS]
-        while node >= 0:
-            channel = request[node, GID]
-            credit[channel] += 1
-            if parked_since[channel] >= 0:                # its flits may go again this cycle
-                _settle(channel, cycle, parked_since, queue, chan_rate_num, chan_rate_den,
-                        channel_stalls, channel_no_credit)
-                parked_since[channel] = -1
-                n_parked -= 1
-                active[n_active] = channel
-                n_active += 1
-            following = request[node, NEXT]
-            request[node, NEXT] = free_request
-            free_request = node
-            pending_credits -= 1
-            node = following
-        calendar[day, CREDITS] = -1
         arriving = calendar[day, COUNT]
-        if (arriving == 0 and n_active == 0 and
+        if (arriving == 0 and n_active == 0 and calendar[day, CREDITS] < 0 and
                 (next_packet >= n_packets or inject_cycle[rank_order[next_packet]] != cycle)):
             if next_packet >= n_packets and pending_requests == 0:
                 if n_parked == 0:
@@ -248,7 +229,9 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
                     raise ValueError("NoC: deadlock (every waiting flit lacks a credit)")
             cycle += 1
             continue
-        # ---- new requests join their channel's queue: injected flits, then those past a router
+        # ---- this cycle's injected flits, chained (oldest first) ahead of those past a router
+        joining = calendar[day, FIRST]
+        injected_last = -1
         while next_packet < n_packets and inject_cycle[rank_order[next_packet]] == cycle:
             p = rank_order[next_packet]
             next_packet += 1
@@ -265,27 +248,83 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
                 request[node, STEP] = root_step[p]
                 request[node, PACKET] = p
                 request[node, SLOT] = -1
-                channel = steps[root_step[p], CHANNEL]
-                if parked_since[channel] >= 0:
-                    _settle(channel, cycle, parked_since, queue, chan_rate_num, chan_rate_den,
-                            channel_stalls, channel_no_credit)
-                n_active = _enqueue(request, node, cycle, channel, queue, active, n_active)
-                channel_peak[channel] = max(channel_peak[channel], queue[channel, LENGTH] * (parked_since[channel] >= 0))
-        if arriving:
-            node = calendar[day, FIRST]
-            while node >= 0:
-                following = request[node, NEXT]
-                channel = steps[request[node, STEP], CHANNEL]
-                if parked_since[channel] >= 0:
-                    _settle(channel, cycle, parked_since, queue, chan_rate_num, chan_rate_den,
-                            channel_stalls, channel_no_credit)
-                n_active = _enqueue(request, node, cycle, channel, queue, active, n_active)
-                channel_peak[channel] = max(channel_peak[channel], queue[channel, LENGTH] * (parked_since[channel] >= 0))
-                node = following
-            pending_requests -= arriving
-            calendar[day, FIRST] = -1
-            calendar[day, LAST] = -1
-            calendar[day, COUNT] = 0
+                if injected_last < 0:
+                    request[node, NEXT] = joining
+                    joining = node
+                else:
+                    request[node, NEXT] = request[injected_last, NEXT]
+                    request[injected_last, NEXT] = node
+                injected_last = node
+        # ---- what reaches a channel this cycle: credits back, then new requests. A parked
+        # channel's stall cycles are counted up to this cycle before its state changes. (Inline,
+        # not a helper: a call with array arguments costs atomic reference counts in the loop.)
+        node = calendar[day, CREDITS]
+        crediting = True
+        while True:
+            if node < 0:
+                if not crediting:
+                    break
+                crediting = False
+                node = joining
+                continue
+            following = request[node, NEXT]
+            channel = request[node, GID] if crediting else steps[request[node, STEP], CHANNEL]
+            start = parked_since[channel]
+            if start >= 0 and cycle > start:
+                span = cycle - start
+                waiting = queue[channel, LENGTH]
+                num = chan_rate_num[channel]
+                den = chan_rate_den[channel]
+                slotted = span if num >= den else \
+                    (cycle * num + den - 1) // den - (start * num + den - 1) // den
+                channel_stalls[channel] += waiting * span
+                channel_no_credit[channel] += waiting * slotted
+                parked_since[channel] = cycle
+            if crediting:                              # the credit comes back
+                credit[channel] += 1
+                if start >= 0:                         # its flits may go again this cycle
+                    parked_since[channel] = -1
+                    n_parked -= 1
+                    active[n_active] = channel
+                    n_active += 1
+                request[node, NEXT] = free_request
+                free_request = node
+                pending_credits -= 1
+            else:                                      # the request joins the channel's queue
+                request[node, READY] = cycle
+                waiting = queue[channel, LENGTH]
+                if waiting == 0:
+                    request[node, NEXT] = -1
+                    request[node, PREV] = -1
+                    queue[channel, HEAD] = node
+                    queue[channel, TAIL] = node
+                    active[n_active] = channel
+                    n_active += 1
+                else:                                  # in arbitration order: it passes only
+                    gid = request[node, GID]           # the same cycle's younger requests
+                    before = queue[channel, TAIL]
+                    while before >= 0 and request[before, READY] == cycle and request[before, GID] > gid:
+                        before = request[before, PREV]
+                    after = queue[channel, HEAD] if before < 0 else request[before, NEXT]
+                    request[node, PREV] = before
+                    request[node, NEXT] = after
+                    if before < 0:
+                        queue[channel, HEAD] = node
+                    else:
+                        request[before, NEXT] = node
+                    if after < 0:
+                        queue[channel, TAIL] = node
+                    else:
+                        request[after, PREV] = node
+                queue[channel, LENGTH] = waiting + 1
+                if start >= 0:                         # parked: no grant loop sees its queue
+                    channel_peak[channel] = max(channel_peak[channel], waiting + 1)
+            node = following
+        calendar[day, CREDITS] = -1
+        pending_requests -= arriving
+        calendar[day, FIRST] = -1
+        calendar[day, LAST] = -1
+        calendar[day, COUNT] = 0
         # ---- every active channel grants this cycle's slots to its oldest requests
         kept = 0
         for a in range(n_active):
@@ -389,61 +428,6 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
         cycle += 1
     return (channel_flits, channel_stalls, channel_no_credit, channel_peak, buffer_peak,
             router_flits, packet_finish, hops, interchip)
-
-
-@njit(cache=True)
-def _settle(channel, cycle, parked_since, queue, chan_rate_num, chan_rate_den, channel_stalls,
-            channel_no_credit):
-    """Count a parked channel's stall cycles from ``parked_since[channel]`` up to ``cycle``
-    (excluded), as the active loop would have one cycle at a time: every waiting request stalls
-    every cycle, for want of a credit in each cycle that has a slot."""
-    start = parked_since[channel]
-    span = cycle - start
-    if span <= 0:
-        return
-    waiting = queue[channel, LENGTH]
-    num = chan_rate_num[channel]
-    den = chan_rate_den[channel]
-    if num >= den:                                # a slot in every cycle
-        slotted = span
-    else:                                         # at most one slot per cycle
-        slotted = (cycle * num + den - 1) // den - (start * num + den - 1) // den
-    channel_stalls[channel] += waiting * span
-    channel_no_credit[channel] += waiting * slotted
-    parked_since[channel] = cycle
-
-
-@njit(cache=True)
-def _enqueue(request, node, cycle, channel, queue, active, n_active):
-    """Put a request that becomes ready in ``cycle`` into ``channel``'s queue at its place in
-    arbitration order (by ready cycle, then gid: it passes only the same cycle's younger
-    requests at the tail); returns the new length of the active list."""
-    request[node, READY] = cycle
-    gid = request[node, GID]
-    if queue[channel, LENGTH] == 0:
-        request[node, NEXT] = -1
-        request[node, PREV] = -1
-        queue[channel, HEAD] = node
-        queue[channel, TAIL] = node
-        queue[channel, LENGTH] = 1
-        active[n_active] = channel
-        return n_active + 1
-    before = queue[channel, TAIL]
-    while before >= 0 and request[before, READY] == cycle and request[before, GID] > gid:
-        before = request[before, PREV]
-    after = queue[channel, HEAD] if before < 0 else request[before, NEXT]
-    request[node, PREV] = before
-    request[node, NEXT] = after
-    if before < 0:
-        queue[channel, HEAD] = node
-    else:
-        request[before, NEXT] = node
-    if after < 0:
-        queue[channel, TAIL] = node
-    else:
-        request[after, PREV] = node
-    queue[channel, LENGTH] += 1
-    return n_active
 
 
 @njit(cache=True)
