@@ -12,8 +12,11 @@ outputs with waiting flits, not every router; a flit copy costs O(1) per channel
 an output O(1) per cycle that flits wait for it, except while it lacks a credit: then it is
 parked until a credit comes back and its stall cycles are counted in one go (equal by
 construction: without a credit it can grant nothing, and the stepper would add the same waiting
-count every cycle). A cycle in which nothing is active costs one array read, so idle stretches
-are skipped (nothing can happen in them but credits arriving, which are applied).
+count every cycle). Flits waiting at their source are no objects at all: an injection port's
+queue is its core's packets in rank order behind a cursor. A cycle in which nothing is active
+costs a few array reads, so idle stretches are skipped (nothing can happen in them but credits
+arriving, which are applied). In the cycle loop, shared steps are closures (Numba inlines them) and
+no helper takes arrays as arguments: such a call costs atomic reference counts each time.
 
 Unlike a grant-time formula (each output's next free slot), this stays exact when buffers fill:
 whether a flit can leave depends on credits that come back from downstream later, so the engine
