@@ -15,12 +15,15 @@ one process-internal run, split into
 ``events/s`` is simulated synaptic events (synaptic ops) per second of ``sim`` wall time; ``cyc/s``
 simulated chip cycles per second; ``events/cpu-s`` the same per second of the process's CPU time
 (``time.process_time``: what a shared, loaded machine leaves of the figure); ``stall %`` the cores' pipeline stall cycles (full FIFO and busy
-port, integrate and fire) over their busy cycles. ``--override core.synapse_read_cycles=2 ...`` runs
+port, integrate and fire) over their busy cycles; ``NoC wait/flit`` the cycles an injected flit waits
+in all (at its source for the injection port, and inside the network for links and ejection ports),
+``no-credit %`` the share of those waits that lacked a credit (backpressure from full input
+buffers). ``--override core.synapse_read_cycles=2 ...`` runs
 a changed chip config (named in the row), e.g. one whose core pipelines stall. Peak memory is the process's maximum resident set size
 (``resource.getrusage``), so each case runs in its own child process. Figures go to
-``bench/results/manycore.json`` and ``.md`` (rows of cases not run this time are kept). The issue-3 case (``conv-3.5M``) is a conv SNN of
-about 3.5 M synapses; the goal is >= 50 M synaptic events/s on one core with the core pipelines and
-the NoC's buffers and credits modelled, on a configuration that stalls.
+``bench/results/manycore.json`` and ``.md`` (rows of cases not run this time are kept). The ``conv-3.5M`` case is a conv SNN of about
+3.5 M synapses; the goal is >= 50 M synaptic events/s on one core with the core pipelines and the
+NoC's buffers and credits modelled, on a configuration that stalls.
 """
 from __future__ import annotations
 
@@ -141,6 +144,9 @@ def run_case(case, chip_path: str, steps: int, queue, overrides=None) -> None:
     stalls = trace.cycles_breakdown["stall_cycles"]
     stalled = sum(stalls[ph][cause] for ph in ("integrate", "fire") for cause in ("full_fifo", "busy_port"))
     busy = sum(trace.cycles_breakdown["per_core_busy"].values())
+    noc = trace.noc
+    noc_wait = noc.get("stall_cycles", 0) + noc.get("inject_wait_cycles", 0)
+    noc_no_credit = noc.get("stall_no_credit_cycles", 0) + noc.get("inject_no_credit_cycles", 0)
     queue.put(dict(case=name, neurons=net.neuron_count, synapses=synapses, cores=len(prog.cores), steps=steps,
                    load_s=t1 - t0, map_s=map_s, compile_s=compile_s, sim_s=t3 - t2,
                    synaptic_events=trace.synaptic_ops, spikes=trace.spikes, cycles=trace.cycles,
@@ -148,6 +154,8 @@ def run_case(case, chip_path: str, steps: int, queue, overrides=None) -> None:
                    cycles_per_s=trace.cycles / (t3 - t2), sim_cpu_s=c3 - c2,
                    events_per_cpu_s=trace.synaptic_ops / (c3 - c2), stall_fraction=stalled / max(busy, 1),
                    stall_cycles={ph: stalls[ph] for ph in ("integrate", "fire")},
+                   noc_wait_per_flit_cycles=noc_wait / max(noc.get("injected_flits", 0), 1),
+                   noc_no_credit_share=noc_no_credit / max(noc_wait, 1),
                    overrides={k: v for k, v in (overrides or {}).items()},
                    peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 
@@ -172,7 +180,7 @@ def main() -> None:
     rows = []
     header = (f"{'case':10s} {'neurons':>9s} {'synapses':>11s} {'cores':>6s} {'load s':>7s} {'map s':>7s} "
               f"{'compile s':>9s} {'sim s':>7s} {'syn events':>11s} {'events/s':>11s} {'cycles/s':>10s} {'peak MB':>8s} "
-              f"{'stall %':>7s} {'events/cpu-s':>12s}")
+              f"{'stall %':>7s} {'events/cpu-s':>12s} {'NoC wait/flit':>13s} {'no-credit %':>11s}")
     print(f"chip {args.chip} {overrides or ''}, {args.steps} steps, one process per case; {note}")
     print(header)
     ctx = mp.get_context("spawn")
@@ -197,7 +205,8 @@ def main() -> None:
         print(f"{r['case']:10s} {r['neurons']:>9,d} {r['synapses']:>11,d} {r['cores']:>6d} {r['load_s']:>7.2f} "
               f"{r['map_s']:>7.2f} {r['compile_s']:>9.2f} {r['sim_s']:>7.2f} {r['synaptic_events']:>11,d} "
               f"{r['events_per_s']:>11,.0f} {r['cycles_per_s']:>10,.0f} {r['peak_rss_mb']:>8.0f} "
-              f"{100 * r['stall_fraction']:>7.1f} {r['events_per_cpu_s']:>12,.0f}")
+              f"{100 * r['stall_fraction']:>7.1f} {r['events_per_cpu_s']:>12,.0f} "
+              f"{r['noc_wait_per_flit_cycles']:>13.1f} {100 * r['noc_no_credit_share']:>11.1f}")
     for r in rows:
         r["case"] += "".join(f" {k.split('.')[-1]}={v}" for k, v in overrides.items())
     order = [c[0] for c in CASES]
@@ -209,13 +218,14 @@ def main() -> None:
         f.write(f"# bench_manycore ({args.chip})\n\nRows run at: see the machine notes under the table.\n\n")
         f.write("A case named with `key=value` ran with that change of the chip config.\n\n")
         f.write("| case | neurons | synapses | cores | steps | load s | map s | compile s | sim s | syn events | events/s | "
-                "cycles/s | peak MB | stall % | events/cpu-s |\n")
-        f.write("|" + "---|" * 15 + "\n")
+                "cycles/s | peak MB | stall % | events/cpu-s | NoC wait/flit | no-credit % |\n")
+        f.write("|" + "---|" * 17 + "\n")
         for r in rows:
             f.write(f"| {r['case']} | {r['neurons']:,} | {r['synapses']:,} | {r['cores']} | {r['steps']} | {r['load_s']:.2f} | "
                     f"{r['map_s']:.2f} | {r['compile_s']:.2f} | {r['sim_s']:.2f} | {r['synaptic_events']:,} | "
                     f"{r['events_per_s']:,.0f} | {r['cycles_per_s']:,.0f} | {r['peak_rss_mb']:.0f} | "
-                    f"{_percent(r.get('stall_fraction'))} | {_rate(r.get('events_per_cpu_s'))} |\n")
+                    f"{_percent(r.get('stall_fraction'))} | {_rate(r.get('events_per_cpu_s'))} | "
+                    f"{_cycles(r.get('noc_wait_per_flit_cycles'))} | {_percent(r.get('noc_no_credit_share'))} |\n")
         f.write("\nMachine notes (when, where, load):\n\n")
         for r in rows:
             f.write(f"- {r['case']}: {r.get('machine', 'not recorded')}\n")
@@ -223,6 +233,10 @@ def main() -> None:
 
 def _percent(fraction) -> str:
     return "not measured" if fraction is None else f"{100 * fraction:.1f}"
+
+
+def _cycles(cycles) -> str:
+    return "not measured" if cycles is None else f"{cycles:.1f}"
 
 
 def _rate(rate) -> str:

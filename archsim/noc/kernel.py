@@ -12,8 +12,11 @@ outputs with waiting flits, not every router; a flit copy costs O(1) per channel
 an output O(1) per cycle that flits wait for it, except while it lacks a credit: then it is
 parked until a credit comes back and its stall cycles are counted in one go (equal by
 construction: without a credit it can grant nothing, and the stepper would add the same waiting
-count every cycle). A cycle in which nothing is active costs one array read, so idle stretches
-are skipped (nothing can happen in them but credits arriving, which are applied).
+count every cycle). Flits waiting at their source are no objects at all: an injection port's
+queue is its core's packets in rank order behind a cursor. A cycle in which nothing is active
+costs a few array reads, so idle stretches are skipped (nothing can happen in them but credits
+arriving, which are applied). In the cycle loop, shared steps are closures (Numba inlines them) and
+no helper takes arrays as arguments: such a call costs atomic reference counts each time.
 
 Unlike a grant-time formula (each output's next free slot), this stays exact when buffers fill:
 whether a flit can leave depends on credits that come back from downstream later, so the engine
@@ -134,8 +137,8 @@ def _add_child(steps, step, channel, parent):
 
 
 # Columns of a request (one row = one cache line): its flit's gid, tree step, packet, the buffer
-# slot it holds (-1 at the source), the cycle it became ready, and its neighbours in the list it
-# is chained into (a calendar day: NEXT only; a channel queue: NEXT and PREV).
+# slot it holds, the cycle it became ready, and its neighbours in the list it is chained into (a
+# calendar day: NEXT only; a channel queue: NEXT and PREV).
 GID, STEP, PACKET, SLOT, READY, NEXT, PREV = range(7)
 REQUEST_COLUMNS = 8
 # Columns of a channel: first and last request of its queue, requests waiting.
@@ -146,7 +149,7 @@ FIRST, LAST, COUNT, CREDITS = range(4)
 
 
 @njit(cache=True)
-def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps, steps, chan_rate_num,
+def run_cycles(src, flits, inject_cycle, rank_order, first_gid, root_step, tree_steps, steps, chan_rate_num,
                chan_rate_den, chan_latency, chan_target, link_interchip, router_latency, n_routers,
                buffer_flits, credit_latency):
     """Simulate every flit with input buffers and credits; returns the per-channel, per-buffer,
@@ -156,9 +159,12 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
     Returns ``(channel_flits, channel_stalls, channel_no_credit, channel_peak_waiting,
     buffer_peak, router_flits, packet_finish, hops, interchip_flits)``.
 
-    The state is the reference stepper's, held in arrays: a pool of *requests* (a flit copy
-    waiting for a channel), chained either into the calendar day on which it becomes ready or into
-    its channel's queue, which is kept in arbitration order (a request joins at the tail and moves
+    The state is the reference stepper's, held in arrays. An injection port's queue is its core's
+    packets in rank order (arbitration order at the source: every flit of a packet requests the
+    port in the packet's injection cycle), read through a cursor, with a count of the flits
+    already injected and waiting. Past the source, a pool of *requests* (a flit copy waiting for
+    a channel), chained either into the calendar day on which it becomes ready or into its
+    channel's queue, which is kept in arbitration order (a request joins at the tail and moves
     forward past the same cycle's younger ones: few, so no sort is needed); a pool of *buffer
     slots* (copies still to leave, the channel that fed the buffer); a credit counter per link and
     injection port; credit returns chained into the day they arrive. A cycle touches only the
@@ -167,6 +173,7 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
     """
     n_packets = flits.shape[0]
     n_channels = chan_rate_num.shape[0]
+    n_links = 4 * n_routers
     n_buffered = 5 * n_routers                  # links and injection ports carry credits
     channel_flits = np.zeros(n_channels, np.int64)
     channel_stalls = np.zeros(n_channels, np.int64)
@@ -177,26 +184,38 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
     packet_finish = np.zeros(n_packets, np.int64)
     hops = 0
     interchip = 0
-    if n_packets == 0:
-        return (channel_flits, channel_stalls, channel_no_credit, channel_peak, buffer_peak,
-                router_flits, packet_finish, hops, interchip)
     credit = np.full(n_buffered, buffer_flits, np.int64)
-    # Storage sized once, so that nothing grows inside the loop. Live requests: at most every flit
-    # at its source, plus at most 5 copies per occupied buffer slot; a buffer slot is occupied, or
+    # Each core's packets in rank order (a counting sort): the queue of its injection port, read
+    # from cursor[core] (the packet at its head) and sent[core] (that packet's flits gone).
+    by_core = np.empty(n_packets, np.int64)
+    core_start = np.zeros(n_routers + 1, np.int64)
+    for p in range(n_packets):
+        core_start[src[p] + 1] += 1
+    for r in range(n_routers):
+        core_start[r + 1] += core_start[r]
+    cursor = core_start[:n_routers].copy()
+    for p in rank_order:
+        by_core[cursor[src[p]]] = p
+        cursor[src[p]] += 1
+    cursor[:] = core_start[:n_routers]
+    sent = np.zeros(n_routers, np.int64)
+    # Storage sized once, so that nothing grows inside the loop. Live requests: at most 5 copies
+    # per occupied buffer slot, and one per credit on its way back; a buffer slot is occupied, or
     # its credit on the way back, only while its credit is in use: at most 5N x buffer_flits of
-    # them. (And never more than the requests of the whole phase.)
+    # them. (And never more than the copies of the whole phase, each making at most one request
+    # and one credit.)
     copies = 0
     for p in range(n_packets):
         copies += flits[p] * tree_steps[p]
     held_slots = min(n_buffered * buffer_flits, copies)
-    request = np.empty((np.sum(flits) + min(6 * held_slots, 2 * copies) + 1, REQUEST_COLUMNS), np.int64)
+    request = np.empty((min(6 * held_slots, 2 * copies) + 1, REQUEST_COLUMNS), np.int64)
     free_request = -1
     n_requests = 0
     slot_left = np.empty(held_slots + 1, np.int64)     # copies still to leave (free slots: next free)
     slot_buffer = np.empty(held_slots + 1, np.int64)   # the channel feeding the buffer
     free_slot = -1
     n_slots = 0
-    base_cycle = inject_cycle[rank_order[0]]
+    base_cycle = inject_cycle[rank_order[0]] if n_packets else 0
     horizon = credit_latency + router_latency + 1
     for channel in range(n_channels):
         horizon = max(horizon, chan_latency[channel] + router_latency + 1)
@@ -212,22 +231,63 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
     active = np.empty(n_channels, np.int64)
     n_active = 0
     # A channel whose flits wait without a credit is parked: off the active list until a credit
-    # comes back, its stall cycles counted in one go (_settle) when a credit or a request arrives.
+    # comes back, its stall cycles counted in one go when a credit or a request arrives (every
+    # waiting request stalls every cycle, for want of a credit in each cycle that has a slot).
     parked_since = np.full(n_channels, -1, np.int64)
     n_parked = 0
     pending_requests = 0           # requests in the calendar
     pending_credits = 0            # credits in the calendar
     next_packet = 0
     cycle = base_cycle
+    # (Closures, which Numba inlines: a helper taking the arrays as arguments would cost atomic
+    # reference counts per call.)
+    def settle(channel, cycle):
+        """Count a parked channel's stall cycles up to ``cycle`` (excluded), as the grant loop
+        would have one cycle at a time: every waiting request stalls every cycle, for want of a
+        credit in each cycle that has a slot."""
+        start = parked_since[channel]
+        if start >= 0 and cycle > start:
+            num = chan_rate_num[channel]
+            den = chan_rate_den[channel]
+            slotted = cycle - start if num >= den else \
+                (cycle * num + den - 1) // den - (start * num + den - 1) // den
+            channel_stalls[channel] += queue[channel, LENGTH] * (cycle - start)
+            channel_no_credit[channel] += queue[channel, LENGTH] * slotted
+            parked_since[channel] = cycle
+
+    def joined(channel, count, n_active):
+        """``count`` more requests wait for ``channel`` (a parked one's queue is seen by no grant
+        loop: its peak is kept here); returns the new length of the active list."""
+        waiting = queue[channel, LENGTH]
+        queue[channel, LENGTH] = waiting + count
+        if parked_since[channel] >= 0:
+            channel_peak[channel] = max(channel_peak[channel], waiting + count)
+        if waiting == 0:
+            active[n_active] = channel
+            n_active += 1
+        return n_active
+
     while True:
         day = (cycle - base_cycle) & ring
+        arriving = calendar[day, COUNT]
+        if (arriving == 0 and n_active == 0 and calendar[day, CREDITS] < 0 and
+                (next_packet >= n_packets or inject_cycle[rank_order[next_packet]] != cycle)):
+            if next_packet >= n_packets and pending_requests == 0:
+                if n_parked == 0:
+                    break
+                if pending_credits == 0:
+                    raise ValueError("NoC: deadlock (every waiting flit lacks a credit)")
+            cycle += 1
+            continue
+        # ---- what reaches a channel this cycle: credits back, the packets injected, the
+        # requests past a router; a parked channel's stall cycles are counted before its state
+        # changes.
         node = calendar[day, CREDITS]
         while node >= 0:
             channel = request[node, GID]
+            settle(channel, cycle)
             credit[channel] += 1
-            if parked_since[channel] >= 0:                # its flits may go again this cycle
-                _settle(channel, cycle, parked_since, queue, chan_rate_num, chan_rate_den,
-                        channel_stalls, channel_no_credit)
+            if parked_since[channel] >= 0:            # its flits may go again this cycle
                 parked_since[channel] = -1
                 n_parked -= 1
                 active[n_active] = channel
@@ -238,54 +298,45 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
             pending_credits -= 1
             node = following
         calendar[day, CREDITS] = -1
-        arriving = calendar[day, COUNT]
-        if (arriving == 0 and n_active == 0 and
-                (next_packet >= n_packets or inject_cycle[rank_order[next_packet]] != cycle)):
-            if next_packet >= n_packets and pending_requests == 0:
-                if n_parked == 0:
-                    break
-                if pending_credits == 0:
-                    raise ValueError("NoC: deadlock (every waiting flit lacks a credit)")
-            cycle += 1
-            continue
-        # ---- new requests join their channel's queue: injected flits, then those past a router
         while next_packet < n_packets and inject_cycle[rank_order[next_packet]] == cycle:
             p = rank_order[next_packet]
             next_packet += 1
-            for flit in range(flits[p]):
-                if free_request >= 0:
-                    node = free_request
-                    free_request = request[node, NEXT]
+            channel = n_links + src[p]
+            settle(channel, cycle)
+            n_active = joined(channel, flits[p], n_active)
+        node = calendar[day, FIRST]
+        while node >= 0:
+            following = request[node, NEXT]
+            channel = steps[request[node, STEP], CHANNEL]
+            settle(channel, cycle)
+            request[node, READY] = cycle
+            if queue[channel, LENGTH] == 0:
+                request[node, NEXT] = -1
+                request[node, PREV] = -1
+                queue[channel, HEAD] = node
+                queue[channel, TAIL] = node
+            else:                                     # in arbitration order: it passes only the
+                gid = request[node, GID]              # same cycle's younger requests
+                before = queue[channel, TAIL]
+                while before >= 0 and request[before, READY] == cycle and request[before, GID] > gid:
+                    before = request[before, PREV]
+                after = queue[channel, HEAD] if before < 0 else request[before, NEXT]
+                request[node, PREV] = before
+                request[node, NEXT] = after
+                if before < 0:
+                    queue[channel, HEAD] = node
                 else:
-                    if n_requests == request.shape[0]:
-                        raise AssertionError("NoC kernel: request pool bound exceeded")
-                    node = n_requests
-                    n_requests += 1
-                request[node, GID] = first_gid[p] + flit
-                request[node, STEP] = root_step[p]
-                request[node, PACKET] = p
-                request[node, SLOT] = -1
-                channel = steps[root_step[p], CHANNEL]
-                if parked_since[channel] >= 0:
-                    _settle(channel, cycle, parked_since, queue, chan_rate_num, chan_rate_den,
-                            channel_stalls, channel_no_credit)
-                n_active = _enqueue(request, node, cycle, channel, queue, active, n_active)
-                channel_peak[channel] = max(channel_peak[channel], queue[channel, LENGTH] * (parked_since[channel] >= 0))
-        if arriving:
-            node = calendar[day, FIRST]
-            while node >= 0:
-                following = request[node, NEXT]
-                channel = steps[request[node, STEP], CHANNEL]
-                if parked_since[channel] >= 0:
-                    _settle(channel, cycle, parked_since, queue, chan_rate_num, chan_rate_den,
-                            channel_stalls, channel_no_credit)
-                n_active = _enqueue(request, node, cycle, channel, queue, active, n_active)
-                channel_peak[channel] = max(channel_peak[channel], queue[channel, LENGTH] * (parked_since[channel] >= 0))
-                node = following
-            pending_requests -= arriving
-            calendar[day, FIRST] = -1
-            calendar[day, LAST] = -1
-            calendar[day, COUNT] = 0
+                    request[before, NEXT] = node
+                if after < 0:
+                    queue[channel, TAIL] = node
+                else:
+                    request[after, PREV] = node
+            n_active = joined(channel, 1, n_active)
+            node = following
+        pending_requests -= arriving
+        calendar[day, FIRST] = -1
+        calendar[day, LAST] = -1
+        calendar[day, COUNT] = 0
         # ---- every active channel grants this cycle's slots to its oldest requests
         kept = 0
         for a in range(n_active):
@@ -300,37 +351,46 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
             have = credit[channel] if channel < n_buffered else waiting
             grants = min(waiting, free, have)
             for g in range(grants):
-                node = queue[channel, HEAD]
-                queue[channel, HEAD] = request[node, NEXT]
-                gid = request[node, GID]
-                step = request[node, STEP]
-                p = request[node, PACKET]
-                held = request[node, SLOT]
+                if n_links <= channel < n_buffered:       # the head of a core's packets
+                    core = channel - n_links
+                    p = by_core[cursor[core]]
+                    gid = first_gid[p] + sent[core]
+                    step = root_step[p]
+                    sent[core] += 1
+                    if sent[core] == flits[p]:
+                        sent[core] = 0
+                        cursor[core] += 1
+                    held = -1
+                else:
+                    node = queue[channel, HEAD]
+                    queue[channel, HEAD] = request[node, NEXT]
+                    gid = request[node, GID]
+                    step = request[node, STEP]
+                    p = request[node, PACKET]
+                    held = request[node, SLOT]
                 channel_flits[channel] += 1
                 if channel < n_buffered:
                     credit[channel] -= 1
                     buffer_peak[channel] = max(buffer_peak[channel], buffer_flits - credit[channel])
-                returned_day = -1
                 if held >= 0:
                     slot_left[held] -= 1
-                    if slot_left[held] == 0:              # last copy out: the credit goes back
+                    if slot_left[held] == 0:              # last copy out: the credit goes back,
                         returned_day = (cycle + credit_latency - base_cycle) & ring
-                        request[node, GID] = slot_buffer[held]
+                        request[node, GID] = slot_buffer[held]     # carried by the granted request
+                        request[node, NEXT] = calendar[returned_day, CREDITS]
+                        calendar[returned_day, CREDITS] = node
+                        pending_credits += 1
                         slot_left[held] = free_slot
                         free_slot = held
+                    else:
+                        request[node, NEXT] = free_request
+                        free_request = node
                 arrival = cycle + chan_latency[channel]
-                ready_day = (arrival + router_latency - base_cycle) & ring
-                if returned_day >= 0:                     # the granted request carries the credit
-                    request[node, NEXT] = calendar[returned_day, CREDITS]
-                    calendar[returned_day, CREDITS] = node
-                    pending_credits += 1
-                else:
-                    request[node, NEXT] = free_request
-                    free_request = node
                 if channel >= n_buffered:                 # ejection port: delivered to the core
                     packet_finish[p] = max(packet_finish[p], arrival)
                     continue
-                if channel < 4 * n_routers:
+                ready_day = (arrival + router_latency - base_cycle) & ring
+                if channel < n_links:
                     hops += gid == first_gid[p]
                     interchip += link_interchip[channel]
                 router_flits[chan_target[channel]] += 1
@@ -372,7 +432,8 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
             left = waiting - grants
             queue[channel, LENGTH] = left
             if left > 0:
-                request[queue[channel, HEAD], PREV] = -1
+                if channel < n_links or channel >= n_buffered:
+                    request[queue[channel, HEAD], PREV] = -1
                 channel_stalls[channel] += left
                 if have < free:                           # a slot was there, the credit was not
                     channel_no_credit[channel] += left
@@ -389,61 +450,6 @@ def run_cycles(flits, inject_cycle, rank_order, first_gid, root_step, tree_steps
         cycle += 1
     return (channel_flits, channel_stalls, channel_no_credit, channel_peak, buffer_peak,
             router_flits, packet_finish, hops, interchip)
-
-
-@njit(cache=True)
-def _settle(channel, cycle, parked_since, queue, chan_rate_num, chan_rate_den, channel_stalls,
-            channel_no_credit):
-    """Count a parked channel's stall cycles from ``parked_since[channel]`` up to ``cycle``
-    (excluded), as the active loop would have one cycle at a time: every waiting request stalls
-    every cycle, for want of a credit in each cycle that has a slot."""
-    start = parked_since[channel]
-    span = cycle - start
-    if span <= 0:
-        return
-    waiting = queue[channel, LENGTH]
-    num = chan_rate_num[channel]
-    den = chan_rate_den[channel]
-    if num >= den:                                # a slot in every cycle
-        slotted = span
-    else:                                         # at most one slot per cycle
-        slotted = (cycle * num + den - 1) // den - (start * num + den - 1) // den
-    channel_stalls[channel] += waiting * span
-    channel_no_credit[channel] += waiting * slotted
-    parked_since[channel] = cycle
-
-
-@njit(cache=True)
-def _enqueue(request, node, cycle, channel, queue, active, n_active):
-    """Put a request that becomes ready in ``cycle`` into ``channel``'s queue at its place in
-    arbitration order (by ready cycle, then gid: it passes only the same cycle's younger
-    requests at the tail); returns the new length of the active list."""
-    request[node, READY] = cycle
-    gid = request[node, GID]
-    if queue[channel, LENGTH] == 0:
-        request[node, NEXT] = -1
-        request[node, PREV] = -1
-        queue[channel, HEAD] = node
-        queue[channel, TAIL] = node
-        queue[channel, LENGTH] = 1
-        active[n_active] = channel
-        return n_active + 1
-    before = queue[channel, TAIL]
-    while before >= 0 and request[before, READY] == cycle and request[before, GID] > gid:
-        before = request[before, PREV]
-    after = queue[channel, HEAD] if before < 0 else request[before, NEXT]
-    request[node, PREV] = before
-    request[node, NEXT] = after
-    if before < 0:
-        queue[channel, HEAD] = node
-    else:
-        request[before, NEXT] = node
-    if after < 0:
-        queue[channel, TAIL] = node
-    else:
-        request[after, PREV] = node
-    queue[channel, LENGTH] += 1
-    return n_active
 
 
 @njit(cache=True)

@@ -37,7 +37,7 @@ def simulate_fast(packets: Packets, config: NocConfig) -> NocStats:
         packets.src, packets.dst_ptr, packets.dst, order, topo.router_x, topo.router_y,
         topo.link_target, n)
     counts = run_cycles(
-        packets.flits, packets.inject_cycle, order, first_gid, root_step, tree_steps, steps, topo.chan_rate_num,
+        packets.src, packets.flits, packets.inject_cycle, order, first_gid, root_step, tree_steps, steps, topo.chan_rate_num,
         topo.chan_rate_den, topo.chan_latency_cycles, topo.chan_target, topo.link_interchip,
         config.router_latency_cycles, n, config.buffer_flits, config.credit_latency_cycles)
     return NocStats.from_channel_counts(*counts, config.flit_bits)
