@@ -188,6 +188,9 @@ class Machine:
             self._count_per_core("dendrite_mac", "mac", counts["macs"], si)
             self._count_per_core("synapse_sram", "read", counts["reads"], si)
             self._count_per_core("axon_sram", "read", counts["axon_reads"], si)
+            for fifo in CORE_FIFOS[:2]:
+                for action in ("push", "pop"):
+                    self._count_per_core(fifo, action, counts[f"{fifo}_{action}"], si)
             self._core_work("integrate", stage.core_index, core_cycles, counts)
 
             if stage.merge_cores:
@@ -215,6 +218,9 @@ class Machine:
                 for key, value in counts.items():
                     fire_counts[key].extend(np.asarray(value).tolist())
                 current[name] = out
+                for fifo in CORE_FIFOS[2:]:
+                    for action in ("push", "pop"):
+                        self._count(fifo, action, int(np.sum(counts[f"{fifo}_{action}"])), name)
                 n = layer.size
                 if KINDS[layer.kind] in STATEFUL:
                     self._count("neuron_sram", "read", n, name)

@@ -35,6 +35,8 @@ class LineResult:
     full_fifo: int          # stall cycles: a finished item waited for a slot in the next FIFO
     busy_port: int          # stall cycles: an item waited for its bank's port
     high_water: list        # per FIFO, the most items it held at the end of a cycle
+    pushes: list            # per FIFO, items written into it
+    pops: list              # per FIFO, items read out of it
 
 
 def run_line(banks: list[int], start: int, service: tuple, depths: tuple, bank_stage: int = -1,
@@ -47,6 +49,7 @@ def run_line(banks: list[int], start: int, service: tuple, depths: tuple, bank_s
     held = [None] * n_stages                 # (item, cycle its work is done)
     port_free = [0] * n_banks                # first cycle at which each bank's port is free again
     high = [0] * (n_stages - 1)
+    pushes, pops = [0] * (n_stages - 1), [0] * (n_stages - 1)
     full = busy = 0
     left = len(banks)
     finish = start
@@ -60,6 +63,7 @@ def run_line(banks: list[int], start: int, service: tuple, depths: tuple, bank_s
                     finish = cycle
                 elif len(fifos[j]) < depths[j]:
                     fifos[j].append(held[j][0])
+                    pushes[j] += 1
                     held[j] = None
                 else:
                     full += 1
@@ -72,10 +76,12 @@ def run_line(banks: list[int], start: int, service: tuple, depths: tuple, bank_s
                         busy += 1
                         continue
                     queue.popleft()
+                    if j > 0:
+                        pops[j - 1] += 1
                     if bank >= 0:
                         port_free[bank] = cycle + bank_cycles
                     held[j] = (item, cycle + service[j])
         for f, fifo in enumerate(fifos):
             high[f] = max(high[f], len(fifo))
         cycle += 1
-    return LineResult(finish, full, busy, high)
+    return LineResult(finish, full, busy, high, pushes, pops)
