@@ -131,14 +131,16 @@ def synapse_word_bits(params: dict) -> int | None:
 
 
 def _address_bits(n: int) -> int:
-    """Bits that name one of ``n`` things (at least 1)."""
-    return max(1, math.ceil(math.log2(n)))
+    """Bits that name one of ``n`` things (at least 1; a count below 1 is left to the schema to refuse)."""
+    return math.ceil(math.log2(n)) if n > 1 else 1
 
 
 def synapse_address_bits(params: dict) -> int | None:
     """Address bits of a synapse-memory word: ceil(log2(core.synapse_memory_kb x 8192 / word bits))."""
     word, size_kb = synapse_word_bits(params), _number(params, "core.synapse_memory_kb")
-    return None if word is None or size_kb is None else _address_bits(math.ceil(size_kb * 8192 / word))
+    if word is None or size_kb is None or word < 1 or size_kb <= 0:
+        return None
+    return _address_bits(math.ceil(size_kb * 8192 / word))
 
 
 def _number(params: dict, dotted: str):
