@@ -69,14 +69,20 @@ from typing import Callable
 from archsim.errors import UserError
 
 
-def _int(params: dict, dotted: str):
-    """The integer at ``dotted`` in ``params``, or None when absent or not an integer (the schema says why)."""
+def _number(params: dict, dotted: str):
+    """The number (int or float) at ``dotted`` in ``params``, or None when absent or not a number."""
     node = params
     for part in dotted.split("."):
         if not isinstance(node, dict) or part not in node:
             return None
         node = node[part]
-    return node if isinstance(node, int) and not isinstance(node, bool) else None
+    return node if isinstance(node, (int, float)) and not isinstance(node, bool) else None
+
+
+def _int(params: dict, dotted: str):
+    """The integer at ``dotted`` in ``params``, or None when absent or not an integer (the schema says why)."""
+    value = _number(params, dotted)
+    return value if isinstance(value, int) else None
 
 
 def manycore_cores(params: dict) -> int | None:
@@ -143,16 +149,6 @@ def synapse_address_bits(params: dict) -> int | None:
     return _address_bits(math.ceil(size_kb * 8192 / word))
 
 
-def _number(params: dict, dotted: str):
-    """The number at ``dotted`` in ``params`` (int or float), or None."""
-    node = params
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node if isinstance(node, (int, float)) and not isinstance(node, bool) else None
-
-
 _WORD_BITS = "synapse word bits"        # not a config key: synapse_word_bits
 _ADDRESS_BITS = "synapse address bits"  # not a config key: synapse_address_bits
 
@@ -196,7 +192,7 @@ def _with_core_fifos(block: dict, params: dict) -> dict:
         if not isinstance(feeds, dict) or not isinstance(spec, dict) or "class" in spec:
             continue
         if feeds.get("class") == "fixed":
-            default = {"class": "fixed", "count": feeds.get("count", 1), "energy_pj": {"push": 0.0, "pop": 0.0},
+            default = {"class": "fixed", "count": manycore_cores(params) or 1, "energy_pj": {"push": 0.0, "pop": 0.0},
                        "source": f"folded into components.{unit}'s per-event figures (class fixed): the queue "
                                  f"in front of it is part of the event those figures price"}
         else:
