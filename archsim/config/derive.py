@@ -5,7 +5,8 @@ A chip config states each architecture parameter once (``core.dendrite_lanes``, 
 entries it implies, which this module writes into the loaded mapping. A config may still give one of
 these attributes explicitly (a sweep may set it too), but a value other than the derived one is a
 one-line error naming both keys. Components of class ``fixed`` (per-event energies taken from a
-source) and components a config does not list are left as they are.
+source) and components a config does not list are left as they are, except the many-core family's
+core FIFOs, which exist only through their depth keys and are added whole (below).
 
 Rules per family (``RULES``), each ``(component, attribute, parameter keys, function, formula)``:
 
