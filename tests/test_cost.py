@@ -18,6 +18,7 @@ ALL_CLASSES = {
     "weights": {"class": "sram", "count": 4, "size_kb": 16, "width_bits": 64},
     "banked": {"class": "sram", "size_kb": 128, "width_bits": 128, "banks": 4, "power_gated": True},
     "regs": {"class": "register_file", "count": 2, "entries": 32, "width_bits": 16},
+    "queue": {"class": "fifo", "count": 2, "depth": 4, "width_bits": 18},
     "lut_small": {"class": "lut", "entries": 256, "width_bits": 8},
     "lut_big": {"class": "lut", "entries": 4096, "width_bits": 16},
     "dendrite": {"class": "adder", "count": 16, "width_bits": 16},

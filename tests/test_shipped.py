@@ -50,7 +50,7 @@ def test_unknown_chip_lists_the_shipped_names(tmp_path, monkeypatch):
 
 def test_sweeps_resolve_by_shipped_name(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert shipped.sweep_names() == ["compression", "demo", "h2learn-design", "h2learn-lut", "tianjic-mesh"]
+    assert shipped.sweep_names() == ["compression", "demo", "h2learn-design", "h2learn-lut", "tianjic-mesh", "tianjic-pipeline"]
     assert load_sweep("h2learn-lut").path == ROOT / "chips" / "sweeps" / "h2learn-lut.yaml"
     assert load_sweep("chips/sweeps/demo.yaml").name == "demo-tianjic"
     with pytest.raises(UserError, match="no such sweep file .*tianjic-mesh"):

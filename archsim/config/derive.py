@@ -5,7 +5,8 @@ A chip config states each architecture parameter once (``core.dendrite_lanes``, 
 entries it implies, which this module writes into the loaded mapping. A config may still give one of
 these attributes explicitly (a sweep may set it too), but a value other than the derived one is a
 one-line error naming both keys. Components of class ``fixed`` (per-event energies taken from a
-source) and components a config does not list are left as they are.
+source) and components a config does not list are left as they are, except the many-core family's
+core FIFOs, which exist only through their depth keys and are added whole (below).
 
 Rules per family (``RULES``), each ``(component, attribute, parameter keys, function, formula)``:
 
@@ -21,7 +22,31 @@ manycore (cores = ``noc.mesh_x * mesh_y * chips_x * chips_y``)
   precision.weight_bits: the integrate phase reads one word per cycle and feeds every lane from it
   (``archsim.models.manycore.engines``), so the port is as wide as the lanes it feeds.
   router.buffer_flits = noc.buffer_flits and router.flit_bits = noc.flit_bits: the router the NoC
-  simulates is the router the cost model prices.
+  simulates is the router the cost model prices (its area: ports x buffer_flits x flit_bits of buffer).
+  synapse_sram.banks = core.synapse_banks: the banks whose ports the integrate line contends for are
+  the banks the SRAM estimator prices (each bank of size_kb / banks: more banks, more periphery area
+  and leakage, less energy per read).
+  The core's FIFOs (docs/core.md) are components of their own, added when the config does not list
+  them: fifo_axon, fifo_synapse, fifo_soma, fifo_writeback, class fifo, count = cores, depth =
+  core.fifo_depth_<name>, an entry as wide as what it carries (``FIFO_WIDTHS``):
+    fifo_axon      a synapse-word request: ceil(log2 synapse words) address bits (words of the synapse
+                   port, core.synapse_memory_kb x 8192 / (max(lanes) x weight_bits)) + the axon's value
+                   (activation_bits: a graded input travels to the MAC lanes; a spike needs 1 of them);
+    fifo_synapse   the word read: max(dendrite_lanes, mac_lanes) x weight_bits + the axon's value
+                   (activation_bits) + ceil(log2 core.neurons) bits naming the local neuron the word's
+                   first lane adds into;
+    fifo_soma      soma_lanes x (2 x membrane_bits + psum_bits): each neuron's state as the neuron
+                   memory holds it (membrane potential and synaptic current) and its integrated input;
+    fifo_writeback soma_lanes x (2 x membrane_bits + activation_bits): the updated state and the
+                   neuron's output (a spike, or an activation of activation_bits).
+  A FIFO takes ``power_gated`` from the unit it feeds (integrate FIFOs: dendrite, fire FIFOs: soma).
+  A chip whose unit is priced by per-event figures (class ``fixed``: Loihi's SANA-FE energies per
+  synaptic op and per neuron update) already pays for its queues in those figures: its FIFOs are
+  added as ``fixed`` components of zero energy and area saying so, so the Trace's pushes and pops are
+  still counted and cost nothing twice.
+  core.synapse_read_cycles and core.soma_update_cycles size nothing: they are how long the same
+  SRAM port and soma datapath are held (no unit is added or widened), and they cost through the
+  leakage of the longer run only.
 
 h2learn (invariant of a LUT-group sweep: a fixed number of tables per PE, ``fe.lut_tables``)
   fe_lut.entries = fe.lut_tables x 2^fe.lut_group; fe_lut.width_bits = precision.weight_bits +
@@ -45,14 +70,20 @@ from typing import Callable
 from archsim.errors import UserError
 
 
-def _int(params: dict, dotted: str):
-    """The integer at ``dotted`` in ``params``, or None when absent or not an integer (the schema says why)."""
+def _number(params: dict, dotted: str):
+    """The number (int or float) at ``dotted`` in ``params``, or None when absent or not a number."""
     node = params
     for part in dotted.split("."):
         if not isinstance(node, dict) or part not in node:
             return None
         node = node[part]
-    return node if isinstance(node, int) and not isinstance(node, bool) else None
+    return node if isinstance(node, (int, float)) and not isinstance(node, bool) else None
+
+
+def _int(params: dict, dotted: str):
+    """The integer at ``dotted`` in ``params``, or None when absent or not an integer (the schema says why)."""
+    value = _number(params, dotted)
+    return value if isinstance(value, int) else None
 
 
 def manycore_cores(params: dict) -> int | None:
@@ -100,6 +131,79 @@ def border_links(params: dict) -> int | None:
     return 2 * ((chips_x - 1) * chips_y * mesh_y + chips_x * (chips_y - 1) * mesh_x)
 
 
+def synapse_word_bits(params: dict) -> int | None:
+    """Bits of one synapse-memory word: the port that feeds every lane (max(lanes) x weight_bits)."""
+    dendrite, mac, bits = (_int(params, k) for k in ("core.dendrite_lanes", "core.mac_lanes", "precision.weight_bits"))
+    return None if None in (dendrite, mac, bits) else max(dendrite, mac) * bits
+
+
+def _address_bits(n: int) -> int:
+    """Bits that name one of ``n`` things (at least 1; a count below 1 is left to the schema to refuse)."""
+    return math.ceil(math.log2(n)) if n > 1 else 1
+
+
+def synapse_address_bits(params: dict) -> int | None:
+    """Address bits of a synapse-memory word: ceil(log2(core.synapse_memory_kb x 8192 / word bits))."""
+    word, size_kb = synapse_word_bits(params), _number(params, "core.synapse_memory_kb")
+    if word is None or size_kb is None or word < 1 or size_kb <= 0:
+        return None
+    return _address_bits(math.ceil(size_kb * 8192 / word))
+
+
+_WORD_BITS = "synapse word bits"        # not a config key: synapse_word_bits
+_ADDRESS_BITS = "synapse address bits"  # not a config key: synapse_address_bits
+
+# The core's FIFOs (docs/core.md): name -> (depth key, the unit it feeds, entry width rule). The unit
+# says how the chip prices that stage: a fixed-class unit folds the FIFO into its per-event figure.
+FIFO_WIDTHS: dict[str, tuple[str, str, tuple[str, ...], Callable[..., int], str]] = {
+    "fifo_axon": ("core.fifo_depth_axon", "dendrite", (_ADDRESS_BITS, "precision.activation_bits"),
+                  lambda address, act: address + act,
+                  "ceil(log2(core.synapse_memory_kb x 8192 / synapse word bits)) + precision.activation_bits"),
+    "fifo_synapse": ("core.fifo_depth_synapse", "dendrite",
+                     (_WORD_BITS, "precision.activation_bits", "core.neurons"),
+                     lambda word, act, neurons: word + act + _address_bits(neurons),
+                     "max(core.dendrite_lanes, core.mac_lanes) x precision.weight_bits + "
+                     "precision.activation_bits + ceil(log2 core.neurons)"),
+    "fifo_soma": ("core.fifo_depth_soma", "soma", ("core.soma_lanes", "precision.membrane_bits", "core.psum_bits"),
+                  lambda lanes, membrane, psum: lanes * (2 * membrane + psum),
+                  "core.soma_lanes x (2 x precision.membrane_bits + core.psum_bits)"),
+    "fifo_writeback": ("core.fifo_depth_writeback", "soma",
+                       ("core.soma_lanes", "precision.membrane_bits", "precision.activation_bits"),
+                       lambda lanes, membrane, act: lanes * (2 * membrane + act),
+                       "core.soma_lanes x (2 x precision.membrane_bits + precision.activation_bits)"),
+}
+
+
+def _fifo_rules() -> tuple[Rule, ...]:
+    rules: list[Rule] = []
+    for name, (depth_key, _, width_keys, width, formula) in FIFO_WIDTHS.items():
+        rules += [(name, "count", (_CORES,), lambda cores: cores, "cores (noc.mesh_x x mesh_y x chips_x x chips_y)"),
+                  (name, "depth", (depth_key,), lambda depth: depth, depth_key),
+                  (name, "width_bits", width_keys, width, formula)]
+    return tuple(rules)
+
+
+def _with_core_fifos(block: dict, params: dict) -> dict:
+    """``block`` with every core FIFO the config does not list (or lists only in part, as an override
+    does) given its class: ``fifo``, or a zero ``fixed`` component where the unit it feeds is fixed."""
+    out = dict(block)
+    for name, (_, unit, _, _, _) in FIFO_WIDTHS.items():
+        feeds = block.get(unit)
+        spec = block.get(name, {})
+        if not isinstance(feeds, dict) or not isinstance(spec, dict) or "class" in spec:
+            continue
+        if feeds.get("class") == "fixed":
+            default = {"class": "fixed", "count": manycore_cores(params) or 1, "energy_pj": {"push": 0.0, "pop": 0.0},
+                       "source": f"folded into components.{unit}'s per-event figures (class fixed): the queue "
+                                 f"in front of it is part of the event those figures price"}
+        else:
+            default = {"class": "fifo"}
+        if "power_gated" in feeds:
+            default["power_gated"] = feeds["power_gated"]
+        out[name] = {**default, **spec}
+    return out
+
+
 RULES: dict[str, tuple[Rule, ...]] = {
     "manycore": tuple((component, "count", (_CORES,), lambda cores: cores, "cores (noc.mesh_x x mesh_y x chips_x x chips_y)")
                       for component in PER_CORE) + (
@@ -118,7 +222,8 @@ RULES: dict[str, tuple[Rule, ...]] = {
          "max(core.dendrite_lanes, core.mac_lanes) x precision.weight_bits"),
         ("router", "buffer_flits", ("noc.buffer_flits",), lambda depth: depth, "noc.buffer_flits"),
         ("router", "flit_bits", ("noc.flit_bits",), lambda bits: bits, "noc.flit_bits"),
-    ),
+        ("synapse_sram", "banks", ("core.synapse_banks",), lambda banks: banks, "core.synapse_banks"),
+    ) + _fifo_rules(),
     "h2learn": (
         ("fe_lut", "entries", ("fe.lut_tables", "fe.lut_group"), lambda tables, k: tables * 2 ** k,
          "fe.lut_tables x 2^fe.lut_group"),
@@ -135,7 +240,8 @@ RULES: dict[str, tuple[Rule, ...]] = {
 }
 
 
-_DERIVED_QUANTITIES = {_CORES: manycore_cores, _MESH_LINKS: mesh_links, _BORDER_LINKS: border_links}
+_DERIVED_QUANTITIES = {_CORES: manycore_cores, _MESH_LINKS: mesh_links, _BORDER_LINKS: border_links,
+                       _WORD_BITS: synapse_word_bits, _ADDRESS_BITS: synapse_address_bits}
 
 
 def _value(params: dict, key: str):
@@ -150,7 +256,7 @@ def derive_components(params: dict, family: str, path: Path | str) -> dict:
     block = params.get("components")
     if not isinstance(block, dict):
         return params
-    derived_block = dict(block)
+    derived_block = _with_core_fifos(block, params) if family == "manycore" else dict(block)
     for component, attribute, keys, rule, formula in RULES.get(family, ()):
         spec = derived_block.get(component)
         if not isinstance(spec, dict) or spec.get("class") == "fixed":

@@ -12,6 +12,7 @@ class           attributes                                                      
 ==============  ===============================================================  =============
 sram            size_kb, width_bits; banks=1                                     read, write
 register_file   entries, width_bits                                              read, write
+fifo            depth, width_bits                                                push, pop
 lut             entries, width_bits; implementation=auto (register_file|sram)    read, write
 adder           width_bits; number=int (int|fp)                                  add
 multiplier      width_bits; number=int                                           multiply
@@ -208,6 +209,43 @@ class RegisterFile(Estimator):
         per_bit = self.tech.value("register_um2_per_bit") + self.tech.value("mux2_um2_per_bit")
         return Estimate(bits * per_bit * 1e-6, f"{bits} bits x (register + mux2) [{self.tech.path}: "
                                                f"{self.tech.cite(['register_um2_per_bit', 'mux2_um2_per_bit'])}]")
+
+    def leakage_mw(self):
+        return self._logic_leakage(self.area_mm2())
+
+
+class Fifo(Estimator):
+    """First-in first-out queue of ``depth`` entries of ``width_bits``, built from flip-flops.
+
+    The entries are a register file of ``depth`` x ``width_bits`` (:class:`RegisterFile`: a push writes
+    one entry, a pop reads the head through a log2(depth)-level mux tree); beside them a head and a tail
+    pointer of ceil(log2 depth) flip-flops each, in the area and written once by every push (tail) or
+    pop (head). The full/empty compare of the two pointers (a few gates) is left out. Every item that
+    passes is pushed and popped once: an item that the next stage takes in the cycle it arrives is
+    still written (no bypass path; assumption, docs/core.md).
+    """
+
+    component_class = "fifo"
+    actions = ("push", "pop")
+    attributes = {"depth": Attr("count"), "width_bits": Attr("count")}
+
+    def __init__(self, name, attrs, tech):
+        super().__init__(name, attrs, tech)
+        self.entries = RegisterFile(name, {"entries": attrs["depth"], "width_bits": attrs["width_bits"]}, tech)
+        depth = attrs["depth"]
+        self.pointer_bits = math.ceil(math.log2(depth)) if depth > 1 else 0
+
+    def energy_pj(self, action):
+        inner = self.entries.energy_pj("write" if action == "push" else "read")
+        pointer = self.pointer_bits * self.tech.value("register_pj_per_bit") * self.tech.dynamic_scale
+        return Estimate(inner.value + pointer, f"{action}: entry {'write' if action == 'push' else 'read'} "
+                                               f"{inner.source} + {self.pointer_bits}-bit pointer register")
+
+    def area_mm2(self):
+        inner = self.entries.area_mm2()
+        pointers = 2 * self.pointer_bits * self.tech.value("register_um2_per_bit") * 1e-6
+        return Estimate(inner.value + pointers, f"{self.attrs['depth']} x {self.attrs['width_bits']}-bit entries "
+                                                f"{inner.source} + 2 pointers of {self.pointer_bits} flip-flops")
 
     def leakage_mw(self):
         return self._logic_leakage(self.area_mm2())
@@ -476,4 +514,4 @@ class Fixed(Estimator):
 
 
 ESTIMATORS: dict[str, type[Estimator]] = {cls.component_class: cls for cls in (
-    Sram, RegisterFile, Lut, Adder, Multiplier, Mac, Comparator, Router, Link, OffchipLink, Dram, Logic, Fixed)}
+    Sram, RegisterFile, Fifo, Lut, Adder, Multiplier, Mac, Comparator, Router, Link, OffchipLink, Dram, Logic, Fixed)}

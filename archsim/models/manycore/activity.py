@@ -8,6 +8,8 @@ in ``active_units``; every per-core component of the many-core model is reported
   partial sums (an owner with senders); dendrite_mac: the lanes of every core with valued axons.
   Lanes per core are the config's ``count`` divided by the board's cores.
 - soma / soma_lut: the units (``count`` / cores) of every owner core of a LIF-like / ReLU layer.
+- fifo_axon, fifo_synapse: one per used core (each integrates); fifo_soma, fifo_writeback: one per
+  owner core (each fires).
 - router: routers of used cores plus routers that forwarded traffic (flits entered them), so the
   routers on the XY paths through idle cores stay on.
 - link / offchip_link: directed links that carried at least one flit.
@@ -40,6 +42,8 @@ def active_units(chip, prog, link_flits, router_flits) -> dict[str, int]:
         return len(cores) * (counts.get(component, n_cores) // n_cores)
 
     units = {name: len(used) for name in ("synapse_sram", "axon_sram", "neuron_sram", "router_table", "control")}
+    owners = {prog.cores[i].core_id for layer in prog.layers.values() for i in layer.owners}
+    units.update(fifo_axon=len(used), fifo_synapse=len(used), fifo_soma=len(owners), fifo_writeback=len(owners))
     units.update(dendrite=per_core("dendrite", spiking), dendrite_mac=per_core("dendrite_mac", valued),
                  soma=per_core("soma", soma), soma_lut=per_core("soma_lut", soma_lut))
     forwarding = set(np.flatnonzero(router_flits).tolist()) if router_flits is not None else set()

@@ -75,6 +75,7 @@ class ReferenceEngine:
             finish.append(line.finish)
             counts["full_fifo"][n], counts["busy_port"][n] = line.full_fifo, line.busy_port
             counts["fifo_axon"][n], counts["fifo_synapse"][n] = line.high_water
+            _count_fifo_traffic(counts, n, ("fifo_axon", "fifo_synapse"), line)
         return np.concatenate(partials or [np.zeros(0, np.int64)]), finish, counts
 
     def merge(self, prog: Program, items: "MergeItems"):
@@ -106,6 +107,7 @@ class ReferenceEngine:
             finish.append(line.finish)
             counts["full_fifo"][k], counts["busy_port"][k] = line.full_fifo, line.busy_port
             counts["fifo_soma"][k], counts["fifo_writeback"][k] = line.high_water
+            _count_fifo_traffic(counts, k, ("fifo_soma", "fifo_writeback"), line)
         return outputs, finish, counts
 
     def barrier(self, core_cycles: list[int]) -> int:
@@ -120,8 +122,22 @@ class ReferenceEngine:
 INTEGRATE_SERVICE = (1, 1, 1)    # axon front end, synapse read (issue), dendrite: cycles per word (+ message in)
 MERGE_SERVICE = (1,)             # the owner's adder: one word of dendrite_lanes partial sums per cycle
 INTEGRATE_COUNTS = ("sops", "macs", "active_macs", "reads", "axon_reads", "full_fifo", "busy_port",
-                    "fifo_axon", "fifo_synapse")
-FIRE_COUNTS = ("full_fifo", "busy_port", "fifo_soma", "fifo_writeback")
+                    "fifo_axon", "fifo_synapse", "fifo_axon_push", "fifo_axon_pop", "fifo_synapse_push",
+                    "fifo_synapse_pop")
+FIRE_COUNTS = ("full_fifo", "busy_port", "fifo_soma", "fifo_writeback", "fifo_soma_push", "fifo_soma_pop",
+               "fifo_writeback_push", "fifo_writeback_pop")
+
+
+def _count_fifo_traffic(counts: dict, core: int, fifos: tuple, line) -> None:
+    """Book the clocked line's pushes and pops of each of its FIFOs (``<fifo>_push`` / ``_pop``) to ``core``."""
+    for f, fifo in enumerate(fifos):
+        counts[f"{fifo}_push"][core], counts[f"{fifo}_pop"][core] = line.pushes[f], line.pops[f]
+
+
+def _items_through(fifos: tuple, items: np.ndarray) -> dict:
+    """The fast engine's FIFO traffic: every item of a line passes each of its FIFOs once, pushed
+    and popped (no bypass, docs/core.md), so each FIFO's pushes and pops are the line's items."""
+    return {f"{fifo}_{action}": items for fifo in fifos for action in ("push", "pop")}
 
 
 class MergeItems:
@@ -202,7 +218,8 @@ class FastEngine:
             p.synapse_banks, p.synapse_read_cycles, p.axon_in_cycles)
         return partial, cycles, dict(sops=sops, macs=macs, active_macs=active_macs, reads=reads,
                                      axon_reads=axon_reads, full_fifo=stalls[:, 0], busy_port=stalls[:, 1],
-                                     fifo_axon=high[:, 0], fifo_synapse=high[:, 1])
+                                     fifo_axon=high[:, 0], fifo_synapse=high[:, 1],
+                                     **_items_through(("fifo_axon", "fifo_synapse"), reads))
 
     def merge(self, prog: Program, items: MergeItems):
         return arrival_lines(items.owner, items.arrival, len(items.owners), np.array(MERGE_SERVICE, np.int64),
@@ -227,7 +244,7 @@ class FastEngine:
         finish = fire_lines(groups, p.phase_setup_cycles, np.array(_fire_service(p), np.int64),
                             np.array(p.fifo_depths[2:], np.int64), stalls, high, extra)
         return out, finish, dict(full_fifo=stalls[:, 0], busy_port=stalls[:, 1], fifo_soma=high[:, 0],
-                                 fifo_writeback=high[:, 1])
+                                 fifo_writeback=high[:, 1], **_items_through(("fifo_soma", "fifo_writeback"), groups))
 
     def barrier(self, core_cycles) -> int:
         """The phase ends when the slowest core arrives: the maximum (cores do not contend here)."""

@@ -219,6 +219,9 @@ class Machine:
         self._count_per_core("dendrite_mac", "mac", counts["macs"], si)
         self._count_per_core("synapse_sram", "read", counts["reads"], si)
         self._count_per_core("axon_sram", "read", counts["axon_reads"], si)
+        for fifo in CORE_FIFOS[:2]:
+            for action in ("push", "pop"):
+                self._count_per_core(fifo, action, counts[f"{fifo}_{action}"], si)
         return partial, core_cycles, counts
 
     def fire(self, name: str, stage, partial: np.ndarray, current: dict):
@@ -232,6 +235,9 @@ class Machine:
         layer_current[neurons] = partial[slots] + layer.bias[neurons]
         out, cycles, counts = self.engine.fire(prog, layer, stage, layer_current, self.state[name])
         current[name] = out
+        for fifo in CORE_FIFOS[2:]:
+            for action in ("push", "pop"):
+                self._count(fifo, action, int(np.sum(counts[f"{fifo}_{action}"])), name)
         n = layer.size
         if KINDS[layer.kind] in STATEFUL:
             self._count("neuron_sram", "read", n, name)

@@ -38,6 +38,8 @@ class LineResult:
     full_fifo: int          # stall cycles: a finished item waited for a slot in the next FIFO
     busy_port: int          # stall cycles: an item waited for its bank's port
     high_water: list        # per FIFO, the most items it held at the end of a cycle
+    pushes: list            # per FIFO, items written into it
+    pops: list              # per FIFO, items read out of it
 
 
 def run_line(banks: list[int], start: int, service: tuple, depths: tuple, bank_stage: int = -1,
@@ -52,6 +54,7 @@ def run_line(banks: list[int], start: int, service: tuple, depths: tuple, bank_s
     held = [None] * n_stages                 # (item, cycle its work is done)
     port_free = [0] * n_banks                # first cycle at which each bank's port is free again
     high = [0] * (n_stages - 1)
+    pushes, pops = [0] * (n_stages - 1), [0] * (n_stages - 1)
     full = busy = 0
     left = len(banks)
     finish = start
@@ -65,6 +68,7 @@ def run_line(banks: list[int], start: int, service: tuple, depths: tuple, bank_s
                     finish = cycle
                 elif len(fifos[j]) < depths[j]:
                     fifos[j].append(held[j][0])
+                    pushes[j] += 1
                     held[j] = None
                 else:
                     full += 1
@@ -77,6 +81,8 @@ def run_line(banks: list[int], start: int, service: tuple, depths: tuple, bank_s
                         busy += 1
                         continue
                     queue.popleft()
+                    if j > 0:
+                        pops[j - 1] += 1
                     if bank >= 0:
                         port_free[bank] = cycle + bank_cycles
                     more = extra[item] if extra is not None and j == extra_stage else 0
@@ -84,4 +90,4 @@ def run_line(banks: list[int], start: int, service: tuple, depths: tuple, bank_s
         for f, fifo in enumerate(fifos):
             high[f] = max(high[f], len(fifo))
         cycle += 1
-    return LineResult(finish, full, busy, high)
+    return LineResult(finish, full, busy, high, pushes, pops)
