@@ -21,11 +21,9 @@ population (archsim's 8-bit quantisation is then exact) and the threshold an int
 
 The same mapping: SANA-FE has no mapper of its own (its user places every neuron), so the script places
 SANA-FE's neurons where archsim's mapper put them (a child process runs archsim's quantise + map and
-writes each neuron's core): archsim's 16 x 8 mesh of core routers is SANA-FE's 8 x 4 tiles of 4 cores,
-archsim core (x, y) = SANA-FE tile (x // 2, y // 2) (id ``(x // 2) * 4 + y // 2``, x-major as SANA-FE
-numbers tiles), core ``x % 2 + 2 (y % 2)`` within it (assumption: a tile's 4 cores are a 2 x 2 block of
-archsim's routers). SANA-FE's input population, which archsim takes as a spike train, goes on the cores
-archsim leaves free, filled in order. ``--sanafe-own-mapping`` instead fills SANA-FE's 128 cores in neuron
+writes each neuron's core), translated by :mod:`archsim.validate.sanafe_place` (archsim's 16 x 8 mesh of core
+routers as SANA-FE's 8 x 4 tiles of 4 cores; SANA-FE's input population, which archsim takes as a spike train,
+on the cores archsim leaves free). ``--sanafe-own-mapping`` instead fills SANA-FE's 128 cores in neuron
 order, equally (the earlier records).
 
 Timed: SANA-FE's build (network objects, connections, mapping) + load + ``sim(timing_model=
@@ -45,10 +43,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import hashlib
 from pathlib import Path
 
 import numpy as np
+
+from archsim.validate import sanafe_place
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -126,11 +125,6 @@ def archsim_network(spec: dict, threshold: float, decay: float):
     return Network("sanafe_side_by_side", {"x": (neurons, 1, 1)}, layers, [source])
 
 
-def sanafe_core(x: int, y: int) -> int:
-    """SANA-FE's core index (tile-major, 4 cores a tile) of archsim's core router (x, y) (module docstring)."""
-    return ((x // 2) * 4 + y // 2) * 4 + x % 2 + 2 * (y % 2)
-
-
 def run_sanafe(spec: dict, threshold: float, decay: float, steps: int, placement: dict | None = None) -> dict:
     """SANA-FE's run; ``placement`` (layer -> SANA-FE core of each neuron) as archsim mapped, else its
     128 cores filled in neuron order."""
@@ -170,14 +164,8 @@ def run_sanafe(spec: dict, threshold: float, decay: float, steps: int, placement
         for k, n in enumerate(flat):
             n.map_to_core(cores[k // per_core])
     else:
-        for k, group in enumerate(groups[1:]):
-            for n, core in zip(group.neurons, placement[f"l{k}"].tolist()):
-                n.map_to_core(cores[core])
-        used = set(np.concatenate(list(placement.values())).tolist())
-        free = [c for c in range(len(cores)) if c not in used]
-        per_core = -(-neurons // len(free))
-        for k, n in enumerate(groups[0].neurons):
-            n.map_to_core(cores[free[k // per_core]])
+        sanafe_place.map_to_cores({f"l{k}": group.neurons for k, group in enumerate(groups[1:])}, groups[0].neurons,
+                                  placement, cores)
     chip = sanafe.SpikingChip(arch)
     chip.load(net)
     t1 = time.perf_counter()
@@ -233,37 +221,12 @@ def archsim_placement(spec: dict, threshold: float, decay: float, chip: str, tmp
         return {name: data[name] for name in data.files} or None
 
 
-def placement_digest(placement: dict | None) -> str:
-    """A short digest of every neuron's core (what SANA-FE's recorded figures depend on)."""
-    if placement is None:
-        return "sanafe-own"
-    h = hashlib.sha256()
-    for name in sorted(placement):
-        h.update(name.encode() + np.ascontiguousarray(placement[name], np.int64).tobytes())
-    return h.hexdigest()[:16]
-
-
 def _write_placement(net, chip_path: str, x_path: Path, out: str) -> None:
-    """archsim's quantise + map of ``net`` (as the run does it): each neuron's SANA-FE core, per layer."""
+    """archsim's quantise + map of ``net`` (as the run does it): each neuron's SANA-FE core, per layer
+    (:mod:`archsim.validate.sanafe_place`; none where the chip is not Loihi's mesh)."""
     from archsim.config import load_chip
-    from archsim.graph.workload import make_workload
-    from archsim.models.manycore import prepare
-    from archsim.noc import core_coords
 
-    chip = load_chip(chip_path)
-    noc = chip.params["noc"]
-    if (noc["mesh_x"], noc["mesh_y"], noc.get("chips_x", 1), noc.get("chips_y", 1)) != (16, 8, 1, 1):
-        np.savez(out)                            # not Loihi's one-chip mesh: no correspondence, SANA-FE maps alone
-        return
-    _, prog, _ = prepare(make_workload(net, input_path=str(x_path)), chip)
-    cores = {}
-    for name, layer in prog.layers.items():
-        where = np.full(layer.size, -1, np.int64)
-        for i in layer.owners:
-            _, _, x, y = core_coords(prog.noc, prog.cores[i].core_id)
-            where[prog.cores[i].neurons] = sanafe_core(x, y)
-        cores[name] = where
-    np.savez(out, **cores)
+    np.savez(out, **(sanafe_place.archsim_placement(net, load_chip(chip_path), str(x_path)) or {}))
 
 
 def archsim_child(args) -> None:
@@ -379,7 +342,7 @@ def main() -> None:
         ours = run_archsim(spec, args.threshold, args.decay, args.steps, chip, Path(tmp))
         placement = None if args.sanafe_own_mapping else archsim_placement(spec, args.threshold, args.decay, chip,
                                                                            Path(tmp))
-    digest = placement_digest(placement)
+    digest = sanafe_place.digest(placement)
     stem = ("sanafe_recurrent" if args.recurrent else "sanafe_random" if args.random else "sanafe") + (f"_{Path(args.chip).stem}" if args.chip else "")
     previous = json.loads((RESULTS / f"{stem}.json").read_text()) if (RESULTS / f"{stem}.json").exists() else {}
     theirs = previous.get("sanafe") if not args.rerun_sanafe and _same_network(previous.get("network"), vars(args)) \

@@ -10,8 +10,11 @@ core the messages (spiking inputs with a synapse on the core) and synaptic event
 their synapses on the core), and reports the mean over steps of the busiest core's serial time
 ``16 ns x messages + 3.8 ns x events``, for two placements of the same neurons: archsim's mapper
 (the cores ``archsim run`` uses) and SANA-FE's DVS tutorial (``SANAFE_CORES_PER_LAYER`` cores per
-layer, each layer's neurons split evenly in flat order). It needs the optional ``sanafe`` package
-(its data file).
+layer, each layer's neurons split evenly in flat order). For each placement it also runs SANA-FE
+itself (``sanafe_dvs.run_sanafe``; archsim's placement translated by ``archsim.validate.sanafe_place``,
+as the validation rows ``sanafe-dvs-*`` do) and quotes its energy and latency per step: the tutorial
+placement is information here, the rows compare the two models on archsim's placement. It needs the
+optional ``sanafe`` package (its data file and its simulator).
 """
 from __future__ import annotations
 
@@ -65,7 +68,7 @@ def main() -> None:
     from archsim.graph.functional import simulate as functional
     from archsim.graph.workload import make_workload
     from archsim.models.manycore import prepare
-    from archsim.validate import sanafe_dvs
+    from archsim.validate import sanafe_dvs, sanafe_place
 
     data = sanafe_dvs.load_data()
     net = sanafe_dvs.network(data)
@@ -91,14 +94,20 @@ def main() -> None:
     theirs = [(name, patterns[name][part].sum(axis=0).A1)
               for name, k in zip(prog.layers, sanafe_dvs.SANAFE_CORES_PER_LAYER[1:])
               for part in np.array_split(np.arange(prog.layers[name].size), k)]
-    lines = ["| placement | cores | busiest core per step: message-in + synapse time, us | its synaptic events |",
-             "|---|---|---|---|"]
-    for label, cores in (("archsim's mapper", mine), ("SANA-FE's tutorial", theirs)):
+    lines = ["| placement | cores | busiest core per step: message-in + synapse time, us | its synaptic events | "
+             "SANA-FE latency per step, us | SANA-FE energy per step, uJ |", "|---|---|---|---|---|---|"]
+    for label, cores, where in (("archsim's mapper", mine, sanafe_place.placement(prog)),
+                                ("SANA-FE's tutorial", theirs, None)):
         ns, events = busiest(cores, inputs)
-        lines.append(f"| {label} | {len(cores)} | {ns / 1e3:.2f} | {events:,.0f} |")
+        peer = sanafe_dvs.run_sanafe(data, STEPS, where)
+        lines.append(f"| {label} | {len(cores)} | {ns / 1e3:.2f} | {events:,.0f} | "
+                     f"{peer['latency_s'] / STEPS * 1e6:.2f} | {peer['energy_j'] / STEPS * 1e6:.3f} |")
     text = (f"# sanafe_dvs_cores\n\nDVS-gesture on {args.chip}, {STEPS} steps (`python bench/sanafe_dvs_cores.py`): "
-            "the busiest core's serial message-in (16 ns) and synapse (3.8 ns) time, mean over steps\n\n"
-            + "\n".join(lines) + "\n")
+            "the busiest core's serial message-in (16 ns) and synapse (3.8 ns) time, mean over steps, and SANA-FE's "
+            "own run of each placement (its input population on the cores archsim leaves free, on archsim's)\n\n"
+            + "\n".join(lines) + "\n\nThe validation rows sanafe-dvs-energy-per-step and sanafe-dvs-latency-per-step "
+            "compare archsim with SANA-FE on archsim's placement (the first line); the tutorial's line is information: "
+            "the same network spread over twice the cores.\n")
     print(text)
     if args.out:
         Path(args.out).write_text(text)

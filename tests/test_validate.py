@@ -121,3 +121,53 @@ def test_unknown_case_is_bad_input(capsys):
     assert main(["validate", "--only", "no-such-case"]) == 2
     err = capsys.readouterr().err
     assert "--only" in err and "tianjic-clock" in err and "\n" == err[-1] and err.count("\n") == 1
+
+
+def test_sanafe_place_maps_2x2_router_blocks_onto_sanafe_tiles():
+    """archsim's 16 x 8 routers onto SANA-FE's 128 cores one to one, each 2 x 2 block one tile, tiles x-major."""
+    from archsim.validate.sanafe_place import sanafe_core
+
+    cores = {(x, y): sanafe_core(x, y) for x in range(16) for y in range(8)}
+    assert sorted(cores.values()) == list(range(128))
+    for x in range(0, 16, 2):
+        for y in range(0, 8, 2):
+            tiles = {cores[x + dx, y + dy] // 4 for dx in (0, 1) for dy in (0, 1)}
+            assert tiles == {(x // 2) * 4 + y // 2}
+
+
+class _Neuron:
+    def map_to_core(self, core):
+        self.core = core
+
+
+def test_sanafe_place_puts_the_input_population_on_free_cores_and_digests_the_placement():
+    from archsim.validate.sanafe_place import digest, map_to_cores
+
+    layer, inputs = [_Neuron() for _ in range(3)], [_Neuron() for _ in range(8)]
+    placement = {"a": np.array([0, 0, 5])}
+    map_to_cores({"a": layer}, inputs, placement, [f"core{i}" for i in range(8)])
+    assert [n.core for n in layer] == ["core0", "core0", "core5"]
+    assert [n.core for n in inputs] == ["core1", "core1", "core2", "core2", "core3", "core3", "core4", "core4"]
+    assert digest(placement) == digest({"a": np.array([0, 0, 5])}) != digest({"a": np.array([0, 5, 0])})
+    assert digest(None) == "sanafe-own"
+
+
+def test_sanafe_place_follows_archsim_mapping_on_loihi_only():
+    """Every neuron gets the SANA-FE core of the archsim core that holds it; a chip other than Loihi's one-chip
+    16 x 8 mesh has no correspondence (None)."""
+    from archsim.api import resolve_chip
+    from archsim.graph.network import LIF, Dense, Layer, Network, Projection
+    from archsim.validate.sanafe_place import archsim_placement
+
+    rng = np.random.default_rng(0)
+
+    def layer(name, source, shape):
+        weight = Dense(rng.integers(-3, 4, shape).astype(float))
+        return Layer(name, shape[:1], (Projection(source, (weight,)),), LIF(decay=1.0, threshold=8.0))
+
+    net = Network("two-dense", {"x": (100,)}, [layer("a", "x", (1200, 100)), layer("b", "a", (20, 1200))], ["b"])
+    cores = archsim_placement(net, resolve_chip("loihi"))
+    assert set(cores) == {"a", "b"} and len(cores["a"]) == 1200 and len(cores["b"]) == 20
+    assert all(((c >= 0) & (c < 128)).all() for c in cores.values())
+    assert len(set(cores["a"].tolist())) > 1 and not set(cores["a"].tolist()) & set(cores["b"].tolist())
+    assert archsim_placement(net, resolve_chip("tianjic")) is None

@@ -15,7 +15,10 @@ neurons themselves are simulated here (``v += bias``; spike when ``v > threshold
 archsim network input is a spike train.
 
 The Loihi measurements SANA-FE's paper compares with are drawn as figures only (its measurement files
-are not public), so the case built on this compares archsim with SANA-FE's prediction: peer against peer.
+are not public), so the case built on this compares archsim with SANA-FE's prediction: peer against peer,
+SANA-FE's neurons placed where archsim's mapper puts them (:mod:`archsim.validate.sanafe_place`) so that the
+two models run one placement; SANA-FE's DVS tutorial placement (``SANAFE_CORES_PER_LAYER``) is kept for
+``bench/sanafe_dvs_cores.py``.
 """
 from __future__ import annotations
 
@@ -97,10 +100,14 @@ def _stdout_to_stderr():
         os.close(saved)
 
 
-def run_sanafe(data: dict[str, np.ndarray], steps: int) -> dict:
-    """SANA-FE's own prediction (its bundled Loihi model, "detailed" timing) of ``steps`` steps of the network."""
+def run_sanafe(data: dict[str, np.ndarray], steps: int, placement: dict[str, np.ndarray] | None = None) -> dict:
+    """SANA-FE's own prediction (its bundled Loihi model, "detailed" timing) of ``steps`` steps of the network;
+    ``placement``: each layer's SANA-FE core per neuron (:func:`archsim.validate.sanafe_place.placement`, the
+    input population on the cores it leaves free), else SANA-FE's DVS tutorial (``SANAFE_CORES_PER_LAYER``)."""
     import sanafe
     import sanafe.layers as layers
+
+    from archsim.validate import sanafe_place
 
     arch = sanafe.load_loihi()
     net = sanafe.Network()
@@ -114,12 +121,17 @@ def run_sanafe(data: dict[str, np.ndarray], steps: int) -> dict:
     built.append(layers.Dense(net, group, data["dense1"].shape[1], data["dense1"], threshold=thresholds[-1]))
     for neuron, bias in zip(built[0], data["inputs"]):
         neuron.set_attributes(model_attributes={"bias": float(bias)})
-    cores = iter(arch.cores())
-    for layer, count in zip(built, SANAFE_CORES_PER_LAYER):
-        for part in np.array_split(np.arange(len(layer)), count):
-            core = next(cores)
-            for index in part:
-                layer[int(index)].map_to_core(core)
+    if placement is None:
+        cores = iter(arch.cores())
+        for layer, count in zip(built, SANAFE_CORES_PER_LAYER):
+            for part in np.array_split(np.arange(len(layer)), count):
+                core = next(cores)
+                for index in part:
+                    layer[int(index)].map_to_core(core)
+    else:
+        names = [name for name, _ in LAYERS] + ["dense1"]
+        sanafe_place.map_to_cores({name: list(layer) for name, layer in zip(names, built[1:])}, list(built[0]),
+                                  placement, list(arch.cores()))
     chip = sanafe.SpikingChip(arch)
     chip.load(net)
     with _stdout_to_stderr():
@@ -127,7 +139,7 @@ def run_sanafe(data: dict[str, np.ndarray], steps: int) -> dict:
     return {"steps": steps, "energy_j": float(result["energy"]["total"]), "latency_s": float(result["sim_time"]),
             "energy_by_unit_j": {k: float(v) for k, v in result["energy"].items()},
             "neurons_fired": int(result["neurons_fired"]), "synaptic_events": int(result["spikes"]),
-            "packets": int(result["packets_sent"])}
+            "packets": int(result["packets_sent"]), "placement": sanafe_place.digest(placement)}
 
 
 def spike_agreement(data: dict[str, np.ndarray], steps: int) -> dict:
