@@ -83,7 +83,8 @@ def tileable(lowered: LoweredLayer) -> bool:
 
 
 def search_tiles(lowered: LoweredLayer, csc, limits: "CoreLimits") -> TileChoice | None:
-    """The tile cut with fewest cores (then least traffic) that fits ``limits`` on every core, or None."""
+    """The tile cut with fewest cores (then least traffic) that fits ``limits`` on every core, or None
+    (``csc``: the layer's columns; None at kernel level, where :class:`RunCheck` generates them)."""
     c, (h, w) = lowered.channels, lowered.map_shape
     n_planes = len(lowered.input_planes) - 1
     if n_planes < 1:
@@ -91,7 +92,7 @@ def search_tiles(lowered: LoweredLayer, csc, limits: "CoreLimits") -> TileChoice
     per_core = limits.neurons_per_core(lowered.state_words)
     if per_core < 1:
         return None
-    col_ptr, col_rows = csc.indptr.astype(np.int64), csc.indices.astype(np.int64)
+    col_ptr, col_rows = (None, None) if csc is None else (csc.indptr.astype(np.int64), csc.indices.astype(np.int64))
     scratch = _Scratch(lowered.input_size, c)
     widths = _distinct_ceil(w)
     candidates = []
@@ -167,10 +168,15 @@ class _Scratch:
         self.stamp = np.zeros(1, np.int64)
 
 
+#: Synapses generated at once when a kernel-level layer's runs are checked (memory of one chunk).
+CHUNK_SYNAPSES = 4_000_000
+
+
 class RunCheck:
     """Checks runs of one layer's neurons, in fan-in groups ``groups``, against the core limits
     (the chip model's pass rule, :func:`_check_runs`); the tile search and the partitioned cuts
-    (:mod:`~archsim.mapping.partitioner`) both use it."""
+    (:mod:`~archsim.mapping.partitioner`) both use it. A kernel-level layer's columns are generated
+    from its kernels (:mod:`~archsim.mapping.kernels`), a chunk of runs at a time."""
 
     def __init__(self, lowered: LoweredLayer, col_ptr, col_rows, groups, limits: "CoreLimits", scratch=None):
         self.lowered, self.col_ptr, self.col_rows, self.groups, self.limits = lowered, col_ptr, col_rows, groups, limits
@@ -184,10 +190,40 @@ class RunCheck:
     def check(self, neurons: np.ndarray, run_edges: np.ndarray) -> tuple[bool, int, int]:
         """(all runs fit, parts, axons of the first run's parts) for runs ``run_edges`` of ``neurons``."""
         s = self.scratch
-        ok, parts, axons = _check_runs(self.col_ptr, self.col_rows, neurons, run_edges, self.groups,
-                                       self.kernel_bits, self.channel_of, s.input_stamp, s.part_input_stamp,
-                                       s.channel_stamp, s.stamp, *self._limit_args)
-        return bool(ok), int(parts), int(axons)
+        kernels = self.lowered.kernels
+        if kernels is None:
+            ok, parts, axons = _check_runs(self.col_ptr, self.col_rows, neurons, run_edges, self.groups,
+                                           self.kernel_bits, self.channel_of, s.input_stamp, s.part_input_stamp,
+                                           s.channel_stamp, s.stamp, *self._limit_args)
+            return bool(ok), int(parts), int(axons)
+        total_parts, first_axons = 0, 0
+        for first, last in _chunks(run_edges, max(1, CHUNK_SYNAPSES // max(self._max_fan_in(), 1))):
+            a, b = int(run_edges[first]), int(run_edges[last])
+            ptr, rows, _ = kernels.columns(neurons[a:b])
+            ok, parts, axons = _check_runs(ptr, rows, np.arange(b - a, dtype=np.int64), run_edges[first:last + 1] - a,
+                                           self.groups, self.kernel_bits, self.channel_of[neurons[a:b]],
+                                           s.input_stamp, s.part_input_stamp, s.channel_stamp, s.stamp,
+                                           *self._limit_args)
+            total_parts += int(parts)
+            first_axons = int(axons) if first == 0 else first_axons
+            if not ok:
+                return False, total_parts, first_axons
+        return True, total_parts, first_axons
+
+    def _max_fan_in(self) -> int:
+        if not hasattr(self, "_fan_in_peak"):
+            self._fan_in_peak = int(self.lowered.kernels.fan_in().max(initial=0))
+        return self._fan_in_peak
+
+
+def _chunks(run_edges: np.ndarray, neurons_per_chunk: int):
+    """(first run, end run) of consecutive runs holding about ``neurons_per_chunk`` neurons (a run at least)."""
+    first, n_runs = 0, len(run_edges) - 1
+    while first < n_runs:
+        last = int(np.searchsorted(run_edges, run_edges[first] + neurons_per_chunk, side="right")) - 1
+        last = min(max(last, first + 1), n_runs)
+        yield first, last
+        first = last
 
 
 class _Probe:
