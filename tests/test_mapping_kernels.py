@@ -7,11 +7,12 @@ from hypothesis import given, settings, strategies as st
 
 import archsim.mapping as mapping_pkg
 from archsim.config import load_chip
-from archsim.graph.network import LIF, Conv2d, Dense, Flatten, Layer, Network, Projection
+from archsim.graph.network import LIF, Conv2d, Dense, Flatten, Layer, Network, Projection, Scale
 from archsim.graph.workload import Workload
 from archsim.mapping import map_network
 from archsim.mapping.kernels import kernel_layer, use_kernels
 from archsim.mapping.lowering import lower_layer
+from archsim.mapping.tiles import Tile
 from archsim.models.manycore import simulate
 from tests.test_mapping_partition import with_cuts
 from workloads.layers import EvenConv2d
@@ -26,7 +27,7 @@ def _kernel(rng, c_out, c_in, k, even, density):
     return rng.normal(size=(c_out, c_in, k, k)) * (rng.random((c_out, c_in, k, k)) < density)
 
 
-def _net(seed, c_in, c, size, k, stride, padding, even, density, residual):
+def _net(seed, c_in, c, size, k, stride, padding, even, density, residual, scaled=False):
     rng = np.random.default_rng(seed)
     weight = _kernel(rng, c, c_in, k, even, density)
     conv = Conv2d(weight, stride=(stride, stride), padding=(padding, padding) if not even else (k // 2, k // 2))
@@ -35,7 +36,8 @@ def _net(seed, c_in, c, size, k, stride, padding, even, density, residual):
     last = "c"
     if residual:                               # a second conv plus the identity shortcut (two projections)
         inner = Conv2d(_kernel(rng, c, c, 3, False, density), padding=(1, 1))
-        layers.append(Layer("r", shape, (Projection("c", (inner,)), Projection("c", ())), LIF(**LIF_)))
+        shortcut = (Scale(np.int64(2)),) if scaled else ()
+        layers.append(Layer("r", shape, (Projection("c", (inner,)), Projection("c", shortcut)), LIF(**LIF_)))
         last = "r"
     n = int(np.prod(shape))
     layers.append(Layer("o", (5,), (Projection(last, (Flatten(), Dense(rng.normal(size=(5, n))))),), LIF(**LIF_)))
@@ -61,10 +63,10 @@ def _explicit_run(net, chip, x):
 @given(seed=st.integers(0, 10_000), c_in=st.integers(1, 4), c=st.integers(2, 6), size=st.integers(3, 8),
        k=st.sampled_from([1, 2, 3]), stride=st.sampled_from([1, 2]), padding=st.sampled_from([0, 1]),
        even=st.booleans(), density=st.sampled_from([1.0, 0.5]), residual=st.booleans(),
-       valued=st.booleans())
+       valued=st.booleans(), scaled=st.booleans())
 def test_generated_columns_and_scatter_equal_the_lowered_matrix(seed, c_in, c, size, k, stride, padding, even,
-                                                                 density, residual, valued):
-    net = _net(seed, c_in, c, size, k if not even else 2, stride, padding, even and k != 1, density, residual)
+                                                                 density, residual, valued, scaled):
+    net = _net(seed, c_in, c, size, k if not even else 2, stride, padding, even and k != 1, density, residual, scaled)
     rng = np.random.default_rng(seed + 1)
     for layer in net.layers[:-1]:
         kernels = kernel_layer(layer.projections, layer.shape, net.shape_of)
@@ -82,6 +84,9 @@ def test_generated_columns_and_scatter_equal_the_lowered_matrix(seed, c_in, c, s
             np.testing.assert_array_equal(values[ptr[j]:ptr[j + 1]], v[keep])
         np.testing.assert_array_equal(kernels.fan_in(), np.diff(csc.indptr))
         assert kernels.stored_max_abs() == np.abs(csc.data).max(initial=0)
+        assert kernels.weights.dtype.kind == low.matrix.dtype.kind              # the same value type
+        np.testing.assert_array_equal(lower_layer(layer.name, layer.shape, layer.projections, net.shape_of,
+                                                  kernels=kernels).bias, low.bias)
         integer = lower_layer(layer.name, layer.shape, [_rounded(p) for p in layer.projections], net.shape_of)
         int_kernels = kernel_layer([_rounded(p) for p in layer.projections], layer.shape, net.shape_of)
         x = rng.integers(-3 if valued else 0, 4 if valued else 2, size=low.input_size)
@@ -94,7 +99,8 @@ def test_generated_columns_and_scatter_equal_the_lowered_matrix(seed, c_in, c, s
 
 
 def _rounded(proj):
-    ops = tuple(Conv2d(np.rint(op.weight * 3).astype(np.int64), stride=op.stride, padding=op.padding) for op in proj.ops)
+    ops = tuple(Conv2d(np.rint(op.weight * 3).astype(np.int64), stride=op.stride, padding=op.padding)
+                if isinstance(op, Conv2d) else op for op in proj.ops)
     return Projection(proj.source, ops)
 
 
@@ -127,8 +133,10 @@ def test_kernel_level_run_equals_the_explicit_lowering(seed, c_in, c, size, k, s
     chip = _chip(neurons, axons, fold, lanes, banks)
     x = (np.random.default_rng(seed).random((3, 1, c_in, size, size)) < rate).astype(float)
     mapping = map_network(net, chip)
-    low = mapping.handover[1]["c"]
-    assert (low.matrix is None) == (low.size > low.channels)      # kernel level wherever a map can be tiled
+    for name in ("c", "r") if residual else ("c",):
+        low = mapping.handover[1][name]
+        # kernel level wherever the map is cut in tiles (a map the tile search cannot cut is lowered explicitly)
+        assert (low.matrix is None) == (Tile.parse(mapping.orders[name]) is not None)
     _same(_run(net, chip, x), _explicit_run(net, chip, x))
 
 
@@ -139,6 +147,7 @@ def test_kernel_level_reference_engine_equals_fast(valued):
     rng = np.random.default_rng(4)
     x = rng.random((2, 1, 3, 7, 7)) if valued else (rng.random((2, 1, 3, 7, 7)) < 0.5).astype(float)
     mapping = map_network(net, chip)
+    assert mapping.handover[1]["c"].matrix is None and mapping.handover[1]["r"].matrix is None
     assert len(mapping.input_groups["r"]) > 2                      # fan-in split: partial sums merged
     fast = _run(net, chip, x, "fast")
     _same(fast, _run(net, chip, x, "reference"))

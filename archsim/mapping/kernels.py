@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from archsim.graph.network import Conv2d
+from archsim.graph.network import Conv2d, Scale
 
 #: Columns of ``geometry``: segment offset, input channels, input rows, input columns, stride y / x,
 #: padding y / x, dilation y / x, groups, kernel offset in ``weights``, input channels per group,
@@ -104,19 +104,25 @@ class KernelLayer:
 
 def kernel_layer(projections, shape, shape_of) -> KernelLayer | None:
     """The kernel description of a layer of ``shape`` with ``projections``, or None when one of them is
-    not a lone Conv2d nor an identity from a source of the layer's shape (module docstring)."""
+    not a lone Conv2d nor a shortcut (an identity or a scalar ``Scale``) from a source of the layer's
+    shape (module docstring). The kernels keep the value type the explicit lowering gives the layer's
+    matrix (a ``Scale`` lowers to float entries)."""
     if len(shape) != 3 or not projections:
         return None
-    rows, pool, offset = [], [], 0
+    rows, pool, offset, scaled = [], [], 0, False
     c_out = int(shape[0])
     for proj in projections:
         in_shape = tuple(int(s) for s in shape_of(proj.source))
         if len(in_shape) != 3:
             return None
-        if not proj.ops:
+        shortcut = not proj.ops or (len(proj.ops) == 1 and isinstance(proj.ops[0], Scale)
+                                    and np.ndim(proj.ops[0].scale) == 0)
+        if shortcut:
             if in_shape != tuple(shape):
                 return None
-            op = Conv2d(weight=np.ones((c_out, 1, 1, 1), np.int64), groups=c_out)
+            value = proj.ops[0].scale if proj.ops else 1
+            scaled = scaled or bool(proj.ops)
+            op = Conv2d(weight=np.full((c_out, 1, 1, 1), value), groups=c_out)
         elif len(proj.ops) == 1 and isinstance(proj.ops[0], Conv2d):
             op = proj.ops[0]
             if tuple(op.output_shape(in_shape)) != tuple(shape):
@@ -131,21 +137,9 @@ def kernel_layer(projections, shape, shape_of) -> KernelLayer | None:
         pool.append(weight.reshape(-1))
         offset += int(np.prod(in_shape))
     weights = np.concatenate(pool)
-    if not np.issubdtype(weights.dtype, np.integer):
+    if scaled or not np.issubdtype(weights.dtype, np.integer):
         weights = weights.astype(np.float64)
     return KernelLayer(np.array(rows, np.int64), np.ascontiguousarray(weights), tuple(int(s) for s in shape), offset)
-
-
-def kernel_bias(projections, shape) -> np.ndarray:
-    """The layer's bias (flat), as the explicit lowering carries each Conv2d's bias to its output."""
-    size = int(np.prod(shape))
-    biases = [np.repeat(np.asarray(p.ops[0].bias), size // int(shape[0])) for p in projections
-              if p.ops and p.ops[0].bias is not None]
-    integer = all(np.issubdtype(np.asarray(p.ops[0].weight).dtype, np.integer) for p in projections if p.ops)
-    bias = np.zeros(size, np.int64 if integer else np.float64)
-    for b in biases:
-        bias = bias + b.astype(bias.dtype)
-    return bias
 
 
 def use_kernels(kernels: KernelLayer | None, cuts, synapse_limit: int) -> bool:

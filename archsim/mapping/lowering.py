@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from archsim.graph.network import AvgPool2d, Conv2d, Dense, Flatten, Scale, Shape, SumPool2d
-from archsim.mapping.kernels import KernelLayer, kernel_bias
+from archsim.mapping.kernels import KernelLayer
 
 
 @dataclass(eq=False)
@@ -105,6 +105,17 @@ def _kernel_level(name, shape, projections, shape_of, state_words, kernels: Kern
                         channels=int(shape[0]), shared_kernel_weights=kernel_weights_per_channel(projections),
                         input_planes=np.concatenate(planes), state_words=state_words,
                         map_shape=(int(shape[1]), int(shape[2])), kernels=kernels)
+
+
+def kernel_bias(projections, shape) -> np.ndarray:
+    """A kernel-level layer's bias (flat): each Conv2d's bias carried to its output, as :func:`lower_chain` does."""
+    size = int(np.prod(shape))
+    bias = np.zeros(size, dtype=np.int64 if _integer(projections) else np.float64)
+    for proj in projections:
+        op = proj.ops[0] if proj.ops else None
+        if isinstance(op, Conv2d) and op.bias is not None:
+            bias = bias + np.repeat(np.asarray(op.bias), size // int(shape[0])).astype(bias.dtype)
+    return bias
 
 
 def kernel_bits_per_group(lowered: LoweredLayer, bounds: np.ndarray, weight_bits: int) -> np.ndarray:
