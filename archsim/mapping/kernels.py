@@ -20,7 +20,7 @@ those of the explicit lowering, exactly; a layer whose tile search finds no cut 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba as nb
 import numpy as np
@@ -43,6 +43,7 @@ class KernelLayer:
     weights: np.ndarray
     shape: tuple[int, int, int]
     input_size: int
+    _fan_in: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def size(self) -> int:
@@ -68,13 +69,19 @@ class KernelLayer:
         return peak
 
     def fan_in(self) -> np.ndarray:
-        """Stored synapses per flat neuron (every segment), counted from the kernels and shapes."""
-        counts = np.zeros(self.size, np.int64)
-        for kernel, valid_y, valid_x in self._segments():
-            taps = np.count_nonzero(kernel, axis=1).astype(np.int64)
-            counts += np.einsum("cab,ya,xb->cyx", taps, valid_y.astype(np.int64),
-                                valid_x.astype(np.int64)).reshape(-1)
-        return counts
+        """Stored synapses per flat neuron (every segment), counted from the kernels and shapes (once)."""
+        if self._fan_in is None:
+            counts = np.zeros(self.size, np.int64)
+            for kernel, valid_y, valid_x in self._segments():
+                taps = np.count_nonzero(kernel, axis=1).astype(np.int64)
+                counts += np.einsum("cab,ya,xb->cyx", taps, valid_y.astype(np.int64),
+                                    valid_x.astype(np.int64)).reshape(-1)
+            self._fan_in = counts
+            self._fan_in.flags.writeable = False
+        return self._fan_in
+
+    def max_fan_in(self) -> int:
+        return int(self.fan_in().max(initial=0))
 
     def synapses(self) -> int:
         return int(self.fan_in().sum())
