@@ -164,3 +164,14 @@ def test_kernel_level_is_chosen_only_where_the_tile_cut_is_taken():
     assert use_kernels(kernels, ("tiles", "contiguous"), kernels.synapses() - 1)   # large: tiles taken directly
     assert not use_kernels(kernels, ("contiguous",), 0)
     assert kernel_layer(net.layers[2].projections, net.layers[2].shape, net.shape_of) is None   # a dense layer
+
+
+def test_memory_guard_counts_kernel_level_layers_by_their_kernels():
+    from archsim.guard.memory import synapse_bound
+
+    net = _net(0, 2, 4, 6, 3, 1, 1, False, 1.0, True)
+    conv_c, conv_r = net.layers[0].projections[0].ops[0], net.layers[1].projections[0].ops[0]
+    listed = synapse_bound(net, True)
+    as_kernels = synapse_bound(net, True, {"c", "r"})
+    out = int(np.prod(net.layers[0].shape))
+    assert listed - as_kernels == (out * 2 * 9 - conv_c.weight.size) + (out * 4 * 9 - conv_r.weight.size)
