@@ -4,7 +4,8 @@
 loaded or hand-edited mapping; ``lower_network`` gives the lowered layers both use, and
 ``lowered_and_routes`` hands the chip program builder those map_network already made. The pieces:
 :mod:`~archsim.mapping.lowering` (synapse matrices), :mod:`~archsim.mapping.partition` (cuts),
-:mod:`~archsim.mapping.tiles` (conv layers' tile cuts), :mod:`~archsim.mapping.partitioner` (METIS cuts),
+:mod:`~archsim.mapping.tiles` (conv layers' tile cuts), :mod:`~archsim.mapping.kernels` (large
+convolutions described by their kernels, never listed), :mod:`~archsim.mapping.partitioner` (METIS cuts),
 :mod:`~archsim.mapping.placement` (mesh positions), :mod:`~archsim.mapping.routing` (axons,
 owners, multicast destinations), :mod:`~archsim.mapping.layout` (the Mapping file).
 """
