@@ -86,14 +86,16 @@ def refuse_above(what: str, parts: dict[str, float], hint: str = "") -> None:
                     f"{format_bytes(allowed)} (allowed: at most that{'; ' + hint if hint else ''})")
 
 
-def synapse_bound(network, lowered: bool = True) -> int:
+def synapse_bound(network, lowered: bool = True, kernel_level=()) -> int:
     """Upper bound of the synapses the many-core lowering of ``network`` can store (every op's
     connections); with ``lowered=False`` the weights as the network holds them (a conv kernel once, pools
-    none), which is what the H2Learn, GPU and functional models keep."""
+    none), which is what the H2Learn, GPU and functional models keep. Layers named in ``kernel_level``
+    (mapped as kernels, :mod:`archsim.mapping.kernels`) count their kernels only."""
     from archsim.graph.network import AvgPool2d, Conv2d, Dense, Scale, SumPool2d
 
     total = 0
     for layer in network.layers:
+        as_kernels = not lowered or layer.name in kernel_level
         for proj in layer.projections:
             shape = tuple(network.shape_of(proj.source))
             for op in proj.ops:
@@ -102,8 +104,8 @@ def synapse_bound(network, lowered: bool = True) -> int:
                 if isinstance(op, Dense):
                     total += int(np.size(op.weight))
                 elif isinstance(op, Conv2d):
-                    total += (out_size * int(np.prod(op.weight.shape[1:], dtype=object)) if lowered
-                              else int(np.size(op.weight)))
+                    total += (int(np.size(op.weight)) if as_kernels
+                              else out_size * int(np.prod(op.weight.shape[1:], dtype=object)))
                 elif isinstance(op, (AvgPool2d, SumPool2d)) and lowered:
                     total += out_size * int(op.kernel[0]) * int(op.kernel[1])
                 elif isinstance(op, Scale):
@@ -123,7 +125,12 @@ def check_run(network, chip=None, *, steps: int = 0, batch: int = 1, what: str |
         for key in ("mesh_x", "mesh_y", "chips_x", "chips_y"):
             cores *= int(noc.get(key, 1))
     lowered = chip is not None and chip.family == "manycore"
-    parts = {"network arrays": synapse_bound(network, lowered) * BYTES_PER_SYNAPSE,
+    kernel_level = ()
+    if lowered:
+        from archsim.mapping import kernel_candidates
+
+        kernel_level = set(kernel_candidates(network, None, chip))
+    parts = {"network arrays": synapse_bound(network, lowered, kernel_level) * BYTES_PER_SYNAPSE,
              "mapping": cores * BYTES_PER_CORE,
              "simulation state": (neurons * BYTES_PER_NEURON_STEP + input_elements * 16) * steps * batch}
     hint = "fewer --steps or a smaller --batch, a smaller network or chip, or a larger --max-memory"

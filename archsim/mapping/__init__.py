@@ -4,7 +4,8 @@
 loaded or hand-edited mapping; ``lower_network`` gives the lowered layers both use, and
 ``lowered_and_routes`` hands the chip program builder those map_network already made. The pieces:
 :mod:`~archsim.mapping.lowering` (synapse matrices), :mod:`~archsim.mapping.partition` (cuts),
-:mod:`~archsim.mapping.tiles` (conv layers' tile cuts), :mod:`~archsim.mapping.partitioner` (METIS cuts),
+:mod:`~archsim.mapping.tiles` (conv layers' tile cuts), :mod:`~archsim.mapping.kernels` (large
+convolutions described by their kernels, never listed), :mod:`~archsim.mapping.partitioner` (METIS cuts),
 :mod:`~archsim.mapping.placement` (mesh positions), :mod:`~archsim.mapping.routing` (axons,
 owners, multicast destinations), :mod:`~archsim.mapping.layout` (the Mapping file).
 """
@@ -18,8 +19,10 @@ from archsim.errors import UserError
 from archsim.graph.plasticity import state_bits_per_synapse
 from archsim.mapping.estimate import cores_needed
 from archsim.mapping.layout import Mapping, Part
+from archsim.mapping.kernels import kernel_layer, use_kernels
 from archsim.mapping.lowering import LoweredLayer, lower_layer
-from archsim.mapping.partition import CUTS, PARTITIONED, CoreLimits, kernel_bits_per_group, neuron_order, split_layer
+from archsim.mapping.partition import (CUTS, GREEDY_SYNAPSE_LIMIT, PARTITIONED, CoreLimits, kernel_bits_per_group,
+                                       neuron_order, split_layer)
 from archsim.mapping.placement import place
 from archsim.mapping.routing import Routes, build_routes, traffic_edges
 from archsim.mapping.storage import FORMATS, SynapseFormat
@@ -98,10 +101,10 @@ def stored_weight_bits(low: LoweredLayer, limits: CoreLimits) -> int:
     ``core.synapse_cell_bits`` narrower than ``precision.weight_bits``, and that full width)
     that holds every integer weight of the layer (a b-bit cell holds |w| <= 2^(b-1) - 1: 2 bits are
     ternary), else ``limits.weight_bits`` (also for float weights, before quantisation)."""
-    data = low.matrix.data
+    data = low.matrix.data if low.kernels is None else low.kernels.weights
     if not limits.cell_bits or not np.issubdtype(data.dtype, np.integer):
         return limits.weight_bits
-    peak = int(np.abs(data).max(initial=0))
+    peak = int(np.abs(data).max(initial=0)) if low.kernels is None else low.kernels.stored_max_abs()
     return next((b for b in limits.cell_bits if peak <= 2 ** (b - 1) - 1), limits.weight_bits)
 
 
@@ -139,12 +142,37 @@ def _listed(per_layer: dict[str, int]) -> str:
     return ", ".join(f"{n}: {c}" for n, c in per_layer.items())
 
 
-def lower_network(network, quantized=None) -> dict[str, LoweredLayer]:
-    """Lowered layers (integer ones from ``quantized`` when given, else the float network's)."""
+def lower_network(network, quantized=None, kernel_level=None) -> dict[str, LoweredLayer]:
+    """Lowered layers (integer ones from ``quantized`` when given, else the float network's); the
+    layers ``kernel_level`` names (name -> KernelLayer, :func:`kernel_candidates`) at kernel level."""
     layers = quantized.layers if quantized is not None else network.layers
     state = _state_words(network)
-    return {layer.name: lower_layer(layer.name, layer.shape, layer.projections, network.shape_of, state[layer.name])
-            for layer in layers}
+    kernel_level = kernel_level or {}
+    return {layer.name: lower_layer(layer.name, layer.shape, layer.projections, network.shape_of, state[layer.name],
+                                    kernel_level.get(layer.name)) for layer in layers}
+
+
+def mapping_cuts(chip) -> tuple:
+    """The kinds of cut the chip's ``mapping.cuts`` allows (all by default)."""
+    return tuple(chip.params.get("mapping", {}).get("cuts", CUTS))
+
+
+def kernel_candidates(network, quantized, chip, orders=None) -> dict:
+    """Layers mapped at kernel level on ``chip`` (:func:`~archsim.mapping.kernels.use_kernels`), by name;
+    with a mapping's ``orders``, only those it cuts in tiles (a layer whose tile search found no cut
+    was lowered explicitly)."""
+    if chip is None:
+        return {}
+    layers = quantized.layers if quantized is not None else network.layers
+    cuts = mapping_cuts(chip)
+    out = {}
+    for layer in layers:
+        if orders is not None and Tile.parse(str(orders.get(layer.name, ""))) is None:
+            continue
+        kernels = kernel_layer(layer.projections, tuple(layer.shape), network.shape_of)
+        if use_kernels(kernels, cuts, GREEDY_SYNAPSE_LIMIT):
+            out[layer.name] = kernels
+    return out
 
 
 def map_network(network, chip, quantized=None, log=None) -> Mapping:
@@ -153,14 +181,18 @@ def map_network(network, chip, quantized=None, log=None) -> Mapping:
     check_fits(network, chip, quantized)
     limits = core_limits(chip)
     board = BoardShape.of(chip)
-    lowered = lower_network(network, quantized)
+    lowered = lower_network(network, quantized, kernel_candidates(network, quantized, chip))
     options = chip.params.get("mapping", {})
     seed = int(options.get("seed", 0))
-    kinds = tuple(options.get("cuts", CUTS))
+    kinds = mapping_cuts(chip)
     progress = Progress(log, "map: cut", len(lowered), "layers")
     cuts = {}
-    for name, low in lowered.items():
+    for name, low in list(lowered.items()):
         cuts[name] = split_layer(low, layer_limits(limits, low), seed, kinds)
+        if cuts[name] is None:                   # kernel level without a tile cut: lowered explicitly
+            layer = next(l for l in (quantized if quantized is not None else network).layers if l.name == name)
+            low = lowered[name] = lower_layer(name, layer.shape, layer.projections, network.shape_of, low.state_words)
+            cuts[name] = split_layer(low, layer_limits(limits, low), seed, kinds)
         progress.update(len(cuts))
     specs = [(name, p) for name, low in lowered.items() for p in cuts[name].parts(low)]
     if len(specs) > board.cores:
@@ -186,14 +218,14 @@ def map_network(network, chip, quantized=None, log=None) -> Mapping:
     return mapping
 
 
-def lowered_and_routes(mapping: Mapping, network, quantized) -> tuple[dict[str, LoweredLayer], Routes]:
+def lowered_and_routes(mapping: Mapping, network, quantized, chip=None) -> tuple[dict[str, LoweredLayer], Routes]:
     """The lowered layers of ``quantized`` and ``mapping``'s routes: the ones :func:`map_network`
     made for this quantised network (taken off the mapping, so they are freed with their user),
-    else lowered and routed now."""
+    else lowered (at kernel level where ``chip`` maps so and the mapping cuts tiles) and routed now."""
     handover, mapping.handover = mapping.handover, None
     if handover is not None and handover[0] is quantized:
         return handover[1], handover[2]
-    lowered = lower_network(network, quantized)
+    lowered = lower_network(network, quantized, kernel_candidates(network, quantized, chip, mapping.orders))
     return lowered, build_routes(mapping, lowered)
 
 
@@ -227,7 +259,7 @@ def validate_mapping(mapping: Mapping, network, chip, quantized=None, source: st
     if tuple(mapping.board_shape) != board.size:      # before any array of the board's size is made
         raise UserError(f"{source}: board_shape: {list(mapping.board_shape)[:2]} does not match {chip.path} "
                         f"(allowed: {list(board.size)}, its noc.mesh_x * chips_x, noc.mesh_y * chips_y)")
-    lowered = lower_network(network, quantized)
+    lowered = lower_network(network, quantized, kernel_candidates(network, quantized, chip, mapping.orders))
     if set(mapping.orders) != set(lowered):
         missing = sorted(set(lowered) - set(mapping.orders)) or sorted(set(mapping.orders) - set(lowered))
         raise UserError(f"{source}: layers: {missing[0]!r} does not match network {network.name} "
@@ -257,7 +289,7 @@ def _validate_layer(mapping: Mapping, name: str, low: LoweredLayer, limits: Core
         raise UserError(f"{key}.permutation: not a permutation of the layer's {low.size} neurons "
                         f"(allowed: each of 0..{low.size - 1} once, with order {PARTITIONED})")
     perm = neuron_order(low, order, permutation)
-    csc = low.matrix.tocsc()
+    csc = low.matrix.tocsc() if low.kernels is None else None
     synapses = np.zeros(low.size, dtype=np.int64)
     for part in mapping.layer_parts(name):
         (a, b), (i, j) = part.neurons, part.inputs
@@ -267,15 +299,14 @@ def _validate_layer(mapping: Mapping, name: str, low: LoweredLayer, limits: Core
         if b - a > limits.max_neurons:
             raise UserError(f"{key}.parts: {b - a} neurons on core {list(part.core)} "
                             f"(allowed: <= {limits.max_neurons}, core.neurons x core.max_fold)")
-        block = csc[i:j][:, perm[a:b]]
-        axons = int(np.count_nonzero(np.diff(block.tocsr().indptr)))
+        axons, per_neuron = _part_pattern(low, csc, perm[a:b], i, j)
         if axons > limits.axons * limits.max_fold:
             raise UserError(f"{key}.parts: {axons} axons on core {list(part.core)} "
                             f"(allowed: <= {limits.axons * limits.max_fold}, core.axons x core.max_fold)")
         if low.shared_kernel_weights is None:
-            bits = limits.part_bits(block.nnz, axons, b - a)
+            bits = limits.part_bits(int(per_neuron.sum()), axons, b - a)
         else:
-            channels = np.unique(perm[a:b][np.diff(block.indptr) > 0] // max(low.size // low.channels, 1))
+            channels = np.unique(perm[a:b][per_neuron > 0] // max(low.size // low.channels, 1))
             bits = len(channels) * int(kernel_bits_per_group(low, np.array([i, j]), limits.weight_bits)[0])
         if bits > limits.memory_bits:
             raise UserError(f"{key}.parts: {bits // 8} bytes of weights on core {list(part.core)} "
@@ -284,9 +315,20 @@ def _validate_layer(mapping: Mapping, name: str, low: LoweredLayer, limits: Core
         if limits.state_bits and state > limits.state_bits:
             raise UserError(f"{key}.parts: {state // 8} bytes of neuron state on core {list(part.core)} "
                             f"(allowed: <= {limits.state_bits // 8}, core.neuron_memory_kb)")
-        synapses[perm[a:b]] += np.diff(block.indptr)
-    wrong = np.flatnonzero(synapses != np.diff(csc.indptr))
+        synapses[perm[a:b]] += per_neuron
+    fan_in = np.diff(csc.indptr) if csc is not None else low.kernels.fan_in()
+    wrong = np.flatnonzero(synapses != fan_in)
     if len(wrong):
         n = int(wrong[0])
-        raise UserError(f"{key}.parts: neuron {n} has {int(synapses[n])} of its {int(np.diff(csc.indptr)[n])} "
+        raise UserError(f"{key}.parts: neuron {n} has {int(synapses[n])} of its {int(fan_in[n])} "
                         "synapses on cores (allowed: each synapse on exactly one core)")
+
+
+def _part_pattern(low: LoweredLayer, csc, neurons: np.ndarray, start: int, stop: int) -> tuple[int, np.ndarray]:
+    """(distinct axons, synapses per neuron) of the part of ``neurons`` over input rows [start, stop):
+    from the layer's CSC columns, or generated from its kernels at kernel level."""
+    if csc is None:
+        ptr, rows, _ = low.kernels.columns(neurons, start, stop)
+        return len(np.unique(rows)), np.diff(ptr)
+    block = csc[start:stop][:, neurons]
+    return int(np.count_nonzero(np.diff(block.tocsr().indptr))), np.diff(block.indptr)

@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from archsim.graph.network import AvgPool2d, Conv2d, Dense, Flatten, Scale, Shape, SumPool2d
+from archsim.mapping.kernels import KernelLayer
 
 
 @dataclass(eq=False)
@@ -34,10 +35,12 @@ class LoweredLayer:
     made of whole planes where they can be. ``state_words`` is the membrane words per neuron (LIF and
     LI 1, CubaLIF 2, stateless neurons 0). ``map_shape`` is the (rows, columns) of the layer's
     feature map ((1, size) for a flat layer): tile orders of the partition cut along it.
+    ``kernels`` is the layer's kernel description when it is mapped at kernel level
+    (:mod:`~archsim.mapping.kernels`); ``matrix`` is then None: no synapse of the layer is listed.
     """
 
     name: str
-    matrix: sp.csr_matrix
+    matrix: sp.csr_matrix | None
     bias: np.ndarray
     segments: list[tuple[str, int, int, bool]]
     channels: int
@@ -46,18 +49,28 @@ class LoweredLayer:
     state_words: int = 0
     map_shape: tuple[int, int] = (1, 1)
     plastic: bool = False        # a projection learns locally: its cores keep plastic state per synapse
+    kernels: KernelLayer | None = None
 
     @property
     def input_size(self) -> int:
-        return int(self.matrix.shape[0])
+        return self.kernels.input_size if self.matrix is None else int(self.matrix.shape[0])
 
     @property
     def size(self) -> int:
-        return int(self.matrix.shape[1])
+        return self.kernels.size if self.matrix is None else int(self.matrix.shape[1])
+
+    @property
+    def synapse_count(self) -> int:
+        return self.kernels.synapses() if self.matrix is None else int(self.matrix.nnz)
 
 
-def lower_layer(name: str, shape: Shape, projections, shape_of, state_words: int = 0) -> LoweredLayer:
-    """Lower ``projections`` (objects with ``source``, ``ops``, ``recurrent``) of a layer of ``shape``."""
+def lower_layer(name: str, shape: Shape, projections, shape_of, state_words: int = 0,
+                kernels: KernelLayer | None = None) -> LoweredLayer:
+    """Lower ``projections`` (objects with ``source``, ``ops``, ``recurrent``) of a layer of ``shape``;
+    given ``kernels`` (its :func:`~archsim.mapping.kernels.kernel_layer`), at kernel level: the same
+    layout and bias, no matrix."""
+    if kernels is not None:
+        return _kernel_level(name, shape, projections, shape_of, state_words, kernels)
     blocks, segments, planes, offset = [], [], [np.zeros(1, dtype=np.int64)], 0
     size = int(np.prod(shape))
     bias = np.zeros(size, dtype=np.int64 if _integer(projections) else np.float64)
@@ -79,6 +92,32 @@ def lower_layer(name: str, shape: Shape, projections, shape_of, state_words: int
                         shared_kernel_weights=shared, input_planes=np.concatenate(planes), state_words=state_words,
                         map_shape=(int(shape[1]), int(shape[2])) if len(shape) == 3 else (1, size),
                         plastic=any(getattr(p, "plasticity", None) is not None for p in projections))
+
+
+def _kernel_level(name, shape, projections, shape_of, state_words, kernels: KernelLayer) -> LoweredLayer:
+    segments, planes, offset = [], [np.zeros(1, dtype=np.int64)], 0
+    for proj in projections:
+        in_shape = tuple(shape_of(proj.source))
+        size = int(np.prod(in_shape))
+        segments.append((proj.source, offset, size, bool(proj.recurrent)))
+        plane = int(np.prod(in_shape[1:]))
+        planes.append(offset + np.arange(plane, size + 1, plane, dtype=np.int64))
+        offset += size
+    return LoweredLayer(name=name, matrix=None, bias=kernel_bias(projections, shape), segments=segments,
+                        channels=int(shape[0]), shared_kernel_weights=kernel_weights_per_channel(projections),
+                        input_planes=np.concatenate(planes), state_words=state_words,
+                        map_shape=(int(shape[1]), int(shape[2])), kernels=kernels)
+
+
+def kernel_bias(projections, shape) -> np.ndarray:
+    """A kernel-level layer's bias (flat): each Conv2d's bias carried to its output, as :func:`lower_chain` does."""
+    size = int(np.prod(shape))
+    bias = np.zeros(size, dtype=np.int64 if _integer(projections) else np.float64)
+    for proj in projections:
+        op = proj.ops[0] if proj.ops else None
+        if isinstance(op, Conv2d) and op.bias is not None:
+            bias = bias + np.repeat(np.asarray(op.bias), size // int(shape[0])).astype(bias.dtype)
+    return bias
 
 
 def kernel_bits_per_group(lowered: LoweredLayer, bounds: np.ndarray, weight_bits: int) -> np.ndarray:

@@ -134,7 +134,11 @@ class LayerSplit:
         return float(axons.sum()) + PSUM_PACKETS_PER_NEURON * float(extra_parts @ lengths)
 
     def _axons_per_part(self, lowered: LoweredLayer) -> np.ndarray:
-        """One compiled pass over the layer's synapses: distinct inputs of each fan-in group per run."""
+        """One compiled pass over the layer's synapses: distinct inputs of each fan-in group per run
+        (at kernel level over the runs' generated columns, :mod:`~archsim.mapping.kernels`)."""
+        if self._axons is None and lowered.kernels is not None:
+            self._axons = _kernel_axons_per_run(lowered, neuron_order(lowered, self.order, self.permutation),
+                                                self.runs, np.asarray(self.input_groups, dtype=np.int64))
         if self._axons is None:
             csr = lowered.matrix
             perm = neuron_order(lowered, self.order, self.permutation)
@@ -162,6 +166,26 @@ def _axons_per_run(indptr, indices, group_of_row, run_of_neuron, n_runs, n_group
                 last_row[run] = row
                 axons[run, g] += 1
     return axons
+
+
+def _kernel_axons_per_run(lowered: LoweredLayer, perm: np.ndarray, runs, bounds: np.ndarray) -> np.ndarray:
+    """``axons[run, group]`` of a kernel-level layer, its runs' columns generated run by run."""
+    axons = np.zeros((len(runs), max(len(bounds) - 1, 1)), np.int64)
+    mark = np.full(max(lowered.input_size, 1), -1, np.int64)
+    for run, (start, stop) in enumerate(runs):
+        _, rows, _ = lowered.kernels.columns(perm[start:stop])
+        _count_axons(rows, bounds, mark, run, axons[run])
+    return axons
+
+
+@nb.njit(cache=True)
+def _count_axons(rows, bounds, mark, run, out):
+    """Distinct ``rows`` per group of ``bounds`` into ``out`` (``mark``: the last run that saw each row)."""
+    for k in range(rows.shape[0]):
+        r = rows[k]
+        if mark[r] != run:
+            mark[r] = run
+            out[np.searchsorted(bounds, r, side="right") - 1] += 1
 
 
 def neuron_order(lowered: LoweredLayer, order: str, permutation: np.ndarray | None = None) -> np.ndarray:
@@ -213,7 +237,12 @@ def split_layer(lowered: LoweredLayer, limits: CoreLimits, seed: int = 0, cuts=C
     names (a chip's ``mapping.cuts``): the tile search (conv layers), the greedy contiguous cuts
     in "chw" / "hwc" order where they are cheap to try, and a METIS partition
     (:mod:`~archsim.mapping.partitioner`, seeded with ``seed``) where it is. The contiguous cut is
-    made whenever no other kind gives one, so a layer always has a cut."""
+    made whenever no other kind gives one, so a layer always has a cut; a kernel-level layer
+    (:mod:`~archsim.mapping.kernels`) takes the tile cut, None when the search finds none."""
+    if lowered.kernels is not None:
+        choice = search_tiles(lowered, None, limits)
+        return None if choice is None else LayerSplit(order=choice.tile.order, input_groups=choice.input_groups,
+                                                      runs=choice.runs)
     csc = lowered.matrix.tocsc()
     csc.sort_indices()
     candidates = []

@@ -24,7 +24,8 @@ class PartRoute:
     """One placed part with everything the chip model needs.
 
     Its synapses are a CSR matrix local axons x local neurons (``indptr``, ``indices`` sorted within
-    each axon, ``weights``), stored entries only (explicit zero weights included).
+    each axon, ``weights``), stored entries only; a part of a kernel-level layer lists none
+    (``indptr`` None: :func:`part_synapses` generates them from the layer's kernels when asked).
     """
 
     index: int
@@ -36,6 +37,8 @@ class PartRoute:
     indices: np.ndarray
     weights: np.ndarray
     owner: int                   # index of the part that merges partial sums (itself when owner)
+
+    inputs: tuple[int, int] = (0, 0)   # the fan-in group of input rows the part receives
 
     @property
     def synapses(self) -> sp.csr_matrix:
@@ -73,26 +76,33 @@ def build_routes(mapping: Mapping, lowered: dict[str, LoweredLayer]) -> Routes:
     for name, low in lowered.items():
         perm = neuron_order(low, mapping.orders[name], mapping.permutations.get(name))
         owner = np.full(low.size, -1, dtype=np.int64)
-        csc = low.matrix.tocsc()
-        csc.sort_indices()                       # rows ascending per column: a part's rows are one slice
-        col_ptr, col_rows = csc.indptr.astype(np.int64), csc.indices          # rows stay int32: no copy of the layer
         row_mark = np.full(max(low.input_size, 1), -1, dtype=np.int64)
+        if low.kernels is None:
+            csc = low.matrix.tocsc()
+            csc.sort_indices()                   # rows ascending per column: a part's rows are one slice
+            col_ptr, col_rows = csc.indptr.astype(np.int64), csc.indices          # rows stay int32: no copy of the layer
         for part in mapping.layer_parts(name):
             neurons = perm[part.neurons[0]:part.neurons[1]]
-            rows, indptr, indices, entries = _part_synapses(col_ptr, col_rows, neurons, part.inputs[0],
-                                                            part.inputs[1], row_mark)
+            if low.kernels is None:
+                rows, indptr, indices, entries = _part_synapses(col_ptr, col_rows, neurons, part.inputs[0],
+                                                                part.inputs[1], row_mark)
+                weights = csc.data[entries]
+            else:                                # the part's axons only: its synapses are generated when used
+                rows, indptr, indices, weights = part_synapses(low, neurons, part.inputs, row_mark)[0], None, None, None
             index = len(parts)
             fresh = owner[neurons] < 0
             owner[neurons[fresh]] = index
             owner_index = int(owner[neurons[0]]) if len(neurons) else index
             parts.append(PartRoute(index=index, layer=name, core=part.core, neurons=neurons, axon_rows=rows,
-                                   indptr=indptr, indices=indices, weights=csc.data[entries], owner=owner_index))
+                                   indptr=indptr, indices=indices, weights=weights, owner=owner_index,
+                                   inputs=tuple(part.inputs)))
             for source, offset, size, _ in low.segments:
                 if source in receivers:
                     inside = rows[(rows >= offset) & (rows < offset + size)] - offset
                     receivers[source].append((inside, np.full(len(inside), index, dtype=np.int64)))
         owner_of[name] = owner
-        del csc, col_rows                        # free this layer's column copy before the next one's
+        if low.kernels is None:
+            del csc, col_rows                    # free this layer's column copy before the next one's
     dest_ptr, dest_parts = {}, {}
     n_parts = max(len(parts), 1)
     for name, low in lowered.items():
@@ -101,6 +111,17 @@ def build_routes(mapping: Mapping, lowered: dict[str, LoweredLayer]) -> Routes:
         dest_ptr[name] = np.searchsorted(key // n_parts, np.arange(low.size + 1)).astype(np.int64)
         dest_parts[name] = (key % n_parts).astype(np.int64)
     return Routes(parts=parts, owner_of=owner_of, dest_ptr=dest_ptr, dest_parts=dest_parts)
+
+
+def part_synapses(low: LoweredLayer, neurons: np.ndarray, inputs: tuple[int, int], row_mark=None):
+    """A kernel-level part's synapses, generated from its layer's kernels: ``(rows, indptr, indices,
+    weights)`` exactly as :func:`build_routes` lists an explicit part's (axons ascending, a CSR over
+    them with local neuron indices ascending per axon)."""
+    row_mark = np.full(max(low.input_size, 1), -1, dtype=np.int64) if row_mark is None else row_mark
+    ptr, col_rows, values = low.kernels.columns(neurons, inputs[0], inputs[1])
+    rows, indptr, indices, entries = _part_synapses(ptr, col_rows, np.arange(len(neurons), dtype=np.int64),
+                                                    inputs[0], inputs[1], row_mark)
+    return rows, indptr, indices, values[entries]
 
 
 @nb.njit(cache=True)

@@ -83,7 +83,8 @@ def tileable(lowered: LoweredLayer) -> bool:
 
 
 def search_tiles(lowered: LoweredLayer, csc, limits: "CoreLimits") -> TileChoice | None:
-    """The tile cut with fewest cores (then least traffic) that fits ``limits`` on every core, or None."""
+    """The tile cut with fewest cores (then least traffic) that fits ``limits`` on every core, or None
+    (``csc``: the layer's columns; None at kernel level, where :class:`RunCheck` generates them)."""
     c, (h, w) = lowered.channels, lowered.map_shape
     n_planes = len(lowered.input_planes) - 1
     if n_planes < 1:
@@ -91,7 +92,7 @@ def search_tiles(lowered: LoweredLayer, csc, limits: "CoreLimits") -> TileChoice
     per_core = limits.neurons_per_core(lowered.state_words)
     if per_core < 1:
         return None
-    col_ptr, col_rows = csc.indptr.astype(np.int64), csc.indices.astype(np.int64)
+    col_ptr, col_rows = (None, None) if csc is None else (csc.indptr.astype(np.int64), csc.indices.astype(np.int64))
     scratch = _Scratch(lowered.input_size, c)
     widths = _distinct_ceil(w)
     candidates = []
@@ -105,11 +106,17 @@ def search_tiles(lowered: LoweredLayer, csc, limits: "CoreLimits") -> TileChoice
                 candidates.append((bound, g, n_groups, cb, n_blocks, rb, w_cap))
     candidates.sort()
     found = []                                  # (cores, traffic, tile, groups) that fit on the probe
+    shared = None
+    if lowered.kernels is not None:             # kernel level: each probe tile's columns generated once
+        shared = _KernelProbes({g: RunCheck(lowered, None, None, _group_bounds(lowered.input_planes, g), limits,
+                                            scratch) for g, _ in _distinct_ceil_pairs(n_planes)})
     for bound, g, n_groups, cb, n_blocks, rb, w_cap in candidates:
         if found and bound > min(f[0] for f in found):
             break
-        groups = _group_bounds(lowered.input_planes, g)
-        probe = _Probe(RunCheck(lowered, col_ptr, col_rows, groups, limits, scratch))
+        if shared is None:
+            probe = _Probe(RunCheck(lowered, col_ptr, col_rows, _group_bounds(lowered.input_planes, g), limits, scratch))
+        else:
+            probe = _Probe(shared.checks[g], shared)
         wb, axons = _widest([wb for wb in widths if wb <= w_cap], lambda wb: probe.axons_if_fits(Tile(cb, rb, wb)))
         if wb is not None:
             cores = n_groups * n_blocks * -(-h // rb) * -(-w // wb)
@@ -167,10 +174,15 @@ class _Scratch:
         self.stamp = np.zeros(1, np.int64)
 
 
+#: Synapses generated at once when a kernel-level layer's runs are checked (memory of one chunk).
+CHUNK_SYNAPSES = 4_000_000
+
+
 class RunCheck:
     """Checks runs of one layer's neurons, in fan-in groups ``groups``, against the core limits
     (the chip model's pass rule, :func:`_check_runs`); the tile search and the partitioned cuts
-    (:mod:`~archsim.mapping.partitioner`) both use it."""
+    (:mod:`~archsim.mapping.partitioner`) both use it. A kernel-level layer's columns are generated
+    from its kernels (:mod:`~archsim.mapping.kernels`), a chunk of runs at a time."""
 
     def __init__(self, lowered: LoweredLayer, col_ptr, col_rows, groups, limits: "CoreLimits", scratch=None):
         self.lowered, self.col_ptr, self.col_rows, self.groups, self.limits = lowered, col_ptr, col_rows, groups, limits
@@ -184,26 +196,84 @@ class RunCheck:
     def check(self, neurons: np.ndarray, run_edges: np.ndarray) -> tuple[bool, int, int]:
         """(all runs fit, parts, axons of the first run's parts) for runs ``run_edges`` of ``neurons``."""
         s = self.scratch
-        ok, parts, axons = _check_runs(self.col_ptr, self.col_rows, neurons, run_edges, self.groups,
-                                       self.kernel_bits, self.channel_of, s.input_stamp, s.part_input_stamp,
-                                       s.channel_stamp, s.stamp, *self._limit_args)
+        kernels = self.lowered.kernels
+        if kernels is None:
+            ok, parts, axons = _check_runs(self.col_ptr, self.col_rows, neurons, run_edges, self.groups,
+                                           self.kernel_bits, self.channel_of, s.input_stamp, s.part_input_stamp,
+                                           s.channel_stamp, s.stamp, *self._limit_args)
+            return bool(ok), int(parts), int(axons)
+        total_parts, first_axons = 0, 0
+        for first, last in _chunks(run_edges, max(1, CHUNK_SYNAPSES // max(kernels.max_fan_in(), 1))):
+            a, b = int(run_edges[first]), int(run_edges[last])
+            ptr, rows, _ = kernels.columns(neurons[a:b])
+            ok, parts, axons = self.check_columns(ptr, rows, neurons[a:b], run_edges[first:last + 1] - a)
+            total_parts += int(parts)
+            first_axons = int(axons) if first == 0 else first_axons
+            if not ok:
+                return False, total_parts, first_axons
+        return True, total_parts, first_axons
+
+    def check_columns(self, ptr, rows, neurons: np.ndarray, run_edges: np.ndarray) -> tuple[bool, int, int]:
+        """:meth:`check` of runs ``run_edges`` of ``neurons`` whose columns (all input rows) are given,
+        ``ptr`` / ``rows`` (a kernel-level layer's, generated)."""
+        s = self.scratch
+        ok, parts, axons = _check_runs(ptr, rows, np.arange(len(neurons), dtype=np.int64), run_edges, self.groups,
+                                       self.kernel_bits, self.channel_of[neurons], s.input_stamp,
+                                       s.part_input_stamp, s.channel_stamp, s.stamp, *self._limit_args)
         return bool(ok), int(parts), int(axons)
 
 
-class _Probe:
-    """Checks of tiles of one (group size, layer) against the core limits."""
+def _chunks(run_edges: np.ndarray, neurons_per_chunk: int):
+    """(first run, end run) of consecutive runs holding about ``neurons_per_chunk`` neurons (a run at least)."""
+    first, n_runs = 0, len(run_edges) - 1
+    while first < n_runs:
+        last = int(np.searchsorted(run_edges, run_edges[first] + neurons_per_chunk, side="right")) - 1
+        last = min(max(last, first + 1), n_runs)
+        yield first, last
+        first = last
 
-    def __init__(self, check: RunCheck):
-        self.run_check, self.lowered, self.groups = check, check.lowered, check.groups
+
+def _probe_neurons(lowered: LoweredLayer, tile: Tile) -> np.ndarray:
+    """The probe part of ``tile``: a middle tile of the first channel block, in tile order."""
+    c, (h, w) = lowered.channels, lowered.map_shape
+    y0, x0 = max(0, (h - tile.rows) // 2), max(0, (w - tile.cols) // 2)
+    ch, y, x = np.meshgrid(np.arange(min(tile.channels, c)), np.arange(y0, y0 + tile.rows),
+                           np.arange(x0, x0 + tile.cols), indexing="ij")
+    order = np.lexsort((ch.reshape(-1), y.reshape(-1), x.reshape(-1)))
+    return ((ch.reshape(-1) * h + y.reshape(-1)) * w + x.reshape(-1))[order].astype(np.int64)
+
+
+class _KernelProbes:
+    """Probe results of a kernel-level layer for every group size at once (``checks``: group size ->
+    RunCheck): a probe tile's columns are generated once, when the search first asks for the tile,
+    and checked in every group size; the search asks each tile in many group sizes."""
+
+    def __init__(self, checks: dict):
+        self.checks, self.results = checks, {}
+
+    def axons_if_fits(self, check: RunCheck, tile: Tile) -> int:
+        if tile not in self.results:
+            any_check = next(iter(self.checks.values()))
+            neurons = _probe_neurons(any_check.lowered, tile)
+            ptr, rows, _ = any_check.lowered.kernels.columns(neurons)
+            edges = np.array([0, len(neurons)], np.int64)
+            self.results[tile] = {id(c): c.check_columns(ptr, rows, neurons, edges) for c in self.checks.values()}
+        ok, _, axons = self.results[tile][id(check)]
+        return axons if ok else -1
+
+
+class _Probe:
+    """Checks of tiles of one (group size, layer) against the core limits (``shared``: the layer's
+    :class:`_KernelProbes` at kernel level)."""
+
+    def __init__(self, check: RunCheck, shared: _KernelProbes | None = None):
+        self.run_check, self.lowered, self.groups, self.shared = check, check.lowered, check.groups, shared
 
     def axons_if_fits(self, tile: Tile) -> int:
         """Axons of the probe part (a middle tile, first channel block, each group), or -1 if it breaks a limit."""
-        c, (h, w) = self.lowered.channels, self.lowered.map_shape
-        y0, x0 = max(0, (h - tile.rows) // 2), max(0, (w - tile.cols) // 2)
-        ch, y, x = np.meshgrid(np.arange(min(tile.channels, c)), np.arange(y0, y0 + tile.rows),
-                               np.arange(x0, x0 + tile.cols), indexing="ij")
-        order = np.lexsort((ch.reshape(-1), y.reshape(-1), x.reshape(-1)))
-        neurons = ((ch.reshape(-1) * h + y.reshape(-1)) * w + x.reshape(-1))[order].astype(np.int64)
+        if self.shared is not None:
+            return self.shared.axons_if_fits(self.run_check, tile)
+        neurons = _probe_neurons(self.lowered, tile)
         ok, _, axons = self.run_check.check(neurons, np.array([0, len(neurons)], np.int64))
         return axons if ok else -1
 

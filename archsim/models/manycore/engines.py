@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from archsim.models.manycore.kernel_cores import integrate_kernel_cores
 from archsim.models.manycore.kernels import arrival_lines, fire_layer, fire_lines, integrate_stage
 from archsim.models.manycore.pipeline import run_line
 from archsim.models.manycore.program import LayerProgram, Program
@@ -47,6 +48,8 @@ class ReferenceEngine:
         counts = {name: np.zeros(len(cores), np.int64) for name in INTEGRATE_COUNTS}
         finish = []
         for n, core in enumerate(cores):
+            indptr, indices, weights = (core.indptr, core.indices, core.weights) if core.kernel is None \
+                else core.kernel.synapses(core.neurons)           # a kernel-level core's, generated
             x = space[stage.axon_source[stage.axon_ptr[n]:stage.axon_ptr[n + 1]]]
             pass_of = slot_pass[stage.slot_ptr[n]:stage.slot_ptr[n + 1]]
             banks = []                   # the bank of every word, in the order the core streams them
@@ -55,8 +58,7 @@ class ReferenceEngine:
                 for a in range(len(core.axon_source)):
                     if core.axon_spiking[a] and x[a] == 0:
                         continue
-                    mine = [s for s in range(int(core.indptr[a]), int(core.indptr[a + 1]))
-                            if pass_of[core.indices[s]] == q]
+                    mine = [s for s in range(int(indptr[a]), int(indptr[a + 1])) if pass_of[indices[s]] == q]
                     if not mine:
                         continue
                     counts["axon_reads"][n] += 1
@@ -66,7 +68,7 @@ class ReferenceEngine:
                         first_word.append(p.axon_in_cycles if w == 0 else 0)
                         counts["reads"][n] += 1
                         for s in mine[first:first + lanes]:
-                            partials[n][core.indices[s]] += int(core.weights[s]) * int(x[a])
+                            partials[n][indices[s]] += int(weights[s]) * int(x[a])
                             counts["sops" if core.axon_spiking[a] else "macs"][n] += 1
                             if not core.axon_spiking[a] and x[a] != 0:
                                 counts["active_macs"][n] += 1
@@ -216,6 +218,8 @@ class FastEngine:
             stage.weights, stage.slot_ptr, slot_pass, core_passes, p.dendrite_lanes, p.mac_lanes,
             p.phase_setup_cycles, np.array(INTEGRATE_SERVICE, np.int64), np.array(p.fifo_depths[:2], np.int64),
             p.synapse_banks, p.synapse_read_cycles, p.axon_in_cycles)
+        integrate_kernel_cores(prog, stage, space, np.array(INTEGRATE_SERVICE, np.int64), partial, cycles, sops, macs,
+                               active_macs, reads, axon_reads, stalls, high)
         return partial, cycles, dict(sops=sops, macs=macs, active_macs=active_macs, reads=reads,
                                      axon_reads=axon_reads, full_fifo=stalls[:, 0], busy_port=stalls[:, 1],
                                      fifo_axon=high[:, 0], fifo_synapse=high[:, 1],

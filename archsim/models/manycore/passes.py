@@ -55,10 +55,15 @@ def pass_of_neurons(indptr, indices, n_neurons, neurons_per_pass, axons_per_pass
 
 def stage_passes(stage, neurons_per_pass: int, axons_per_pass: int) -> tuple[np.ndarray, np.ndarray]:
     """``(slot_pass, core_passes)`` of a stage: the pass of every slot (local neuron, in the stage's slot
-    order) and the number of passes of every core."""
+    order) and the number of passes of every core (a kernel-level core's, :mod:`.kernel_cores`, were cut
+    by the same rule when it was built, from its generated synapses)."""
     slot_pass = np.zeros(int(stage.slot_ptr[-1]), np.int64)
     core_passes = np.ones(len(stage.cores), np.int64)
     for k, core in enumerate(stage.cores):
+        if core.kernel is not None:                      # a kernel-level core: cut when it was built
+            slot_pass[stage.slot_ptr[k]:stage.slot_ptr[k + 1]] = core.kernel.pass_of
+            core_passes[k] = int(core.kernel.pass_of.max(initial=0)) + 1
+            continue
         if len(core.neurons) <= neurons_per_pass and len(core.axon_source) <= axons_per_pass:
             continue                                         # one pass holds the whole core
         passes = pass_of_neurons(np.asarray(core.indptr, np.int64), np.asarray(core.indices, np.int64),

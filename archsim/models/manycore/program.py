@@ -26,6 +26,7 @@ from archsim.graph.delays import DelayLine, delay_buffer_bits
 from archsim.graph.quantize import QuantizedNetwork, input_is_valued
 from archsim.mapping import BoardShape, Mapping, core_limits, lowered_and_routes
 from archsim.mapping.lowering import kernel_bits_per_group
+from archsim.models.manycore.kernel_cores import kernel_core
 from archsim.noc import NocConfig, core_id
 
 KINDS = ("lif", "cubalif", "li", "threshold", "relu", "identity")
@@ -100,6 +101,7 @@ class CoreProgram:
     indices: np.ndarray
     weights: np.ndarray
     delay_buffer_bits: int = 0   # history ring of its delayed axons (module docstring)
+    kernel: object = None        # a kernel-level conv core (.kernel_cores.KernelCore): no synapses listed above
 
     @property
     def is_owner(self) -> bool:
@@ -178,7 +180,7 @@ def build_program(qnet: QuantizedNetwork, chip, mapping: Mapping) -> Program:
     network = qnet.network
     board = BoardShape.of(chip)
     noc = NocConfig.from_params(chip.params["noc"], source=f"{chip.path}: noc")
-    lowered, routes = lowered_and_routes(mapping, network, qnet)
+    lowered, routes = lowered_and_routes(mapping, network, qnet, chip)
 
     def cid(core):
         x, y = core
@@ -198,10 +200,16 @@ def build_program(qnet: QuantizedNetwork, chip, mapping: Mapping) -> Program:
     for part in routes.parts:
         spiking = seg_spiking[part.layer][part.axon_rows]
         held = axon_delay[part.layer][part.axon_rows]
+        kernel = None
+        if part.indptr is None:                  # a kernel-level conv part: per-pass synapse counts, no list
+            kernel = kernel_core(lowered[part.layer], part, mapping.input_groups[part.layer],
+                                 int(chip.params["core"]["neurons"]), int(chip.params["core"]["axons"]))
         cores.append(CoreProgram(index=part.index, layer=part.layer, core_id=cid(part.core), owner=part.owner,
                                  neurons=part.neurons, axon_source=part.axon_rows, axon_spiking=spiking,
-                                 indptr=part.indptr, indices=part.indices,
-                                 weights=np.asarray(part.weights, dtype=weight_dtype),
+                                 indptr=part.indptr if kernel is None else np.zeros(len(part.axon_rows) + 1, np.int64),
+                                 indices=part.indices if kernel is None else np.zeros(0, np.int32),
+                                 weights=np.asarray(part.weights if kernel is None else [], dtype=weight_dtype),
+                                 kernel=kernel,
                                  delay_buffer_bits=delay_buffer_bits(held[spiking == 1], 1)
                                  + delay_buffer_bits(held[spiking == 0], value_bits)))
     part_core = np.array([c.core_id for c in cores], dtype=np.int64)
@@ -263,7 +271,8 @@ def check_delay_memory(cores: list[CoreProgram], routes, lowered, chip) -> None:
             continue
         low = lowered[core.layer]
         if low.shared_kernel_weights is None:
-            stored = limits.part_bits(len(part.indices), len(part.axon_rows), len(part.neurons))
+            synapses = len(part.indices) if core.kernel is None else int(core.kernel.table.sum())
+            stored = limits.part_bits(synapses, len(part.axon_rows), len(part.neurons))
         else:                                    # a conv part stores one kernel slice per output channel
             channels = np.unique(part.neurons // max(low.size // low.channels, 1))
             rows = np.array([part.axon_rows.min(), part.axon_rows.max() + 1]) if len(part.axon_rows) else np.array([0, 0])

@@ -1,0 +1,85 @@
+"""ResNet-19 (the zoo's ``resnet19-cifar10``) on a board of Tianjic chips: cores, wall and CPU time
+and peak memory per stage, with its convolutions mapped as kernels (archsim.mapping.kernels).
+
+Run: ``python bench/bench_resnet19.py [--chip chips/tianjic-board.yaml] [--steps 2]``.
+
+The shipped 3 x 3 board holds 1,404 cores; the network needs more. The mapper's count before
+anything is lowered (:func:`archsim.mapping.check_fits`) gives the least cores and the board of that
+chip that would hold them; the bench sets that board (``noc.chips_x`` / ``noc.chips_y``) and maps, and
+where the cut needs more cores than the bound it takes the board the mapper then names. Stages timed,
+each with the process's peak RSS (``resource.getrusage``, which only grows) after it: load (the zoo
+shape, calibrated), prepare (quantise, map, chip program), simulate (``steps`` steps, fast engine), cost.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chip", default="chips/tianjic-board.yaml")
+    parser.add_argument("--steps", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    from archsim.api import load_network
+    from archsim.config import load_chip
+    from archsim.cost import evaluate
+    from archsim.errors import UserError
+    from archsim.graph.workload import make_workload
+    from archsim.mapping import BoardShape, board_for, core_limits, _state_words
+    from archsim.mapping.estimate import cores_needed
+    from archsim.models.manycore import prepare, run_program
+
+    start_wall, start_cpu = time.time(), time.process_time()
+    rows = []
+
+    def done(stage: str) -> None:
+        rows.append((stage, time.time() - start_wall, time.process_time() - start_cpu, peak_rss_gib()))
+        print(f"{stage}: wall {rows[-1][1]:.1f} s, cpu {rows[-1][2]:.1f} s, peak RSS {rows[-1][3]:.2f} GiB", flush=True)
+
+    network = load_network("resnet19-cifar10")
+    done("load")
+    chip = load_chip(args.chip)
+    board = BoardShape.of(chip)
+    bound = sum(cores_needed(network.layers, network.shape_of, _state_words(network), core_limits(chip)).values())
+    chips_x, chips_y = board_for(bound, board)
+    print(f"{args.chip}: {board.cores} cores; resnet19-cifar10 needs at least {bound} (counted before lowering): "
+          f"a board of {chips_x} x {chips_y} chips", flush=True)
+    workload = make_workload(network, steps=args.steps, batch=1)
+    for _ in range(3):
+        sized = chip.with_overrides({"noc.chips_x": chips_x, "noc.chips_y": chips_y})
+        try:
+            mapping, prog, qnet = prepare(workload, sized, "fast", None, log=lambda m: print(m, flush=True))
+            break
+        except UserError as error:
+            needed = re.search(r"needs (\d+) cores", str(error))
+            if needed is None:
+                raise
+            chips_x, chips_y = board_for(int(needed.group(1)), board)
+            print(f"the cut needs {needed.group(1)} cores: a board of {chips_x} x {chips_y} chips", flush=True)
+    done("prepare")
+    kernel_layers = len({c.layer for c in prog.cores if c.kernel is not None})
+    print(f"mapped: {mapping.summary['cores_used']} cores on {chips_x} x {chips_y} chips "
+          f"({BoardShape.of(sized).cores} cores), {kernel_layers} layers as kernels", flush=True)
+    trace = run_program(workload, sized, mapping, prog, qnet, "fast", log=lambda m: print(m, flush=True))
+    done("simulate")
+    cost = evaluate(trace, sized)
+    done("cost")
+    print(f"resnet19-cifar10, {args.steps} steps: {trace.cycles} cycles, {trace.spikes} spikes, "
+          f"{trace.synaptic_ops} synaptic ops, {cost.energy_pj / 1e6:.1f} uJ; "
+          f"whole process {rows[-1][1]:.0f} s wall, {rows[-1][2]:.0f} s CPU, peak RSS {rows[-1][3]:.2f} GiB")
+
+
+if __name__ == "__main__":
+    main()
