@@ -1,4 +1,4 @@
-"""Shared assertions of the many-core tests: the fast engine equals the clocked reference."""
+"""Shared assertions of the many-core tests: two runs (fast and reference engines, or two lowerings) agree."""
 
 
 def assert_engines_agree(fast, ref) -> None:

@@ -14,8 +14,10 @@ from archsim.mapping.kernels import kernel_layer, use_kernels
 from archsim.mapping.lowering import lower_layer
 from archsim.mapping.tiles import Tile
 from archsim.models.manycore import simulate
-from tests.test_mapping_partition import with_cuts
 from workloads.layers import EvenConv2d
+
+from tests.engine_checks import assert_engines_agree
+from tests.test_mapping_partition import with_cuts
 
 LIF_ = dict(decay=np.float64(0.75), threshold=np.float64(0.6))
 
@@ -109,15 +111,9 @@ def _run(net, chip, x, engine="fast"):
 
 
 def _same(a, b):
-    assert a.cycles == b.cycles
-    assert a.spikes == b.spikes
+    assert_engines_agree(a, b)
     assert a.synaptic_ops == b.synaptic_ops
-    assert a.actions == b.actions
-    assert a.actions_by_layer == b.actions_by_layer
-    assert a.cycles_breakdown == b.cycles_breakdown
-    assert a.noc == b.noc
     assert a.details["mapping"] == b.details["mapping"]
-    assert a.details["buffers"] == b.details["buffers"]
     np.testing.assert_array_equal(a.outputs, b.outputs)
 
 
