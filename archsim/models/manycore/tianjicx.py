@@ -216,11 +216,12 @@ def tianjicx_stage(machine, si: int, stage, passes, space: np.ndarray, current: 
     ready = np.zeros(len(outputs), np.int64)
     ready[send.neurons] = axon_end[send.neuron_core] + exits[send.neuron_group]
     packets = _route(prog, stage, send, outputs, ready)
+    messages = len(packets.src)
     if stage.merge_cores:
         psums = stage.merge_packets
         packets = _joined(packets, Packets(psums.src, psums.dst_ptr, psums.dst, psums.flits,
                                            soma1_end[plan.merge_sender]))
-    delivered, noc_end, send_end = _deliver(machine, plan, packets, "compute", n_cores, stage)
+    delivered, noc_end, send_end = _deliver(machine, plan, packets, messages, "compute", n_cores, stage)
     # Soma2: the split owners add the received partial sums when the Router is done (and the Axon, A2S2 off)
     done = np.maximum(np.maximum(axon_end, np.where(has_soma1, soma1_end, 0)), send_end)
     soma2_stalls = np.zeros((n_cores, 2), np.int64)
@@ -262,8 +263,9 @@ def _merged_phase(machine, si, stage, plan: _Plan, partial: np.ndarray, current:
     send = plan.sends_merged
     ready = np.zeros(len(outputs), np.int64)
     ready[send.neurons] = p.phase_setup_cycles + exits[send.neuron_group]
-    _, noc_end, send_end = _deliver(machine, plan, _route(prog, stage, send, outputs, ready), "merged",
-                                    len(stage.cores), stage, layers=plan.split)
+    packets = _route(prog, stage, send, outputs, ready)
+    _, noc_end, send_end = _deliver(machine, plan, packets, len(packets.src), "merged", len(stage.cores), stage,
+                                    layers=plan.split)
     machine.core_busy[stage.core_index[plan.merged_owner]] += soma1_end - start
     done = np.maximum(soma1_end, send_end[plan.merged_owner])
     machine._core_work("merged", stage.core_index[plan.merged_owner], done, {
@@ -287,19 +289,22 @@ def _joined(a: Packets, b: Packets) -> Packets:
                    np.concatenate([a.inject_cycle, b.inject_cycle]))
 
 
-def _deliver(machine, plan: _Plan, packets: Packets, phase: str, n_cores: int, stage, layers=None):
-    """One NoC run of the phase's packets. Returns (delivery cycle per packet, the last delivery, per stage
+def _deliver(machine, plan: _Plan, packets: Packets, messages: int, phase: str, n_cores: int, stage, layers=None):
+    """One NoC run of the phase's packets, the first ``messages`` of them outputs (spikes or values: each
+    holds its router ``message_out_cycles`` per receiving core more and is booked as ``axon_out``
+    messages), the rest partial sums. Returns (delivery cycle per packet, the last delivery, per stage
     core the cycle its router has injected its last packet and is free again)."""
     send_end = np.zeros(n_cores, np.int64)
     if not len(packets.src):
         return np.zeros(0, np.int64), 0, send_end
     pos = np.array([plan.position[int(c)] for c in packets.src], np.int64)
     p = machine.prog.params
-    np.maximum.at(send_end, pos, packets.inject_cycle + p.router_cycles_per_packet
-                  + p.message_out_cycles * np.diff(packets.dst_ptr))
+    receivers = np.diff(packets.dst_ptr)
+    receivers[messages:] = 0
+    np.maximum.at(send_end, pos, packets.inject_cycle + p.router_cycles_per_packet + p.message_out_cycles * receivers)
     senders = {stage.cores[k].layer for k in np.unique(pos).tolist()}
     layer = next(iter(senders)) if len(senders) == 1 else None
     if "axon_out" in p.counted_events:
-        machine._count("axon_out", "message", len(packets.dst), layer)
+        machine._count("axon_out", "message", int(packets.dst_ptr[messages]), layer)
     delivered = machine._noc(packets, phase, layer)
     return delivered, int(delivered.max(initial=0)), send_end
