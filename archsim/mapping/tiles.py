@@ -317,7 +317,7 @@ def _check_runs(col_ptr, col_rows, neurons, run_edges, groups, kernel_bits, chan
             part_stamp = stamp[0]
             stamp[0] += 1
             pass_stamp = stamp[0]
-            passes, in_pass, pass_axons, synapses, kernels, axons, part_axons = 1, 0, 0, 0, 0, 0, 0
+            passes, in_pass, pass_axons, synapses, kernels, part_axons = 1, 0, 0, 0, 0, 0
             for i in range(a, b):
                 col = neurons[i]
                 s = col_ptr[col] + np.searchsorted(col_rows[col_ptr[col]:col_ptr[col + 1]], lo)
@@ -355,14 +355,6 @@ def _check_runs(col_ptr, col_rows, neurons, run_edges, groups, kernel_bits, chan
             if synapses > 0:
                 reached += 1
                 if run == 0:
-                    stamp[0] += 1
-                    for i in range(a, b):
-                        col = neurons[i]
-                        for k in range(col_ptr[col], col_ptr[col + 1]):
-                            r = col_rows[k]
-                            if lo <= r < hi and input_stamp[r] != stamp[0]:
-                                input_stamp[r] = stamp[0]
-                                axons += 1
-                    first_axons += axons
+                    first_axons += part_axons
         parts += max(reached, 1)
     return True, parts, first_axons
