@@ -26,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from archsim.graph.network import Conv2d, Dense, Flatten, Scale
-from archsim.mapping.lowering import kernel_weights_per_channel
+from archsim.mapping.lowering import kernel_weights_per_plane
 
 
 def cores_needed(layers, shape_of, state_words: dict[str, int], limits) -> dict[str, int]:
@@ -46,9 +46,9 @@ def cores_needed(layers, shape_of, state_words: dict[str, int], limits) -> dict[
                 fan_in += counted
         bound = -(-size // per_core)
         bound = max(bound, -(-int((-(-fan_in // limits.axons)).sum()) // per_core))
-        kernel = kernel_weights_per_channel(layer.projections)
+        kernel = kernel_weights_per_plane(layer.projections, shape_of)
         if kernel is not None:                   # each channel's kernel on some core
-            bits = int(layer.shape[0]) * kernel * narrowest
+            bits = int(layer.shape[0]) * int(kernel.sum(axis=1).max(initial=0)) * narrowest
         else:
             bits = int(fan_in.sum()) * narrow_format.bits_per_synapse
         out[layer.name] = max(bound, -(-bits // limits.memory_bits), 1)

@@ -28,8 +28,9 @@ class LoweredLayer:
     """One layer's synapses as a CSR matrix (input space x neurons) plus the input-space layout.
 
     ``segments[i] = (source, offset, size, recurrent)`` places projection ``i`` in the input space.
-    ``shared_kernel_weights`` is the number of distinct weights per output channel when the layer's
-    projections are convolutions (folded mapping stores a kernel once per core), else ``None``.
+    ``kernel_weights`` counts the non-zero kernel weights of each output channel on each input plane
+    when the layer is convolutional (:func:`kernel_weights_per_plane`; folded mapping stores a
+    kernel slice once per core), else ``None``.
     ``input_planes`` are the boundaries of the input space's channel planes (a source of shape
     (C, H, W) gives C planes of H x W inputs, a flat source one plane per input): fan-in groups are
     made of whole planes where they can be. ``state_words`` is the membrane words per neuron (LIF and
@@ -44,7 +45,7 @@ class LoweredLayer:
     bias: np.ndarray
     segments: list[tuple[str, int, int, bool]]
     channels: int
-    shared_kernel_weights: int | None
+    kernel_weights: np.ndarray | None
     input_planes: np.ndarray
     state_words: int = 0
     map_shape: tuple[int, int] = (1, 1)
@@ -74,7 +75,7 @@ def lower_layer(name: str, shape: Shape, projections, shape_of, state_words: int
     blocks, segments, planes, offset = [], [], [np.zeros(1, dtype=np.int64)], 0
     size = int(np.prod(shape))
     bias = np.zeros(size, dtype=np.int64 if _integer(projections) else np.float64)
-    shared = kernel_weights_per_channel(projections)
+    shared = kernel_weights_per_plane(projections, shape_of)
     for proj in projections:
         in_shape = tuple(shape_of(proj.source))
         matrix, proj_bias = lower_chain(proj.ops, in_shape)
@@ -89,7 +90,7 @@ def lower_layer(name: str, shape: Shape, projections, shape_of, state_words: int
     matrix.sort_indices()
     channels = int(shape[0]) if len(shape) == 3 else 1
     return LoweredLayer(name=name, matrix=matrix, bias=bias, segments=segments, channels=channels,
-                        shared_kernel_weights=shared, input_planes=np.concatenate(planes), state_words=state_words,
+                        kernel_weights=shared, input_planes=np.concatenate(planes), state_words=state_words,
                         map_shape=(int(shape[1]), int(shape[2])) if len(shape) == 3 else (1, size),
                         plastic=any(getattr(p, "plasticity", None) is not None for p in projections))
 
@@ -104,7 +105,7 @@ def _kernel_level(name, shape, projections, shape_of, state_words, kernels: Kern
         planes.append(offset + np.arange(plane, size + 1, plane, dtype=np.int64))
         offset += size
     return LoweredLayer(name=name, matrix=None, bias=kernel_bias(projections, shape), segments=segments,
-                        channels=int(shape[0]), shared_kernel_weights=kernel_weights_per_channel(projections),
+                        channels=int(shape[0]), kernel_weights=kernel_weights_per_plane(projections, shape_of),
                         input_planes=np.concatenate(planes), state_words=state_words,
                         map_shape=(int(shape[1]), int(shape[2])), kernels=kernels)
 
@@ -121,13 +122,18 @@ def kernel_bias(projections, shape) -> np.ndarray:
 
 
 def kernel_bits_per_group(lowered: LoweredLayer, bounds: np.ndarray, weight_bits: int) -> np.ndarray:
-    """Bits of one output channel's kernel slice per fan-in group (conv layers), or -1 (store every synapse)."""
-    if lowered.shared_kernel_weights is None:
+    """Bits of one output channel's kernel slice per fan-in group [bounds[g], bounds[g + 1]) of the input
+    space (conv layers): the fullest channel's non-zero weights on the planes the group overlaps; or -1
+    (the layer stores every synapse)."""
+    if lowered.kernel_weights is None:
         return np.full(len(bounds) - 1, -1, dtype=np.int64)
-    planes = lowered.input_planes
-    per_group = np.diff(np.searchsorted(planes, bounds))
-    share = np.maximum(per_group, 1) / max(len(planes) - 1, 1)
-    return np.ceil(lowered.shared_kernel_weights * share).astype(np.int64) * weight_bits
+    bounds = np.asarray(bounds, np.int64)
+    first = np.searchsorted(lowered.input_planes, bounds[:-1], side="right") - 1    # planes overlapping each group
+    end = np.maximum(np.searchsorted(lowered.input_planes, bounds[1:], side="left"), first + 1)
+    cumulative = np.concatenate([np.zeros((lowered.kernel_weights.shape[0], 1), np.int64),
+                                 np.cumsum(lowered.kernel_weights, axis=1)], axis=1)
+    fullest = (cumulative[:, end] - cumulative[:, first]).max(axis=0)
+    return fullest.astype(np.int64) * weight_bits
 
 
 def lower_chain(ops, in_shape: Shape) -> tuple[sp.csr_matrix, np.ndarray | None]:
@@ -289,15 +295,38 @@ def _integer(projections) -> bool:
     return True
 
 
-def kernel_weights_per_channel(projections) -> int | None:
-    """Stored weights per output channel when every projection is a convolution chain (else None):
-    the non-zero weights of the fullest output channel's kernel (a zero weight is no synapse, so a
-    pruned or even-sized C2sp kernel embedded in a larger one stores only what it has)."""
-    total = 0
+def kernel_weights_per_plane(projections, shape_of) -> np.ndarray | None:
+    """Non-zero kernel weights of each output channel on each input plane (output channels x planes
+    of the layer's input space, in projection order) when the layer is convolutional: every
+    projection is a chain with one Conv2d (no Dense), or a shortcut (an identity or a scalar
+    ``Scale``) from a source of as many channels, which stores one weight per channel (a depthwise
+    1 x 1 kernel, as :func:`~archsim.mapping.kernels.kernel_layer` describes it). Else None: the
+    layer stores every synapse. A zero weight is no synapse, so a pruned or even-sized C2sp kernel
+    embedded in a larger one stores only what it has."""
+    blocks, convolutional = [], False
     for proj in projections:
+        shape = tuple(int(s) for s in shape_of(proj.source))
+        if len(shape) != 3:
+            return None
         convs = [op for op in proj.ops if isinstance(op, Conv2d)]
+        if not convs and all(isinstance(op, Scale) and np.ndim(op.scale) == 0 for op in proj.ops):
+            blocks.append(np.eye(shape[0], dtype=np.int64))           # shortcut: one weight per channel
+            continue
         if len(convs) != 1 or any(isinstance(op, Dense) for op in proj.ops):
             return None
-        weight = np.asarray(convs[0].weight)
-        total += int(np.count_nonzero(weight.reshape(weight.shape[0], -1), axis=1).max(initial=0))
-    return total
+        conv = convs[0]
+        for before in proj.ops[:proj.ops.index(conv)]:
+            shape = tuple(before.output_shape(shape))
+        weight = np.asarray(conv.weight)
+        c_out, per_group_in = weight.shape[:2]
+        if len(shape) != 3 or per_group_in * conv.groups != shape[0]:
+            return None
+        block = np.zeros((c_out, shape[0]), np.int64)
+        group_of = np.arange(c_out) // (c_out // conv.groups)
+        planes = group_of[:, None] * per_group_in + np.arange(per_group_in)[None, :]
+        block[np.arange(c_out)[:, None], planes] = np.count_nonzero(weight.reshape(c_out, per_group_in, -1), axis=2)
+        blocks.append(block)
+        convolutional = True
+    if not convolutional or len({b.shape[0] for b in blocks}) != 1:
+        return None
+    return np.concatenate(blocks, axis=1)

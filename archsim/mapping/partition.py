@@ -222,7 +222,7 @@ def fan_in_cap(lowered: LoweredLayer, limits: CoreLimits) -> int:
     """The most inputs one neuron may take on a core: ``core.axons``, and for a layer that stores every
     synapse also the most a lone neuron's synapses that fit the synapse memory (one synapse per axon),
     so that the fan-in is split across cores by memory too, not only by axons."""
-    if lowered.shared_kernel_weights is not None:
+    if lowered.kernel_weights is not None:
         return limits.axons                       # a convolution stores kernel slices, not synapses
     low, high = 0, limits.axons
     while low < high:                             # the largest g with part_bits(g, g, 1) <= memory

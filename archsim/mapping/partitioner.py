@@ -86,7 +86,7 @@ def _lower_bound(lowered: LoweredLayer, csc, limits, groups: np.ndarray) -> tupl
     per_core = max(limits.neurons_per_core(lowered.state_words), 1)
     k = -(-lowered.size // per_core)
     by_synapses = False
-    if lowered.shared_kernel_weights is None:
+    if lowered.kernel_weights is None:
         per_group = np.diff(np.searchsorted(np.sort(csc.indices), groups))
         bits = int(per_group.max()) * limits.synapse_format.bits_per_synapse
         by_synapses = -(-bits // limits.memory_bits) > k

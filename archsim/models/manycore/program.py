@@ -270,7 +270,7 @@ def check_delay_memory(cores: list[CoreProgram], routes, lowered, chip) -> None:
         if not core.delay_buffer_bits:
             continue
         low = lowered[core.layer]
-        if low.shared_kernel_weights is None:
+        if low.kernel_weights is None:
             synapses = len(part.indices) if core.kernel is None else int(core.kernel.table.sum())
             stored = limits.part_bits(synapses, len(part.axon_rows), len(part.neurons))
         else:                                    # a conv part stores one kernel slice per output channel
