@@ -55,3 +55,19 @@ def test_conv_folded_and_does_not_fit():
     tiny = chip.with_overrides({"noc.mesh_x": 2, "noc.mesh_y": 2})
     with pytest.raises(UserError, match=r"needs \d+ cores but .* has 4"):
         map_network(conv, tiny)
+
+
+def test_one_cut_serves_any_board_that_holds_it():
+    """The cut depends on the cores, not the board: a cut made on one board, placed on a larger one,
+    gives the mapping made there from scratch; on a board too small it is refused with its count."""
+    from archsim.mapping import cut_network
+
+    net = _mlp(600, 300)
+    chip = load_chip(CHIP)
+    cut = cut_network(net, chip)
+    assert cut.cores == len(map_network(net, chip).parts)
+    board = load_chip("chips/tianjic-board.yaml")
+    assert map_network(net, board, cut=cut).parts == map_network(net, board).parts
+    tiny = chip.with_overrides({"noc.mesh_x": 2, "noc.mesh_y": 2})
+    with pytest.raises(UserError, match=rf"needs {cut.cores} cores but .* has 4"):
+        map_network(net, tiny, cut=cut)

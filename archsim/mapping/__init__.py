@@ -1,6 +1,7 @@
 """Many-core mapping: partition layers onto cores, place them on the mesh, derive routing tables.
 
-``map_network(network, chip) -> Mapping``; ``validate_mapping(mapping, network, chip)`` checks a
+``map_network(network, chip) -> Mapping`` (``cut_network`` alone gives the layers' split onto cores,
+which a board of any size can then take); ``validate_mapping(mapping, network, chip)`` checks a
 loaded or hand-edited mapping; ``lower_network`` gives the lowered layers both use, and
 ``lowered_and_routes`` hands the chip program builder those map_network already made. The pieces:
 :mod:`~archsim.mapping.lowering` (synapse matrices), :mod:`~archsim.mapping.partition` (cuts),
@@ -11,7 +12,7 @@ owners, multicast destinations), :mod:`~archsim.mapping.layout` (the Mapping fil
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from archsim.mapping.storage import FORMATS, SynapseFormat
 from archsim.mapping.tiles import Tile, tileable
 from archsim.progress import Progress
 
-__all__ = ["Mapping", "Part", "map_network", "check_fits", "validate_mapping", "lower_network", "lowered_and_routes", "BoardShape", "board_for",
+__all__ = ["Mapping", "Part", "Cut", "cut_network", "map_network", "check_fits", "validate_mapping", "lower_network", "lowered_and_routes", "BoardShape", "board_for",
            "core_limits", "Routes", "build_routes"]
 
 #: Membrane words a neuron keeps between steps, by neuron class (archsim.graph.network).
@@ -175,26 +176,54 @@ def kernel_candidates(network, quantized, chip, orders=None) -> dict:
     return out
 
 
-def map_network(network, chip, quantized=None, log=None) -> Mapping:
-    """Cut, place and route ``network`` on ``chip``; UserError when it does not fit. ``log`` receives
-    progress lines of the cut when it is long (:mod:`archsim.progress`)."""
+@dataclass
+class Cut:
+    """Every layer's lowering and split onto cores, before placement: it depends on the chip's cores,
+    not on its board, so one cut serves any board that holds :attr:`cores` (:func:`map_network`)."""
+
+    lowered: dict[str, LoweredLayer]
+    splits: dict
+    specs: list = field(init=False)
+
+    def __post_init__(self):
+        self.specs = [(name, p) for name, low in self.lowered.items() for p in self.splits[name].parts(low)]
+
+    @property
+    def cores(self) -> int:
+        return len(self.specs)
+
+
+def cut_network(network, chip, quantized=None, log=None) -> Cut:
+    """Lower and split every layer for ``chip``'s cores; UserError when the network cannot fit the
+    board (:func:`check_fits`, counted before anything is lowered). ``log`` receives progress lines."""
     check_fits(network, chip, quantized)
     limits = core_limits(chip)
-    board = BoardShape.of(chip)
     lowered = lower_network(network, quantized, kernel_candidates(network, quantized, chip))
     options = chip.params.get("mapping", {})
     seed = int(options.get("seed", 0))
     kinds = mapping_cuts(chip)
     progress = Progress(log, "map: cut", len(lowered), "layers")
-    cuts = {}
+    splits = {}
     for name, low in list(lowered.items()):
-        cuts[name] = split_layer(low, layer_limits(limits, low), seed, kinds)
-        if cuts[name] is None:                   # kernel level without a tile cut: lowered explicitly
+        splits[name] = split_layer(low, layer_limits(limits, low), seed, kinds)
+        if splits[name] is None:                 # kernel level without a tile cut: lowered explicitly
             layer = next(l for l in (quantized if quantized is not None else network).layers if l.name == name)
             low = lowered[name] = lower_layer(name, layer.shape, layer.projections, network.shape_of, low.state_words)
-            cuts[name] = split_layer(low, layer_limits(limits, low), seed, kinds)
-        progress.update(len(cuts))
-    specs = [(name, p) for name, low in lowered.items() for p in cuts[name].parts(low)]
+            splits[name] = split_layer(low, layer_limits(limits, low), seed, kinds)
+        progress.update(len(splits))
+    return Cut(lowered, splits)
+
+
+def map_network(network, chip, quantized=None, log=None, cut: Cut | None = None) -> Mapping:
+    """Cut (or take ``cut``, made by :func:`cut_network` for a chip of the same cores), place and route
+    ``network`` on ``chip``; UserError when it does not fit. ``log`` receives progress lines of the
+    cut when it is long (:mod:`archsim.progress`)."""
+    cut = cut if cut is not None else cut_network(network, chip, quantized, log)
+    lowered, cuts, specs = cut.lowered, cut.splits, cut.specs
+    limits = core_limits(chip)
+    board = BoardShape.of(chip)
+    options = chip.params.get("mapping", {})
+    seed = int(options.get("seed", 0))
     if len(specs) > board.cores:
         chips_x, chips_y = board_for(len(specs), board)
         raise UserError(f"{network.name}: needs {len(specs)} cores but {chip.path} has {board.cores} "
@@ -303,7 +332,7 @@ def _validate_layer(mapping: Mapping, name: str, low: LoweredLayer, limits: Core
         if axons > limits.axons * limits.max_fold:
             raise UserError(f"{key}.parts: {axons} axons on core {list(part.core)} "
                             f"(allowed: <= {limits.axons * limits.max_fold}, core.axons x core.max_fold)")
-        if low.shared_kernel_weights is None:
+        if low.kernel_weights is None:
             bits = limits.part_bits(int(per_neuron.sum()), axons, b - a)
         else:
             channels = np.unique(perm[a:b][per_neuron > 0] // max(low.size // low.channels, 1))

@@ -54,8 +54,7 @@ def prepare(workload, chip, engine: str = "fast", mapping=None, log=None):
     """
     if engine not in ENGINES:
         raise UserError(f"--engine: {engine!r} is not allowed (allowed: {', '.join(ENGINES)})")
-    network = scheduled(workload.network, layer_schedule(chip))
-    qnet = quantize(network, Precision.from_config(chip.params["precision"]))
+    network, qnet = chip_network(workload, chip)
     if mapping is None:
         mapping = map_network(network, chip, qnet, log)
     else:
@@ -63,6 +62,13 @@ def prepare(workload, chip, engine: str = "fast", mapping=None, log=None):
         mapping = Mapping.load(mapping) if isinstance(mapping, (str, Path)) else mapping
         validate_mapping(mapping, network, chip, qnet, source=source)
     return mapping, build_program(qnet, chip, mapping), qnet
+
+
+def chip_network(workload, chip):
+    """``(network, qnet)``: the workload's network in the chip's layer schedule and its integer form at
+    the chip's precision, what the mapper and the chip program take."""
+    network = scheduled(workload.network, layer_schedule(chip))
+    return network, quantize(network, Precision.from_config(chip.params["precision"]))
 
 
 def layer_schedule(chip) -> str:
