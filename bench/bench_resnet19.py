@@ -5,15 +5,15 @@ Run: ``python bench/bench_resnet19.py [--chip chips/tianjic-board.yaml] [--steps
 
 The shipped 3 x 3 board holds 1,404 cores; the network needs more. The mapper's count before
 anything is lowered (:func:`archsim.mapping.check_fits`) gives the least cores and the board of that
-chip that would hold them; the bench sets that board (``noc.chips_x`` / ``noc.chips_y``) and maps, and
-where the cut needs more cores than the bound it takes the board the mapper then names. Stages timed,
+chip that would hold them; the bench cuts the layers for that chip's cores (the cut does not depend on
+the board), then sets the board that holds the cut (``noc.chips_x`` / ``noc.chips_y``), places and routes. Stages timed,
 each with the process's peak RSS (``resource.getrusage``, which only grows) after it: load (the zoo
 shape, calibrated), prepare (quantise, map, chip program), simulate (``steps`` steps, fast engine), cost.
 """
 from __future__ import annotations
 
 import argparse
-import re
+import os
 import resource
 import sys
 import time
@@ -30,16 +30,17 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chip", default="chips/tianjic-board.yaml")
     parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--out", default=None, help="write the figures as Markdown here (bench/results/resnet19.md)")
     args = parser.parse_args(argv)
 
     from archsim.api import load_network
     from archsim.config import load_chip
     from archsim.cost import evaluate
-    from archsim.errors import UserError
     from archsim.graph.workload import make_workload
-    from archsim.mapping import BoardShape, board_for, core_limits, _state_words
+    from archsim.mapping import BoardShape, board_for, core_limits, cut_network, map_network, _state_words
     from archsim.mapping.estimate import cores_needed
-    from archsim.models.manycore import prepare, run_program
+    from archsim.models.manycore import chip_network, run_program
+    from archsim.models.manycore.program import build_program
 
     start_wall, start_cpu = time.time(), time.process_time()
     rows = []
@@ -57,18 +58,17 @@ def main(argv=None) -> None:
     print(f"{args.chip}: {board.cores} cores; resnet19-cifar10 needs at least {bound} (counted before lowering): "
           f"a board of {chips_x} x {chips_y} chips", flush=True)
     workload = make_workload(network, steps=args.steps, batch=1)
-    for _ in range(3):
-        sized = chip.with_overrides({"noc.chips_x": chips_x, "noc.chips_y": chips_y})
-        try:
-            mapping, prog, qnet = prepare(workload, sized, "fast", None, log=lambda m: print(m, flush=True))
-            break
-        except UserError as error:
-            needed = re.search(r"needs (\d+) cores", str(error))
-            if needed is None:
-                raise
-            chips_x, chips_y = board_for(int(needed.group(1)), board)
-            print(f"the cut needs {needed.group(1)} cores: a board of {chips_x} x {chips_y} chips", flush=True)
-    done("prepare")
+    chip_net, qnet = chip_network(workload, chip)
+    cut = cut_network(chip_net, chip.with_overrides({"noc.chips_x": chips_x, "noc.chips_y": chips_y}), qnet,
+                      log=lambda m: print(m, flush=True))
+    done("cut")
+    chips_x, chips_y = board_for(cut.cores, board)
+    print(f"the cut takes {cut.cores} cores: a board of {chips_x} x {chips_y} chips", flush=True)
+    sized = chip.with_overrides({"noc.chips_x": chips_x, "noc.chips_y": chips_y})
+    mapping = map_network(chip_net, sized, qnet, cut=cut)
+    done("place and route")
+    prog = build_program(qnet, sized, mapping)
+    done("chip program")
     kernel_layers = len({c.layer for c in prog.cores if c.kernel is not None})
     print(f"mapped: {mapping.summary['cores_used']} cores on {chips_x} x {chips_y} chips "
           f"({BoardShape.of(sized).cores} cores), {kernel_layers} layers as kernels", flush=True)
@@ -79,6 +79,17 @@ def main(argv=None) -> None:
     print(f"resnet19-cifar10, {args.steps} steps: {trace.cycles} cycles, {trace.spikes} spikes, "
           f"{trace.synaptic_ops} synaptic ops, {cost.energy_pj / 1e6:.1f} uJ; "
           f"whole process {rows[-1][1]:.0f} s wall, {rows[-1][2]:.0f} s CPU, peak RSS {rows[-1][3]:.2f} GiB")
+    if args.out:
+        lines = [f"# resnet19-cifar10 on a board of {args.chip}", "",
+                 f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, `python bench/bench_resnet19.py --steps "
+                 f"{args.steps}`, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end.", "",
+                 f"- bound before lowering: {bound} cores; the cut: {cut.cores} cores, a board of {chips_x} x {chips_y} "
+                 f"chips ({BoardShape.of(sized).cores} cores), {kernel_layers} layers as kernels",
+                 f"- {args.steps} steps: {trace.cycles:,} cycles ({trace.latency_s * 1e3:.3f} ms), {trace.spikes:,} spikes, "
+                 f"{trace.synaptic_ops:,} synaptic ops, {cost.energy_pj / 1e6:,.1f} uJ", "",
+                 "| stage (cumulative) | wall s | CPU s | peak RSS GiB |", "|---|---|---|---|"]
+        lines += [f"| {stage} | {wall:.1f} | {cpu:.1f} | {rss:.2f} |" for stage, wall, cpu, rss in rows]
+        Path(args.out).write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
