@@ -6,9 +6,12 @@ Run: ``python bench/bench_resnet19.py [--chip chips/tianjic-board.yaml] [--steps
 The shipped 3 x 3 board holds 1,404 cores; the network needs more. The mapper's count before
 anything is lowered (:func:`archsim.mapping.check_fits`) gives the least cores and the board of that
 chip that would hold them; the bench cuts the layers for that chip's cores (the cut does not depend on
-the board), then sets the board that holds the cut (``noc.chips_x`` / ``noc.chips_y``), places and routes. Stages timed,
-each with the process's peak RSS (``resource.getrusage``, which only grows) after it: load (the zoo
-shape, calibrated), prepare (quantise, map, chip program), simulate (``steps`` steps, fast engine), cost.
+the board), then sets the board that holds the cut (``noc.chips_x`` / ``noc.chips_y``), places and routes. Stages timed
+(cumulative wall and CPU seconds, and the process's peak RSS from ``resource.getrusage``, which only
+grows): load (the zoo shape, calibrated), cut (quantise, lower, split onto cores), place and route,
+chip program, simulate (``steps`` steps, fast engine), cost.
+
+Run: ``python bench/bench_resnet19.py --steps 1 --out bench/results/resnet19.md`` records a dated table.
 """
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
 """TianjicX's phase program (archsim.models.manycore.tianjicx): hand-worked phases, engines equal, zoo runs."""
+import copy
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -131,6 +133,17 @@ def test_overlap_needs_the_tianjicx_program():
     net = Network("n", {"x": (4,)}, [Layer("o", (2,), (Projection("x", (Dense(np.ones((2, 4))),)),),
                                            LIF(**LIF_ZERO))], ["o"])
     with pytest.raises(UserError, match="timing.a2s2_overlap"):
+        simulate(Workload("n", net, {"x": np.ones((1, 1, 4))}, 1, 1), chip, "fast")
+
+
+def test_spike_out_cycles_are_refused_by_the_tianjicx_program():
+    """A per-spike write-back (Loihi's latency_spike_out) has no place in TianjicX's soma line: the key is
+    refused rather than silently ignored."""
+    chip = copy.deepcopy(load_chip(CHIP))
+    chip.params["core"]["spike_out_cycles"] = 3           # as a user's copy of the YAML would set it
+    net = Network("n", {"x": (4,)}, [Layer("o", (2,), (Projection("x", (Dense(np.ones((2, 4))),)),),
+                                           LIF(**LIF_ZERO))], ["o"])
+    with pytest.raises(UserError, match="core.spike_out_cycles: 3"):
         simulate(Workload("n", net, {"x": np.ones((1, 1, 4))}, 1, 1), chip, "fast")
 
 

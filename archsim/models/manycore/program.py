@@ -69,6 +69,10 @@ class CoreParams:
         if timing.get("a2s2_overlap") and timing.get("phase_program", "generic") != "tianjicx":
             raise UserError(f"{chip.path}: timing.a2s2_overlap: true needs timing.phase_program: tianjicx "
                             "(the Axon || Soma2 overlap is a TianjicX phase's; allowed: false or leave it out)")
+        if int(core.get("spike_out_cycles", 0)) and timing.get("phase_program", "generic") == "tianjicx":
+            raise UserError(f"{chip.path}: core.spike_out_cycles: {core['spike_out_cycles']} is not modelled by "
+                            "timing.phase_program: tianjicx (its Soma1 writes a group's spikes to the send "
+                            "register in the group's soma-line slot; allowed: 0 or leave it out)")
         return cls(dendrite_lanes=int(core["dendrite_lanes"]), mac_lanes=int(core["mac_lanes"]),
                    soma_lanes=int(core["soma_lanes"]), router_cycles_per_packet=int(core["router_cycles_per_packet"]),
                    packet_bits=8 * int(core["packet_bytes"]), psum_bits=int(core["psum_bits"]),
