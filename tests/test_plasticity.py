@@ -151,6 +151,10 @@ def test_chip_learning_equals_functional_and_engines_agree(seed, n_in, hidden, o
     learning = fast.details["learning"]
     assert fast.cycles_breakdown["per_phase"]["learn"] == learning["cycles"] > 0
     assert learning["synapse_updates"] == learning["plastic_synapses"] * 5 * 2
+    assert fast.details["buffers"] == ref.details["buffers"]
+    words = sum(int(np.diff(s.word_ptr).sum()) for s in _run_machine(work, chip, "fast")[0].learning.stages)
+    assert learning["actions"]["fifo_synapse"] == learning["actions"]["fifo_writeback"] == \
+        {"push": words * 5 * 2, "pop": words * 5 * 2}       # every word of every step passes both FIFOs
     # final traces and effective weights (last sample) equal the functional simulator's
     trace = truth.traces[("o", 0)][-1]
     rule = truth.quantized.layer("o").projections[0]

@@ -22,9 +22,10 @@ clocking of the other phases):
    port, a two-port macro).
 
 Between stages the core's synapse and write-back FIFOs (``core.fifo_depth_synapse``,
-``core.fifo_depth_writeback``). The phase costs ``phase_setup_cycles`` and its barrier like the others;
-actions: ``synapse_sram`` reads and writes (port-wide words, priced at the port's width) and one
-``dendrite_mac`` ``mac`` per synapse. The reference engine clocks the line (:func:`.pipeline.run_line`)
+``core.fifo_depth_writeback``), each word pushed into and popped from both, their high-water marks
+booked with the other phases'. The phase costs ``phase_setup_cycles`` and its barrier like the others;
+actions: ``synapse_sram`` reads and writes (port-wide words, priced at the port's width), one
+``dendrite_mac`` ``mac`` per synapse and the two FIFOs' pushes and pops. The reference engine clocks the line (:func:`.pipeline.run_line`)
 and updates each synapse in Python integers; the fast engine runs the same recurrence
 (:func:`.kernels.line_item`) in Numba and the update over whole arrays.
 """
@@ -38,6 +39,7 @@ from archsim.models.manycore.kernels import line_item, line_state
 from archsim.models.manycore.pipeline import run_line
 
 PHASE = "learn"
+LINE_FIFOS = ("fifo_synapse", "fifo_writeback")   # between state read and update, update and write-back
 
 
 class StageLearning:
@@ -120,7 +122,7 @@ class Learning:
         self.service = (self.reads_per_word, -(-p.dendrite_lanes // p.mac_lanes), self.writes_per_word)
         self.depths = (p.fifo_depths[1], p.fifo_depths[3])
         self.bank_cycles = self.reads_per_word * p.synapse_read_cycles
-        self.counts = {"cycles": 0, "synapse_updates": 0, "reads": 0, "writes": 0}
+        self.counts = {"cycles": 0, "synapse_updates": 0, "reads": 0, "writes": 0, "fifo_words": 0}
 
     def reset(self, machine) -> None:
         """A new sample: traces to zero, every plastic weight cell back to its global weight."""
@@ -141,20 +143,25 @@ class Learning:
             return
         pre, post = space[s.pre], outputs[s.post]
         if self.reference:
-            finish, stalls = self._reference(s, pre, post, machine.stages[si].weights)
+            finish, stalls, fifos = self._reference(s, pre, post, machine.stages[si].weights)
         else:
-            finish, stalls = self._fast(s, pre, post, machine.stages[si].weights)
+            finish, stalls, fifos = self._fast(s, pre, post, machine.stages[si].weights)
         words = np.diff(s.word_ptr)
         for k, name in enumerate(s.layers):
             machine._count("synapse_sram", "read", int(words[k]) * self.reads_per_word, name)
             machine._count("synapse_sram", "write", int(words[k]) * self.writes_per_word, name)
             machine._count("dendrite_mac", "mac", int(s.synapses[k]), name)
+            for f, fifo in enumerate(LINE_FIFOS):
+                machine._count(fifo, "push", int(fifos["push"][k, f]), name)
+                machine._count(fifo, "pop", int(fifos["pop"][k, f]), name)
         self.counts["synapse_updates"] += len(s)
         self.counts["reads"] += int(words.sum()) * self.reads_per_word
         self.counts["writes"] += int(words.sum()) * self.writes_per_word
+        self.counts["fifo_words"] += int(fifos["push"][:, 0].sum())
         before = machine.phase_cycles.get(PHASE, 0)
         machine.core_busy[s.cores] += np.asarray(finish, np.int64)
-        machine._core_work(PHASE, s.cores, finish, {"full_fifo": stalls[:, 0], "busy_port": stalls[:, 1]})
+        machine._core_work(PHASE, s.cores, finish, {"full_fifo": stalls[:, 0], "busy_port": stalls[:, 1],
+                                                    **{fifo: fifos["high"][:, f] for f, fifo in enumerate(LINE_FIFOS)}})
         self.counts["cycles"] += machine.phase_cycles[PHASE] - before
 
     def _reference(self, s: StageLearning, pre, post, weights):
@@ -168,12 +175,14 @@ class Learning:
             weight = int(s.w_q[e]) + (trace >> int(s.frac[e]))
             weights[s.entry[e]] = min(max(weight, -self.prog.qnet.qmax), self.prog.qnet.qmax)
         finish, stalls = [], np.zeros((len(s.cores), 2), np.int64)
+        fifos = {key: np.zeros((len(s.cores), len(LINE_FIFOS)), np.int64) for key in ("push", "pop", "high")}
         for k, banks in enumerate(s.banks):
             line = run_line(banks, p.phase_setup_cycles, self.service, self.depths, bank_stage=0,
                             n_banks=p.synapse_banks, bank_cycles=self.bank_cycles)
             finish.append(line.finish)
             stalls[k] = line.full_fifo, line.busy_port
-        return finish, stalls
+            fifos["push"][k], fifos["pop"][k], fifos["high"][k] = line.pushes, line.pops, line.high_water
+        return finish, stalls, fifos
 
     def _fast(self, s: StageLearning, pre, post, weights):
         """The update over whole arrays (:mod:`archsim.graph.plasticity`'s functions), the lines in Numba."""
@@ -181,26 +190,29 @@ class Learning:
         s.trace[:] = trace_update_int(s.trace, pre * post, s.k_q, s.decay_q, self.prog.frac_bits)
         weights[s.entry] = effective_weight_int(s.w_q, s.trace, s.frac, self.prog.qnet.qmax)
         stalls = np.zeros((len(s.cores), 2), np.int64)
+        high = np.zeros((len(s.cores), len(LINE_FIFOS)), np.int64)
         finish = learn_lines(s.word_ptr, s.word_banks, p.phase_setup_cycles, np.array(self.service, np.int64),
-                             np.array(self.depths, np.int64), p.synapse_banks, self.bank_cycles, stalls)
-        return finish, stalls
+                             np.array(self.depths, np.int64), p.synapse_banks, self.bank_cycles, stalls, high)
+        words = np.repeat(np.diff(s.word_ptr)[:, None], len(LINE_FIFOS), axis=1)   # every word passes both FIFOs
+        return finish, stalls, {"push": words, "pop": words, "high": high}
 
     def summary(self, steps_total: int) -> dict:
         """What the Trace's ``details["learning"]`` says: the phase's totals and their mean per step."""
         per_step = {f"{k}_per_step": v / max(steps_total, 1) for k, v in self.counts.items()}
         actions = {"synapse_sram": {"read": self.counts["reads"], "write": self.counts["writes"]},
-                   "dendrite_mac": {"mac": self.counts["synapse_updates"]}}
+                   "dendrite_mac": {"mac": self.counts["synapse_updates"]},
+                   **{fifo: {"push": self.counts["fifo_words"], "pop": self.counts["fifo_words"]} for fifo in LINE_FIFOS}}
         return {"phase": PHASE, "plastic_synapses": int(sum(len(s) for s in self.stages)),
                 "state_bits_per_synapse": state_bits_per_synapse(int(self.prog.qnet.precision.weight_bits)),
                 "steps": int(steps_total), "actions": actions, **self.counts, **per_step}
 
 
 @nb.njit(cache=True)
-def learn_lines(word_ptr, banks, start, service, depths, n_banks, bank_cycles, stalls):
-    """Each plastic core's words through its learning line (bank stage 0): exit cycle per core."""
+def learn_lines(word_ptr, banks, start, service, depths, n_banks, bank_cycles, stalls, high):
+    """Each plastic core's words through its learning line (bank stage 0): exit cycle per core; its stalls
+    and FIFO high-water marks go into ``stalls`` and ``high`` (one row per core)."""
     n_cores = word_ptr.shape[0] - 1
     finish = np.zeros(n_cores, np.int64)
-    high = np.zeros((n_cores, service.shape[0] - 1), np.int64)
     for k in range(n_cores):
         d_prev, s_hist, pop_ptr, port_free = line_state(service.shape[0], depths, n_banks)
         last = start
