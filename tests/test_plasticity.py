@@ -258,6 +258,25 @@ def test_gpu_model_counts_the_rule_each_step():
     assert grown == 4 * 2 * 3 * 5
 
 
+def test_gpu_training_counts_the_backward_through_the_rule():
+    """BPTT through the rule: the trace read's backward every step, the update's one step fewer (the last
+    trace feeds nothing), its coefficient gradient among them; autograd keeps the read trace and the outer
+    product of every step."""
+    from archsim.gpu.kernels import HEBBIAN_READ_BACKWARD, HEBBIAN_UPDATE_BACKWARD, workload_kernels
+    from archsim.gpu.memory import SAVED_PER_TRACE_ELEMENT, footprint
+
+    net = _plastic_network(np.random.default_rng(8), 6, 5, 3, 0.5)
+    x = np.zeros((4, 2, 6))
+    work = Workload("gll", net, {"x": x}, 4, 2, mode="train")
+    static = Workload("gll", without_rules(net), {"x": x}, 4, 2, mode="train")
+    names = [k.name for k in workload_kernels(work, 4, "eager") if k.phase == "backward"]
+    assert names.count("hebb_coefficient_grad") == 3 and names.count("hebb_read_grad") == 4
+    assert sum(n.startswith("hebb_") for n in names) == 3 * len(HEBBIAN_UPDATE_BACKWARD) + 4 * len(HEBBIAN_READ_BACKWARD) - 1
+    assert names.count("grad_add") - [k.name for k in workload_kernels(static, 4, "eager")].count("grad_add") == 3
+    grown = footprint(work, 4, 1e9, 0).components_bytes["activations"] - footprint(static, 4, 1e9, 0).components_bytes["activations"]
+    assert grown >= 4 * 4 * 2 * SAVED_PER_TRACE_ELEMENT * 3 * 5      # bytes x steps x batch x per element x synapses
+
+
 def test_the_tianjicx_phase_program_refuses_a_plastic_network():
     net = _plastic_network(np.random.default_rng(6), 6, 5, 3, 0.5)
     x = (np.random.default_rng(0).random((3, 2, 6)) < 0.5).astype(float)

@@ -135,6 +135,17 @@ HEBBIAN_EAGER = (E("hebb_trace_matvec", 2, 1, 0, 0),     # P x pre into the curr
                  E("hebb_coefficient", 1, 1, 1, 1),      # coef * outer (coef: a weight-shaped tensor)
                  E("hebb_decay", 1, 1, 0, 1),            # decay * P
                  E("hebb_add", 1, 0, 2, 1))              # the new trace
+# its BPTT backward (autograd of the forward above), per element of the (B, out, in) trace; the trace
+# after the last step feeds nothing, so the update's backward starts one step before it
+HEBBIAN_UPDATE_BACKWARD = (E("hebb_coefficient_grad", 1, 2, 0, 1, skip_at_last_step=True),  # dP x saved outer
+                           E("hebb_coefficient_reduce", 1, 0, 1, 0, skip_at_last_step=True),  # sum over the batch
+                           E("hebb_outer_grad", 1, 1, 1, 1, skip_at_last_step=True),          # dP x coef
+                           E("hebb_post_grad", 2, 0, 1, 0, skip_at_last_step=True),           # -> dL/dpost
+                           E("hebb_pre_grad", 2, 0, 1, 0, skip_at_last_step=True),            # -> dL/dpre
+                           E("hebb_decay_grad", 1, 1, 0, 1, skip_at_last_step=True))          # decay x dP
+HEBBIAN_READ_BACKWARD = (E("hebb_read_grad", 1, 0, 0, 1),                         # dL/dcurrent (x) pre
+                         E("hebb_read_accumulate", 1, 0, 2, 1, skip_at_last_step=True),  # + the decay path's
+                         E("hebb_read_pre_grad", 2, 1, 0, 0))                     # P^T dL/dcurrent (P saved)
 EAGER_FORWARD = {
     nw.LIF: LIF_EAGER,
     nw.CubaLIF: SYNAPSE_EAGER + LIF_EAGER,
@@ -451,8 +462,14 @@ def backward_step(network: nw.Network, batch: int, e: int, step: int, steps: int
         if incoming == 0:
             continue
         n = batch * layer.size
-        chain = [Kernel("grad_add", layer.name, step, "backward", n, 2 * e * n, e * n) for _ in range(incoming - 1)]
+        rules = [batch * int(np.size(p.plasticity.alpha)) for p in layer.projections if p.plasticity is not None]
+        chain = [k for synapses in rules            # a rule's update read this step's output: its gradient first
+                 for k in eager_kernels(HEBBIAN_UPDATE_BACKWARD, layer.name, step, "backward", synapses, e, last)]
+        incoming += 0 if last else len(rules)
+        chain += [Kernel("grad_add", layer.name, step, "backward", n, 2 * e * n, e * n) for _ in range(incoming - 1)]
         chain += neuron_backward(layer, n, e, step, last, framework)
+        chain += [k for synapses in rules
+                  for k in eager_kernels(HEBBIAN_READ_BACKWARD, layer.name, step, "backward", synapses, e, last)]
         kernels += chain_reuse(chain)
         for proj in layer.projections:
             needs_grad = proj.source not in network.inputs
@@ -545,8 +562,8 @@ def workload_kernels(workload: Workload, element_bytes: int = 4, framework: str 
 
     ``framework``: ``eager`` (step by step, eager neuron kernels) or ``fused`` (layer by layer over
     the whole sequence; step by step with fused neuron kernels when a projection is recurrent or
-    plastic). A plastic projection's rule costs its eager forward kernels each step (:data:`HEBBIAN_EAGER`);
-    its BPTT backward through the rule is not counted.
+    plastic). A plastic projection's rule costs its eager forward kernels each step (:data:`HEBBIAN_EAGER`)
+    and, in training, its BPTT backward (:data:`HEBBIAN_UPDATE_BACKWARD`, :data:`HEBBIAN_READ_BACKWARD`).
     """
     if framework == "fused" and not any(p.recurrent or p.plasticity is not None
                                         for layer in workload.network.layers for p in layer.projections):

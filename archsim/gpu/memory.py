@@ -3,8 +3,8 @@
 Inference keeps the parameters, the input sequence, and one step of every layer's output, neuron
 state (a plastic projection's trace included: one per synapse and sample) and op intermediates. BPTT training also keeps, for *every* step, what backward needs: the input
 of every weighted op (a layer's output is stored once however many ops read it), the pre-reset
-membrane (or the input current, for Threshold neurons) of every surrogate-gradient layer, and ReLU
-outputs; plus parameter gradients and Adam's two moments (fp32). A fixed framework share (CUDA
+membrane (or the input current, for Threshold neurons) of every surrogate-gradient layer, ReLU
+outputs, and a plastic projection's trace and outer product (:data:`SAVED_PER_TRACE_ELEMENT`); plus parameter gradients and Adam's two moments (fp32). A fixed framework share (CUDA
 context, library workspaces, allocator slack) is added. Transient buffers of single kernels are not.
 """
 from __future__ import annotations
@@ -52,6 +52,11 @@ def parameter_count(network: nw.Network) -> int:
                for size in parameter_sizes(op)) + trace_elements(network)
 
 
+#: Elements kept for backward per trace element and step by a plastic projection (archsim.gpu.kernels):
+#: the trace its read multiplied and the outer product its coefficient multiplied.
+SAVED_PER_TRACE_ELEMENT = 2
+
+
 def saved_elements_per_step(network: nw.Network) -> int:
     """Elements (per sample) kept for backward at one step."""
     saved_outputs = set()
@@ -70,6 +75,10 @@ def saved_elements_per_step(network: nw.Network) -> int:
             elements += layer.size
         if isinstance(layer.neuron, nw.ReLU):
             saved_outputs.add(layer.name)
+        for proj in layer.projections:
+            if proj.plasticity is not None:      # autograd keeps the trace it read and the outer product post x pre
+                elements += SAVED_PER_TRACE_ELEMENT * int(np.size(proj.plasticity.alpha))
+                saved_outputs.update((proj.source, layer.name))
     return elements + sum(int(np.prod(network.shape_of(name))) for name in saved_outputs)
 
 
