@@ -79,7 +79,7 @@ def main(argv=None) -> None:
     done("simulate")
     cost = evaluate(trace, sized)
     done("cost")
-    print(f"resnet19-cifar10, {args.steps} steps: {trace.cycles} cycles, {trace.spikes} spikes, "
+    print(f"resnet19-cifar10, {args.steps} step{'s' if args.steps != 1 else ''}: {trace.cycles} cycles, {trace.spikes} spikes, "
           f"{trace.synaptic_ops} synaptic ops, {cost.energy_pj / 1e6:.1f} uJ; "
           f"whole process {rows[-1][1]:.0f} s wall, {rows[-1][2]:.0f} s CPU, peak RSS {rows[-1][3]:.2f} GiB")
     if args.out:
@@ -88,7 +88,7 @@ def main(argv=None) -> None:
                  f"{args.steps}`, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end.", "",
                  f"- bound before lowering: {bound} cores; the cut: {cut.cores} cores, a board of {chips_x} x {chips_y} "
                  f"chips ({BoardShape.of(sized).cores} cores), {kernel_layers} layers as kernels",
-                 f"- {args.steps} steps: {trace.cycles:,} cycles ({trace.latency_s * 1e3:.3f} ms), {trace.spikes:,} spikes, "
+                 f"- {args.steps} step{'s' if args.steps != 1 else ''}: {trace.cycles:,} cycles ({trace.latency_s * 1e3:.3f} ms), {trace.spikes:,} spikes, "
                  f"{trace.synaptic_ops:,} synaptic ops, {cost.energy_pj / 1e6:,.1f} uJ", "",
                  "| stage (cumulative) | wall s | CPU s | peak RSS GiB |", "|---|---|---|---|"]
         lines += [f"| {stage} | {wall:.1f} | {cpu:.1f} | {rss:.2f} |" for stage, wall, cpu, rss in rows]
