@@ -5,10 +5,11 @@ import pytest
 import archsim.mapping as mapping_pkg
 from archsim.config import load_chip
 from archsim.errors import UserError
-from archsim.graph.network import LIF, Conv2d, Dense, Flatten, Layer, Network, Projection
+from archsim.graph.network import LIF, AvgPool2d, Conv2d, Dense, Flatten, Layer, Network, Projection, SumPool2d
 from archsim.graph.quantize import Precision, quantize
 from archsim.mapping import core_limits, map_network
-from archsim.mapping.estimate import cores_needed
+from archsim.mapping.estimate import _fan_in, cores_needed
+from archsim.mapping.lowering import lower_chain
 
 LIF_ = dict(decay=np.float64(0.9), threshold=np.float64(1.0))
 
@@ -28,6 +29,13 @@ def _mlp(rng, keep=1.0):
         Layer("o", (10,), (Projection("h", (Dense(rng.normal(size=(10, 300))),)),), LIF(**LIF_))], ["o"])
 
 
+def _pooled_net(rng):
+    """A global average pool before the classifier, as ResNets end: every pooled input is 64 pixels."""
+    return Network("pooled", {"x": (6, 8, 8)}, [
+        Layer("o", (40,), (Projection("x", (AvgPool2d((8, 8), (8, 8)), Flatten(), Dense(rng.normal(size=(40, 6))))),),
+              LIF(**LIF_))], ["o"])
+
+
 def _bound_and_cut(net, chip):
     qnet = quantize(net, Precision.from_config(chip.params["precision"]))
     states = {layer.name: 1 for layer in net.layers}
@@ -37,13 +45,25 @@ def _bound_and_cut(net, chip):
 
 
 @pytest.mark.parametrize("path", ["chips/tianjic.yaml", "chips/loihi.yaml"])
-@pytest.mark.parametrize("make", [_conv_net, _mlp, lambda rng: _mlp(rng, 0.1)])
+@pytest.mark.parametrize("make", [_conv_net, _mlp, lambda rng: _mlp(rng, 0.1), _pooled_net])
 def test_bound_never_exceeds_the_cut(path, make):
     net = make(np.random.default_rng(0))
     for overrides in ({}, {"core.neurons": 32, "core.axons": 128}, {"core.synapse_memory_kb": 8}):
         big_mesh = {"noc.mesh_x": 32, "noc.mesh_y": 32}
         bound, cut = _bound_and_cut(net, load_chip(path).with_overrides({**overrides, **big_mesh}))
         assert all(1 <= bound[name] <= cut[name] for name in cut), (overrides, bound, cut)
+
+
+@pytest.mark.parametrize("pool, shape", [(AvgPool2d((2, 2), (2, 2)), (3, 7, 6)),
+                                         (SumPool2d((3, 3), (3, 3), (1, 1)), (2, 8, 8))])
+def test_fan_in_through_disjoint_pools_is_what_the_lowering_stores(pool, shape):
+    rng = np.random.default_rng(1)
+    width = int(np.prod(pool.output_shape(shape)))
+    ops = (pool, Flatten(), Dense(rng.normal(size=(5, width)) * (rng.random((5, width)) < 0.6)))
+    matrix, _ = lower_chain(ops, shape)
+    np.testing.assert_array_equal(_fan_in(ops, shape, 5), np.diff(matrix.tocsc().indptr))
+    overlapping = (AvgPool2d((3, 3), (2, 2)), Flatten(), Dense(np.ones((2, 3 * 3 * 3))))
+    assert _fan_in(overlapping, (3, 7, 7), 2) is None          # a union of windows: not counted
 
 
 def test_bound_is_exact_where_neurons_bind():

@@ -13,9 +13,10 @@ core, a part holds at most ``core.neurons x core.max_fold`` neurons and their st
   (:func:`~archsim.mapping.lowering.kernel_bits_per_group`).
 
 Synapses are counted as the lowering stores them (non-zero weights, :mod:`~archsim.mapping.lowering`)
-for projections whose chain holds one Dense or Conv2d among shape-only ops (Flatten, Scale); a
-chain of several weighted ops (a pool before a Dense) is counted as having no synapse, which keeps
-the bound a bound. :func:`cores_needed` is exact where the limiting bound is exact and otherwise
+for projections whose chain holds one Dense or Conv2d among shape-only ops (Flatten, Scale), and
+for pools of disjoint windows before a Dense (each pooled input then stands for its window's pixels,
+as the composed matrix stores them: a global average pool before a classifier); any other chain of
+several weighted ops is counted as having no synapse, which keeps the bound a bound. :func:`cores_needed` is exact where the limiting bound is exact and otherwise
 below the mapper's count.
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import replace
 import numpy as np
 import scipy.sparse as sp
 
-from archsim.graph.network import Conv2d, Dense, Flatten, Scale
+from archsim.graph.network import AvgPool2d, Conv2d, Dense, Flatten, Scale, SumPool2d
 from archsim.mapping.lowering import kernel_weights_per_plane
 
 
@@ -57,18 +58,26 @@ def cores_needed(layers, shape_of, state_words: dict[str, int], limits) -> dict[
 
 def _fan_in(ops, in_shape, size: int) -> np.ndarray | None:
     """Stored synapses per flat neuron of one projection, or None when its chain is not counted."""
-    weighted = [op for op in ops if not isinstance(op, (Flatten, Scale))]
-    if len(weighted) > 1:
+    pools = [op for op in ops if isinstance(op, (AvgPool2d, SumPool2d))]
+    weighted = [op for op in ops if not isinstance(op, (Flatten, Scale, AvgPool2d, SumPool2d))]
+    if len(weighted) > 1 or (pools and not (weighted and isinstance(weighted[0], Dense)
+                                            and ops.index(pools[-1]) < ops.index(weighted[0]))):
         return None
     if not weighted:
         return np.ones(size, dtype=np.int64)                             # an identity: one synapse each
     op = weighted[0]
     shape = tuple(in_shape)
+    pixels = np.ones(int(np.prod(shape)), dtype=np.int64)               # input elements behind each element
     for before in ops[:ops.index(op)]:
+        if isinstance(before, (AvgPool2d, SumPool2d)):
+            pixels = _pooled_pixels(before, shape, pixels)
+            if pixels is None:
+                return None
         shape = tuple(before.output_shape(shape))
     if isinstance(op, Dense):
         w = op.weight
-        per_row = np.diff(sp.csr_matrix(w).indptr) if sp.issparse(w) else np.count_nonzero(np.asarray(w), axis=1)
+        nonzero = (sp.csr_matrix(w) != 0) if sp.issparse(w) else sp.csr_matrix(np.asarray(w) != 0)
+        per_row = nonzero.astype(np.int64) @ pixels        # a pooled input is its window's pixels
         return np.asarray(per_row, dtype=np.int64).reshape(-1)[:size]
     if isinstance(op, Conv2d) and len(shape) == 3:
         weight = np.asarray(op.weight)
@@ -83,3 +92,21 @@ def _fan_in(ops, in_shape, size: int) -> np.ndarray | None:
         per_neuron = np.einsum("cab,ya,xb->cyx", taps.astype(np.int64), valid_y, valid_x)
         return per_neuron.reshape(-1)
     return None
+
+
+def _pooled_pixels(pool, shape, pixels: np.ndarray) -> np.ndarray | None:
+    """Input elements behind each output of ``pool`` (``pixels``: behind each of its inputs), or None
+    where windows overlap (stride below the kernel): there a union of windows, not a sum, is stored."""
+    if any(s < k for s, k in zip(pool.stride, pool.kernel)):
+        return None
+    c, h, w = shape
+    _, oh, ow = pool.output_shape(shape)
+    per_input = pixels.reshape(c, h, w)
+    out = np.zeros((c, oh, ow), dtype=np.int64)
+    for ky in range(pool.kernel[0]):
+        for kx in range(pool.kernel[1]):
+            iy = np.arange(oh) * pool.stride[0] - pool.padding[0] + ky
+            ix = np.arange(ow) * pool.stride[1] - pool.padding[1] + kx
+            ok_y, ok_x = (iy >= 0) & (iy < h), (ix >= 0) & (ix < w)
+            out[:, ok_y[:, None] & ok_x[None, :]] += per_input[:, iy[ok_y]][:, :, ix[ok_x]].reshape(c, -1)
+    return out.reshape(-1)
