@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
@@ -40,8 +42,7 @@ def main(argv=None) -> None:
     from archsim.config import load_chip
     from archsim.cost import evaluate
     from archsim.graph.workload import make_workload
-    from archsim.mapping import BoardShape, board_for, core_limits, cut_network, map_network, _state_words
-    from archsim.mapping.estimate import cores_needed
+    from archsim.mapping import BoardShape, board_for, cut_network, least_cores, map_network
     from archsim.models.manycore import chip_network, run_program
     from archsim.models.manycore.program import build_program
 
@@ -56,12 +57,13 @@ def main(argv=None) -> None:
     done("load")
     chip = load_chip(args.chip)
     board = BoardShape.of(chip)
-    bound = sum(cores_needed(network.layers, network.shape_of, _state_words(network), core_limits(chip)).values())
+    workload = make_workload(network, steps=args.steps, batch=1)
+    chip_net, qnet = chip_network(workload, chip)
+    least = least_cores(chip_net, chip, qnet)                 # what ``archsim map`` counts before cutting
+    bound = sum(least.values())
     chips_x, chips_y = board_for(bound, board)
     print(f"{args.chip}: {board.cores} cores; resnet19-cifar10 needs at least {bound} (counted before lowering): "
           f"a board of {chips_x} x {chips_y} chips", flush=True)
-    workload = make_workload(network, steps=args.steps, batch=1)
-    chip_net, qnet = chip_network(workload, chip)
     cut = cut_network(chip_net, chip.with_overrides({"noc.chips_x": chips_x, "noc.chips_y": chips_y}), qnet,
                       log=lambda m: print(m, flush=True))
     done("cut")
@@ -92,6 +94,12 @@ def main(argv=None) -> None:
                  f"{trace.synaptic_ops:,} synaptic ops, {cost.energy_pj / 1e6:,.1f} uJ", "",
                  "| stage (cumulative) | wall s | CPU s | peak RSS GiB |", "|---|---|---|---|"]
         lines += [f"| {stage} | {wall:.1f} | {cpu:.1f} | {rss:.2f} |" for stage, wall, cpu, rss in rows]
+        lines += ["", "Per layer: the bound counted before lowering, the cut's cores and its fan-in groups "
+                  "(input planes split across cores, partial sums merged by the owner).", "",
+                  "| layer | neurons | bound | cut | fan-in groups |", "|---|---|---|---|---|"]
+        per_layer = {name: sum(1 for n, _ in cut.specs if n == name) for name in cut.lowered}
+        lines += [f"| {layer.name} | {int(np.prod(layer.shape)):,} | {least[layer.name]:,} | {per_layer[layer.name]:,} | "
+                  f"{cut.splits[layer.name].fan_in_groups} |" for layer in chip_net.layers]
         Path(args.out).write_text("\n".join(lines) + "\n")
 
 

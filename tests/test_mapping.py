@@ -1,4 +1,6 @@
 """Mapper: partition limits, placement, mapping files, validation, does-not-fit errors."""
+import os
+
 import numpy as np
 import pytest
 
@@ -71,3 +73,30 @@ def test_one_cut_serves_any_board_that_holds_it():
     tiny = chip.with_overrides({"noc.mesh_x": 2, "noc.mesh_y": 2})
     with pytest.raises(UserError, match=rf"needs {cut.cores} cores but .* has 4"):
         map_network(net, tiny, cut=cut)
+
+
+def test_layers_split_in_worker_processes_as_in_one(monkeypatch):
+    """Above the size threshold the layers are split in forked workers, largest first: the same splits,
+    in layer order, as one process makes (conv-digits has conv, pool and dense layers)."""
+    from archsim.mapping import cut_network, parallel_cut
+    from workloads import zoo
+
+    net = zoo.build("conv-digits")
+    chip = load_chip("chips/tianjic-board.yaml")
+    alone = cut_network(net, chip)
+    split_here = parallel_cut.split_layer
+
+    def split_and_sign(*args):
+        split = split_here(*args)
+        split.made_by = os.getpid()
+        return split
+
+    monkeypatch.setattr(parallel_cut, "split_layer", split_and_sign)
+    monkeypatch.setattr(parallel_cut, "PARALLEL_NEURONS", 0)
+    monkeypatch.setattr(parallel_cut, "_cpus", lambda: 2)
+    forked = cut_network(net, chip)
+    assert all(split.made_by != os.getpid() for split in forked.splits.values())
+    assert list(forked.splits) == list(alone.splits) and forked.specs == alone.specs
+    for name, split in alone.splits.items():
+        other = forked.splits[name]
+        assert (other.order, other.input_groups, other.runs) == (split.order, split.input_groups, split.runs)

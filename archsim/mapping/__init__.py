@@ -4,7 +4,7 @@
 which a board of any size can then take); ``validate_mapping(mapping, network, chip)`` checks a
 loaded or hand-edited mapping; ``lower_network`` gives the lowered layers both use, and
 ``lowered_and_routes`` hands the chip program builder those map_network already made. The pieces:
-:mod:`~archsim.mapping.lowering` (synapse matrices), :mod:`~archsim.mapping.partition` (cuts),
+:mod:`~archsim.mapping.lowering` (synapse matrices), :mod:`~archsim.mapping.partition` (cuts; :mod:`~archsim.mapping.parallel_cut` runs them side by side),
 :mod:`~archsim.mapping.tiles` (conv layers' tile cuts), :mod:`~archsim.mapping.kernels` (large
 convolutions described by their kernels, never listed), :mod:`~archsim.mapping.partitioner` (METIS cuts),
 :mod:`~archsim.mapping.placement` (mesh positions), :mod:`~archsim.mapping.routing` (axons,
@@ -22,6 +22,7 @@ from archsim.mapping.estimate import cores_needed
 from archsim.mapping.layout import Mapping, Part
 from archsim.mapping.kernels import kernel_layer, use_kernels
 from archsim.mapping.lowering import LoweredLayer, lower_layer
+from archsim.mapping.parallel_cut import split_layers
 from archsim.mapping.partition import (CUTS, GREEDY_SYNAPSE_LIMIT, PARTITIONED, CoreLimits, kernel_bits_per_group,
                                        neuron_order, split_layer)
 from archsim.mapping.placement import place
@@ -30,7 +31,7 @@ from archsim.mapping.storage import FORMATS, SynapseFormat
 from archsim.mapping.tiles import Tile, tileable
 from archsim.progress import Progress
 
-__all__ = ["Mapping", "Part", "Cut", "cut_network", "map_network", "check_fits", "validate_mapping", "lower_network", "lowered_and_routes", "BoardShape", "board_for",
+__all__ = ["Mapping", "Part", "Cut", "cut_network", "map_network", "check_fits", "least_cores", "validate_mapping", "lower_network", "lowered_and_routes", "BoardShape", "board_for",
            "core_limits", "Routes", "build_routes"]
 
 #: Membrane words a neuron keeps between steps, by neuron class (archsim.graph.network).
@@ -124,12 +125,17 @@ def _state_words(network) -> dict[str, int]:
     return {layer.name: STATE_WORDS.get(type(layer.neuron).__name__, 0) for layer in network.layers}
 
 
-def check_fits(network, chip, quantized=None) -> None:
-    """UserError when ``network`` surely needs more cores than ``chip`` has, counted from layer shapes
-    and formats before anything is lowered (:mod:`~archsim.mapping.estimate`): quick on any size."""
-    board = BoardShape.of(chip)
+def least_cores(network, chip, quantized=None) -> dict[str, int]:
+    """Per layer, the cores ``network`` needs at least on ``chip``'s cores, counted from layer shapes and
+    formats before anything is lowered (:mod:`~archsim.mapping.estimate`): quick on any size."""
     layers = quantized.layers if quantized is not None else network.layers
-    needed = cores_needed(layers, network.shape_of, _state_words(network), core_limits(chip))
+    return cores_needed(layers, network.shape_of, _state_words(network), core_limits(chip))
+
+
+def check_fits(network, chip, quantized=None) -> None:
+    """UserError when ``network`` surely needs more cores than ``chip`` has (:func:`least_cores`)."""
+    board = BoardShape.of(chip)
+    needed = least_cores(network, chip, quantized)
     total = sum(needed.values())
     if total > board.cores:
         chips_x, chips_y = board_for(total, board)
@@ -203,14 +209,13 @@ def cut_network(network, chip, quantized=None, log=None) -> Cut:
     seed = int(options.get("seed", 0))
     kinds = mapping_cuts(chip)
     progress = Progress(log, "map: cut", len(lowered), "layers")
-    splits = {}
-    for name, low in list(lowered.items()):
+    splits = split_layers(lowered, {name: layer_limits(limits, low) for name, low in lowered.items()}, seed, kinds,
+                          progress)
+    for name in [name for name, split in splits.items() if split is None]:
+        # kernel level without a tile cut: lowered explicitly
+        layer = next(l for l in (quantized if quantized is not None else network).layers if l.name == name)
+        low = lowered[name] = lower_layer(name, layer.shape, layer.projections, network.shape_of, lowered[name].state_words)
         splits[name] = split_layer(low, layer_limits(limits, low), seed, kinds)
-        if splits[name] is None:                 # kernel level without a tile cut: lowered explicitly
-            layer = next(l for l in (quantized if quantized is not None else network).layers if l.name == name)
-            low = lowered[name] = lower_layer(name, layer.shape, layer.projections, network.shape_of, low.state_words)
-            splits[name] = split_layer(low, layer_limits(limits, low), seed, kinds)
-        progress.update(len(splits))
     return Cut(lowered, splits)
 
 
