@@ -311,6 +311,9 @@ def _check_runs(col_ptr, col_rows, neurons, run_edges, groups, kernel_bits, chan
         if b - a > neurons_per_pass * max_fold:
             return False, parts, first_axons
         reached = 0
+        cursor = np.empty(b - a, np.int64)      # per neuron: its first column entry not yet in a group
+        for i in range(a, b):
+            cursor[i - a] = col_ptr[neurons[i]]
         for g in range(groups.shape[0] - 1):
             lo, hi = groups[g], groups[g + 1]
             stamp[0] += 1
@@ -320,32 +323,41 @@ def _check_runs(col_ptr, col_rows, neurons, run_edges, groups, kernel_bits, chan
             passes, in_pass, pass_axons, synapses, kernels, part_axons = 1, 0, 0, 0, 0, 0
             for i in range(a, b):
                 col = neurons[i]
-                s = col_ptr[col] + np.searchsorted(col_rows[col_ptr[col]:col_ptr[col + 1]], lo)
-                e = col_ptr[col] + np.searchsorted(col_rows[col_ptr[col]:col_ptr[col + 1]], hi)
+                s, end = cursor[i - a], col_ptr[col + 1]
+                while s < end and col_rows[s] < lo:
+                    s += 1
+                # one scan of the group's rows: stamped into the current pass (a pass that then closes
+                # never reads its stamps again) and into the part, counting the fresh ones
+                e, fresh = s, 0
+                while e < end and col_rows[e] < hi:
+                    r = col_rows[e]
+                    if input_stamp[r] != pass_stamp:
+                        input_stamp[r] = pass_stamp
+                        fresh += 1
+                    if part_input_stamp[r] != part_stamp:
+                        part_input_stamp[r] = part_stamp
+                        part_axons += 1
+                    e += 1
+                cursor[i - a] = e
                 if e - s > axons_per_pass:
                     return False, parts, first_axons
-                fresh = 0
-                for k in range(s, e):
-                    if input_stamp[col_rows[k]] != pass_stamp:
-                        fresh += 1
                 if in_pass > 0 and (in_pass + 1 > neurons_per_pass or pass_axons + fresh > axons_per_pass):
                     stamp[0] += 1
                     pass_stamp = stamp[0]
                     passes += 1
+                    if passes > max_fold:
+                        return False, parts, first_axons
                     in_pass, pass_axons, fresh = 0, 0, e - s
-                for k in range(s, e):
-                    input_stamp[col_rows[k]] = pass_stamp
-                    if part_input_stamp[col_rows[k]] != part_stamp:
-                        part_input_stamp[col_rows[k]] = part_stamp
-                        part_axons += 1
+                    for k in range(s, e):
+                        input_stamp[col_rows[k]] = pass_stamp
                 pass_axons += fresh
                 in_pass += 1
                 synapses += e - s
                 if e > s and channel_stamp[channel_of[col]] != part_stamp:
                     channel_stamp[channel_of[col]] = part_stamp
                     kernels += 1
-            if passes > max_fold:
-                return False, parts, first_axons
+                    if kernel_bits[g] >= 0 and kernels * kernel_bits[g] > memory_bits:
+                        return False, parts, first_axons
             if kernel_bits[g] >= 0:
                 mem = kernels * kernel_bits[g]
             else:
