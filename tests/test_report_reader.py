@@ -261,6 +261,17 @@ def test_reader_names():
     assert readable_kind("grad_zero_fraction") == "grad zero"   # an unknown kind still loses its field syntax
 
 
+def test_core_bars_in_core_order_and_stalls_named():
+    from archsim.report.figures import other_breakdowns
+
+    result = {"trace": {"cycles_breakdown": {"per_core_busy": {"1": 5, "0": 9, "10": 2, "2": 7},
+                                             "stall_cycles": {"integrate": 3, "fire": 1}}}}
+    figures = other_breakdowns(result)
+    ax = figures["per_core_busy"].axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2", "10"]
+    assert figures["stall_cycles"].axes[0].get_title() == "Stall cycles per phase"
+
+
 # --- reading a figure ---------------------------------------------------------------------------------
 
 def reader_problems(fig: Figure) -> list[str]:

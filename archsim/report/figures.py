@@ -359,6 +359,8 @@ BREAKDOWN_WORDS = {
     "per_phase": ("Cycles per phase", "phase", "phases", "time"),
     "per_engine": ("Busy cycles per engine", "engine", "engines", "busy"),
     "engine": ("Busy cycles per engine", "engine", "engines", "busy"),
+    "stall_cycles": ("Stall cycles per phase", "phase", "phases", "stall"),
+    "stall_cycles_per_core": ("Stall cycles per core", "core", "cores", "stall"),
 }
 
 
@@ -390,6 +392,8 @@ def other_breakdowns(result: dict) -> dict:
         numbers = _numbers(value)
         if key in ("per_layer", "layer") or not numbers:   # drawn by per_layer
             continue
+        if all(name.isdigit() for name in numbers):          # core ids: in their numeric order
+            numbers = dict(sorted(numbers.items(), key=lambda item: int(item[0])))
         title, one, many, quantity = BREAKDOWN_WORDS.get(key, (breakdown_title(key), breakdown_name(key), "entries",
                                                                "time"))
         if len(numbers) > MAX_BARS:   # one bar per core of a board would be a strip: show how they spread
