@@ -100,3 +100,26 @@ def test_layers_split_in_worker_processes_as_in_one(monkeypatch):
     for name, split in alone.splits.items():
         other = forked.splits[name]
         assert (other.order, other.input_groups, other.runs) == (split.order, split.input_groups, split.runs)
+
+
+def test_placed_routes_equal_routes_built_for_the_placed_mapping():
+    """map_network routes the draft once and moves its parts to their placed cores: the same routes as
+    routing the placed mapping from scratch."""
+    from archsim.graph.quantize import Precision, quantize
+    from archsim.mapping import kernel_candidates, lower_network
+    from archsim.mapping.routing import build_routes
+    from workloads import zoo
+
+    net = zoo.build("conv-digits")
+    chip = load_chip("chips/tianjic-board.yaml")
+    qnet = quantize(net, Precision.from_config(chip.params["precision"]))
+    mapping = map_network(net, chip, qnet)
+    _, lowered, placed = mapping.handover
+    fresh = build_routes(mapping, lower_network(net, qnet, kernel_candidates(net, qnet, chip, mapping.orders)))
+    assert len({p.core for p in placed.parts}) == len(placed.parts) > 1
+    assert [(p.core, p.owner, p.inputs) for p in placed.parts] == [(p.core, p.owner, p.inputs) for p in fresh.parts]
+    for a, b in zip(placed.parts, fresh.parts):
+        np.testing.assert_array_equal(a.axon_rows, b.axon_rows)
+    for name in fresh.dest_parts:
+        np.testing.assert_array_equal(placed.dest_parts[name], fresh.dest_parts[name])
+        np.testing.assert_array_equal(placed.dest_ptr[name], fresh.dest_ptr[name])

@@ -26,7 +26,7 @@ from archsim.mapping.parallel_cut import split_layers
 from archsim.mapping.partition import (CUTS, GREEDY_SYNAPSE_LIMIT, PARTITIONED, CoreLimits, kernel_bits_per_group,
                                        neuron_order, split_layer)
 from archsim.mapping.placement import place
-from archsim.mapping.routing import Routes, build_routes, traffic_edges
+from archsim.mapping.routing import Routes, build_routes, moved_routes, traffic_edges
 from archsim.mapping.storage import FORMATS, SynapseFormat
 from archsim.mapping.tiles import Tile, tileable
 from archsim.progress import Progress
@@ -239,14 +239,15 @@ def map_network(network, chip, quantized=None, log=None, cut: Cut | None = None)
                     orders={n: c.order for n, c in cuts.items()}, input_groups={n: c.input_groups for n, c in cuts.items()},
                     permutations={n: c.permutation for n, c in cuts.items() if c.permutation is not None},
                     parts=[Part(layer=n, core=(0, 0), neurons=(p[0], p[1]), inputs=(p[2], p[3])) for n, p in specs])
-    edges = traffic_edges(build_routes(draft, lowered))       # the draft's routes are freed before the final ones
+    routes = build_routes(draft, lowered)                     # placement moves parts, not what they route
+    edges = traffic_edges(routes)
     coords = place(len(specs), edges, board.mesh_x, board.mesh_y, board.chips_x, board.chips_y,
                    passes=int(options.get("placement_passes", 20)), interchip_hop_weight=INTERCHIP_HOP_WEIGHT,
                    seed=seed)
     mapping = Mapping(network=draft.network, chip=draft.chip, board_shape=draft.board_shape, orders=draft.orders,
                       input_groups=draft.input_groups, permutations=draft.permutations,
                       parts=[Part(p.layer, (int(c[0]), int(c[1])), p.neurons, p.inputs) for p, c in zip(draft.parts, coords)])
-    routes = build_routes(mapping, lowered)
+    routes = moved_routes(routes, mapping)
     mapping.summary = summarize(mapping, routes, lowered, limits, board)
     mapping.handover = (quantized, lowered, routes)
     return mapping

@@ -113,6 +113,19 @@ def build_routes(mapping: Mapping, lowered: dict[str, LoweredLayer]) -> Routes:
     return Routes(parts=parts, owner_of=owner_of, dest_ptr=dest_ptr, dest_parts=dest_parts)
 
 
+def moved_routes(routes: Routes, mapping: Mapping) -> Routes:
+    """``routes`` for ``mapping``, whose parts are those the routes were built for (same layers, neurons
+    and inputs, in the same order) placed on other cores: each part takes its new core, the only thing
+    of a route that depends on where a part sits (receivers and owners are part indices)."""
+    placed = {name: iter(mapping.layer_parts(name)) for name in routes.owner_of}
+    for part in routes.parts:
+        new = next(placed[part.layer])
+        if tuple(new.inputs) != part.inputs:
+            raise ValueError(f"{part.layer}: the mapping's parts are not the routed ones")
+        part.core = tuple(int(v) for v in new.core)
+    return routes
+
+
 def part_synapses(low: LoweredLayer, neurons: np.ndarray, inputs: tuple[int, int], row_mark=None):
     """A kernel-level part's synapses, generated from its layer's kernels: ``(rows, indptr, indices,
     weights)`` exactly as :func:`build_routes` lists an explicit part's (axons ascending, a CSR over
