@@ -1,22 +1,22 @@
 """ResNet-19 (the zoo's ``resnet19-cifar10``) on a board of Tianjic chips: cores, wall and CPU time
 and peak memory per stage, with its convolutions mapped as kernels (archsim.mapping.kernels).
 
-Run: ``python bench/bench_resnet19.py [--chip chips/tianjic-board.yaml] [--steps 2]``.
+Run: ``python bench/bench_resnet19.py [--chip chips/tianjic-board.yaml] [--steps 2] [--out bench/results/resnet19.md]``
+(``--out`` records the figures as a dated Markdown table).
 
 The shipped 3 x 3 board holds 1,404 cores; the network needs more. The mapper's count before
-anything is lowered (:func:`archsim.mapping.check_fits`) gives the least cores and the board of that
+anything is lowered (:func:`archsim.mapping.least_cores`) gives the least cores and the board of that
 chip that would hold them; the bench cuts the layers for that chip's cores (the cut does not depend on
 the board), then sets the board that holds the cut (``noc.chips_x`` / ``noc.chips_y``), places and
 routes. Stages timed (cumulative wall and CPU seconds, workers included, and the peak RSS of the
 process and of its largest cut worker from ``resource.getrusage``, which only grows): load (the zoo
 shape, calibrated), cut (quantise, lower, split onto cores), place and route, chip program, simulate
 (``steps`` steps, fast engine), cost.
-
-Run: ``python bench/bench_resnet19.py --steps 1 --out bench/results/resnet19.md`` records a dated table.
 """
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import os
 import resource
 import sys
@@ -86,7 +86,8 @@ def main(argv=None) -> None:
     done("simulate")
     cost = evaluate(trace, sized)
     done("cost")
-    print(f"resnet19-cifar10, {args.steps} step{'s' if args.steps != 1 else ''}: {trace.cycles} cycles, {trace.spikes} spikes, "
+    steps = f"{args.steps} step{'s' if args.steps != 1 else ''}"
+    print(f"resnet19-cifar10, {steps}: {trace.cycles} cycles, {trace.spikes} spikes, "
           f"{trace.synaptic_ops} synaptic ops, {cost.energy_pj / 1e6:.1f} uJ; "
           f"whole process {rows[-1][1]:.0f} s wall, {rows[-1][2]:.0f} s CPU, peak RSS {rows[-1][3]:.2f} GiB "
           f"(a cut worker {rows[-1][4]:.2f} GiB)")
@@ -96,7 +97,7 @@ def main(argv=None) -> None:
                  f"{args.steps}`, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end.", "",
                  f"- bound before lowering: {bound} cores; the cut: {cut.cores} cores, a board of {chips_x} x {chips_y} "
                  f"chips ({BoardShape.of(sized).cores} cores), {kernel_layers} layers as kernels",
-                 f"- {args.steps} step{'s' if args.steps != 1 else ''}: {trace.cycles:,} cycles ({trace.latency_s * 1e3:.3f} ms), {trace.spikes:,} spikes, "
+                 f"- {steps}: {trace.cycles:,} cycles ({trace.latency_s * 1e3:.3f} ms), {trace.spikes:,} spikes, "
                  f"{trace.synaptic_ops:,} synaptic ops, {cost.energy_pj / 1e6:,.1f} uJ", "",
                  "CPU seconds include the cut's worker processes (`archsim/mapping/parallel_cut.py`); the "
                  "last column is the largest worker's peak, each worker's on top of the main process's.", "",
@@ -106,7 +107,7 @@ def main(argv=None) -> None:
         lines += ["", "Per layer: the bound counted before lowering, the cut's cores and its fan-in groups "
                   "(input planes split across cores, partial sums merged by the owner).", "",
                   "| layer | neurons | bound | cut | fan-in groups |", "|---|---|---|---|---|"]
-        per_layer = {name: sum(1 for n, _ in cut.specs if n == name) for name in cut.lowered}
+        per_layer = Counter(name for name, _ in cut.specs)
         lines += [f"| {layer.name} | {int(np.prod(layer.shape)):,} | {least[layer.name]:,} | {per_layer[layer.name]:,} | "
                   f"{cut.splits[layer.name].fan_in_groups} |" for layer in chip_net.layers]
         Path(args.out).write_text("\n".join(lines) + "\n")

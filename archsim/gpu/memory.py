@@ -1,11 +1,13 @@
 """GPU memory footprint of a workload, checked against the device's capacity.
 
 Inference keeps the parameters, the input sequence, and one step of every layer's output, neuron
-state (a plastic projection's trace included: one per synapse and sample) and op intermediates. BPTT training also keeps, for *every* step, what backward needs: the input
-of every weighted op (a layer's output is stored once however many ops read it), the pre-reset
-membrane (or the input current, for Threshold neurons) of every surrogate-gradient layer, ReLU
-outputs, and a plastic projection's trace and outer product (:data:`SAVED_PER_TRACE_ELEMENT`); plus parameter gradients and Adam's two moments (fp32). A fixed framework share (CUDA
-context, library workspaces, allocator slack) is added. Transient buffers of single kernels are not.
+state (a plastic projection's trace included: one per synapse and sample) and op intermediates.
+BPTT training also keeps, for *every* step, what backward needs: the input of every weighted op (a
+layer's output is stored once however many ops read it), the pre-reset membrane (or the input
+current, for Threshold neurons) of every surrogate-gradient layer, ReLU outputs, and a plastic
+projection's trace and outer product (:data:`SAVED_PER_TRACE_ELEMENT`); plus parameter gradients and
+Adam's two moments (fp32). A fixed framework share (CUDA context, library workspaces, allocator
+slack) is added. Transient buffers of single kernels are not.
 """
 from __future__ import annotations
 

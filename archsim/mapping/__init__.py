@@ -4,11 +4,12 @@
 which a board of any size can then take); ``validate_mapping(mapping, network, chip)`` checks a
 loaded or hand-edited mapping; ``lower_network`` gives the lowered layers both use, and
 ``lowered_and_routes`` hands the chip program builder those map_network already made. The pieces:
-:mod:`~archsim.mapping.lowering` (synapse matrices), :mod:`~archsim.mapping.partition` (cuts; :mod:`~archsim.mapping.parallel_cut` runs them side by side),
-:mod:`~archsim.mapping.tiles` (conv layers' tile cuts), :mod:`~archsim.mapping.kernels` (large
-convolutions described by their kernels, never listed), :mod:`~archsim.mapping.partitioner` (METIS cuts),
-:mod:`~archsim.mapping.placement` (mesh positions), :mod:`~archsim.mapping.routing` (axons,
-owners, multicast destinations), :mod:`~archsim.mapping.layout` (the Mapping file).
+:mod:`~archsim.mapping.lowering` (synapse matrices), :mod:`~archsim.mapping.partition` (cuts),
+:mod:`~archsim.mapping.parallel_cut` (layers cut side by side), :mod:`~archsim.mapping.tiles` (conv
+layers' tile cuts), :mod:`~archsim.mapping.kernels` (large convolutions described by their kernels,
+never listed), :mod:`~archsim.mapping.partitioner` (METIS cuts), :mod:`~archsim.mapping.placement`
+(mesh positions), :mod:`~archsim.mapping.routing` (axons, owners, multicast destinations),
+:mod:`~archsim.mapping.layout` (the Mapping file).
 """
 from __future__ import annotations
 
@@ -224,7 +225,7 @@ def map_network(network, chip, quantized=None, log=None, cut: Cut | None = None)
     ``network`` on ``chip``; UserError when it does not fit. ``log`` receives progress lines of the
     cut when it is long (:mod:`archsim.progress`)."""
     cut = cut if cut is not None else cut_network(network, chip, quantized, log)
-    lowered, cuts, specs = cut.lowered, cut.splits, cut.specs
+    lowered, splits, specs = cut.lowered, cut.splits, cut.specs
     limits = core_limits(chip)
     board = BoardShape.of(chip)
     options = chip.params.get("mapping", {})
@@ -236,8 +237,8 @@ def map_network(network, chip, quantized=None, log=None, cut: Cut | None = None)
                         f"{chips_x} x {chips_y} of these chips would hold it "
                         f"(noc.chips_x: {chips_x}, noc.chips_y: {chips_y}), or use a larger mesh")
     draft = Mapping(network=network.name, chip=chip.name, board_shape=board.size,
-                    orders={n: c.order for n, c in cuts.items()}, input_groups={n: c.input_groups for n, c in cuts.items()},
-                    permutations={n: c.permutation for n, c in cuts.items() if c.permutation is not None},
+                    orders={n: c.order for n, c in splits.items()}, input_groups={n: c.input_groups for n, c in splits.items()},
+                    permutations={n: c.permutation for n, c in splits.items() if c.permutation is not None},
                     parts=[Part(layer=n, core=(0, 0), neurons=(p[0], p[1]), inputs=(p[2], p[3])) for n, p in specs])
     routes = build_routes(draft, lowered)                     # placement moves parts, not what they route
     edges = traffic_edges(routes)

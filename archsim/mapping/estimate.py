@@ -16,8 +16,8 @@ Synapses are counted as the lowering stores them (non-zero weights, :mod:`~archs
 for projections whose chain holds one Dense or Conv2d among shape-only ops (Flatten, Scale), and
 for pools of disjoint windows before a Dense (each pooled input then stands for its window's pixels,
 as the composed matrix stores them: a global average pool before a classifier); any other chain of
-several weighted ops is counted as having no synapse, which keeps the bound a bound. :func:`cores_needed` is exact where the limiting bound is exact and otherwise
-below the mapper's count.
+several weighted ops is counted as having no synapse, which keeps the bound a bound.
+:func:`cores_needed` is exact where the limiting bound is exact and otherwise below the mapper's count.
 """
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ import scipy.sparse as sp
 
 from archsim.graph.network import AvgPool2d, Conv2d, Dense, Flatten, Scale, SumPool2d
 from archsim.mapping.lowering import kernel_weights_per_plane
+
+POOLS = (AvgPool2d, SumPool2d)
 
 
 def cores_needed(layers, shape_of, state_words: dict[str, int], limits) -> dict[str, int]:
@@ -58,18 +60,19 @@ def cores_needed(layers, shape_of, state_words: dict[str, int], limits) -> dict[
 
 def _fan_in(ops, in_shape, size: int) -> np.ndarray | None:
     """Stored synapses per flat neuron of one projection, or None when its chain is not counted."""
-    pools = [op for op in ops if isinstance(op, (AvgPool2d, SumPool2d))]
-    weighted = [op for op in ops if not isinstance(op, (Flatten, Scale, AvgPool2d, SumPool2d))]
-    if len(weighted) > 1 or (pools and not (weighted and isinstance(weighted[0], Dense)
-                                            and ops.index(pools[-1]) < ops.index(weighted[0]))):
+    weighted = [op for op in ops if not isinstance(op, (Flatten, Scale, *POOLS))]
+    pooled = any(isinstance(op, POOLS) for op in ops)
+    if len(weighted) > 1 or (not weighted and pooled):
         return None
     if not weighted:
         return np.ones(size, dtype=np.int64)                             # an identity: one synapse each
     op = weighted[0]
+    if pooled and not (isinstance(op, Dense) and all(not isinstance(o, POOLS) for o in ops[ops.index(op):])):
+        return None                                                      # counted: pools before a Dense only
     shape = tuple(in_shape)
     pixels = np.ones(int(np.prod(shape)), dtype=np.int64)               # input elements behind each element
     for before in ops[:ops.index(op)]:
-        if isinstance(before, (AvgPool2d, SumPool2d)):
+        if isinstance(before, POOLS):
             pixels = _pooled_pixels(before, shape, pixels)
             if pixels is None:
                 return None

@@ -75,7 +75,7 @@ def lower_layer(name: str, shape: Shape, projections, shape_of, state_words: int
     blocks, segments, planes, offset = [], [], [np.zeros(1, dtype=np.int64)], 0
     size = int(np.prod(shape))
     bias = np.zeros(size, dtype=np.int64 if _integer(projections) else np.float64)
-    shared = kernel_weights_per_plane(projections, shape_of)
+    kernel_weights = kernel_weights_per_plane(projections, shape_of)
     for proj in projections:
         in_shape = tuple(shape_of(proj.source))
         matrix, proj_bias = lower_chain(proj.ops, in_shape)
@@ -90,7 +90,7 @@ def lower_layer(name: str, shape: Shape, projections, shape_of, state_words: int
     matrix.sort_indices()
     channels = int(shape[0]) if len(shape) == 3 else 1
     return LoweredLayer(name=name, matrix=matrix, bias=bias, segments=segments, channels=channels,
-                        kernel_weights=shared, input_planes=np.concatenate(planes), state_words=state_words,
+                        kernel_weights=kernel_weights, input_planes=np.concatenate(planes), state_words=state_words,
                         map_shape=(int(shape[1]), int(shape[2])) if len(shape) == 3 else (1, size),
                         plastic=any(getattr(p, "plasticity", None) is not None for p in projections))
 

@@ -358,12 +358,9 @@ def _check_runs(col_ptr, col_rows, neurons, run_edges, groups, kernel_bits, chan
                     kernels += 1
                     if kernel_bits[g] >= 0 and kernels * kernel_bits[g] > memory_bits:
                         return False, parts, first_axons
-            if kernel_bits[g] >= 0:
-                mem = kernels * kernel_bits[g]
-            else:
-                mem = part_bits(format_code, synapses, part_axons, b - a, weight_bits, index_bits, header_bits)
-            if mem > memory_bits:
-                return False, parts, first_axons
+            if kernel_bits[g] < 0 and part_bits(format_code, synapses, part_axons, b - a, weight_bits, index_bits,
+                                                header_bits) > memory_bits:
+                return False, parts, first_axons         # (kernel slices were checked as each was added)
             if synapses > 0:
                 reached += 1
                 if run == 0:

@@ -27,7 +27,7 @@ import numpy as np
 
 from archsim.models.manycore.kernel_cores import integrate_kernel_cores
 from archsim.models.manycore.kernels import arrival_lines, fire_layer, fire_lines, integrate_stage
-from archsim.models.manycore.pipeline import run_line
+from archsim.models.manycore.pipeline import count_fifo_traffic, items_through, run_line
 from archsim.models.manycore.program import LayerProgram, Program
 from archsim.models.manycore.stage import StageProgram
 from archsim.models.manycore.timeline import PlainTimeline, SimpyTimeline
@@ -77,7 +77,7 @@ class ReferenceEngine:
             finish.append(line.finish)
             counts["full_fifo"][n], counts["busy_port"][n] = line.full_fifo, line.busy_port
             counts["fifo_axon"][n], counts["fifo_synapse"][n] = line.high_water
-            _count_fifo_traffic(counts, n, ("fifo_axon", "fifo_synapse"), line)
+            count_fifo_traffic(counts, n, ("fifo_axon", "fifo_synapse"), line)
         return np.concatenate(partials or [np.zeros(0, np.int64)]), finish, counts
 
     def merge(self, prog: Program, items: "MergeItems"):
@@ -109,7 +109,7 @@ class ReferenceEngine:
             finish.append(line.finish)
             counts["full_fifo"][k], counts["busy_port"][k] = line.full_fifo, line.busy_port
             counts["fifo_soma"][k], counts["fifo_writeback"][k] = line.high_water
-            _count_fifo_traffic(counts, k, ("fifo_soma", "fifo_writeback"), line)
+            count_fifo_traffic(counts, k, ("fifo_soma", "fifo_writeback"), line)
         return outputs, finish, counts
 
     def barrier(self, core_cycles: list[int]) -> int:
@@ -128,18 +128,6 @@ INTEGRATE_COUNTS = ("sops", "macs", "active_macs", "reads", "axon_reads", "full_
                     "fifo_synapse_pop")
 FIRE_COUNTS = ("full_fifo", "busy_port", "fifo_soma", "fifo_writeback", "fifo_soma_push", "fifo_soma_pop",
                "fifo_writeback_push", "fifo_writeback_pop")
-
-
-def _count_fifo_traffic(counts: dict, core: int, fifos: tuple, line) -> None:
-    """Book the clocked line's pushes and pops of each of its FIFOs (``<fifo>_push`` / ``_pop``) to ``core``."""
-    for f, fifo in enumerate(fifos):
-        counts[f"{fifo}_push"][core], counts[f"{fifo}_pop"][core] = line.pushes[f], line.pops[f]
-
-
-def _items_through(fifos: tuple, items: np.ndarray) -> dict:
-    """The fast engine's FIFO traffic: every item of a line passes each of its FIFOs once, pushed
-    and popped (no bypass, docs/core.md), so each FIFO's pushes and pops are the line's items."""
-    return {f"{fifo}_{action}": items for fifo in fifos for action in ("push", "pop")}
 
 
 class MergeItems:
@@ -223,7 +211,7 @@ class FastEngine:
         return partial, cycles, dict(sops=sops, macs=macs, active_macs=active_macs, reads=reads,
                                      axon_reads=axon_reads, full_fifo=stalls[:, 0], busy_port=stalls[:, 1],
                                      fifo_axon=high[:, 0], fifo_synapse=high[:, 1],
-                                     **_items_through(("fifo_axon", "fifo_synapse"), reads))
+                                     **items_through(("fifo_axon", "fifo_synapse"), reads))
 
     def merge(self, prog: Program, items: MergeItems):
         return arrival_lines(items.owner, items.arrival, len(items.owners), np.array(MERGE_SERVICE, np.int64),
@@ -248,7 +236,7 @@ class FastEngine:
         finish = fire_lines(groups, p.phase_setup_cycles, np.array(_fire_service(p), np.int64),
                             np.array(p.fifo_depths[2:], np.int64), stalls, high, extra)
         return out, finish, dict(full_fifo=stalls[:, 0], busy_port=stalls[:, 1], fifo_soma=high[:, 0],
-                                 fifo_writeback=high[:, 1], **_items_through(("fifo_soma", "fifo_writeback"), groups))
+                                 fifo_writeback=high[:, 1], **items_through(("fifo_soma", "fifo_writeback"), groups))
 
     def barrier(self, core_cycles) -> int:
         """The phase ends when the slowest core arrives: the maximum (cores do not contend here)."""

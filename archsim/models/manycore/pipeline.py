@@ -91,3 +91,15 @@ def run_line(banks: list[int], start: int, service: tuple, depths: tuple, bank_s
             high[f] = max(high[f], len(fifo))
         cycle += 1
     return LineResult(finish, full, busy, high, pushes, pops)
+
+
+def count_fifo_traffic(counts: dict, core: int, fifos: tuple, line: LineResult) -> None:
+    """Book the clocked line's pushes and pops of each of its FIFOs (``<fifo>_push`` / ``_pop``) to ``core``."""
+    for f, fifo in enumerate(fifos):
+        counts[f"{fifo}_push"][core], counts[f"{fifo}_pop"][core] = line.pushes[f], line.pops[f]
+
+
+def items_through(fifos: tuple, items):
+    """The fast engine's FIFO traffic: every item of a line passes each of its FIFOs once, pushed
+    and popped (no bypass, docs/core.md), so each FIFO's pushes and pops are the line's items."""
+    return {f"{fifo}_{action}": items for fifo in fifos for action in ("push", "pop")}

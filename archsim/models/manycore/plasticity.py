@@ -23,10 +23,10 @@ clocking of the other phases):
 
 Between stages the core's synapse and write-back FIFOs (``core.fifo_depth_synapse``,
 ``core.fifo_depth_writeback``), each word pushed into and popped from both, their high-water marks
-booked with the other phases'. The phase costs ``phase_setup_cycles`` and its barrier like the others;
-actions: ``synapse_sram`` reads and writes (port-wide words, priced at the port's width), one
-``dendrite_mac`` ``mac`` per synapse and the two FIFOs' pushes and pops. The reference engine clocks the line (:func:`.pipeline.run_line`)
-and updates each synapse in Python integers; the fast engine runs the same recurrence
+booked with the other phases'. The phase costs ``phase_setup_cycles`` and its barrier like the
+others; actions: ``synapse_sram`` reads and writes (port-wide words, priced at the port's width), one
+``dendrite_mac`` ``mac`` per synapse and the two FIFOs' pushes and pops. The reference engine clocks
+the line (:func:`.pipeline.run_line`) and updates each synapse in Python integers; the fast engine runs the same recurrence
 (:func:`.kernels.line_item`) in Numba and the update over whole arrays.
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ import numpy as np
 
 from archsim.graph.plasticity import TRACE_BITS, effective_weight_int, state_bits_per_synapse, trace_update_int
 from archsim.models.manycore.kernels import line_item, line_state
-from archsim.models.manycore.pipeline import run_line
+from archsim.models.manycore.pipeline import count_fifo_traffic, items_through, run_line
 
 PHASE = "learn"
 LINE_FIFOS = ("fifo_synapse", "fifo_writeback")   # between state read and update, update and write-back
@@ -143,29 +143,29 @@ class Learning:
             return
         pre, post = space[s.pre], outputs[s.post]
         if self.reference:
-            finish, stalls, fifos = self._reference(s, pre, post, machine.stages[si].weights)
+            finish, counts = self._reference(s, pre, post, machine.stages[si].weights)
         else:
-            finish, stalls, fifos = self._fast(s, pre, post, machine.stages[si].weights)
+            finish, counts = self._fast(s, pre, post, machine.stages[si].weights)
         words = np.diff(s.word_ptr)
         for k, name in enumerate(s.layers):
             machine._count("synapse_sram", "read", int(words[k]) * self.reads_per_word, name)
             machine._count("synapse_sram", "write", int(words[k]) * self.writes_per_word, name)
             machine._count("dendrite_mac", "mac", int(s.synapses[k]), name)
-            for f, fifo in enumerate(LINE_FIFOS):
-                machine._count(fifo, "push", int(fifos["push"][k, f]), name)
-                machine._count(fifo, "pop", int(fifos["pop"][k, f]), name)
+            for fifo in LINE_FIFOS:
+                for action in ("push", "pop"):
+                    machine._count(fifo, action, int(counts[f"{fifo}_{action}"][k]), name)
         self.counts["synapse_updates"] += len(s)
         self.counts["reads"] += int(words.sum()) * self.reads_per_word
         self.counts["writes"] += int(words.sum()) * self.writes_per_word
-        self.counts["fifo_words"] += int(fifos["push"][:, 0].sum())
+        self.counts["fifo_words"] += int(words.sum())           # every word passes both FIFOs
         before = machine.phase_cycles.get(PHASE, 0)
         machine.core_busy[s.cores] += np.asarray(finish, np.int64)
-        machine._core_work(PHASE, s.cores, finish, {"full_fifo": stalls[:, 0], "busy_port": stalls[:, 1],
-                                                    **{fifo: fifos["high"][:, f] for f, fifo in enumerate(LINE_FIFOS)}})
+        machine._core_work(PHASE, s.cores, finish, counts)
         self.counts["cycles"] += machine.phase_cycles[PHASE] - before
 
     def _reference(self, s: StageLearning, pre, post, weights):
-        """Each synapse in Python integers, each core's words clocked through the line."""
+        """Each synapse in Python integers, each core's words clocked through the line. Returns (finish
+        cycle per plastic core, counts: stalls, FIFO high-water marks and traffic, one entry per core)."""
         p = self.prog.params
         for e in range(len(s)):
             trace = int(s.trace[e])
@@ -174,18 +174,23 @@ class Learning:
             s.trace[e] = trace
             weight = int(s.w_q[e]) + (trace >> int(s.frac[e]))
             weights[s.entry[e]] = min(max(weight, -self.prog.qnet.qmax), self.prog.qnet.qmax)
-        finish, stalls = [], np.zeros((len(s.cores), 2), np.int64)
-        fifos = {key: np.zeros((len(s.cores), len(LINE_FIFOS)), np.int64) for key in ("push", "pop", "high")}
+        finish = []
+        counts = {name: np.zeros(len(s.cores), np.int64)
+                  for name in ("full_fifo", "busy_port", *LINE_FIFOS,
+                               *(f"{fifo}_{action}" for fifo in LINE_FIFOS for action in ("push", "pop")))}
         for k, banks in enumerate(s.banks):
             line = run_line(banks, p.phase_setup_cycles, self.service, self.depths, bank_stage=0,
                             n_banks=p.synapse_banks, bank_cycles=self.bank_cycles)
             finish.append(line.finish)
-            stalls[k] = line.full_fifo, line.busy_port
-            fifos["push"][k], fifos["pop"][k], fifos["high"][k] = line.pushes, line.pops, line.high_water
-        return finish, stalls, fifos
+            counts["full_fifo"][k], counts["busy_port"][k] = line.full_fifo, line.busy_port
+            for f, fifo in enumerate(LINE_FIFOS):
+                counts[fifo][k] = line.high_water[f]
+            count_fifo_traffic(counts, k, LINE_FIFOS, line)
+        return finish, counts
 
     def _fast(self, s: StageLearning, pre, post, weights):
-        """The update over whole arrays (:mod:`archsim.graph.plasticity`'s functions), the lines in Numba."""
+        """The update over whole arrays (:mod:`archsim.graph.plasticity`'s functions), the lines in Numba;
+        returns what :meth:`_reference` does."""
         p = self.prog.params
         s.trace[:] = trace_update_int(s.trace, pre * post, s.k_q, s.decay_q, self.prog.frac_bits)
         weights[s.entry] = effective_weight_int(s.w_q, s.trace, s.frac, self.prog.qnet.qmax)
@@ -193,8 +198,9 @@ class Learning:
         high = np.zeros((len(s.cores), len(LINE_FIFOS)), np.int64)
         finish = learn_lines(s.word_ptr, s.word_banks, p.phase_setup_cycles, np.array(self.service, np.int64),
                              np.array(self.depths, np.int64), p.synapse_banks, self.bank_cycles, stalls, high)
-        words = np.repeat(np.diff(s.word_ptr)[:, None], len(LINE_FIFOS), axis=1)   # every word passes both FIFOs
-        return finish, stalls, {"push": words, "pop": words, "high": high}
+        return finish, {"full_fifo": stalls[:, 0], "busy_port": stalls[:, 1],
+                        **{fifo: high[:, f] for f, fifo in enumerate(LINE_FIFOS)},
+                        **items_through(LINE_FIFOS, np.diff(s.word_ptr))}
 
     def summary(self, steps_total: int) -> dict:
         """What the Trace's ``details["learning"]`` says: the phase's totals and their mean per step."""
